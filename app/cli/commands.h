@@ -1,0 +1,13 @@
+// The subcommands of mergescope-cli. Each adds itself to the app; when it runs, its exit code
+// is stored in `exitCode`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ms::cli {
+
+void addInspectCommand(CLI::App& app, int& exitCode);
+void addCheckCommand(CLI::App& app, int& exitCode);
+void addConvertCommand(CLI::App& app, int& exitCode);
+
+}  // namespace ms::cli

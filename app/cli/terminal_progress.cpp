@@ -1,0 +1,31 @@
+#include "app/cli/terminal_progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace ms::cli {
+
+TerminalProgress::TerminalProgress() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
+
+TerminalProgress::~TerminalProgress() {
+    if (m_drawn) std::fprintf(stderr, "\r\033[K");
+}
+
+void TerminalProgress::report(const std::string& stage, std::uint64_t done, std::uint64_t total) {
+    if (!m_enabled) return;
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - m_last < std::chrono::milliseconds(100)) return;
+    m_last = now;
+    const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(frac * kWidth);
+    std::string bar(static_cast<std::size_t>(filled), '#');
+    bar.resize(kWidth, '.');
+    std::fprintf(stderr, "\r\033[K%-16s [%s] %5.1f%%", stage.c_str(), bar.c_str(), 100.0 * frac);
+    std::fflush(stderr);
+    m_drawn = true;
+}
+
+}  // namespace ms::cli

@@ -1,0 +1,32 @@
+// mergescope-cli: the headless twin of the workbench. Wiring only; the work is in core/.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/cli/cli_common.h"
+#include "app/cli/commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"MergeScope " MS_VERSION
+                 ": merge fine-tuned vision encoders and choose merge hyperparameters with a "
+                 "cheap proxy.\nExit codes: 0 ok, 2 bad input, 1 failure.",
+                 "mergescope-cli"};
+    app.set_version_flag("--version", "mergescope-cli " MS_VERSION);
+    app.require_subcommand(1);
+    int exitCode = ms::cli::kExitOk;
+    ms::cli::addInspectCommand(app, exitCode);
+    ms::cli::addCheckCommand(app, exitCode);
+    ms::cli::addConvertCommand(app, exitCode);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return ms::cli::kExitBadInput;
+    }
+    return exitCode;
+}

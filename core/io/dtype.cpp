@@ -1,0 +1,208 @@
+#include "core/io/dtype.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace ms::core::io {
+
+namespace {
+struct DTypeInfo {
+    DType type;
+    std::string_view name;
+    std::size_t size;
+};
+constexpr DTypeInfo kInfos[] = {
+    {DType::F64, "F64", 8}, {DType::F32, "F32", 4},   {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
+    {DType::I16, "I16", 2}, {DType::I8, "I8", 1},     {DType::U8, "U8", 1},
+    {DType::Bool, "BOOL", 1},
+};
+
+template <typename T>
+void intsToFloat(const void* src, float* dst, std::size_t n) {
+    const T* s = static_cast<const T*>(src);
+    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+}
+
+template <typename T>
+void floatToInts(const float* src, void* dst, std::size_t n) {
+    T* d = static_cast<T*>(dst);
+    constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
+    constexpr double hi = static_cast<double>(std::numeric_limits<T>::max());
+    for (std::size_t i = 0; i < n; ++i) {
+        double v = std::nearbyint(static_cast<double>(src[i]));
+        if (std::isnan(v)) v = 0;
+        d[i] = static_cast<T>(std::clamp(v, lo, hi));
+    }
+}
+}  // namespace
+
+std::string_view dtypeName(DType t) {
+    for (const auto& i : kInfos)
+        if (i.type == t) return i.name;
+    return "?";
+}
+
+std::optional<DType> parseDType(std::string_view name) {
+    for (const auto& i : kInfos)
+        if (i.name == name) return i.type;
+    return std::nullopt;
+}
+
+std::size_t dtypeSize(DType t) {
+    for (const auto& i : kInfos)
+        if (i.type == t) return i.size;
+    return 0;
+}
+
+bool isFloating(DType t) {
+    return t == DType::F64 || t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+float halfToFloat(std::uint16_t h) {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    std::uint32_t exp = (h >> 10) & 0x1fu;
+    std::uint32_t mant = h & 0x3ffu;
+    std::uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {  // subnormal: renormalise
+            exp = 127 - 15 + 1;
+            while ((mant & 0x400u) == 0) {
+                mant <<= 1;
+                --exp;
+            }
+            mant &= 0x3ffu;
+            bits = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+std::uint16_t floatToHalf(float f) {
+    std::uint32_t x;
+    std::memcpy(&x, &f, 4);
+    const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+    const std::uint32_t absx = x & 0x7fffffffu;
+    if (absx >= 0x7f800000u) {  // inf or nan
+        return sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0u);
+    }
+    if (absx >= 0x477ff000u) return sign | 0x7c00u;  // rounds to >= 65520: overflow to inf
+    if (absx < 0x38800000u) {                        // below the smallest normal half
+        if (absx < 0x33000000u) return sign;         // rounds to zero
+        const std::uint32_t exp = absx >> 23;
+        const std::uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
+        // value = mant * 2^(exp-150); in units of the smallest subnormal (2^-24) that is
+        // mant >> (126 - exp), rounded to nearest even on the bits shifted out.
+        const std::uint32_t shift = 126 - exp;  // 14..24
+        std::uint32_t half = mant >> shift;
+        const std::uint32_t rem = mant & ((1u << shift) - 1u);
+        const std::uint32_t halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
+        return sign | static_cast<std::uint16_t>(half);
+    }
+    std::uint32_t h = ((absx >> 13) - ((127 - 15) << 10));
+    const std::uint32_t rem = absx & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+    return sign | static_cast<std::uint16_t>(h);
+}
+
+float bf16ToFloat(std::uint16_t b) {
+    const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+std::uint16_t floatToBf16(float f) {
+    std::uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);
+    const std::uint32_t lsb = (x >> 16) & 1u;
+    x += 0x7fffu + lsb;  // round to nearest even
+    return static_cast<std::uint16_t>(x >> 16);
+}
+
+void toFloat32(DType from, const void* src, float* dst, std::size_t n) {
+    switch (from) {
+        case DType::F32: std::memcpy(dst, src, n * 4); return;
+        case DType::F64: {
+            const double* s = static_cast<const double*>(src);
+            for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+            return;
+        }
+        case DType::F16: {
+            const std::uint16_t* s = static_cast<const std::uint16_t*>(src);
+            for (std::size_t i = 0; i < n; ++i) dst[i] = halfToFloat(s[i]);
+            return;
+        }
+        case DType::BF16: {
+            const std::uint16_t* s = static_cast<const std::uint16_t*>(src);
+            for (std::size_t i = 0; i < n; ++i) dst[i] = bf16ToFloat(s[i]);
+            return;
+        }
+        case DType::I64: intsToFloat<std::int64_t>(src, dst, n); return;
+        case DType::I32: intsToFloat<std::int32_t>(src, dst, n); return;
+        case DType::I16: intsToFloat<std::int16_t>(src, dst, n); return;
+        case DType::I8: intsToFloat<std::int8_t>(src, dst, n); return;
+        case DType::U8: intsToFloat<std::uint8_t>(src, dst, n); return;
+        case DType::Bool: {
+            const std::uint8_t* s = static_cast<const std::uint8_t*>(src);
+            for (std::size_t i = 0; i < n; ++i) dst[i] = s[i] ? 1.0f : 0.0f;
+            return;
+        }
+    }
+}
+
+void fromFloat32(DType to, const float* src, void* dst, std::size_t n) {
+    switch (to) {
+        case DType::F32: std::memcpy(dst, src, n * 4); return;
+        case DType::F64: {
+            double* d = static_cast<double*>(dst);
+            for (std::size_t i = 0; i < n; ++i) d[i] = src[i];
+            return;
+        }
+        case DType::F16: {
+            std::uint16_t* d = static_cast<std::uint16_t*>(dst);
+            for (std::size_t i = 0; i < n; ++i) d[i] = floatToHalf(src[i]);
+            return;
+        }
+        case DType::BF16: {
+            std::uint16_t* d = static_cast<std::uint16_t*>(dst);
+            for (std::size_t i = 0; i < n; ++i) d[i] = floatToBf16(src[i]);
+            return;
+        }
+        case DType::I64: floatToInts<std::int64_t>(src, dst, n); return;
+        case DType::I32: floatToInts<std::int32_t>(src, dst, n); return;
+        case DType::I16: floatToInts<std::int16_t>(src, dst, n); return;
+        case DType::I8: floatToInts<std::int8_t>(src, dst, n); return;
+        case DType::U8: floatToInts<std::uint8_t>(src, dst, n); return;
+        case DType::Bool: {
+            std::uint8_t* d = static_cast<std::uint8_t*>(dst);
+            for (std::size_t i = 0; i < n; ++i) d[i] = src[i] != 0.0f ? 1 : 0;
+            return;
+        }
+    }
+}
+
+std::optional<std::uint64_t> checkedNumel(const std::int64_t* dims, std::size_t rank) {
+    std::uint64_t n = 1;
+    for (std::size_t i = 0; i < rank; ++i) {
+        if (dims[i] < 0) return std::nullopt;
+        const auto d = static_cast<std::uint64_t>(dims[i]);
+        if (d != 0 && n > std::numeric_limits<std::uint64_t>::max() / d) return std::nullopt;
+        n *= d;
+    }
+    return n;
+}
+
+}  // namespace ms::core::io
