@@ -33,7 +33,7 @@ std::vector<std::string> convertCheckpoint(const TensorSource& source, const std
     for (const auto& [k, v] : source.metadata()) options.metadata.emplace(k, v);
     const auto fill = [&](std::size_t i, std::byte* dst) {
         const TensorData d = source.load(source.tensors()[i].name);
-        std::memcpy(dst, d.data(), d.size());
+        if (d.size() > 0) std::memcpy(dst, d.data(), d.size());
     };
     return writeCheckpoint(path, specs, fill, options, progress, cancel);
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace ms::core::io {
 namespace {
@@ -101,6 +102,44 @@ TEST(DType, CheckedNumelDetectsOverflowAndNegatives) {
     EXPECT_FALSE(checkedNumel(neg, 2).has_value());
     const std::int64_t zero[] = {0, 1LL << 62, 1LL << 62};
     EXPECT_EQ(checkedNumel(zero, 3), 0u);
+}
+
+}  // namespace
+}  // namespace ms::core::io
+
+namespace ms::core::io {
+namespace {
+
+// The array conversions (vectorised / F16C paths) must agree bit for bit with the scalar
+// reference functions on every half and bf16 pattern and on rounding-sensitive floats.
+TEST(DType, ArrayPathsAgreeWithScalarReference) {
+    std::vector<std::uint16_t> all(0x10000);
+    for (std::uint32_t i = 0; i < 0x10000; ++i) all[i] = static_cast<std::uint16_t>(i);
+    std::vector<float> f(all.size());
+    toFloat32(DType::F16, all.data(), f.data(), f.size());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const float r = halfToFloat(all[i]);
+        if (std::isnan(r)) ASSERT_TRUE(std::isnan(f[i]));
+        else ASSERT_EQ(f[i], r) << i;
+    }
+    // Floats around every half/bf16 rounding boundary, plus odd offsets to test unaligned tails.
+    std::vector<float> src;
+    for (std::uint32_t b = 0; b < 0xffffffffu - (1u << 12); b += 4099u) {
+        float v;
+        std::memcpy(&v, &b, 4);
+        src.push_back(v);
+    }
+    std::vector<std::uint16_t> out(src.size() + 1);
+    fromFloat32(DType::F16, src.data(), out.data() + 1, src.size() - 1);
+    for (std::size_t i = 0; i + 1 < src.size(); ++i) {
+        if (std::isnan(src[i])) ASSERT_TRUE(std::isnan(halfToFloat(out[i + 1])));
+        else ASSERT_EQ(out[i + 1], floatToHalf(src[i])) << src[i];
+    }
+    fromFloat32(DType::BF16, src.data(), out.data(), src.size());
+    for (std::size_t i = 0; i < src.size(); ++i) {
+        if (std::isnan(src[i])) ASSERT_TRUE(std::isnan(bf16ToFloat(out[i])));
+        else ASSERT_EQ(out[i], floatToBf16(src[i])) << src[i];
+    }
 }
 
 }  // namespace

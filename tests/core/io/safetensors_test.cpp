@@ -65,7 +65,9 @@ struct Written {
     std::vector<TensorToWrite> specs;
     std::vector<std::vector<std::byte>> bytes;
     TensorFiller filler() const {
-        return [this](std::size_t i, std::byte* dst) { std::memcpy(dst, bytes[i].data(), bytes[i].size()); };
+        return [this](std::size_t i, std::byte* dst) {
+            if (!bytes[i].empty()) std::memcpy(dst, bytes[i].data(), bytes[i].size());
+        };
     }
     void add(std::string name, DType t, std::vector<std::int64_t> shape, unsigned seed) {
         std::uint64_t n = 1;
@@ -121,7 +123,9 @@ TEST(SafetensorsWriter, RoundTripsBytesWithAlignedLayoutAndMetadata) {
         EXPECT_EQ(info->shape, w.specs[i].shape);
         const auto d = src->load(w.specs[i].name);
         ASSERT_EQ(d.size(), w.bytes[i].size());
-        EXPECT_EQ(std::memcmp(d.data(), w.bytes[i].data(), d.size()), 0) << w.specs[i].name;
+        if (d.size() > 0) {
+            EXPECT_EQ(std::memcmp(d.data(), w.bytes[i].data(), d.size()), 0) << w.specs[i].name;
+        }
     }
 }
 

@@ -1,0 +1,51 @@
+# Shared by packaging/run.sh and packaging/test.sh: install what is missing (Debian 12), then
+# configure and build incrementally. Sourced, not executed.
+set -euo pipefail
+
+MS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MS_BUILD="${MS_BUILD_DIR:-$MS_ROOT/build}"
+MS_JOBS="${MS_JOBS:-$(nproc)}"
+
+# Debian packages the build, the tests and the demo need. Why each library is there: README.
+MS_PACKAGES=(
+  cmake ninja-build g++ ccache pkg-config
+  qt6-base-dev libqcustomplot-dev libtorch-dev libopenblas0-pthread
+  libhdf5-dev hdf5-tools zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang python3-h5py python3-numpy
+  xvfb xauth dataset-fashion-mnist
+)
+
+ms_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ms_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else ms_log "need root to run: $*"; exit 1; fi
+}
+
+ms_install_missing() {
+  local missing=()
+  for p in "${MS_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  ms_log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  ms_as_root apt-get update -qq
+  ms_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ms_build DIR [cmake options...]: (re)configure, then build incrementally. MS_TARGETS limits
+# the build to some targets.
+ms_build() {
+  local dir="$1"; shift
+  cmake -S "$MS_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  ms_log "building in $dir"
+  if [ -n "${MS_TARGETS:-}" ]; then
+    # shellcheck disable=SC2086
+    cmake --build "$dir" -j "$MS_JOBS" --target $MS_TARGETS
+  else
+    cmake --build "$dir" -j "$MS_JOBS"
+  fi
+}
