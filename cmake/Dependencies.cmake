@@ -3,6 +3,7 @@ find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)                      # deflated zip entries, gzipped IDX data
 find_package(nlohmann_json 3.10 REQUIRED)        # safetensors headers, --json output
 find_package(CLI11 REQUIRED)                     # mergescope-cli argument parsing
+find_package(yaml-cpp REQUIRED)                  # merge recipes
 find_package(HDF5 REQUIRED COMPONENTS C)         # HDF5 weight files and experiment store
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)  # content hashes (XXH3-128)

@@ -1,0 +1,57 @@
+#include "core/jobs/parallel.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ms::core {
+
+unsigned workerThreads() {
+    static const unsigned n = [] {
+        if (const char* env = std::getenv("MS_THREADS")) {
+            const int v = std::atoi(env);
+            if (v > 0) return static_cast<unsigned>(v);
+        }
+        return std::max(1u, std::thread::hardware_concurrency());
+    }();
+    return n;
+}
+
+void parallelFor(std::size_t n, std::size_t minPerThread,
+                 const std::function<void(unsigned, std::size_t, std::size_t)>& fn) {
+    if (n == 0) return;
+    const std::size_t want = std::max<std::size_t>(1, n / std::max<std::size_t>(1, minPerThread));
+    const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(workerThreads(), want));
+    if (threads <= 1) {
+        fn(0, 0, n);
+        return;
+    }
+    std::exception_ptr error;
+    std::mutex m;
+    std::vector<std::thread> pool;
+    const std::size_t step = (n + threads - 1) / threads;
+    for (unsigned t = 1; t < threads; ++t) {
+        const std::size_t b = std::min(n, t * step), e = std::min(n, b + step);
+        pool.emplace_back([&, t, b, e] {
+            try {
+                fn(t, b, e);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(m);
+                if (!error) error = std::current_exception();
+            }
+        });
+    }
+    try {
+        fn(0, 0, std::min(n, step));
+    } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!error) error = std::current_exception();
+    }
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace ms::core

@@ -1,0 +1,19 @@
+// Splitting loops across the machine's cores. Plain std::thread: no pool to configure, and the
+// loops it runs are long (a tensor's chunks), so thread start-up is noise.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace ms::core {
+
+// Number of worker threads core uses (MS_THREADS overrides; default: hardware threads).
+unsigned workerThreads();
+
+// Calls fn(thread, begin, end) on disjoint ranges covering [0, n), in parallel when n is at least
+// `minPerThread` per thread. `thread` is in [0, workerThreads()). Exceptions from any range are
+// rethrown (the first one) after all threads finish.
+void parallelFor(std::size_t n, std::size_t minPerThread,
+                 const std::function<void(unsigned thread, std::size_t begin, std::size_t end)>& fn);
+
+}  // namespace ms::core

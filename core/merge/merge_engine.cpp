@@ -1,0 +1,162 @@
+#include "core/merge/merge_engine.h"
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/errors.h"
+#include "core/io/source_factory.h"
+#include "core/merge/method_registry.h"
+#include "core/merge/recipe.h"
+
+namespace ms::core::merge {
+
+std::vector<std::string> MergeSpec::taskNames() const {
+    std::vector<std::string> out;
+    for (const auto& m : models)
+        out.push_back(!m.task.empty() ? m.task : std::filesystem::path(m.path).stem().string());
+    return out;
+}
+
+std::vector<ParamValues> MergeSpec::perModelParams() const {
+    std::vector<ParamValues> out;
+    for (const auto& m : models) out.push_back(m.params);
+    return out;
+}
+
+MergeEngine::MergeEngine(MergeSpec spec) : m_spec(std::move(spec)) {
+    m_method = &findMethod(m_spec.method);
+    const MethodInfo& info = m_method->info();
+    const int n = static_cast<int>(m_spec.models.size());
+    if (n < info.minModels || n > info.maxModels)
+        throw InvalidArgument("method '" + info.name + "' takes " + std::to_string(info.minModels) +
+                              (info.maxModels < (1 << 20) ? " to " + std::to_string(info.maxModels) : " or more") +
+                              " models besides the base, not " + std::to_string(n));
+    if (m_spec.base.empty()) throw InvalidArgument("no base model given");
+    m_args = MethodArgs(info, m_spec.params, m_spec.perModelParams(), m_spec.models.size());
+    m_base = io::openCheckpoint(m_spec.base, m_spec.open);
+    std::vector<const io::TensorSource*> experts;
+    for (const auto& m : m_spec.models) {
+        m_experts.push_back(io::openCheckpoint(m.path, m_spec.open));
+        experts.push_back(m_experts.back().get());
+    }
+    TensorPlan plan = makePlan(*m_base, experts, m_spec.filter);
+    if (plan.merged.empty())
+        throw InvalidArgument("no tensor to merge: every tensor of the base is excluded or not floating point");
+    m_problem = std::make_unique<MergeProblem>(*m_base, std::move(experts), std::move(plan));
+    setLambdaSchedule(m_spec.lambda);
+}
+
+MergeEngine::~MergeEngine() = default;
+
+void MergeEngine::setParams(ParamValues global, std::vector<ParamValues> perModel) {
+    MethodArgs next(m_method->info(), global, perModel, m_spec.models.size());
+    m_args = std::move(next);
+    m_spec.params = std::move(global);
+    for (std::size_t i = 0; i < m_spec.models.size(); ++i)
+        m_spec.models[i].params = i < perModel.size() ? perModel[i] : ParamValues{};
+    setLambdaSchedule(m_spec.lambda);
+}
+
+void MergeEngine::setLambdaSchedule(LambdaSchedule schedule) {
+    m_spec.lambda = std::move(schedule);
+    const double global = m_method->info().has("lambda") ? m_args.number("lambda") : 1.0;
+    const auto& plan = m_problem->plan();
+    m_tensorLambda.clear();
+    for (const auto& t : plan.merged)
+        m_tensorLambda.push_back(m_spec.lambda.lambdaFor(t.name, t.block, plan.blockCount, global));
+}
+
+void MergeEngine::prepare(ProgressSink& progress, const CancelToken* cancel) {
+    const std::string key = m_args.prepareKey();
+    if (m_isPrepared && key == m_preparedKey) return;
+    m_prepared = m_method->prepare(*m_problem, m_args, progress, cancel);
+    m_preparedKey = key;
+    m_isPrepared = true;
+    ++m_prepareCount;
+}
+
+Coefficients MergeEngine::coefficientsFor(std::size_t tensor, int task) const {
+    Coefficients k;
+    k.lambda = m_tensorLambda.at(tensor);
+    k.task = task;
+    k.weights = m_method->info().has("weight") ? m_args.perModelNumbers("weight")
+                                               : std::vector<double>(m_spec.models.size(), 1.0);
+    return k;
+}
+
+void MergeEngine::applyTensor(std::size_t tensor, int task, float* out, const CancelToken* cancel) const {
+    if (!m_isPrepared) throw Error("internal: apply before prepare");
+    const Coefficients k = coefficientsFor(tensor, task);
+    m_problem->forEachChunkOf(tensor, [&](unsigned, const ChunkView& c) {
+        m_method->apply(*m_problem, m_prepared.get(), m_args, k, c, out + c.begin);
+    }, cancel);
+}
+
+std::vector<std::vector<float>> MergeEngine::applyToMemory(int task, ProgressSink& progress, const CancelToken* cancel) {
+    prepare(progress, cancel);
+    const auto& merged = m_problem->plan().merged;
+    std::vector<std::vector<float>> out(merged.size());
+    std::uint64_t done = 0;
+    for (std::size_t i = 0; i < merged.size(); ++i) {
+        out[i].resize(merged[i].numel);
+        applyTensor(i, task, out[i].data(), cancel);
+        done += merged[i].numel;
+        progress.report("merging", done, m_problem->plan().mergedElements);
+    }
+    return out;
+}
+
+std::vector<std::string> MergeEngine::write(const std::string& path, int task, io::WriteOptions options,
+                                            ProgressSink& progress, const CancelToken* cancel) {
+    if (m_method->info().perTaskOutputs && (task < 0 || static_cast<std::size_t>(task) >= m_spec.models.size()))
+        throw InvalidArgument("method '" + m_method->info().name + "' makes one model per task: choose the task");
+    prepare(progress, cancel);
+    for (auto& [k, v] : provenance(progress, cancel)) options.metadata[k] = v;
+    if (task >= 0) options.metadata["mergescope.task"] = m_spec.taskNames()[static_cast<std::size_t>(task)];
+
+    const auto& plan = m_problem->plan();
+    std::unordered_map<std::string, std::size_t> mergedIndex;
+    for (std::size_t i = 0; i < plan.merged.size(); ++i) mergedIndex[plan.merged[i].name] = i;
+    std::vector<io::TensorToWrite> specs;
+    std::vector<long> which;  // merged index or -1 (copied)
+    for (const auto& t : m_base->tensors()) {
+        const auto it = mergedIndex.find(t.name);
+        const bool merged = it != mergedIndex.end();
+        specs.push_back({t.name, merged && m_spec.dtype ? *m_spec.dtype : t.dtype, t.shape});
+        which.push_back(merged ? static_cast<long>(it->second) : -1);
+    }
+    std::vector<float> buffer;
+    const auto fill = [&](std::size_t i, std::byte* dst) {
+        if (which[i] < 0) {
+            const io::TensorData d = m_base->load(specs[i].name);
+            if (d.size() > 0) std::memcpy(dst, d.data(), d.size());
+            return;
+        }
+        const auto mi = static_cast<std::size_t>(which[i]);
+        const io::DType outType = specs[i].dtype;
+        float* target = reinterpret_cast<float*>(dst);
+        const bool direct = outType == io::DType::F32 && reinterpret_cast<std::uintptr_t>(dst) % alignof(float) == 0;
+        if (!direct) {
+            buffer.resize(plan.merged[mi].numel);
+            target = buffer.data();
+        }
+        applyTensor(mi, task, target, cancel);
+        if (!direct) io::fromFloat32(outType, buffer.data(), dst, buffer.size());
+    };
+    return io::writeCheckpoint(path, specs, fill, options, progress, cancel);
+}
+
+io::Metadata MergeEngine::provenance(ProgressSink& progress, const CancelToken* cancel) const {
+    nlohmann::ordered_json inputs = nlohmann::ordered_json::array();
+    inputs.push_back({{"role", "base"}, {"path", m_spec.base}, {"xxh128", m_base->contentHash(progress, cancel)}});
+    const auto names = m_spec.taskNames();
+    for (std::size_t i = 0; i < m_experts.size(); ++i)
+        inputs.push_back({{"role", "model"}, {"task", names[i]}, {"path", m_spec.models[i].path},
+                          {"xxh128", m_experts[i]->contentHash(progress, cancel)}});
+    return {{"mergescope.recipe", saveRecipe(m_spec)},
+            {"mergescope.inputs", inputs.dump()},
+            {"mergescope.version", MS_VERSION}};
+}
+
+}  // namespace ms::core::merge

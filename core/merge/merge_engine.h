@@ -1,0 +1,66 @@
+// Runs merges: opens the inputs of a MergeSpec, plans the tensors, prepares the method once and
+// applies it as often as asked — to an output file (streamed tensor by tensor, atomic, with the
+// recipe and input hashes in its metadata) or to memory (the interactive path). Changing λ or
+// weights keeps the prepared state; changing a prepare-affecting parameter redoes it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/io/checkpoint_writer.h"
+#include "core/merge/merge_method.h"
+#include "core/merge/merge_spec.h"
+
+namespace ms::core::merge {
+
+class MergeEngine {
+public:
+    // Throws IoError/FormatError (inputs), MismatchError (they do not fit), InvalidArgument
+    // (method, parameters, model count).
+    explicit MergeEngine(MergeSpec spec);
+    ~MergeEngine();
+
+    const MergeSpec& spec() const { return m_spec; }
+    const MergeProblem& problem() const { return *m_problem; }
+    const MergeMethod& method() const { return *m_method; }
+    const MethodArgs& args() const { return m_args; }
+
+    void setParams(ParamValues global, std::vector<ParamValues> perModel);
+    void setLambdaSchedule(LambdaSchedule schedule);
+
+    // Prepares if the prepared state is missing or stale; counts real preparations.
+    void prepare(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+    int prepareCount() const { return m_prepareCount; }
+
+    // The coefficients apply uses for one merged tensor.
+    Coefficients coefficientsFor(std::size_t tensor, int task) const;
+
+    // Merged float32 values of merged tensor `tensor` (task: per-task methods, else -1).
+    void applyTensor(std::size_t tensor, int task, float* out, const CancelToken* cancel = nullptr) const;
+    std::vector<std::vector<float>> applyToMemory(int task, ProgressSink& progress = nullProgress(),
+                                                  const CancelToken* cancel = nullptr);
+
+    // Writes every base tensor (merged or copied) to `path` (.safetensors / .h5). For per-task
+    // methods `task` chooses the task's model. Returns the files written.
+    std::vector<std::string> write(const std::string& path, int task, io::WriteOptions options = {},
+                                   ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+
+    // Provenance metadata: mergescope.recipe (YAML), mergescope.inputs (JSON with xxh128 hashes).
+    io::Metadata provenance(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
+
+private:
+    MergeSpec m_spec;
+    std::unique_ptr<io::TensorSource> m_base;
+    std::vector<std::unique_ptr<io::TensorSource>> m_experts;
+    std::unique_ptr<MergeProblem> m_problem;
+    const MergeMethod* m_method = nullptr;
+    MethodArgs m_args;
+    std::shared_ptr<const PreparedState> m_prepared;
+    std::string m_preparedKey;
+    bool m_isPrepared = false;
+    int m_prepareCount = 0;
+    std::vector<double> m_tensorLambda;
+};
+
+}  // namespace ms::core::merge

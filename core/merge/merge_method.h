@@ -1,0 +1,47 @@
+// The interface every merge method implements. A method splits into
+//   prepare: the λ-independent work over the whole model (top-k thresholds, sign election,
+//            rescalers, per-tensor statistics), done once per prepare-affecting parameters;
+//   apply:   coefficients → merged float32 values of one chunk, a fused pass over the inputs.
+// Changing only λ or the per-model weights reuses the prepared state.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/jobs/progress.h"
+#include "core/merge/merge_problem.h"
+#include "core/merge/method_args.h"
+#include "core/merge/method_info.h"
+
+namespace ms::core::merge {
+
+struct PreparedState {
+    virtual ~PreparedState() = default;
+};
+
+struct Coefficients {
+    double lambda = 1.0;          // already resolved for the tensor (overrides, block curve)
+    std::vector<double> weights;  // w_t per model
+    int task = -1;                // per-task methods: which task's model
+};
+
+class MergeMethod {
+public:
+    virtual ~MergeMethod() = default;
+    virtual const MethodInfo& info() const = 0;
+    virtual std::shared_ptr<const PreparedState> prepare(const MergeProblem& problem, const MethodArgs& args,
+                                                         ProgressSink& progress, const CancelToken* cancel) const;
+    // Writes the merged values of the chunk (c.n floats) to out.
+    virtual void apply(const MergeProblem& problem, const PreparedState* prepared, const MethodArgs& args,
+                       const Coefficients& k, const ChunkView& c, float* out) const = 0;
+};
+
+// Parameters several methods share, declared once.
+ParamSpec lambdaParam();
+ParamSpec weightParam();
+ParamSpec densityParam(double def, bool affectsPrepare, const std::string& help);
+ParamSpec topkScopeParam();
+ParamSpec disjointParam(const std::string& def);
+ParamSpec seedParam(bool affectsPrepare);
+
+}  // namespace ms::core::merge

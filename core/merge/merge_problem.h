@@ -1,0 +1,52 @@
+// The inputs of a merge, opened and planned: base, experts, tensor plan. Methods read task
+// vectors from it chunk by chunk as float32 (zero-copy where the file holds aligned float32).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/io/tensor_source.h"
+#include "core/jobs/progress.h"
+#include "core/merge/tensor_plan.h"
+
+namespace ms::core::merge {
+
+// One chunk of one merged tensor: elements [begin, begin + n), whole rows only.
+struct ChunkView {
+    const PlannedTensor* tensor = nullptr;
+    std::uint64_t begin = 0;
+    std::size_t n = 0;
+    const float* base = nullptr;
+    std::vector<const float*> experts;  // θ_t, not τ_t
+};
+
+class MergeProblem {
+public:
+    MergeProblem(const io::TensorSource& base, std::vector<const io::TensorSource*> experts,
+                 TensorPlan plan);
+
+    const io::TensorSource& base() const { return *m_base; }
+    const std::vector<const io::TensorSource*>& experts() const { return m_experts; }
+    std::size_t taskCount() const { return m_experts.size(); }
+    const TensorPlan& plan() const { return m_plan; }
+
+    // Streams over every merged tensor (or only `tensor` when >= 0) in chunks of whole rows,
+    // using all worker threads. fn(thread, chunk) must be thread-safe per thread index.
+    using ChunkFn = std::function<void(unsigned thread, const ChunkView&)>;
+    void forEachChunk(const ChunkFn& fn, ProgressSink& progress = nullProgress(),
+                      const CancelToken* cancel = nullptr, const std::string& stage = "reading") const;
+    void forEachChunkOf(std::size_t tensor, const ChunkFn& fn, const CancelToken* cancel = nullptr) const;
+
+    // Elements per chunk (rounded to whole rows).
+    static constexpr std::size_t kChunkElements = 1 << 16;
+
+private:
+    const io::TensorSource* m_base;
+    std::vector<const io::TensorSource*> m_experts;
+    TensorPlan m_plan;
+};
+
+}  // namespace ms::core::merge

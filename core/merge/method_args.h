@@ -1,0 +1,47 @@
+// The parameter values of one merge, validated against the method's declarations: global values,
+// per-model values, and defaults. Lookup order for a per-model parameter: the model's own value,
+// then the global value, then the declared default.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/merge/method_info.h"
+
+namespace ms::core::merge {
+
+using ParamValues = std::map<std::string, ParamValue>;
+
+class MethodArgs {
+public:
+    MethodArgs() = default;
+    // Throws InvalidArgument naming the parameter: unknown name (listing the valid ones), wrong
+    // kind, out of range, a per-model value for a global-only parameter.
+    MethodArgs(const MethodInfo& info, ParamValues global, std::vector<ParamValues> perModel,
+               std::size_t modelCount);
+
+    double number(const std::string& name, int model = -1) const;
+    std::string choice(const std::string& name) const;
+    std::vector<double> perModelNumbers(const std::string& name) const;
+    std::size_t modelCount() const { return m_modelCount; }
+    const ParamValues& global() const { return m_global; }
+    const std::vector<ParamValues>& perModel() const { return m_perModel; }
+
+    // A key over the values of parameters that affect preparation: equal keys → the prepared
+    // state can be reused.
+    std::string prepareKey() const;
+
+private:
+    const ParamSpec& spec(const std::string& name) const;
+    const MethodInfo* m_info = nullptr;
+    ParamValues m_global;
+    std::vector<ParamValues> m_perModel;
+    std::size_t m_modelCount = 0;
+};
+
+// Parses "key=value" as the CLI's --set takes it; a comma list ("0.3,0.7") sets the value per model.
+void parseAssignment(const std::string& text, ParamValues& global, std::vector<ParamValues>& perModel,
+                     std::size_t modelCount);
+
+}  // namespace ms::core::merge

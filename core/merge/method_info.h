@@ -1,0 +1,42 @@
+// What a merge method declares about itself: its parameters (name, kind, range, default, help)
+// and its shape (one model or one per task, which knobs it uses). The CLI's help, recipes and
+// the GUI's controls are generated from these declarations.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace ms::core::merge {
+
+enum class ParamKind { Number, Integer, Choice };
+
+struct ParamSpec {
+    std::string name;
+    ParamKind kind = ParamKind::Number;
+    double defaultNumber = 0;
+    std::string defaultChoice;
+    double min = 0;
+    double max = 1;
+    std::vector<std::string> choices;
+    std::string help;
+    bool perModel = false;       // may be set per model (recipes: models[i].parameters)
+    bool affectsPrepare = false;  // changing it redoes the λ-independent preparation
+};
+
+struct MethodInfo {
+    std::string name;
+    std::string summary;
+    std::vector<ParamSpec> params;
+    bool perTaskOutputs = false;  // tall_masks, emr: one merged model per task
+    int minModels = 1;
+    int maxModels = 1 << 20;
+
+    const ParamSpec* find(const std::string& param) const;
+    bool has(const std::string& param) const { return find(param) != nullptr; }
+};
+
+using ParamValue = std::variant<double, std::string>;
+std::string paramValueText(const ParamValue& v);
+
+}  // namespace ms::core::merge

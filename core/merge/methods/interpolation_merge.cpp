@@ -1,0 +1,184 @@
+// Methods that interpolate whole models: weighted average, SLERP and Model Stock.
+//   average:      θ = Σ w_t θ_t / Σ w_t
+//   slerp:        per tensor, spherical interpolation between two models (the base and one
+//                 model, or two models), linear when they are nearly parallel (|cos| > 0.9995)
+//   model_stock:  per tensor, t = N cosφ / (1 + (N−1) cosφ) with cosφ the mean pairwise cosine of
+//                 the task vectors; θ = t·mean(θ_t) + (1 − t) θ0
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "core/errors.h"
+#include "core/merge/methods/methods.h"
+
+namespace ms::core::merge {
+
+namespace {
+
+class AverageMerge final : public MergeMethod {
+public:
+    AverageMerge() {
+        m_info.name = "average";
+        m_info.summary = "weighted average of the models: Σ w_t θ_t / Σ w_t (model soup)";
+        m_info.params = {weightParam()};
+    }
+    const MethodInfo& info() const override { return m_info; }
+    void apply(const MergeProblem&, const PreparedState*, const MethodArgs&, const Coefficients& k, const ChunkView& c,
+               float* out) const override {
+        float total = 0;
+        for (double w : k.weights) total += static_cast<float>(w);
+        if (total == 0) throw InvalidArgument("average: the weights sum to zero");
+        for (std::size_t i = 0; i < c.n; ++i) {
+            float s = 0;
+            for (std::size_t t = 0; t < c.experts.size(); ++t) s += static_cast<float>(k.weights[t]) * c.experts[t][i];
+            out[i] = s / total;
+        }
+    }
+
+private:
+    MethodInfo m_info;
+};
+
+struct PerTensorStats : PreparedState {
+    std::vector<double> value;  // slerp: angle (or -1 for linear); model_stock: t
+};
+
+class SlerpMerge final : public MergeMethod {
+public:
+    SlerpMerge() {
+        m_info.name = "slerp";
+        m_info.summary = "spherical interpolation, per tensor, between the base and one model, or two models";
+        m_info.maxModels = 2;
+        ParamSpec t;
+        t.name = "t";
+        t.defaultNumber = 0.5;
+        t.min = 0;
+        t.max = 1;
+        t.help = "interpolation position: 0 = first endpoint, 1 = second";
+        m_info.params = {t};
+    }
+    const MethodInfo& info() const override { return m_info; }
+
+    static const float* first(const ChunkView& c) { return c.experts.size() == 2 ? c.experts[0] : c.base; }
+    static const float* second(const ChunkView& c) { return c.experts.size() == 2 ? c.experts[1] : c.experts[0]; }
+
+    std::shared_ptr<const PreparedState> prepare(const MergeProblem& problem, const MethodArgs&, ProgressSink& progress,
+                                                 const CancelToken* cancel) const override {
+        auto p = std::make_shared<PerTensorStats>();
+        const auto& tensors = problem.plan().merged;
+        for (std::size_t ti = 0; ti < tensors.size(); ++ti) {
+            double dot = 0, n0 = 0, n1 = 0;
+            std::mutex m;
+            problem.forEachChunkOf(ti, [&](unsigned, const ChunkView& c) {
+                double d = 0, a = 0, b = 0;
+                const float* v0 = first(c);
+                const float* v1 = second(c);
+                for (std::size_t i = 0; i < c.n; ++i) {
+                    d += static_cast<double>(v0[i]) * v1[i];
+                    a += static_cast<double>(v0[i]) * v0[i];
+                    b += static_cast<double>(v1[i]) * v1[i];
+                }
+                std::lock_guard<std::mutex> lock(m);
+                dot += d;
+                n0 += a;
+                n1 += b;
+            }, cancel);
+            const double denom = std::sqrt(n0) * std::sqrt(n1);
+            const double cosv = denom > 1e-8 ? dot / denom : 1.0;
+            p->value.push_back(std::fabs(cosv) > 0.9995 ? -1.0 : std::acos(std::clamp(cosv, -1.0, 1.0)));
+            progress.report("slerp angles", ti + 1, tensors.size());
+        }
+        return p;
+    }
+
+    void apply(const MergeProblem& problem, const PreparedState* prepared, const MethodArgs& args, const Coefficients&,
+               const ChunkView& c, float* out) const override {
+        const auto* p = static_cast<const PerTensorStats*>(prepared);
+        const std::size_t ti = static_cast<std::size_t>(c.tensor - problem.plan().merged.data());
+        const double t = args.number("t");
+        const double theta = p->value[ti];
+        double s0 = 1 - t, s1 = t;
+        if (theta >= 0) {
+            s0 = std::sin((1 - t) * theta) / std::sin(theta);
+            s1 = std::sin(t * theta) / std::sin(theta);
+        }
+        const float a = static_cast<float>(s0), b = static_cast<float>(s1);
+        const float* v0 = first(c);
+        const float* v1 = second(c);
+        for (std::size_t i = 0; i < c.n; ++i) out[i] = a * v0[i] + b * v1[i];
+    }
+
+private:
+    MethodInfo m_info;
+};
+
+class ModelStockMerge final : public MergeMethod {
+public:
+    ModelStockMerge() {
+        m_info.name = "model_stock";
+        m_info.summary = "per tensor, move from θ0 towards the models' mean by their task vectors' agreement (Jang et al. 2024)";
+        m_info.minModels = 2;
+    }
+    const MethodInfo& info() const override { return m_info; }
+
+    std::shared_ptr<const PreparedState> prepare(const MergeProblem& problem, const MethodArgs&, ProgressSink& progress,
+                                                 const CancelToken* cancel) const override {
+        auto p = std::make_shared<PerTensorStats>();
+        const std::size_t N = problem.taskCount();
+        const auto& tensors = problem.plan().merged;
+        for (std::size_t ti = 0; ti < tensors.size(); ++ti) {
+            std::vector<double> gram(N * N, 0.0);
+            std::mutex m;
+            problem.forEachChunkOf(ti, [&](unsigned, const ChunkView& c) {
+                std::vector<double> g(N * N, 0.0);
+                for (std::size_t i = 0; i < c.n; ++i)
+                    for (std::size_t a = 0; a < N; ++a) {
+                        const double ta = c.experts[a][i] - c.base[i];
+                        for (std::size_t b = a; b < N; ++b) g[a * N + b] += ta * (c.experts[b][i] - c.base[i]);
+                    }
+                std::lock_guard<std::mutex> lock(m);
+                for (std::size_t x = 0; x < g.size(); ++x) gram[x] += g[x];
+            }, cancel);
+            double cosSum = 0;
+            int pairs = 0;
+            for (std::size_t a = 0; a < N; ++a)
+                for (std::size_t b = a + 1; b < N; ++b) {
+                    const double na = std::max(std::sqrt(gram[a * N + a]), 1e-8);
+                    const double nb = std::max(std::sqrt(gram[b * N + b]), 1e-8);
+                    cosSum += gram[a * N + b] / (na * nb);
+                    ++pairs;
+                }
+            const double cosv = cosSum / pairs;
+            const double denom = 1 + (static_cast<double>(N) - 1) * cosv;
+            p->value.push_back(std::fabs(denom) < 1e-12 ? 0.0 : static_cast<double>(N) * cosv / denom);
+            progress.report("model stock ratios", ti + 1, tensors.size());
+        }
+        return p;
+    }
+
+    void apply(const MergeProblem& problem, const PreparedState* prepared, const MethodArgs&, const Coefficients&,
+               const ChunkView& c, float* out) const override {
+        const auto* p = static_cast<const PerTensorStats*>(prepared);
+        const std::size_t ti = static_cast<std::size_t>(c.tensor - problem.plan().merged.data());
+        const float t = static_cast<float>(p->value[ti]);
+        const float invN = 1.0f / static_cast<float>(c.experts.size());
+        for (std::size_t i = 0; i < c.n; ++i) {
+            float s = 0;
+            for (const float* e : c.experts) s += e[i];
+            out[i] = t * (s * invN) + (1 - t) * c.base[i];
+        }
+    }
+
+private:
+    MethodInfo m_info;
+};
+
+}  // namespace
+
+void addInterpolationMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
+    out.push_back(std::make_unique<AverageMerge>());
+    out.push_back(std::make_unique<SlerpMerge>());
+    out.push_back(std::make_unique<ModelStockMerge>());
+}
+
+}  // namespace ms::core::merge
