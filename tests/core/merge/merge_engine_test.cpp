@@ -1,0 +1,204 @@
+// Merge engine behaviour: hand-worked thresholds, prepare reuse, per-tensor λ, filters, dtypes,
+// per-task outputs, reproducibility, and errors that name what is wrong.
+#include "core/merge/merge_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "core/errors.h"
+#include "core/io/checkpoint_writer.h"
+#include "core/io/source_factory.h"
+#include "core/merge/topk_selection.h"
+#include "tests/test_support.h"
+
+namespace ms::core::merge {
+namespace {
+
+using Tensors = std::vector<std::pair<std::string, std::vector<float>>>;
+
+void writeModel(const std::string& path, const Tensors& tensors, io::DType dtype = io::DType::F32) {
+    std::vector<io::TensorToWrite> specs;
+    for (const auto& [n, v] : tensors) specs.push_back({n, dtype, {static_cast<std::int64_t>(v.size())}});
+    io::writeSafetensors(path, specs, [&](std::size_t i, std::byte* d) {
+        io::fromFloat32(dtype, tensors[i].second.data(), d, tensors[i].second.size());
+    }, {});
+}
+
+MergeSpec twoExperts(const test::TempDir& tmp, const std::string& method) {
+    writeModel(tmp.path("base.safetensors"), {{"blocks.0.w", {0, 0, 0, 0}}, {"blocks.1.w", {1, 1, 1, 1}}, {"head.w", {5}}});
+    writeModel(tmp.path("a.safetensors"), {{"blocks.0.w", {1, -2, 3, 0}}, {"blocks.1.w", {2, 2, 2, 2}}, {"head.w", {6}}});
+    writeModel(tmp.path("b.safetensors"), {{"blocks.0.w", {1, 2, -1, 4}}, {"blocks.1.w", {0, 1, 1, 3}}, {"head.w", {7}}});
+    MergeSpec s;
+    s.method = method;
+    s.base = tmp.path("base.safetensors");
+    s.models = {{tmp.path("a.safetensors"), "task-a", {}}, {tmp.path("b.safetensors"), "task-b", {}}};
+    return s;
+}
+
+TEST(TopK, ThresholdRankFollowsTheOfficialCode) {
+    EXPECT_EQ(thresholdRank(10, 0.2), 8u);  // keep int(10*0.2)=2 → the 8th smallest
+    EXPECT_EQ(thresholdRank(10, 1.0), 0u);  // keep all
+    EXPECT_EQ(thresholdRank(3, 0.1), 3u);   // int(0.3)=0 → the largest is the threshold
+}
+
+TEST(TopK, ValuesEqualToTheThresholdAreKept) {
+    test::TempDir tmp;
+    // |τ| of task a over the flattened vector (sorted names): [1,2,3,0, 1,1,1,1]: d = 8.
+    auto spec = twoExperts(tmp, "magnitude");
+    spec.params["density"] = 0.25;  // rank 8 − 2 = 6 → 6th smallest of {0,1,1,1,1,1,2,3} = 1
+    MergeEngine e(spec);
+    const auto out = e.applyToMemory(-1);
+    // Task a keeps every |τ| >= 1: 7 entries, not 2, because of the ties (as the official code
+    // does). Task b: |τ| = [1,2,1,4, 1,0,0,2], 6th smallest = 2 → keeps [0,2,0,4, 0,0,0,2].
+    EXPECT_EQ(out[0], (std::vector<float>{1, 0, 3, 4}));  // 0 + [1,-2,3,0] + [0,2,0,4]
+    EXPECT_EQ(out[1], (std::vector<float>{2, 2, 2, 4}));  // 1 + [1,1,1,1] + [0,0,0,2]
+}
+
+TEST(TopK, GlobalSelectionMatchesASortOnLargeRandomInputs) {
+    test::TempDir tmp;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> n(0, 1);
+    Tensors base, ex;
+    for (int t = 0; t < 3; ++t) {
+        std::vector<float> b(50000 + 1000 * t), e(b.size());
+        for (std::size_t i = 0; i < b.size(); ++i) {
+            b[i] = n(rng);
+            e[i] = i % 7 == 0 ? b[i] : b[i] + 0.01f * n(rng);  // many exact zeros in τ
+        }
+        base.push_back({"t" + std::to_string(t), b});
+        ex.push_back({"t" + std::to_string(t), e});
+    }
+    writeModel(tmp.path("b.safetensors"), base);
+    writeModel(tmp.path("e.safetensors"), ex);
+    const auto bs = io::openCheckpoint(tmp.path("b.safetensors"));
+    const auto es = io::openCheckpoint(tmp.path("e.safetensors"));
+    MergeProblem problem(*bs, {es.get()}, makePlan(*bs, {es.get()}, TensorFilter{}));
+    std::vector<float> all;
+    for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t i = 0; i < base[t].second.size(); ++i) all.push_back(std::fabs(ex[t].second[i] - base[t].second[i]));
+    for (double density : {0.001, 0.2, 0.5, 0.9, 0.99}) {
+        const auto th = selectTopK(problem, {density}, TopKScope::Global);
+        auto sorted = all;
+        std::sort(sorted.begin(), sorted.end());
+        EXPECT_EQ(th.threshold(0, 0), sorted[thresholdRank(all.size(), density) - 1]) << density;
+    }
+}
+
+TEST(MergeEngine, LambdaAndWeightChangesReuseThePreparation) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "ties");
+    MergeEngine e(spec);
+    const auto first = e.applyToMemory(-1);
+    EXPECT_EQ(e.prepareCount(), 1);
+    e.setParams({{"lambda", 0.5}}, {{{"weight", 2.0}}, {}});
+    const auto second = e.applyToMemory(-1);
+    EXPECT_EQ(e.prepareCount(), 1) << "λ and weights must not redo prepare";
+    EXPECT_NE(first, second);
+    e.setParams({{"lambda", 0.5}, {"density", 0.5}}, {});
+    e.applyToMemory(-1);
+    EXPECT_EQ(e.prepareCount(), 2) << "density changes the trimming: prepare again";
+}
+
+TEST(MergeEngine, PerTensorLambdaCurveAndOverrides) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "task_arithmetic");
+    spec.lambda.blockCurve = {0.0, 1.0};                     // block 0 → 0, block 1 → 1
+    spec.lambda.overrides = {{R"(^blocks\.1\.)", 0.5}};      // then block 1 → 0.5
+    MergeEngine e(spec);
+    EXPECT_DOUBLE_EQ(e.coefficientsFor(0, -1).lambda, 0.0);
+    EXPECT_DOUBLE_EQ(e.coefficientsFor(1, -1).lambda, 0.5);
+    const auto out = e.applyToMemory(-1);
+    EXPECT_EQ(out[0], (std::vector<float>{0, 0, 0, 0}));
+    EXPECT_EQ(out[1], (std::vector<float>{1.0f, 1.5f, 1.5f, 2.5f}));  // 1 + 0.5·([1,1,1,1] + [-1,0,0,2])
+    EXPECT_DOUBLE_EQ(interpolateCurve({0.2, 0.4, 1.0}, 1, 3), 0.4);
+    EXPECT_DOUBLE_EQ(interpolateCurve({0.0, 1.0}, 1, 5), 0.25);
+}
+
+TEST(MergeEngine, HeadsAreNotMergedAndFiltersAreHonoured) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "task_arithmetic");
+    spec.filter.exclude = {R"(^blocks\.1\.)"};
+    MergeEngine e(spec);
+    ASSERT_EQ(e.problem().plan().merged.size(), 1u);
+    EXPECT_EQ(e.problem().plan().copied, (std::vector<std::string>{"blocks.1.w", "head.w"}));
+    e.write(tmp.path("out.safetensors"), -1);
+    const auto out = io::openCheckpoint(tmp.path("out.safetensors"));
+    EXPECT_EQ(out->loadFloat32("blocks.1.w"), (std::vector<float>{1, 1, 1, 1}));  // the base's
+    EXPECT_EQ(out->loadFloat32("head.w"), (std::vector<float>{5}));               // the base's head
+}
+
+TEST(MergeEngine, MismatchedModelsAreRefusedWithAReportAndNoOutput) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "task_arithmetic");
+    writeModel(tmp.path("b.safetensors"), {{"blocks.0.w", {1, 2, 3}}, {"blocks.1.w", {0, 1, 1, 3}}});
+    try {
+        MergeEngine e(spec);
+        FAIL();
+    } catch (const MismatchError& err) {
+        const std::string m = err.what();
+        EXPECT_NE(m.find("b.safetensors"), std::string::npos) << m;
+        EXPECT_NE(m.find("blocks.0.w: shape mismatch"), std::string::npos) << m;
+    }
+}
+
+TEST(MergeEngine, OutputDtypeAndPerTaskModels) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "tall_masks");
+    spec.dtype = io::DType::BF16;
+    MergeEngine e(spec);
+    EXPECT_THROW(e.write(tmp.path("x.safetensors"), -1), InvalidArgument);
+    e.write(tmp.path("b.safetensors.out.safetensors"), 1);
+    const auto out = io::openCheckpoint(tmp.path("b.safetensors.out.safetensors"));
+    EXPECT_EQ(out->find("blocks.0.w")->dtype, io::DType::BF16);
+    EXPECT_EQ(out->metadata().at("mergescope.task"), "task-b");
+}
+
+TEST(MergeEngine, DareIsReproducibleFromItsSeed) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "dare_linear");
+    spec.params = {{"density", 0.5}, {"seed", 11.0}};
+    const auto a = MergeEngine(spec).applyToMemory(-1);
+    const auto b = MergeEngine(spec).applyToMemory(-1);
+    EXPECT_EQ(a, b);
+    spec.params["seed"] = 12.0;
+    EXPECT_NE(MergeEngine(spec).applyToMemory(-1), a);
+}
+
+TEST(MergeEngine, BadParametersNameTheParameter) {
+    test::TempDir tmp;
+    auto spec = twoExperts(tmp, "ties");
+    spec.params = {{"densty", 0.2}};
+    try {
+        MergeEngine e(spec);
+        FAIL();
+    } catch (const InvalidArgument& err) {
+        EXPECT_NE(std::string(err.what()).find("no parameter 'densty'"), std::string::npos) << err.what();
+        EXPECT_NE(std::string(err.what()).find("density"), std::string::npos) << err.what();
+    }
+    spec.params = {{"density", 1.5}};
+    EXPECT_THROW(MergeEngine{spec}, InvalidArgument);
+    spec.params = {{"topk_scope", std::string("everywhere")}};
+    EXPECT_THROW(MergeEngine{spec}, InvalidArgument);
+    spec.method = "nope";
+    EXPECT_THROW(MergeEngine{spec}, InvalidArgument);
+    spec.method = "slerp";
+    spec.params.clear();
+    spec.models.push_back(spec.models[0]);
+    EXPECT_THROW(MergeEngine{spec}, InvalidArgument);  // at most two models
+}
+
+TEST(MergeEngine, CancellationStopsWithoutOutput) {
+    test::TempDir tmp;
+    MergeEngine e(twoExperts(tmp, "task_arithmetic"));
+    CancelToken cancel;
+    cancel.cancel();
+    EXPECT_THROW(e.write(tmp.path("out.safetensors"), -1, {}, nullProgress(), &cancel), Cancelled);
+    EXPECT_FALSE(std::filesystem::exists(tmp.path("out.safetensors")));
+}
+
+}  // namespace
+}  // namespace ms::core::merge
