@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
     ms::cli::addInspectCommand(app, exitCode);
     ms::cli::addCheckCommand(app, exitCode);
     ms::cli::addConvertCommand(app, exitCode);
+    ms::cli::addMergeCommand(app, exitCode);
+    ms::cli::addMethodsCommand(app, exitCode);
+    ms::cli::addAnalyzeCommand(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
