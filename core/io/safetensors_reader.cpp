@@ -46,6 +46,12 @@ public:
 
     void setMetadata(Metadata m) { m_metadata = std::move(m); }
 
+    void release(const std::string& name) const override {
+        const auto it = m_locations.find(name);
+        if (it == m_locations.end()) return;
+        m_files[it->second.file]->release(it->second.offset, find(name)->nbytes);
+    }
+
 protected:
     TensorData loadImpl(const TensorInfo& info) const override {
         const Location& loc = m_locations.at(info.name);

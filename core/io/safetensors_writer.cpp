@@ -1,6 +1,7 @@
 // safetensors writer: header first, then each tensor's bytes filled in place through a shared
 // mapping of the (pre-allocated) temporary file; optional Hugging Face style sharding.
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -45,6 +46,16 @@ std::vector<Planned> planEntries(const std::vector<TensorToWrite>& tensors) {
     return plan;
 }
 
+// Once a tensor is written, its pages need not stay mapped in this process: for a shared file
+// mapping, MADV_DONTNEED keeps the written data in the page cache (later accesses see it), so
+// resident memory stays flat however large the output. Only whole pages inside the range.
+void dropFilledPages(std::byte* map, std::uint64_t offset, std::uint64_t len) {
+    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t begin = (offset + page - 1) / page * page;
+    const std::uint64_t end = (offset + len) / page * page;
+    if (end > begin) ::madvise(map + begin, end - begin, MADV_DONTNEED);
+}
+
 // Writes one safetensors file holding `part` into an AtomicFile (not yet committed).
 AtomicFile writeOne(const std::string& path, std::vector<Planned> part, const Metadata& meta,
                     const TensorFiller& fill, ProgressSink& progress, const CancelToken* cancel,
@@ -76,6 +87,7 @@ AtomicFile writeOne(const std::string& path, std::vector<Planned> part, const Me
     for (const auto& p : part) {
         if (cancel) cancel->throwIfCancelled();
         fill(p.index, data + p.entry.begin);
+        dropFilledPages(base, header.size() + p.entry.begin, p.entry.info.nbytes);
         done += p.entry.info.nbytes;
         progress.report("writing", done, total);
     }

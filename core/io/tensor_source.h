@@ -62,6 +62,10 @@ public:
     // Loads one tensor; thread-safe. Throws FormatError naming the file and tensor when its
     // bytes are unreadable.
     TensorData load(const std::string& name) const;
+    // Drops this process's mapped pages of the tensor (they stay in the page cache), so a
+    // streaming pass over a large checkpoint keeps resident memory flat. Views already handed
+    // out stay valid (pages are faulted back in on access).
+    virtual void release(const std::string& name) const { (void)name; }
     // Convenience for tests and small tensors: the tensor converted to float32.
     std::vector<float> loadFloat32(const std::string& name) const;
 

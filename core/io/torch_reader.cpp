@@ -82,7 +82,7 @@ bool isContiguous(const pickle::TensorRef& t) {
 class TorchSource final : public TensorSource {
 public:
     TorchSource(std::string path, std::shared_ptr<const MappedFile> file)
-        : TensorSource(std::move(path)), m_zip(std::move(file)) {}
+        : TensorSource(std::move(path)), m_file(file), m_zip(std::move(file)) {}
 
     std::string_view format() const override { return "pytorch"; }
 
@@ -106,6 +106,12 @@ public:
         const Object* weights = chooseWeights(root, options.key);
         flatten(weights, "", 0);
         if (m_tensors.empty()) throw FormatError(m_path, "the checkpoint holds no tensors");
+    }
+
+    void release(const std::string& name) const override {
+        const auto it = m_entries.find(name);
+        if (it == m_entries.end() || it->second.storage->method != 0) return;
+        m_file->release(it->second.storage->dataOffset, it->second.storage->size);
     }
 
 protected:
@@ -240,6 +246,7 @@ private:
         m_entries[name] = {o, entry};
     }
 
+    std::shared_ptr<const MappedFile> m_file;
     ZipArchive m_zip;
     std::string m_prefix;
     std::unique_ptr<pickle::Unpickler> m_unpickler;

@@ -1,15 +1,38 @@
 #include "core/merge/merge_engine.h"
 
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/jobs/parallel.h"
 #include "core/io/source_factory.h"
 #include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
 
 namespace ms::core::merge {
+
+namespace {
+// dst = base + λ·delta. Large outputs are written with streaming (non-temporal) stores, as
+// memcpy does at this size: no read-for-ownership of dst, a third less memory traffic. Lane-wise
+// the same IEEE operations as the scalar loop, so the values are identical.
+void axpyStream(const float* base, const float* delta, float lambda, float* dst, std::size_t n) {
+    std::size_t j = 0;
+#if defined(__SSE2__)
+    if (n >= (1u << 16)) {
+        for (; j < n && reinterpret_cast<std::uintptr_t>(dst + j) % 16 != 0; ++j) dst[j] = base[j] + lambda * delta[j];
+        const __m128 l = _mm_set1_ps(lambda);
+        for (; j + 4 <= n; j += 4)
+            _mm_stream_ps(dst + j, _mm_add_ps(_mm_loadu_ps(base + j), _mm_mul_ps(l, _mm_loadu_ps(delta + j))));
+        _mm_sfence();
+    }
+#endif
+    for (; j < n; ++j) dst[j] = base[j] + lambda * delta[j];
+}
+}  // namespace
 
 std::vector<std::string> MergeSpec::taskNames() const {
     std::vector<std::string> out;
@@ -93,18 +116,71 @@ void MergeEngine::applyTensor(std::size_t tensor, int task, float* out, const Ca
     }, cancel);
 }
 
+const float* MergeEngine::baseFloats(std::size_t tensor) {
+    if (m_baseCopies.size() != m_problem->plan().merged.size()) m_baseCopies.assign(m_problem->plan().merged.size(), {});
+    const auto& t = m_problem->plan().merged[tensor];
+    const io::TensorData d = m_base->load(t.name);  // a view: the mapping outlives this call
+    if (t.baseDtype == io::DType::F32 && reinterpret_cast<std::uintptr_t>(d.data()) % alignof(float) == 0)
+        return reinterpret_cast<const float*>(d.data());
+    auto& copy = m_baseCopies[tensor];
+    if (copy.size() != t.numel) {
+        copy.resize(t.numel);
+        io::toFloat32(t.baseDtype, d.data(), copy.data(), t.numel);
+    }
+    return copy.data();
+}
+
 std::vector<std::vector<float>> MergeEngine::applyToMemory(int task, ProgressSink& progress, const CancelToken* cancel) {
+    std::vector<std::vector<float>> out;
+    applyToMemory(task, out, progress, cancel);
+    return out;
+}
+
+void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, ProgressSink& progress,
+                                const CancelToken* cancel) {
     prepare(progress, cancel);
     const auto& merged = m_problem->plan().merged;
-    std::vector<std::vector<float>> out(merged.size());
+    out.resize(merged.size());
     std::uint64_t done = 0;
+    if (!m_method->info().has("lambda")) {
+        for (std::size_t i = 0; i < merged.size(); ++i) {
+            out[i].resize(merged[i].numel);
+            applyTensor(i, task, out[i].data(), cancel);
+            done += merged[i].numel;
+            progress.report("merging", done, m_problem->plan().mergedElements);
+        }
+        return;
+    }
+    std::string key = m_preparedKey + "|task=" + std::to_string(task) + "|w=";
+    for (double w : coefficientsFor(0, task).weights) key += paramValueText(w) + ",";
+    if (key != m_deltaKey) {
+        m_delta.resize(merged.size());  // capacity is kept: no fresh pages to fault in
+        m_deltaKey.clear();
+        for (std::size_t i = 0; i < merged.size(); ++i) {
+            m_delta[i].resize(merged[i].numel);
+            Coefficients k = coefficientsFor(i, task);
+            k.lambda = 1.0;
+            k.addBase = false;
+            m_problem->forEachChunkOf(i, [&](unsigned, const ChunkView& c) {
+                m_method->apply(*m_problem, m_prepared.get(), m_args, k, c, m_delta[i].data() + c.begin);
+            }, cancel);
+        }
+        m_deltaKey = key;
+        ++m_deltaComputations;
+    }
     for (std::size_t i = 0; i < merged.size(); ++i) {
+        if (cancel) cancel->throwIfCancelled();
+        const float* base = baseFloats(i);
+        const float* delta = m_delta[i].data();
+        const float lambda = static_cast<float>(m_tensorLambda[i]);
         out[i].resize(merged[i].numel);
-        applyTensor(i, task, out[i].data(), cancel);
+        float* dst = out[i].data();
+        parallelFor(merged[i].numel, 1 << 16, [&](unsigned, std::size_t b, std::size_t e) {
+            axpyStream(base + b, delta + b, lambda, dst + b, e - b);
+        });
         done += merged[i].numel;
         progress.report("merging", done, m_problem->plan().mergedElements);
     }
-    return out;
 }
 
 std::vector<std::string> MergeEngine::write(const std::string& path, int task, io::WriteOptions options,
@@ -131,6 +207,7 @@ std::vector<std::string> MergeEngine::write(const std::string& path, int task, i
         if (which[i] < 0) {
             const io::TensorData d = m_base->load(specs[i].name);
             if (d.size() > 0) std::memcpy(dst, d.data(), d.size());
+            m_base->release(specs[i].name);
             return;
         }
         const auto mi = static_cast<std::size_t>(which[i]);
@@ -143,6 +220,9 @@ std::vector<std::string> MergeEngine::write(const std::string& path, int task, i
         }
         applyTensor(mi, task, target, cancel);
         if (!direct) io::fromFloat32(outType, buffer.data(), dst, buffer.size());
+        // Streaming: this tensor's input pages are not needed again.
+        m_base->release(specs[i].name);
+        for (const auto& e : m_experts) e->release(specs[i].name);
     };
     return io::writeCheckpoint(path, specs, fill, options, progress, cancel);
 }

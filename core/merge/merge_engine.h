@@ -38,8 +38,16 @@ public:
 
     // Merged float32 values of merged tensor `tensor` (task: per-task methods, else -1).
     void applyTensor(std::size_t tensor, int task, float* out, const CancelToken* cancel = nullptr) const;
+    // All merged tensors as float32, in plan order. For methods linear in λ (θ = θ0 + λ·M) the
+    // merged task vectors M are cached per (prepared state, weights, task): a change of λ alone
+    // (or of the λ schedule) then costs one pass of θ0 + λ·M — the interactive slider's path.
     std::vector<std::vector<float>> applyToMemory(int task, ProgressSink& progress = nullProgress(),
                                                   const CancelToken* cancel = nullptr);
+    // The same into caller-owned buffers, reused across calls (no page faults on fresh memory:
+    // what a λ slider should call).
+    void applyToMemory(int task, std::vector<std::vector<float>>& out, ProgressSink& progress = nullProgress(),
+                       const CancelToken* cancel = nullptr);
+    int deltaComputations() const { return m_deltaComputations; }
 
     // Writes every base tensor (merged or copied) to `path` (.safetensors / .h5). For per-task
     // methods `task` chooses the task's model. Returns the files written.
@@ -61,6 +69,11 @@ private:
     bool m_isPrepared = false;
     int m_prepareCount = 0;
     std::vector<double> m_tensorLambda;
+    std::vector<std::vector<float>> m_delta;      // cached merged task vectors (λ = 1)
+    std::string m_deltaKey;
+    int m_deltaComputations = 0;
+    std::vector<std::vector<float>> m_baseCopies;  // float32 copies of non-float32 base tensors
+    const float* baseFloats(std::size_t tensor);
 };
 
 }  // namespace ms::core::merge

@@ -23,6 +23,9 @@ struct Coefficients {
     double lambda = 1.0;          // already resolved for the tensor (overrides, block curve)
     std::vector<double> weights;  // w_t per model
     int task = -1;                // per-task methods: which task's model
+    // false: write λ·(merged task vector) without θ0 (the engine caches it for λ-only changes).
+    // Only methods with a `lambda` parameter see false.
+    bool addBase = true;
 };
 
 class MergeMethod {
@@ -35,6 +38,9 @@ public:
     virtual void apply(const MergeProblem& problem, const PreparedState* prepared, const MethodArgs& args,
                        const Coefficients& k, const ChunkView& c, float* out) const = 0;
 };
+
+// θ0 at element i of the chunk, or 0 when the engine asks for the task vector alone.
+inline float base0(const ChunkView& c, std::size_t i, const Coefficients& k) { return k.addBase ? c.base[i] : 0.0f; }
 
 // Parameters several methods share, declared once.
 ParamSpec lambdaParam();

@@ -60,6 +60,10 @@ void MergeProblem::forEachChunk(const ChunkFn& fn, ProgressSink& progress, const
     for (std::size_t ti = 0; ti < m_plan.merged.size(); ++ti) {
         if (cancel) cancel->throwIfCancelled();
         forEachChunkOf(ti, fn, cancel);
+        // A streaming pass does not come back to this tensor: drop its mapped pages (they stay
+        // in the page cache), so that resident memory does not grow with the model size.
+        m_base->release(m_plan.merged[ti].name);
+        for (const auto* e : m_experts) e->release(m_plan.merged[ti].name);
         done += m_plan.merged[ti].numel;
         progress.report(stage, done, m_plan.mergedElements);
     }

@@ -7,7 +7,10 @@
 // weights of the agreeing entries).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
+#include <atomic>
+#include <mutex>
 #include <optional>
 
 #include "core/jobs/parallel.h"
@@ -32,8 +35,131 @@ struct GtaConfig {
 
 struct GtaPrepared : PreparedState {
     std::optional<TopKThresholds> topk;
-    float majoritySign = 1.0f;  // breaks exact ties of the elected sign
+    // The official code breaks exact ties of the elected sign with the majority of all elected
+    // signs. Only a coordinate whose weighted sum is exactly 0 while some entry is not needs it —
+    // rare with real weights — so it is computed (one extra pass) the first time such a
+    // coordinate is met, before any value depending on it is written.
+    mutable std::once_flag majorityOnce;
+    mutable float majority = 0.0f;
+    mutable std::atomic<bool> majorityKnown{false};
+    // The sign a tie takes: the majority when known (a sign of 0 acts as −1, as the official
+    // code's torch.where(sign > 0, τ > 0, τ < 0) keeps the negative entries).
+    float tieSign() const {
+        return majorityKnown.load(std::memory_order_acquire) && majority > 0 ? 1.0f : -1.0f;
+    }
 };
+
+// The fused kernel of magnitude-trimmed methods (ties, magnitude): one loop over the chunk with
+// the task count known at compile time, so that GCC keeps v[] in registers and vectorises.
+constexpr int kMaxFusedTasks = 8;
+struct FusedArgs {
+    const float* base;
+    const float* ex[kMaxFusedTasks];
+    float thr[kMaxFusedTasks];
+    bool all[kMaxFusedTasks];
+    float w[kMaxFusedTasks];
+    float lambda;
+    float tieSign;
+    bool addBase;
+};
+
+// Returns whether a coordinate had an exactly-zero elected sum with a non-zero entry (a tie).
+// 4 float lanes (SSE2, the x86-64 baseline; NEON on Arm) with GCC/Clang vector extensions: every operation is lane-wise IEEE in the same
+// order as the scalar code below, so both give bit-identical results; selects are bit masks, so
+// the random keep/drop pattern of trimming costs no branch mispredictions.
+typedef float Vf __attribute__((vector_size(16)));
+typedef std::int32_t Vi __attribute__((vector_size(16)));
+constexpr int kLanes = 4;
+
+inline Vf loadV(const float* p) {
+    Vf v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline Vf selectV(Vi mask, Vf a, Vf b) { return (Vf)((mask & (Vi)a) | (~mask & (Vi)b)); }
+inline Vf splat(float x) { return Vf{} + x; }
+
+template <int N, bool Consensus, bool Mean>
+bool fusedMagnitude(const FusedArgs& a, std::size_t n, float* out) {
+    const float baseScale = a.addBase ? 1.0f : 0.0f;
+    float thr[N];
+    for (int t = 0; t < N; ++t) thr[t] = a.all[t] ? -1.0f : a.thr[t];  // -1: keep everything
+    const Vi absMask = Vi{} + 0x7fffffff;
+    Vi tieLanes = Vi{};
+    std::size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const Vf b = loadV(a.base + i);
+        Vf v[N];
+        Vf s = Vf{};
+        for (int t = 0; t < N; ++t) {
+            const Vf tau = loadV(a.ex[t] + i) - b;
+            const Vi keep = (Vf)((Vi)tau & absMask) >= splat(thr[t]);
+            v[t] = selectV(keep, splat(a.w[t]) * tau, Vf{});
+            s += v[t];
+        }
+        Vf merged = s;
+        if constexpr (Consensus) {
+            const Vi zero = s == Vf{};
+            const Vf sign = selectV(zero, splat(a.tieSign), selectV(s > Vf{}, splat(1.0f), splat(-1.0f)));
+            Vf total = Vf{}, div = Vf{};
+            for (int t = 0; t < N; ++t) {
+                const Vi agree = v[t] * sign > Vf{};
+                total += selectV(agree, v[t], Vf{});
+                div += selectV(agree, splat(a.w[t]), Vf{});
+                tieLanes |= zero & (v[t] != Vf{});
+            }
+            if constexpr (Mean) merged = total / selectV(div == Vf{}, splat(1.0f), div);
+            else merged = total;
+        }
+        const Vf r = splat(baseScale) * b + splat(a.lambda) * merged;
+        std::memcpy(out + i, &r, sizeof r);
+    }
+    bool tie = false;
+    for (int l = 0; l < kLanes; ++l) tie |= tieLanes[l] != 0;
+    for (; i < n; ++i) {  // the tail, scalar, same arithmetic
+        const float b = a.base[i];
+        float v[N];
+        float s = 0;
+        for (int t = 0; t < N; ++t) {
+            const float tau = a.ex[t][i] - b;
+            v[t] = std::fabs(tau) >= thr[t] ? a.w[t] * tau : 0.0f;
+            s += v[t];
+        }
+        float merged = s;
+        if constexpr (Consensus) {
+            const float sign = s == 0 ? a.tieSign : (s > 0 ? 1.0f : -1.0f);
+            float total = 0, div = 0;
+            for (int t = 0; t < N; ++t) {
+                const bool agree = v[t] * sign > 0;
+                total += agree ? v[t] : 0.0f;
+                div += agree ? a.w[t] : 0.0f;
+                tie |= s == 0 && v[t] != 0;
+            }
+            merged = Mean ? total / (div == 0 ? 1.0f : div) : total;
+        }
+        out[i] = baseScale * b + a.lambda * merged;
+    }
+    return tie;
+}
+
+template <int N>
+bool fusedMagnitudeFor(bool consensus, bool mean, const FusedArgs& a, std::size_t n, float* out) {
+    if (!consensus) return fusedMagnitude<N, false, false>(a, n, out);
+    return mean ? fusedMagnitude<N, true, true>(a, n, out) : fusedMagnitude<N, true, false>(a, n, out);
+}
+
+bool runFused(int tasks, bool consensus, bool mean, const FusedArgs& a, std::size_t n, float* out) {
+    switch (tasks) {
+        case 1: return fusedMagnitudeFor<1>(consensus, mean, a, n, out);
+        case 2: return fusedMagnitudeFor<2>(consensus, mean, a, n, out);
+        case 3: return fusedMagnitudeFor<3>(consensus, mean, a, n, out);
+        case 4: return fusedMagnitudeFor<4>(consensus, mean, a, n, out);
+        case 5: return fusedMagnitudeFor<5>(consensus, mean, a, n, out);
+        case 6: return fusedMagnitudeFor<6>(consensus, mean, a, n, out);
+        case 7: return fusedMagnitudeFor<7>(consensus, mean, a, n, out);
+        default: return fusedMagnitudeFor<8>(consensus, mean, a, n, out);
+    }
+}
 
 // DARE's keep decision for one element: a counter-based hash of (seed, task, tensor, index), so
 // masks are reproducible from the seed and independent of chunking and threads.
@@ -109,7 +235,6 @@ public:
             p->topk = selectTopK(problem, args.perModelNumbers("density"),
                                  args.choice("topk_scope") == "per_tensor" ? TopKScope::PerTensor : TopKScope::Global,
                                  progress, cancel);
-        if (m_config.consensus) p->majoritySign = majoritySign(problem, args, *p, progress, cancel);
         return p;
     }
 
@@ -121,6 +246,29 @@ public:
             applyLinear(k, c, out);
             return;
         }
+        const bool mean = m_config.consensus && args.choice("disjoint") == "mean";
+        if (m_config.sparsify == Sparsify::Magnitude && T <= static_cast<std::size_t>(kMaxFusedTasks)) {
+            const std::size_t ti = static_cast<std::size_t>(c.tensor - problem.plan().merged.data());
+            FusedArgs a{};
+            a.base = c.base;
+            for (std::size_t t = 0; t < T; ++t) {
+                a.ex[t] = c.experts[t];
+                a.thr[t] = p->topk->threshold(t, ti);
+                a.all[t] = p->topk->keepAll(t);
+                a.w[t] = static_cast<float>(k.weights[t]);
+            }
+            a.lambda = static_cast<float>(k.lambda);
+            a.addBase = k.addBase;
+            const bool known = p->majorityKnown.load(std::memory_order_acquire);
+            a.tieSign = p->tieSign();
+            const bool tie = runFused(static_cast<int>(T), m_config.consensus, mean, a, c.n, out);
+            if (tie && !known) {  // rare: settle the majority sign, then redo this chunk with it
+                ensureMajority(problem, args, *p);
+                a.tieSign = p->tieSign();
+                runFused(static_cast<int>(T), m_config.consensus, mean, a, c.n, out);
+            }
+            return;
+        }
         thread_local std::vector<float> trimmed;  // [t][i] weighted, sparsified task vectors
         trimmed.resize(T * c.n);
         sparsifyChunk(problem, p, args, k, c, trimmed.data());
@@ -129,27 +277,38 @@ public:
             for (std::size_t i = 0; i < c.n; ++i) {
                 float s = 0;
                 for (std::size_t t = 0; t < T; ++t) s += trimmed[t * c.n + i];
-                out[i] = c.base[i] + lambda * s;
+                out[i] = base0(c, i, k) + lambda * s;
             }
             return;
         }
-        const bool mean = args.choice("disjoint") == "mean";
-        for (std::size_t i = 0; i < c.n; ++i) {
-            float s = 0;
-            for (std::size_t t = 0; t < T; ++t) s += trimmed[t * c.n + i];
-            const float sign = s > 0 ? 1.0f : s < 0 ? -1.0f : p->majoritySign;
-            float sum = 0, div = 0;
-            for (std::size_t t = 0; t < T; ++t) {
-                const float v = trimmed[t * c.n + i];
-                // As the official code's torch.where(sign > 0, τ > 0, τ < 0): a sign of 0 (a tie
-                // that even the majority vote could not break) keeps the negative entries.
-                if (sign > 0 ? v > 0 : v < 0) {
-                    sum += v;
-                    div += static_cast<float>(k.weights[t]);
-                }
+        thread_local std::vector<float> sum, sign, total, div;
+        sum.assign(c.n, 0.0f);
+        for (std::size_t t = 0; t < T; ++t) {
+            const float* v = trimmed.data() + t * c.n;
+            for (std::size_t i = 0; i < c.n; ++i) sum[i] += v[i];
+        }
+        bool tie = false;
+        for (std::size_t i = 0; i < c.n && !tie; ++i)
+            if (sum[i] == 0)
+                for (std::size_t t = 0; t < T; ++t) tie |= trimmed[t * c.n + i] != 0;
+        if (tie) ensureMajority(problem, args, *p);
+        const float tieSign = p->tieSign();
+        sign.resize(c.n);
+        for (std::size_t i = 0; i < c.n; ++i) sign[i] = sum[i] > 0 ? 1.0f : sum[i] < 0 ? -1.0f : tieSign;
+        total.assign(c.n, 0.0f);
+        div.assign(c.n, 0.0f);
+        for (std::size_t t = 0; t < T; ++t) {
+            const float* v = trimmed.data() + t * c.n;
+            const float w = static_cast<float>(k.weights[t]);
+            for (std::size_t i = 0; i < c.n; ++i) {
+                const bool agree = v[i] * sign[i] > 0;
+                total[i] += agree ? v[i] : 0.0f;
+                div[i] += agree ? w : 0.0f;
             }
-            const float merged = mean ? sum / (div == 0 ? 1.0f : div) : sum;
-            out[i] = c.base[i] + lambda * merged;
+        }
+        for (std::size_t i = 0; i < c.n; ++i) {
+            const float merged = mean ? total[i] / (div[i] == 0 ? 1.0f : div[i]) : total[i];
+            out[i] = base0(c, i, k) + lambda * merged;
         }
     }
 
@@ -163,7 +322,7 @@ private:
             for (std::size_t i = 0; i < c.n; ++i) acc[i] += w * (e[i] - c.base[i]);
         }
         const float lambda = static_cast<float>(k.lambda);
-        for (std::size_t i = 0; i < c.n; ++i) out[i] = c.base[i] + lambda * acc[i];
+        for (std::size_t i = 0; i < c.n; ++i) out[i] = base0(c, i, k) + lambda * acc[i];
     }
 
     // Writes w_t · sparsify(τ_t) for every task into dst[t * n + i].
@@ -216,23 +375,47 @@ private:
 
     // The official TIES code resolves coordinates whose summed sign is exactly 0 with the sign of
     // the sum of all elected signs. Computed once, with unit weights, in prepare.
-    float majoritySign(const MergeProblem& problem, const MethodArgs& args, const GtaPrepared& p,
-                       ProgressSink& progress, const CancelToken* cancel) const {
+    void ensureMajority(const MergeProblem& problem, const MethodArgs& args, const GtaPrepared& p) const {
+        std::call_once(p.majorityOnce, [&] {
+            p.majority = majoritySign(problem, args, p);
+            p.majorityKnown.store(true, std::memory_order_release);
+        });
+    }
+
+    float majoritySign(const MergeProblem& problem, const MethodArgs& args, const GtaPrepared& p) const {
         std::vector<std::int64_t> votes(workerThreads(), 0);
         Coefficients unit;
         unit.weights.assign(problem.taskCount(), 1.0);
+        const std::size_t T = problem.taskCount();
+        const bool fused = m_config.sparsify == Sparsify::Magnitude && T <= static_cast<std::size_t>(kMaxFusedTasks);
         problem.forEachChunk([&](unsigned th, const ChunkView& c) {
-            thread_local std::vector<float> trimmed;
-            trimmed.resize(problem.taskCount() * c.n);
-            sparsifyChunk(problem, &p, args, unit, c, trimmed.data());
-            std::int64_t v = 0;
-            for (std::size_t i = 0; i < c.n; ++i) {
-                float s = 0;
-                for (std::size_t t = 0; t < problem.taskCount(); ++t) s += trimmed[t * c.n + i];
-                v += (s > 0) - (s < 0);
+            thread_local std::vector<float> sums;
+            sums.resize(c.n);
+            if (fused) {  // the unweighted sums of the trimmed entries, by the same kernel
+                FusedArgs a{};
+                a.base = c.base;
+                const std::size_t ti = static_cast<std::size_t>(c.tensor - problem.plan().merged.data());
+                for (std::size_t t = 0; t < T; ++t) {
+                    a.ex[t] = c.experts[t];
+                    a.thr[t] = p.topk->threshold(t, ti);
+                    a.all[t] = p.topk->keepAll(t);
+                    a.w[t] = 1.0f;
+                }
+                a.lambda = 1.0f;
+                a.addBase = false;
+                runFused(static_cast<int>(T), false, false, a, c.n, sums.data());
+            } else {
+                thread_local std::vector<float> trimmed;
+                trimmed.resize(T * c.n);
+                sparsifyChunk(problem, &p, args, unit, c, trimmed.data());
+                std::fill(sums.begin(), sums.end(), 0.0f);
+                for (std::size_t t = 0; t < T; ++t)
+                    for (std::size_t i = 0; i < c.n; ++i) sums[i] += trimmed[t * c.n + i];
             }
+            std::int64_t v = 0;
+            for (std::size_t i = 0; i < c.n; ++i) v += (sums[i] > 0) - (sums[i] < 0);
             votes[th] += v;
-        }, progress, cancel, "electing signs");
+        }, nullProgress(), nullptr, "electing signs");
         const std::int64_t total = std::accumulate(votes.begin(), votes.end(), std::int64_t{0});
         return total > 0 ? 1.0f : total < 0 ? -1.0f : 0.0f;
     }

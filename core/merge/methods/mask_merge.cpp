@@ -74,7 +74,7 @@ public:
             std::uint32_t bits;
             mtlAndMasks(args, k, c, i, mtl, bits);
             const bool keep = m_consensus ? __builtin_popcount(bits) >= minTasks : ((bits >> k.task) & 1u) != 0;
-            out[i] = c.base[i] + lambda * (keep ? mtl : 0.0f);
+            out[i] = base0(c, i, k) + lambda * (keep ? mtl : 0.0f);
         }
     }
 
@@ -147,7 +147,7 @@ public:
             float gamma, uni;
             emrElect(c, i, gamma, uni);
             const bool m = (mine[i] - c.base[i]) * gamma > 0;
-            out[i] = c.base[i] + (m ? scale * (gamma * uni) : 0.0f);
+            out[i] = base0(c, i, k) + (m ? scale * (gamma * uni) : 0.0f);
         }
     }
 

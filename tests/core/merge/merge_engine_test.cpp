@@ -103,6 +103,59 @@ TEST(MergeEngine, LambdaAndWeightChangesReuseThePreparation) {
     EXPECT_EQ(e.prepareCount(), 2) << "density changes the trimming: prepare again";
 }
 
+TEST(MergeEngine, LambdaOnlyChangesUseTheCachedTaskVectorAndMatchAFullApply) {
+    test::TempDir tmp;
+    for (const char* method : {"ties", "task_arithmetic", "consensus", "breadcrumbs"}) {
+        auto spec = twoExperts(tmp, method);
+        spec.params = {{"lambda", 0.3}};
+        MergeEngine cached(spec);
+        cached.applyToMemory(-1);
+        cached.setParams({{"lambda", 0.8}}, {});
+        const auto fast = cached.applyToMemory(-1);
+        EXPECT_EQ(cached.deltaComputations(), 1) << method;
+        spec.params = {{"lambda", 0.8}};
+        MergeEngine fresh(spec);
+        std::vector<float> direct(fresh.problem().plan().merged[0].numel);
+        fresh.prepare();
+        fresh.applyTensor(0, -1, direct.data());
+        EXPECT_EQ(fast[0], direct) << method << ": the cached path must equal a full apply";
+        cached.setParams({{"lambda", 0.8}}, {{{"weight", 0.5}}, {}});
+        cached.applyToMemory(-1);
+        EXPECT_EQ(cached.deltaComputations(), 2) << method << ": weights change the task vector";
+    }
+}
+
+TEST(MergeEngine, LambdaFastPathOnLargeTensorsEqualsAFullApply) {
+    // Above 64 Ki elements the cached path writes with streaming stores: same values required.
+    test::TempDir tmp;
+    const std::size_t n = 200003;  // odd size: unaligned head and scalar tail too
+    std::vector<float> b(n), e1(n), e2(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        b[i] = std::sin(0.001f * static_cast<float>(i));
+        e1[i] = b[i] + 0.01f * std::cos(0.37f * static_cast<float>(i));
+        e2[i] = b[i] - 0.02f * std::sin(0.11f * static_cast<float>(i));
+    }
+    writeModel(tmp.path("b.safetensors"), {{"w", b}});
+    writeModel(tmp.path("e1.safetensors"), {{"w", e1}});
+    writeModel(tmp.path("e2.safetensors"), {{"w", e2}});
+    MergeSpec spec;
+    spec.method = "ties";
+    spec.base = tmp.path("b.safetensors");
+    spec.models = {{tmp.path("e1.safetensors"), "", {}}, {tmp.path("e2.safetensors"), "", {}}};
+    spec.params = {{"lambda", 0.3}};
+    MergeEngine cached(spec);
+    std::vector<std::vector<float>> out;
+    cached.applyToMemory(-1, out);
+    cached.setParams({{"lambda", 0.9}}, {});
+    cached.applyToMemory(-1, out);
+    spec.params = {{"lambda", 0.9}};
+    MergeEngine fresh(spec);
+    fresh.prepare();
+    std::vector<float> direct(n);
+    fresh.applyTensor(0, -1, direct.data());
+    EXPECT_EQ(out[0], direct);
+}
+
 TEST(MergeEngine, PerTensorLambdaCurveAndOverrides) {
     test::TempDir tmp;
     auto spec = twoExperts(tmp, "task_arithmetic");
