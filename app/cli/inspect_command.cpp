@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
@@ -70,7 +71,13 @@ void printTable(const core::io::TensorSource& src, const InspectArgs& args,
     if (!src.metadata().empty()) {
         std::cout << "  metadata:\n";
         for (const auto& [k, v] : src.metadata()) {
-            std::string shown = v.size() > 200 ? v.substr(0, 200) + "... (" + std::to_string(v.size()) + " chars)" : v;
+            if (k == "mergescope.recipe") {  // how the file was made: shown whole
+                std::cout << "    " << k << ":\n";
+                std::istringstream lines(v);
+                for (std::string line; std::getline(lines, line);) std::cout << "      " << line << "\n";
+                continue;
+            }
+            std::string shown = v.size() > 200 ? v.substr(0, 200) + "... (" + std::to_string(v.size()) + " chars; --json shows all)" : v;
             std::replace(shown.begin(), shown.end(), '\n', ' ');
             std::cout << "    " << k << ": " << shown << "\n";
         }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -57,7 +58,15 @@ void floatToInts(const float* src, void* dst, std::size_t n) {
 // F16C converts 8 halves per instruction with IEEE round-to-nearest-even: bit-identical to the
 // scalar code (checked exhaustively by the tests), used when the CPU has it.
 bool haveF16c() {
-    static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    static const bool has = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+        const bool f16c = c & (1u << 29), avx = c & (1u << 28), osxsave = c & (1u << 27);
+        if (!(f16c && avx && osxsave)) return false;
+        unsigned lo = 0, hi = 0;
+        __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        return (lo & 6u) == 6u;  // the OS saves XMM and YMM state
+    }();
     return has;
 }
 

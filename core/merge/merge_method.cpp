@@ -7,70 +7,62 @@ std::shared_ptr<const PreparedState> MergeMethod::prepare(const MergeProblem&, c
     return nullptr;
 }
 
-ParamSpec lambdaParam() {
+ParamSpec numberParam(const std::string& name, double def, double min, double max, const std::string& help,
+                      bool perModel, bool affectsPrepare) {
     ParamSpec p;
-    p.name = "lambda";
-    p.defaultNumber = 1.0;
-    p.min = -10;
-    p.max = 10;
-    p.help = "global scale λ of the merged task vector (negative values negate tasks)";
+    p.name = name;
+    p.kind = ParamKind::Number;
+    p.defaultNumber = def;
+    p.min = min;
+    p.max = max;
+    p.help = help;
+    p.perModel = perModel;
+    p.affectsPrepare = affectsPrepare;
     return p;
 }
 
-ParamSpec weightParam() {
-    ParamSpec p;
-    p.name = "weight";
-    p.defaultNumber = 1.0;
-    p.min = -10;
-    p.max = 10;
-    p.perModel = true;
-    p.help = "per-model weight w_t";
+ParamSpec integerParam(const std::string& name, double def, double min, double max, const std::string& help,
+                       bool affectsPrepare) {
+    ParamSpec p = numberParam(name, def, min, max, help, false, affectsPrepare);
+    p.kind = ParamKind::Integer;
     return p;
 }
+
+ParamSpec choiceParam(const std::string& name, const std::string& def, std::vector<std::string> choices,
+                      const std::string& help, bool affectsPrepare) {
+    ParamSpec p;
+    p.name = name;
+    p.kind = ParamKind::Choice;
+    p.defaultChoice = def;
+    p.choices = std::move(choices);
+    p.help = help;
+    p.affectsPrepare = affectsPrepare;
+    return p;
+}
+
+ParamSpec lambdaParam() {
+    return numberParam("lambda", 1.0, -10, 10, "global scale λ of the merged task vector (negative values negate tasks)");
+}
+
+ParamSpec weightParam() { return numberParam("weight", 1.0, -10, 10, "per-model weight w_t", true); }
 
 ParamSpec densityParam(double def, bool affectsPrepare, const std::string& help) {
-    ParamSpec p;
-    p.name = "density";
-    p.defaultNumber = def;
-    p.min = 1e-6;
-    p.max = 1;
-    p.perModel = true;
-    p.affectsPrepare = affectsPrepare;
-    p.help = help;
-    return p;
+    return numberParam("density", def, 1e-6, 1, help, true, affectsPrepare);
 }
 
 ParamSpec topkScopeParam() {
-    ParamSpec p;
-    p.name = "topk_scope";
-    p.kind = ParamKind::Choice;
-    p.defaultChoice = "global";
-    p.choices = {"global", "per_tensor"};
-    p.affectsPrepare = true;
-    p.help = "top-k over the whole flattened task vector (official TIES code) or per tensor (mergekit)";
-    return p;
+    return choiceParam("topk_scope", "global", {"global", "per_tensor"},
+                       "top-k over the whole flattened task vector (official TIES code) or per tensor (mergekit)", true);
 }
 
 ParamSpec disjointParam(const std::string& def) {
-    ParamSpec p;
-    p.name = "disjoint";
-    p.kind = ParamKind::Choice;
-    p.defaultChoice = def;
-    p.choices = {"mean", "sum"};
-    p.help = "combine the task vectors that agree with the elected sign by their (weighted) mean or sum";
-    return p;
+    return choiceParam("disjoint", def, {"mean", "sum"},
+                       "combine the task vectors that agree with the elected sign by their (weighted) mean or sum");
 }
 
 ParamSpec seedParam(bool affectsPrepare) {
-    ParamSpec p;
-    p.name = "seed";
-    p.kind = ParamKind::Integer;
-    p.defaultNumber = 0;
-    p.min = 0;
-    p.max = 4294967295.0;
-    p.affectsPrepare = affectsPrepare;
-    p.help = "seed of the random drop masks (results are reproducible from it)";
-    return p;
+    return integerParam("seed", 0, 0, 4294967295.0, "seed of the random drop masks (results are reproducible from it)",
+                        affectsPrepare);
 }
 
 }  // namespace ms::core::merge

@@ -42,6 +42,14 @@ public:
 // θ0 at element i of the chunk, or 0 when the engine asks for the task vector alone.
 inline float base0(const ChunkView& c, std::size_t i, const Coefficients& k) { return k.addBase ? c.base[i] : 0.0f; }
 
+// Declaring parameters.
+ParamSpec numberParam(const std::string& name, double def, double min, double max, const std::string& help,
+                      bool perModel = false, bool affectsPrepare = false);
+ParamSpec integerParam(const std::string& name, double def, double min, double max, const std::string& help,
+                       bool affectsPrepare = false);
+ParamSpec choiceParam(const std::string& name, const std::string& def, std::vector<std::string> choices,
+                      const std::string& help, bool affectsPrepare = false);
+
 // Parameters several methods share, declared once.
 ParamSpec lambdaParam();
 ParamSpec weightParam();

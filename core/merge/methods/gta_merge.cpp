@@ -212,14 +212,8 @@ public:
         if (m_config.sparsify == Sparsify::Outliers) {
             m_info.params.push_back(densityParam(m_config.defaultDensity, false,
                                                  "β: fraction of each row kept below the outliers"));
-            ParamSpec g;
-            g.name = "gamma";
-            g.defaultNumber = 0.01;
-            g.min = 0;
-            g.max = 1;
-            g.perModel = true;
-            g.help = "γ: fraction of each row's largest |τ| dropped as outliers";
-            m_info.params.push_back(g);
+            m_info.params.push_back(numberParam("gamma", 0.01, 0, 1,
+                                                "γ: fraction of each row's largest |τ| dropped as outliers", true));
         }
         if (magnitude) m_info.params.push_back(topkScopeParam());
         if (random) m_info.params.push_back(seedParam(m_config.consensus));

@@ -49,13 +49,7 @@ public:
         m_info.name = "slerp";
         m_info.summary = "spherical interpolation, per tensor, between the base and one model, or two models";
         m_info.maxModels = 2;
-        ParamSpec t;
-        t.name = "t";
-        t.defaultNumber = 0.5;
-        t.min = 0;
-        t.max = 1;
-        t.help = "interpolation position: 0 = first endpoint, 1 = second";
-        m_info.params = {t};
+        m_info.params = {numberParam("t", 0.5, 0, 1, "interpolation position: 0 = first endpoint, 1 = second")};
     }
     const MethodInfo& info() const override { return m_info; }
 

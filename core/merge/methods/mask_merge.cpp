@@ -18,14 +18,8 @@ namespace ms::core::merge {
 namespace {
 
 ParamSpec tallLambdaParam() {
-    ParamSpec p;
-    p.name = "tall_lambda";
-    p.defaultNumber = 0.4;
-    p.min = 0;
-    p.max = 100;
-    p.perModel = true;
-    p.help = "TALL mask threshold λ_t: keep τ_t where |τ_t| > λ_t |τ_MTL − τ_t| (paper: 0.2..0.6)";
-    return p;
+    return numberParam("tall_lambda", 0.4, 0, 100,
+                       "TALL mask threshold λ_t: keep τ_t where |τ_t| > λ_t |τ_MTL − τ_t| (paper: 0.2..0.6)", true);
 }
 
 void mtlAndMasks(const MethodArgs& args, const Coefficients& k, const ChunkView& c, std::size_t i,
@@ -51,14 +45,8 @@ public:
         m_info.maxModels = 32;
         m_info.params = {lambdaParam(), weightParam(), tallLambdaParam()};
         if (consensus) {
-            ParamSpec k;
-            k.name = "min_tasks";
-            k.kind = ParamKind::Integer;
-            k.defaultNumber = 2;
-            k.min = 0;
-            k.max = 32;
-            k.help = "keep a coordinate when at least this many tasks' masks select it";
-            m_info.params.push_back(k);
+            m_info.params.push_back(integerParam("min_tasks", 2, 0, 32,
+                                                 "keep a coordinate when at least this many tasks' masks select it"));
         }
     }
     const MethodInfo& info() const override { return m_info; }
