@@ -5,6 +5,9 @@ find_package(nlohmann_json 3.10 REQUIRED)        # safetensors headers, --json o
 find_package(CLI11 REQUIRED)                     # mergescope-cli argument parsing
 find_package(yaml-cpp REQUIRED)                  # merge recipes
 find_package(HDF5 REQUIRED COMPONENTS C)         # HDF5 weight files and experiment store
+if(MS_BUILD_MODEL)
+  find_package(Torch REQUIRED)                   # running encoders (core/model); CPU LibTorch 1.13
+endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)  # content hashes (XXH3-128)
 

@@ -13,7 +13,7 @@ ms_log "tests (Release)"
 [ $quick -eq 1 ] && exit 0
 
 ms_log "core tests under ASan + UBSan"
-ms_build "$MS_BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_SANITIZE=ON -DMS_BUILD_GUI=OFF \
+ms_build "$MS_BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_SANITIZE=ON -DMS_BUILD_GUI=OFF -DMS_BUILD_MODEL=OFF \
   -DMS_BUILD_BENCH=OFF -DMS_WERROR=ON
 (cd "$MS_BUILD-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   LSAN_OPTIONS=suppressions="$MS_ROOT/tests/lsan.supp" \
@@ -21,7 +21,7 @@ ms_build "$MS_BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_SANITIZE=ON -DM
 
 ms_log "fuzzing (${MS_FUZZ_SECONDS:=60} s per target)"
 MS_TARGETS="fuzz_safetensors_header fuzz_unpickler" ms_build "$MS_BUILD-fuzz" \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DMS_FUZZ=ON -DMS_BUILD_GUI=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DMS_FUZZ=ON -DMS_BUILD_GUI=OFF -DMS_BUILD_MODEL=OFF \
   -DMS_BUILD_TESTS=OFF -DMS_BUILD_BENCH=OFF
 for target in fuzz_safetensors_header fuzz_unpickler; do
   corpus="$MS_BUILD-fuzz/corpus/$target"

@@ -1,0 +1,164 @@
+#include "core/model/vit.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <set>
+
+#include "core/errors.h"
+
+namespace ms::core::model {
+
+void VitConfig::validate() const {
+    auto bad = [](const std::string& m) { throw InvalidArgument("ViT config: " + m); };
+    if (imageSize <= 0 || patchSize <= 0 || imageSize % patchSize != 0) bad("image size must be a multiple of the patch size");
+    if (channels <= 0 || width <= 0 || depth < 0 || heads <= 0) bad("sizes must be positive");
+    if (width % heads != 0) bad("width must be divisible by the number of heads");
+    if (mlpRatio <= 0) bad("mlp ratio must be positive");
+}
+
+std::string activationName(Activation a) { return a == Activation::Gelu ? "gelu" : "quick_gelu"; }
+
+Activation parseActivation(const std::string& name) {
+    if (name == "gelu") return Activation::Gelu;
+    if (name == "quick_gelu") return Activation::QuickGelu;
+    throw InvalidArgument("unknown activation '" + name + "' (gelu, quick_gelu)");
+}
+
+std::vector<ParamShape> vitParamShapes(const VitConfig& c) {
+    c.validate();
+    const std::int64_t D = c.width, H = c.mlpWidth(), T = c.tokens(), P = c.patchSize;
+    std::vector<ParamShape> s = {{"cls_token", {1, 1, D}}, {"pos_embed", {1, T, D}},
+                                 {"patch_embed.proj.weight", {D, c.channels, P, P}}};
+    if (c.patchBias) s.push_back({"patch_embed.proj.bias", {D}});
+    if (c.preNorm) {
+        s.push_back({"norm_pre.weight", {D}});
+        s.push_back({"norm_pre.bias", {D}});
+    }
+    for (int b = 0; b < c.depth; ++b) {
+        const std::string p = "blocks." + std::to_string(b) + ".";
+        s.push_back({p + "norm1.weight", {D}});
+        s.push_back({p + "norm1.bias", {D}});
+        s.push_back({p + "attn.qkv.weight", {3 * D, D}});
+        s.push_back({p + "attn.qkv.bias", {3 * D}});
+        s.push_back({p + "attn.proj.weight", {D, D}});
+        s.push_back({p + "attn.proj.bias", {D}});
+        if (c.layerScale) s.push_back({p + "ls1.gamma", {D}});
+        s.push_back({p + "norm2.weight", {D}});
+        s.push_back({p + "norm2.bias", {D}});
+        s.push_back({p + "mlp.fc1.weight", {H, D}});
+        s.push_back({p + "mlp.fc1.bias", {H}});
+        s.push_back({p + "mlp.fc2.weight", {D, H}});
+        s.push_back({p + "mlp.fc2.bias", {D}});
+        if (c.layerScale) s.push_back({p + "ls2.gamma", {D}});
+    }
+    s.push_back({"norm.weight", {D}});
+    s.push_back({"norm.bias", {D}});
+    return s;
+}
+
+ParamMap initVit(const VitConfig& c, std::uint64_t seed) {
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    ParamMap out;
+    for (const auto& p : vitParamShapes(c)) {
+        const std::string& n = p.name;
+        const bool isNormWeight = n.find("norm") != std::string::npos && n.ends_with(".weight");
+        at::Tensor t;
+        if (n.ends_with(".gamma")) t = at::full(p.shape, 1e-5f, at::kFloat);
+        else if (isNormWeight) t = at::ones(p.shape, at::kFloat);
+        else if (n.ends_with(".bias")) t = at::zeros(p.shape, at::kFloat);
+        else t = at::clamp(at::normal(0.0, 0.02, p.shape, gen, at::kFloat), -0.04, 0.04);
+        out[n] = t;
+    }
+    return out;
+}
+
+std::vector<std::string> checkParams(const VitConfig& c, const ParamMap& params) {
+    std::vector<std::string> problems;
+    std::set<std::string> expected;
+    for (const auto& p : vitParamShapes(c)) {
+        expected.insert(p.name);
+        const auto it = params.find(p.name);
+        if (it == params.end()) {
+            problems.push_back(p.name + ": missing");
+        } else if (it->second.sizes().vec() != p.shape) {
+            problems.push_back(p.name + ": shape " + std::string(at::str(it->second.sizes())) + ", expected " +
+                               std::string(at::str(at::IntArrayRef(p.shape))));
+        }
+    }
+    for (const auto& [name, t] : params)
+        if (!expected.count(name)) problems.push_back(name + ": unexpected");
+    return problems;
+}
+
+at::Tensor resizePosEmbed(const at::Tensor& pos, int grid) {
+    const std::int64_t D = pos.size(2);
+    const auto old = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(pos.size(1) - 1))));
+    if (old == grid) return pos;
+    const at::Tensor cls = pos.narrow(1, 0, 1);
+    at::Tensor patches = pos.narrow(1, 1, old * old).reshape({1, old, old, D}).permute({0, 3, 1, 2});
+    patches = at::upsample_bicubic2d(patches, {grid, grid}, /*align_corners=*/false);
+    patches = patches.permute({0, 2, 3, 1}).reshape({1, static_cast<std::int64_t>(grid) * grid, D});
+    return at::cat({cls, patches}, 1);
+}
+
+namespace {
+const at::Tensor& param(const ParamMap& p, const std::string& name) {
+    const auto it = p.find(name);
+    if (it == p.end()) throw InvalidArgument("ViT parameter '" + name + "' is missing");
+    return it->second;
+}
+
+at::Tensor layerNorm(const at::Tensor& x, const ParamMap& p, const std::string& prefix, double eps) {
+    return at::layer_norm(x, {x.size(-1)}, param(p, prefix + ".weight"), param(p, prefix + ".bias"), eps);
+}
+
+at::Tensor activate(const at::Tensor& x, Activation a) {
+    if (a == Activation::QuickGelu) return x * at::sigmoid(1.702 * x);
+    return at::gelu(x);  // exact (erf) GELU, as timm and DINOv2
+}
+}  // namespace
+
+VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options) {
+    c.validate();
+    if (images.dim() != 4 || images.size(1) != c.channels)
+        throw InvalidArgument("ViT input must be [N, " + std::to_string(c.channels) + ", H, W], got " +
+                              std::string(at::str(images.sizes())));
+    if (images.size(2) != images.size(3) || images.size(2) % c.patchSize != 0)
+        throw InvalidArgument("ViT input must be square with a side divisible by the patch size " +
+                              std::to_string(c.patchSize));
+    const std::int64_t N = images.size(0), D = c.width, Hh = c.heads, dh = D / Hh;
+    const int grid = static_cast<int>(images.size(2) / c.patchSize);
+    const at::Tensor patchBias = c.patchBias ? param(p, "patch_embed.proj.bias") : at::Tensor();
+    at::Tensor x = at::conv2d(images, param(p, "patch_embed.proj.weight"), patchBias, {c.patchSize, c.patchSize});
+    x = x.flatten(2).transpose(1, 2);  // [N, P, D]
+    x = at::cat({param(p, "cls_token").expand({N, 1, D}), x}, 1);
+    x = x + resizePosEmbed(param(p, "pos_embed"), grid);
+    if (c.preNorm) x = layerNorm(x, p, "norm_pre", c.eps);
+    const std::int64_t T = x.size(1);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+    VitFeatures out;
+    for (int b = 0; b < c.depth; ++b) {
+        const std::string pre = "blocks." + std::to_string(b) + ".";
+        at::Tensor h = layerNorm(x, p, pre + "norm1", c.eps);
+        const at::Tensor qkv = at::linear(h, param(p, pre + "attn.qkv.weight"), param(p, pre + "attn.qkv.bias"))
+                                   .reshape({N, T, 3, Hh, dh})
+                                   .permute({2, 0, 3, 1, 4});  // [3, N, H, T, dh]
+        const at::Tensor attn = at::softmax(at::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale, -1);
+        h = at::matmul(attn, qkv[2]).transpose(1, 2).reshape({N, T, D});
+        h = at::linear(h, param(p, pre + "attn.proj.weight"), param(p, pre + "attn.proj.bias"));
+        if (c.layerScale) h = h * param(p, pre + "ls1.gamma");
+        x = x + h;
+        h = layerNorm(x, p, pre + "norm2", c.eps);
+        h = activate(at::linear(h, param(p, pre + "mlp.fc1.weight"), param(p, pre + "mlp.fc1.bias")), c.activation);
+        h = at::linear(h, param(p, pre + "mlp.fc2.weight"), param(p, pre + "mlp.fc2.bias"));
+        if (c.layerScale) h = h * param(p, pre + "ls2.gamma");
+        x = x + h;
+        for (int k : options.keepBlocks)
+            if (k == b) out.blocks.push_back(x);
+    }
+    out.tokens = layerNorm(x, p, "norm", c.eps);
+    return out;
+}
+
+}  // namespace ms::core::model

@@ -1,0 +1,60 @@
+// A Vision Transformer encoder in LibTorch, written as a function of its parameters: weights
+// are a name → tensor map in the canonical layout (timm's names), and vitForward uses whatever
+// tensors it is given — a checkpoint's, a merge's (zero-copy views over the engine's buffers) or
+// autograd leaves whose gradients AdaMerging/CALM need. There is no module to re-allocate.
+//
+// Canonical names: cls_token [1,1,D], pos_embed [1,T,D], patch_embed.proj.{weight [D,C,p,p],
+// bias [D]}, norm_pre.{weight,bias} (preNorm), blocks.N.{norm1,norm2}.{weight,bias},
+// blocks.N.attn.qkv.{weight [3D,D], bias}, blocks.N.attn.proj.{weight,bias},
+// blocks.N.mlp.fc1.{weight [H,D], bias}, blocks.N.mlp.fc2.{weight [D,H], bias},
+// blocks.N.ls1.gamma / ls2.gamma [D] (layerScale), norm.{weight,bias}.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/model/vit_config.h"
+
+namespace ms::core::model {
+
+using ParamMap = std::map<std::string, at::Tensor>;
+
+struct ParamShape {
+    std::string name;
+    std::vector<std::int64_t> shape;
+};
+
+// Every parameter the config needs, in a fixed order.
+std::vector<ParamShape> vitParamShapes(const VitConfig& config);
+
+// Fresh weights: N(0, 0.02) truncated at ±2σ for matrices and embeddings, zero biases, unit
+// LayerNorm weights, layer scale 1e-5·1 ... deterministic for a seed.
+ParamMap initVit(const VitConfig& config, std::uint64_t seed);
+
+struct ForwardOptions {
+    std::vector<int> keepBlocks;  // also return the output of these blocks (0-based)
+};
+
+struct VitFeatures {
+    at::Tensor tokens;               // [N, T, D]: class token then patch tokens, final LayerNorm
+    std::vector<at::Tensor> blocks;  // the requested intermediate blocks' outputs, [N, T, D]
+};
+
+// images: [N, C, H, W] float32. H, W may differ from config.imageSize (a multiple of the patch
+// size): position embeddings are then interpolated (bicubic, as timm does). Throws
+// InvalidArgument naming a missing or misshaped parameter.
+VitFeatures vitForward(const VitConfig& config, const ParamMap& params, const at::Tensor& images,
+                       const ForwardOptions& options = {});
+
+// Position embeddings [1, 1 + g0², D] resized to a g×g grid (class token kept).
+at::Tensor resizePosEmbed(const at::Tensor& pos, int grid);
+
+// Checks that `params` holds exactly what the config needs: returns one line per missing,
+// unexpected or misshaped tensor (empty when all is well).
+std::vector<std::string> checkParams(const VitConfig& config, const ParamMap& params);
+
+}  // namespace ms::core::model

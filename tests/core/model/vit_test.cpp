@@ -1,0 +1,127 @@
+// The ViT encoder against independent PyTorch forward passes (tests/fixtures/model), gradient
+// flow to supplied parameters, and zero-copy external parameters.
+#include "core/model/vit.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/errors.h"
+#include "core/io/source_factory.h"
+#include "core/model/param_io.h"
+#include "tests/test_support.h"
+
+namespace ms::core::model {
+namespace {
+
+struct Case {
+    VitConfig config;
+    ParamMap params;
+    at::Tensor input, tokens, block0;
+};
+
+Case loadCase(const std::string& name) {
+    std::ifstream in(test::fixture("model/cases.json"));
+    const auto c = nlohmann::json::parse(in).at(name);
+    Case out;
+    out.config.imageSize = c.at("image");
+    out.config.channels = c.at("channels");
+    out.config.patchSize = c.at("patch");
+    out.config.width = c.at("width");
+    out.config.depth = c.at("depth");
+    out.config.heads = c.at("heads");
+    out.config.mlpRatio = c.at("mlp_ratio");
+    out.config.activation = parseActivation(c.at("activation"));
+    out.config.layerScale = c.at("layer_scale");
+    out.config.patchBias = c.at("patch_bias");
+    out.config.preNorm = c.at("pre_norm");
+    out.config.eps = c.at("eps");
+    const auto src = io::openCheckpoint(test::fixture("model/vit_" + name + ".safetensors"));
+    ParamMap all = loadParams(*src);
+    out.input = all.at("input");
+    out.tokens = all.at("expected.tokens");
+    out.block0 = all.at("expected.block0");
+    for (const char* k : {"input", "expected.tokens", "expected.block0"}) all.erase(k);
+    out.params = std::move(all);
+    return out;
+}
+
+class VitReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VitReference, ForwardMatchesPyTorch) {
+    const Case c = loadCase(GetParam());
+    EXPECT_TRUE(checkParams(c.config, c.params).empty());
+    ForwardOptions opts;
+    opts.keepBlocks = {0};
+    const VitFeatures f = vitForward(c.config, c.params, c.input, opts);
+    ASSERT_EQ(f.tokens.sizes(), c.tokens.sizes());
+    EXPECT_TRUE(at::allclose(f.tokens, c.tokens, 1e-4, 1e-5)) << (f.tokens - c.tokens).abs().max().item<float>();
+    ASSERT_EQ(f.blocks.size(), 1u);
+    EXPECT_TRUE(at::allclose(f.blocks[0], c.block0, 1e-4, 1e-5));
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, VitReference,
+                         ::testing::Values("timm_gelu", "clip_like_interpolated", "dinov2_like"));
+
+TEST(Vit, GradientsReachEverySuppliedParameter) {
+    Case c = loadCase("dinov2_like");
+    for (auto& [name, t] : c.params) t.requires_grad_(true);
+    vitForward(c.config, c.params, c.input).tokens.pow(2).sum().backward();
+    for (const auto& [name, t] : c.params) {
+        ASSERT_TRUE(t.grad().defined()) << name;
+        EXPECT_GT(t.grad().abs().sum().item<float>(), 0.0f) << name;
+    }
+}
+
+TEST(Vit, ParametersViewedWithoutCopyGiveTheSameFeatures) {
+    const Case c = loadCase("timm_gelu");
+    // Plain float buffers, as the merge engine produces them, viewed as tensors.
+    std::map<std::string, std::vector<float>> buffers;
+    ParamMap views;
+    for (const auto& [name, t] : c.params) {
+        auto& b = buffers[name];
+        b.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        views[name] = viewFloats(b.data(), t.sizes().vec());
+        EXPECT_EQ(views[name].data_ptr<float>(), b.data()) << "must view, not copy";
+    }
+    EXPECT_TRUE(at::equal(vitForward(c.config, views, c.input).tokens, vitForward(c.config, c.params, c.input).tokens));
+}
+
+TEST(Vit, InitIsDeterministicAndComplete) {
+    VitConfig cfg;
+    cfg.width = 16;
+    cfg.heads = 2;
+    cfg.depth = 2;
+    const ParamMap a = initVit(cfg, 5), b = initVit(cfg, 5), d = initVit(cfg, 6);
+    EXPECT_TRUE(checkParams(cfg, a).empty());
+    for (const auto& [name, t] : a) EXPECT_TRUE(at::equal(t, b.at(name))) << name;
+    EXPECT_FALSE(at::equal(a.at("blocks.0.attn.qkv.weight"), d.at("blocks.0.attn.qkv.weight")));
+    const auto x = at::rand({3, 1, 28, 28});
+    EXPECT_EQ(vitForward(cfg, a, x).tokens.sizes(), (std::vector<std::int64_t>{3, 50, 16}));
+}
+
+TEST(Vit, ProblemsAreNamed) {
+    Case c = loadCase("timm_gelu");
+    EXPECT_THROW(vitForward(c.config, c.params, at::rand({1, 3, 8, 8})), InvalidArgument);  // channels
+    EXPECT_THROW(vitForward(c.config, c.params, at::rand({1, 1, 10, 10})), InvalidArgument);  // not /4
+    c.params.erase("blocks.1.mlp.fc2.bias");
+    c.params["head.weight"] = at::zeros({3, 8});
+    c.params["norm.weight"] = at::zeros({7});
+    const auto problems = checkParams(c.config, c.params);
+    ASSERT_EQ(problems.size(), 3u);
+    std::string all;
+    for (const auto& p : problems) all += p + "\n";
+    EXPECT_NE(all.find("norm.weight: shape [7], expected [8]"), std::string::npos) << all;
+    EXPECT_NE(all.find("blocks.1.mlp.fc2.bias: missing"), std::string::npos) << all;
+    EXPECT_NE(all.find("head.weight: unexpected"), std::string::npos) << all;
+    try {
+        vitForward(c.config, c.params, c.input);
+        FAIL();
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("blocks.1.mlp.fc2.bias"), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace ms::core::model
