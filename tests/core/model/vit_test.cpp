@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "core/io/source_factory.h"
 #include "core/model/param_io.h"
+#include "core/model/vit_layouts.h"
 #include "tests/test_support.h"
 
 namespace ms::core::model {
@@ -21,7 +22,7 @@ struct Case {
     at::Tensor input, tokens, block0;
 };
 
-Case loadCase(const std::string& name) {
+Case loadCase(const std::string& name, const std::string& file = "") {
     std::ifstream in(test::fixture("model/cases.json"));
     const auto c = nlohmann::json::parse(in).at(name);
     Case out;
@@ -37,11 +38,11 @@ Case loadCase(const std::string& name) {
     out.config.patchBias = c.at("patch_bias");
     out.config.preNorm = c.at("pre_norm");
     out.config.eps = c.at("eps");
-    const auto src = io::openCheckpoint(test::fixture("model/vit_" + name + ".safetensors"));
+    const auto src = io::openCheckpoint(test::fixture(file.empty() ? "model/vit_" + name + ".safetensors" : file));
     ParamMap all = loadParams(*src);
     out.input = all.at("input");
     out.tokens = all.at("expected.tokens");
-    out.block0 = all.at("expected.block0");
+    if (all.count("expected.block0")) out.block0 = all.at("expected.block0");
     for (const char* k : {"input", "expected.tokens", "expected.block0"}) all.erase(k);
     out.params = std::move(all);
     return out;
@@ -63,6 +64,49 @@ TEST_P(VitReference, ForwardMatchesPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, VitReference,
                          ::testing::Values("timm_gelu", "clip_like_interpolated", "dinov2_like"));
+
+class VitLayouts : public ::testing::TestWithParam<std::string> {};
+
+// Checkpoints in Hugging Face names, with forwards written against those names in PyTorch: the
+// mapping must reproduce them (q/k/v order, reshapes, which norm is which).
+TEST_P(VitLayouts, MappedCheckpointReproducesTheLayoutsOwnForward) {
+    const std::string layoutText = GetParam();
+    const Case c = loadCase(layoutText, "model/layout_" + layoutText + ".safetensors");
+    std::vector<std::string> names;
+    for (const auto& [n, t] : c.params) names.push_back(n);
+    const VitLayout layout = detectLayout(names);
+    EXPECT_EQ(layoutName(layout), layoutText);
+    std::vector<std::string> unused;
+    const ParamMap canonical = toCanonical(c.params, layout, c.config, &unused);
+    EXPECT_TRUE(checkParams(c.config, canonical).empty());
+    EXPECT_EQ(unused, std::vector<std::string>{layout == VitLayout::HfClip ? "vision_model.embeddings.position_ids"
+                                                                         : "embeddings.mask_token"});
+    const at::Tensor tokens = vitForward(c.config, canonical, c.input).tokens;
+    EXPECT_TRUE(at::allclose(tokens, c.tokens, 1e-4, 1e-5)) << (tokens - c.tokens).abs().max().item<float>();
+    // And back: every used tensor round-trips to its own name and value.
+    const ParamMap back = fromCanonical(canonical, layout, c.config);
+    EXPECT_EQ(back.size(), c.params.size() - 1);
+    for (const auto& [n, t] : back) {
+        ASSERT_TRUE(c.params.count(n)) << n;
+        EXPECT_TRUE(at::equal(t, c.params.at(n))) << n;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(HuggingFace, VitLayouts, ::testing::Values("hf_clip", "hf_dinov2"));
+
+TEST(VitLayouts, TimmIsTheCanonicalLayout) {
+    const Case c = loadCase("timm_gelu");
+    ParamMap withHead = c.params;
+    withHead["head.weight"] = at::zeros({10, 8});
+    std::vector<std::string> names, unused;
+    for (const auto& [n, t] : withHead) names.push_back(n);
+    EXPECT_EQ(detectLayout(names), VitLayout::Timm);
+    const ParamMap canonical = toCanonical(withHead, VitLayout::Timm, c.config, &unused);
+    EXPECT_EQ(canonical.size(), c.params.size());
+    EXPECT_EQ(unused, std::vector<std::string>{"head.weight"});
+    EXPECT_EQ(parseLayout("hf_dinov2"), VitLayout::HfDinov2);
+    EXPECT_THROW(parseLayout("keras"), InvalidArgument);
+}
 
 TEST(Vit, GradientsReachEverySuppliedParameter) {
     Case c = loadCase("dinov2_like");
