@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
     ms::cli::addMergeCommand(app, exitCode);
     ms::cli::addMethodsCommand(app, exitCode);
     ms::cli::addAnalyzeCommand(app, exitCode);
+#ifdef MS_HAVE_MODEL
+    ms::cli::addDemoCommand(app, exitCode);
+#endif
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

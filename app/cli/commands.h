@@ -12,5 +12,6 @@ void addConvertCommand(CLI::App& app, int& exitCode);
 void addMergeCommand(CLI::App& app, int& exitCode);
 void addMethodsCommand(CLI::App& app, int& exitCode);
 void addAnalyzeCommand(CLI::App& app, int& exitCode);
+void addDemoCommand(CLI::App& app, int& exitCode);  // only with MS_HAVE_MODEL
 
 }  // namespace ms::cli

@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "core/io/hdf5_lock.h"
+#include "core/io/hdf5_util.h"
 #include "core/io/mapped_file.h"
 
 namespace ms::core::io {
@@ -14,43 +15,11 @@ namespace {
 
 constexpr const char* kDTypeAttr = "mergescope_dtype";
 
-struct Handle {  // closes an HDF5 identifier of any kind
-    hid_t id = -1;
-    explicit Handle(hid_t i) : id(i) {}
-    ~Handle() {
-        if (id >= 0) H5Idec_ref(id);
-    }
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    bool ok() const { return id >= 0; }
-};
-
-std::string readStringAttr(hid_t obj, const char* name) {
-    if (H5Aexists(obj, name) <= 0) return {};
-    Handle attr(H5Aopen(obj, name, H5P_DEFAULT));
-    if (!attr.ok()) return {};
-    Handle type(H5Aget_type(attr.id));
-    if (H5Tget_class(type.id) != H5T_STRING) return {};
-    if (H5Tis_variable_str(type.id) > 0) {
-        Handle mem(H5Tcopy(H5T_C_S1));
-        H5Tset_size(mem.id, H5T_VARIABLE);
-        H5Tset_cset(mem.id, H5Tget_cset(type.id));
-        char* value = nullptr;
-        if (H5Aread(attr.id, mem.id, &value) < 0 || !value) return {};
-        std::string s(value);
-        H5free_memory(value);
-        return s;
-    }
-    const std::size_t n = H5Tget_size(type.id);
-    std::string s(n, '\0');
-    if (H5Aread(attr.id, type.id, s.data()) < 0) return {};
-    s.resize(std::strlen(s.c_str()));
-    return s;
-}
+using Handle = Hdf5Handle;
 
 // Maps a dataset's file type to our dtype; nullopt for types we do not read (strings, ...).
 std::optional<DType> mapType(hid_t dset, hid_t type) {
-    const std::string tag = readStringAttr(dset, kDTypeAttr);
+    const std::string tag = readStringAttribute(dset, kDTypeAttr);
     if (!tag.empty()) return parseDType(tag);
     const std::size_t size = H5Tget_size(type);
     switch (H5Tget_class(type)) {
@@ -102,7 +71,7 @@ public:
         H5Aiterate2(m_file, H5_INDEX_NAME, H5_ITER_INC, nullptr,
                     [](hid_t loc, const char* name, const H5A_info_t*, void* self) -> herr_t {
                         auto* src = static_cast<Hdf5Source*>(self);
-                        const std::string v = readStringAttr(loc, name);
+                        const std::string v = readStringAttribute(loc, name);
                         if (!v.empty()) src->m_metadata[name] = v;
                         return 0;
                     },

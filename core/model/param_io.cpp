@@ -24,3 +24,25 @@ at::Tensor viewFloats(const float* data, const std::vector<std::int64_t>& shape)
 }
 
 }  // namespace ms::core::model
+
+#include <cstring>
+
+#include "core/io/checkpoint_writer.h"
+
+namespace ms::core::model {
+
+void writeParams(const std::string& path, const ParamMap& params, const io::Metadata& metadata) {
+    std::vector<io::TensorToWrite> specs;
+    std::vector<at::Tensor> tensors;
+    for (const auto& [name, t] : params) {
+        specs.push_back({name, io::DType::F32, t.sizes().vec()});
+        tensors.push_back(t.detach().to(at::kFloat).contiguous());
+    }
+    io::WriteOptions opts;
+    opts.metadata = metadata;
+    io::writeSafetensors(path, specs, [&](std::size_t i, std::byte* dst) {
+        if (tensors[i].numel() > 0) std::memcpy(dst, tensors[i].data_ptr<float>(), static_cast<std::size_t>(tensors[i].numel()) * 4);
+    }, opts);
+}
+
+}  // namespace ms::core::model

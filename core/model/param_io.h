@@ -19,3 +19,10 @@ ParamMap loadParams(const io::TensorSource& source, const std::string& stripPref
 at::Tensor viewFloats(const float* data, const std::vector<std::int64_t>& shape);
 
 }  // namespace ms::core::model
+
+namespace ms::core::model {
+
+// Writes float32 tensors (contiguous or not) to a safetensors file, atomically.
+void writeParams(const std::string& path, const ParamMap& params, const io::Metadata& metadata);
+
+}  // namespace ms::core::model

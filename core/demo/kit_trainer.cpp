@@ -1,0 +1,220 @@
+#include "core/demo/kit_trainer.h"
+
+#include <ATen/core/grad_mode.h>
+#include <torch/optim/adamw.h>
+
+#include <malloc.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/data/mnist_readers.h"
+#include "core/data/sampling.h"
+#include "core/errors.h"
+
+namespace ms::core::demo {
+
+namespace {
+using model::ParamMap;
+
+constexpr double kPi = 3.14159265358979323846;
+
+std::vector<at::Tensor> leaves(ParamMap& params) {
+    std::vector<at::Tensor> out;
+    for (auto& [n, t] : params) {
+        t = t.detach().clone().requires_grad_(true);
+        out.push_back(t);
+    }
+    return out;
+}
+
+// Linear warm-up over the first 5% of the steps, then cosine decay to 10% of the peak.
+double learningRate(double peak, int step, int steps) {
+    const int warm = std::max(1, steps / 20);
+    if (step < warm) return peak * (step + 1) / warm;
+    const double progress = static_cast<double>(step - warm) / std::max(1, steps - warm);
+    return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(kPi * progress)));
+}
+
+void setLr(torch::optim::AdamW& opt, double lr) {
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+}
+
+std::vector<std::size_t> randomBatch(std::mt19937_64& rng, std::size_t poolSize, int batch) {
+    std::vector<std::size_t> idx(static_cast<std::size_t>(batch));
+    for (auto& i : idx) i = static_cast<std::size_t>(rng() % poolSize);
+    return idx;
+}
+
+at::Tensor denseTargets(const DemoTask& task, const data::ImageSet& set, const std::vector<std::size_t>& idx) {
+    const int h = static_cast<int>(set.height), w = static_cast<int>(set.width);
+    const auto B = static_cast<std::int64_t>(idx.size());
+    if (task.type == TaskType::Segmentation) {
+        at::Tensor t = at::empty({B, h, w}, at::kInt);
+        for (std::int64_t b = 0; b < B; ++b)
+            segmentationTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<std::int32_t>());
+        return t.to(at::kLong);
+    }
+    at::Tensor t = at::empty({B, 1, h, w}, at::kFloat);
+    for (std::int64_t b = 0; b < B; ++b) edgeTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<float>());
+    return t;
+}
+
+at::Tensor labelsOf(const data::ImageSet& set, const std::vector<std::size_t>& idx) {
+    at::Tensor t = at::empty({static_cast<std::int64_t>(idx.size())}, at::kLong);
+    for (std::size_t b = 0; b < idx.size(); ++b) t[static_cast<std::int64_t>(b)] = set.labels[idx[b]];
+    return t;
+}
+
+at::Tensor taskLoss(const DemoTask& task, const at::Tensor& out, const data::ImageSet& set,
+                    const std::vector<std::size_t>& idx) {
+    switch (task.type) {
+        case TaskType::Classification: return at::cross_entropy_loss(out, labelsOf(set, idx));
+        case TaskType::Segmentation: return at::cross_entropy_loss(out, denseTargets(task, set, idx));
+        case TaskType::Regression: return at::mse_loss(out, denseTargets(task, set, idx));
+    }
+    return {};
+}
+
+}  // namespace
+
+void keepLargeAllocationsInHeap() {
+    static const bool done = [] {
+        mallopt(M_MMAP_THRESHOLD, 512 << 20);
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        return true;
+    }();
+    (void)done;
+}
+
+KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir, std::uint64_t seed) {
+    KitData d;
+    d.fashionTrain = data::loadFashionMnist(fashionDir, data::Split::Train);
+    d.fashionTest = data::loadFashionMnist(fashionDir, data::Split::Test);
+    const data::ImageSet digits = data::loadMnistDigits(digitsDir);
+    const auto [train, test] = data::stratifiedSplit(digits.labels, 10, 0.8, seed);
+    d.digitsTrain = digits.subset(train, "mnist-digits/train");
+    d.digitsTest = digits.subset(test, "mnist-digits/test");
+    return d;
+}
+
+at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices) {
+    const auto B = static_cast<std::int64_t>(indices.size());
+    at::Tensor t = at::empty({B, set.channels, set.height, set.width}, at::kFloat);
+    float* dst = t.data_ptr<float>();
+    const std::size_t n = set.imageSize();
+    for (std::size_t b = 0; b < indices.size(); ++b) {
+        const std::uint8_t* src = set.image(indices[b]);
+        for (std::size_t i = 0; i < n; ++i) dst[b * n + i] = static_cast<float>(src[i]) / 127.5f - 1.0f;
+    }
+    return t;
+}
+
+model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config) {
+    model::HeadConfig h;
+    h.kind = task.type == TaskType::Classification ? model::HeadKind::Classifier : model::HeadKind::Dense;
+    h.outputs = task.outputs;
+    h.pooling = model::Pooling::MeanPatches;  // better than the class token for short fine-tuning
+    h.patchSize = config.patchSize;
+    return h;
+}
+
+ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const TrainBudget& budget, std::uint64_t seed,
+                      ProgressSink& progress, const CancelToken* cancel) {
+    ParamMap enc = model::initVit(config, seed);
+    model::HeadConfig recon;
+    recon.kind = model::HeadKind::Dense;
+    recon.outputs = config.channels;
+    recon.patchSize = config.patchSize;
+    ParamMap head = model::initHead(recon, config.width, seed + 1);
+    std::vector<at::Tensor> params = leaves(enc);
+    for (auto& t : leaves(head)) params.push_back(t);
+    torch::optim::AdamW opt(params, torch::optim::AdamWOptions(budget.pretrainLr).weight_decay(budget.weightDecay));
+    std::mt19937_64 rng(seed * 7919 + 1);
+    const int g = config.grid(), p = config.patchSize, half = budget.batch / 2;
+    for (int step = 0; step < budget.pretrainSteps; ++step) {
+        if (cancel) cancel->throwIfCancelled();
+        // Half the batch from each data set, so the base sees clothes and digits alike.
+        const at::Tensor x = at::cat({imagesToTensor(data.fashionTrain, randomBatch(rng, data.fashionTrain.count, half)),
+                                      imagesToTensor(data.digitsTrain, randomBatch(rng, data.digitsTrain.count, budget.batch - half))});
+        at::Tensor keep = at::ones({x.size(0), 1, g, g}, at::kFloat);
+        float* k = keep.data_ptr<float>();
+        for (std::int64_t b = 0; b < x.size(0); ++b) {
+            std::vector<std::size_t> order(static_cast<std::size_t>(g * g));
+            for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+            data::seededShuffle(order, rng());
+            for (std::size_t i = 0; i < order.size() / 2; ++i) k[b * g * g + static_cast<std::int64_t>(order[i])] = 0.0f;
+        }
+        const at::Tensor keepPixels = keep.repeat_interleave(p, 2).repeat_interleave(p, 3);  // [B,1,H,W]
+        const at::Tensor masked = x * keepPixels + (keepPixels - 1.0f);                    // hidden patches → -1
+        setLr(opt, learningRate(budget.pretrainLr, step, budget.pretrainSteps));
+        opt.zero_grad();
+        const at::Tensor rec = model::headForward(recon, head, model::vitForward(config, enc, masked).tokens);
+        const at::Tensor hidden = 1.0f - keepPixels;
+        const at::Tensor loss = ((rec - x).pow(2) * hidden).sum() / hidden.sum().clamp_min(1.0f);
+        loss.backward();
+        opt.step();
+        progress.report("pretraining base", static_cast<std::uint64_t>(step + 1), static_cast<std::uint64_t>(budget.pretrainSteps));
+    }
+    for (auto& [n, t] : enc) t = t.detach();
+    return enc;
+}
+
+Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, const ParamMap& base, const KitData& data,
+                      const TrainBudget& budget, std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel) {
+    Expert e;
+    e.encoder = base;
+    e.headConfig = headFor(task, config);
+    e.head = model::initHead(e.headConfig, config.width, seed);
+    std::vector<at::Tensor> params = leaves(e.encoder);
+    for (auto& t : leaves(e.head)) params.push_back(t);
+    torch::optim::AdamW opt(params, torch::optim::AdamWOptions(budget.finetuneLr).weight_decay(budget.weightDecay));
+    const data::ImageSet& train = data.train(task);
+    std::mt19937_64 rng(seed * 104729 + 3);
+    for (int step = 0; step < budget.finetuneSteps; ++step) {
+        if (cancel) cancel->throwIfCancelled();
+        const auto idx = randomBatch(rng, static_cast<std::size_t>(train.count), budget.batch);
+        setLr(opt, learningRate(budget.finetuneLr, step, budget.finetuneSteps));
+        opt.zero_grad();
+        const at::Tensor out = model::headForward(e.headConfig, e.head, model::vitForward(config, e.encoder, imagesToTensor(train, idx)).tokens);
+        taskLoss(task, out, train, idx).backward();
+        opt.step();
+        progress.report("fine-tuning " + task.name, static_cast<std::uint64_t>(step + 1), static_cast<std::uint64_t>(budget.finetuneSteps));
+    }
+    for (auto& [n, t] : e.encoder) t = t.detach();
+    for (auto& [n, t] : e.head) t = t.detach();
+    return e;
+}
+
+double evaluateTask(const DemoTask& task, const model::VitConfig& config, const ParamMap& encoder, const ParamMap& head,
+                    const model::HeadConfig& headConfig, const KitData& data, int limit) {
+    at::NoGradGuard noGrad;
+    const data::ImageSet& test = data.test(task);
+    const std::size_t n = limit > 0 ? std::min<std::size_t>(static_cast<std::size_t>(limit), static_cast<std::size_t>(test.count))
+                                    : static_cast<std::size_t>(test.count);
+    std::vector<std::int32_t> predicted, truth;
+    std::vector<float> outValues, targetValues;
+    for (std::size_t b0 = 0; b0 < n; b0 += 256) {
+        std::vector<std::size_t> idx;
+        for (std::size_t i = b0; i < std::min(n, b0 + 256); ++i) idx.push_back(i);
+        const at::Tensor out = model::headForward(headConfig, head, model::vitForward(config, encoder, imagesToTensor(test, idx)).tokens);
+        if (task.type == TaskType::Regression) {
+            const at::Tensor t = denseTargets(task, test, idx);
+            outValues.insert(outValues.end(), out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+            targetValues.insert(targetValues.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+            continue;
+        }
+        const at::Tensor pred = out.argmax(1).to(at::kInt).contiguous();
+        const at::Tensor t = (task.type == TaskType::Classification ? labelsOf(test, idx) : denseTargets(task, test, idx)).to(at::kInt).contiguous();
+        predicted.insert(predicted.end(), pred.data_ptr<std::int32_t>(), pred.data_ptr<std::int32_t>() + pred.numel());
+        truth.insert(truth.end(), t.data_ptr<std::int32_t>(), t.data_ptr<std::int32_t>() + t.numel());
+    }
+    switch (task.metric) {
+        case eval::Metric::Accuracy: return eval::accuracy(predicted, truth);
+        case eval::Metric::MeanIoU: return eval::meanIoU(predicted, truth, task.outputs);
+        case eval::Metric::Rmse: return eval::rmse(outValues.data(), targetValues.data(), outValues.size());
+    }
+    return 0;
+}
+
+}  // namespace ms::core::demo

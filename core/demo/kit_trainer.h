@@ -1,0 +1,67 @@
+// Training for the demo kit, on CPU, deterministic for a seed and a thread count:
+//   pretrainBase    masked-patch reconstruction on Fashion-MNIST + MNIST images (no labels):
+//                   half of the patches are blacked out and a dense head reconstructs the image;
+//                   the loss is the MSE on the hidden patches (an MAE-style objective).
+//   finetuneExpert  encoder + a fresh task head trained together (AdamW) on the task's labels.
+//   evaluateTask    the task metric of an encoder + head on the task's eval split.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/data/image_set.h"
+#include "core/demo/demo_tasks.h"
+#include "core/jobs/progress.h"
+#include "core/model/heads.h"
+#include "core/model/vit.h"
+
+namespace ms::core::demo {
+
+struct KitData {
+    data::ImageSet fashionTrain, fashionTest, digitsTrain, digitsTest;
+    const data::ImageSet& train(const DemoTask& t) const { return t.dataset == "fashion-mnist" ? fashionTrain : digitsTrain; }
+    const data::ImageSet& test(const DemoTask& t) const { return t.dataset == "fashion-mnist" ? fashionTest : digitsTest; }
+};
+
+// Fashion-MNIST as the Debian package splits it; MNIST digits split 80/20 per class by `seed`.
+KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir, std::uint64_t seed);
+
+// Keeps large tensor buffers in the heap between training steps: glibc otherwise returns every
+// allocation above 128 KiB to the kernel and faults it in again at the next step (measured: 40%
+// of the kit's time in the kernel). Call once before training.
+void keepLargeAllocationsInHeap();
+
+struct TrainBudget {
+    int pretrainSteps = 800;
+    int finetuneSteps = 800;
+    int batch = 128;
+    double pretrainLr = 1e-3;
+    double finetuneLr = 1e-3;
+    double weightDecay = 0.05;
+    int evalLimit = 0;  // evaluate on at most this many images (0: the whole split)
+};
+
+// Images at `indices` as a [B, C, H, W] float tensor scaled to [-1, 1].
+at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices);
+
+model::ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const TrainBudget& budget,
+                             std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel);
+
+struct Expert {
+    model::ParamMap encoder;
+    model::ParamMap head;
+    model::HeadConfig headConfig;
+};
+
+model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config);
+
+Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, const model::ParamMap& base,
+                      const KitData& data, const TrainBudget& budget, std::uint64_t seed, ProgressSink& progress,
+                      const CancelToken* cancel);
+
+double evaluateTask(const DemoTask& task, const model::VitConfig& config, const model::ParamMap& encoder,
+                    const model::ParamMap& head, const model::HeadConfig& headConfig, const KitData& data,
+                    int limit = 0);
+
+}  // namespace ms::core::demo
