@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and run MergeScope on the bundled example.
+# The main job: install what is missing, build, then build (first time, ~4 min on 2 cores) or
+# reuse the demo kit and show what MergeScope does with it: the kit, the interference between its
+# four experts, and a TIES merge of them with its recipe.
 # Usage: bash packaging/run.sh [mergescope-cli arguments]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ms_install_missing
 ms_fetch_mnist
 ms_build "$MS_BUILD"
+cli="$MS_BUILD/app/mergescope-cli"
 if [ $# -gt 0 ]; then
-  exec "$MS_BUILD/app/mergescope-cli" "$@"
+  exec "$cli" "$@"
 fi
-ms_log "mergescope-cli inspect on the bundled example checkpoint"
-"$MS_BUILD/app/mergescope-cli" inspect "$MS_ROOT/resources/examples/tiny_vit_base.safetensors"
-ex="$MS_ROOT/resources/examples"
-"$MS_BUILD/app/mergescope-cli" check --base "$ex/tiny_vit_base.safetensors" --model "$ex/tiny_vit_expert.pt"
-ms_log "merging the example expert into its base with TIES (λ = 0.5), into build/example-merged.safetensors"
-"$MS_BUILD/app/mergescope-cli" merge --base "$ex/tiny_vit_base.safetensors" --model "$ex/tiny_vit_expert.pt" \
-  --method ties --set density=0.2 --set lambda=0.5 --out "$MS_BUILD/example-merged.safetensors" \
-  --save-recipe "$MS_BUILD/example-merged.yaml"
+ms_log "the demo kit (a ViT pretrained on Fashion-MNIST + MNIST, four task experts)"
+"$cli" demo build
+kit="$("$cli" demo info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["dir"])')"
+experts=()
+for t in fashion-class fashion-seg fashion-edges digits-class; do experts+=(--model "$kit/experts/$t.safetensors" --task-name "$t"); done
+ms_log "task interference between the experts"
+"$cli" analyze --base "$kit/base.safetensors" "${experts[@]}"
+ms_log "merging the four experts with TIES (density 0.2, λ 0.5) into build/demo-ties.safetensors"
+"$cli" merge --base "$kit/base.safetensors" "${experts[@]}" --method ties --set density=0.2 --set lambda=0.5 \
+  --out "$MS_BUILD/demo-ties.safetensors" --save-recipe "$MS_BUILD/demo-ties.yaml"

