@@ -16,7 +16,7 @@
 
 namespace ms::core::demo {
 
-constexpr int kKitVersion = 1;
+constexpr int kKitVersion = 2;  // 2: shift augmentation for digits-class
 
 struct KitTaskEntry {
     DemoTask task;

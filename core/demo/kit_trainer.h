@@ -2,7 +2,8 @@
 //   pretrainBase    masked-patch reconstruction on Fashion-MNIST + MNIST images (no labels):
 //                   half of the patches are blacked out and a dense head reconstructs the image;
 //                   the loss is the MSE on the hidden patches (an MAE-style objective).
-//   finetuneExpert  encoder + a fresh task head trained together (AdamW) on the task's labels.
+//   finetuneExpert  encoder + a fresh task head trained together (AdamW) on the task's labels;
+//                   tasks that ask for it see randomly shifted images (augmentation).
 //   evaluateTask    the task metric of an encoder + head on the task's eval split.
 #pragma once
 
@@ -32,6 +33,9 @@ KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir,
 // of the kit's time in the kernel). Call once before training.
 void keepLargeAllocationsInHeap();
 
+// Makes OpenBLAS run each call on the calling thread (when OpenBLAS is the BLAS in use).
+void useSingleThreadedBlas();
+
 struct TrainBudget {
     int pretrainSteps = 1000;
     int finetuneSteps = 1000;
@@ -41,9 +45,6 @@ struct TrainBudget {
     double weightDecay = 0.05;
     int evalLimit = 0;  // evaluate on at most this many images (0: the whole split)
 };
-
-// Images at `indices` as a [B, C, H, W] float tensor scaled to [-1, 1].
-at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices);
 
 model::ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const TrainBudget& budget,
                              std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel);

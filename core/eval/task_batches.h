@@ -1,0 +1,39 @@
+// Batches of a task for torch: images as a tensor, the task's targets (class labels, per-pixel
+// classes derived from the pixels, per-pixel regression maps), its training loss, and a metric
+// accumulator over many batches. Shared by the demo kit's training and downstream evaluation.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/data/image_set.h"
+#include "core/demo/demo_tasks.h"
+
+namespace ms::core::eval {
+
+// Images at `indices` as a [B, C, H, W] float tensor scaled to [-1, 1].
+at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices);
+// The first n images (or all) as consecutive index lists of at most `batch`.
+std::vector<std::vector<std::size_t>> batchesOf(std::size_t n, std::size_t batch);
+
+// Classification: int64 [B] labels; segmentation: int64 [B, H, W]; regression: float [B, 1, H, W].
+at::Tensor taskTargets(const demo::DemoTask& task, const data::ImageSet& set, const std::vector<std::size_t>& indices);
+// Cross-entropy (classification, segmentation) or mean squared error (regression).
+at::Tensor taskLoss(const demo::DemoTask& task, const at::Tensor& output, const at::Tensor& targets);
+
+// The task's metric over any number of batches (accuracy, mIoU, RMSE on all pixels).
+class MetricAccumulator {
+public:
+    explicit MetricAccumulator(const demo::DemoTask& task) : m_task(task) {}
+    void add(const at::Tensor& output, const at::Tensor& targets);
+    double value() const;
+
+private:
+    demo::DemoTask m_task;
+    std::vector<std::int32_t> m_predicted, m_truth;
+    std::vector<float> m_out, m_target;
+};
+
+}  // namespace ms::core::eval
