@@ -19,8 +19,10 @@ int main(int argc, char** argv) {
     ms::cli::addMergeCommand(app, exitCode);
     ms::cli::addMethodsCommand(app, exitCode);
     ms::cli::addAnalyzeCommand(app, exitCode);
+    ms::cli::addReportCommand(app, exitCode);
 #ifdef MS_HAVE_MODEL
     ms::cli::addDemoCommand(app, exitCode);
+    ms::cli::addSweepCommands(app, exitCode);
 #endif
     try {
         app.parse(argc, argv);

@@ -2,6 +2,8 @@
 # The main job: install what is missing, build, then build (first time, ~4 min on 2 cores) or
 # reuse the demo kit and show what MergeScope does with it: the kit, the interference between its
 # four experts, and a TIES merge of them with its recipe.
+# It then sweeps task arithmetic's λ over 16 points, scoring each with the task alignment proxy and
+# with head re-alignment, into build/demo-experiment.h5 (about a minute; reused on later runs).
 # Usage: bash packaging/run.sh [mergescope-cli arguments]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ms_install_missing
@@ -21,3 +23,6 @@ ms_log "task interference between the experts"
 ms_log "merging the four experts with TIES (density 0.2, λ 0.5) into build/demo-ties.safetensors"
 "$cli" merge --base "$kit/base.safetensors" "${experts[@]}" --method ties --set density=0.2 --set lambda=0.5 \
   --out "$MS_BUILD/demo-ties.safetensors" --save-recipe "$MS_BUILD/demo-ties.yaml"
+ms_log "sweeping task arithmetic's λ: proxy vs head re-alignment, into $MS_BUILD/demo-experiment.h5"
+"$cli" sweep --method task_arithmetic --grid 'lambda=0:1.5:16' --proxy task-alignment --proxy cls-cosine \
+  --downstream head-realign --resume --out "$MS_BUILD/demo-experiment.h5"

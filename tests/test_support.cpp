@@ -47,10 +47,7 @@ std::string readAll(int fd) {
 }
 }  // namespace
 
-CommandResult runCli(const std::vector<std::string>& args) {
-    // stdout and stderr go to temporary files (no pipe deadlock), then are read back.
-    TempDir tmp;
-    const std::string outPath = tmp.path("out"), errPath = tmp.path("err");
+int startCli(const std::vector<std::string>& args, const std::string& outPath, const std::string& errPath) {
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
@@ -67,6 +64,14 @@ CommandResult runCli(const std::vector<std::string>& args) {
         ::execv(cli.c_str(), argv.data());
         ::_exit(127);
     }
+    return pid;
+}
+
+CommandResult runCli(const std::vector<std::string>& args) {
+    // stdout and stderr go to temporary files (no pipe deadlock), then are read back.
+    TempDir tmp;
+    const std::string outPath = tmp.path("out"), errPath = tmp.path("err");
+    const pid_t pid = startCli(args, outPath, errPath);
     int status = 0;
     struct rusage usage {};
     ::wait4(pid, &status, 0, &usage);

@@ -32,7 +32,9 @@ struct CommandResult {
     long maxRssKb = 0;
 };
 
-// Runs mergescope-cli with the given arguments (shell-quoted here).
+// Runs mergescope-cli with the given arguments (not through a shell).
 CommandResult runCli(const std::vector<std::string>& args);
+// Starts mergescope-cli in the background, stdout and stderr into the given files; returns its pid.
+int startCli(const std::vector<std::string>& args, const std::string& outPath, const std::string& errPath);
 
 }  // namespace ms::test

@@ -12,6 +12,8 @@ void addConvertCommand(CLI::App& app, int& exitCode);
 void addMergeCommand(CLI::App& app, int& exitCode);
 void addMethodsCommand(CLI::App& app, int& exitCode);
 void addAnalyzeCommand(CLI::App& app, int& exitCode);
-void addDemoCommand(CLI::App& app, int& exitCode);  // only with MS_HAVE_MODEL
+void addReportCommand(CLI::App& app, int& exitCode);
+void addDemoCommand(CLI::App& app, int& exitCode);   // only with MS_HAVE_MODEL
+void addSweepCommands(CLI::App& app, int& exitCode);  // sweep, relations; only with MS_HAVE_MODEL
 
 }  // namespace ms::cli

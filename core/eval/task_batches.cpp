@@ -2,6 +2,8 @@
 
 #include "core/eval/metrics.h"
 
+#include <cmath>
+
 namespace ms::core::eval {
 
 using demo::TaskType;
@@ -59,26 +61,46 @@ at::Tensor taskLoss(const demo::DemoTask& task, const at::Tensor& out, const at:
     return at::cross_entropy_loss(out, targets);
 }
 
+at::Tensor allTargets(const demo::DemoTask& task, const data::ImageSet& set) {
+    std::vector<std::size_t> idx(static_cast<std::size_t>(set.count));
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    return taskTargets(task, set, idx);
+}
+
+MetricAccumulator::MetricAccumulator(const demo::DemoTask& task) : m_task(task) {
+    if (task.type != TaskType::Regression) m_confusion = at::zeros({task.outputs * task.outputs}, at::kLong);
+}
+
 void MetricAccumulator::add(const at::Tensor& output, const at::Tensor& targets) {
     if (m_task.type == TaskType::Regression) {
-        const at::Tensor o = output.detach().to(at::kFloat).contiguous(), t = targets.to(at::kFloat).contiguous();
-        m_out.insert(m_out.end(), o.data_ptr<float>(), o.data_ptr<float>() + o.numel());
-        m_target.insert(m_target.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        m_squaredError += (output.detach().to(at::kDouble) - targets.to(at::kDouble)).pow(2).sum().item<double>();
+        m_count += targets.numel();
         return;
     }
-    const at::Tensor pred = output.detach().argmax(1).to(at::kInt).contiguous();
-    const at::Tensor t = targets.to(at::kInt).contiguous();
-    m_predicted.insert(m_predicted.end(), pred.data_ptr<std::int32_t>(), pred.data_ptr<std::int32_t>() + pred.numel());
-    m_truth.insert(m_truth.end(), t.data_ptr<std::int32_t>(), t.data_ptr<std::int32_t>() + t.numel());
+    const std::int64_t K = m_task.outputs;
+    const at::Tensor pred = output.detach().argmax(1).flatten();
+    const at::Tensor truth = targets.to(at::kLong).flatten();
+    m_confusion += at::bincount(truth * K + pred, {}, K * K);
+    m_count += truth.numel();
 }
 
 double MetricAccumulator::value() const {
-    switch (m_task.metric) {
-        case Metric::Accuracy: return accuracy(m_predicted, m_truth);
-        case Metric::MeanIoU: return meanIoU(m_predicted, m_truth, m_task.outputs);
-        case Metric::Rmse: return rmse(m_out.data(), m_target.data(), m_out.size());
+    if (m_count == 0) return 0;
+    if (m_task.type == TaskType::Regression) return std::sqrt(m_squaredError / static_cast<double>(m_count));
+    const std::int64_t K = m_task.outputs;
+    const at::Tensor c = m_confusion.reshape({K, K});
+    const auto* p = m_confusion.data_ptr<std::int64_t>();
+    if (m_task.metric == Metric::Accuracy) return static_cast<double>(c.trace().item<std::int64_t>()) / static_cast<double>(m_count);
+    // mIoU over the classes present in the prediction or the truth (as eval::meanIoU).
+    double sum = 0;
+    int present = 0;
+    for (std::int64_t k = 0; k < K; ++k) {
+        std::int64_t row = 0, col = 0;
+        for (std::int64_t j = 0; j < K; ++j) row += p[k * K + j], col += p[j * K + k];
+        const std::int64_t inter = p[k * K + k], uni = row + col - inter;
+        if (uni > 0) sum += static_cast<double>(inter) / static_cast<double>(uni), ++present;
     }
-    return 0;
+    return present ? sum / present : 0.0;
 }
 
 }  // namespace ms::core::eval

@@ -23,17 +23,23 @@ at::Tensor taskTargets(const demo::DemoTask& task, const data::ImageSet& set, co
 // Cross-entropy (classification, segmentation) or mean squared error (regression).
 at::Tensor taskLoss(const demo::DemoTask& task, const at::Tensor& output, const at::Tensor& targets);
 
-// The task's metric over any number of batches (accuracy, mIoU, RMSE on all pixels).
+// Every target of a whole set (as taskTargets), computed once.
+at::Tensor allTargets(const demo::DemoTask& task, const data::ImageSet& set);
+
+// The task's metric over any number of batches (accuracy, mIoU, RMSE on all pixels), from
+// running sums: a confusion matrix (classification, segmentation) or the squared error
+// (regression) — memory does not grow with the number of images.
 class MetricAccumulator {
 public:
-    explicit MetricAccumulator(const demo::DemoTask& task) : m_task(task) {}
+    explicit MetricAccumulator(const demo::DemoTask& task);
     void add(const at::Tensor& output, const at::Tensor& targets);
     double value() const;
 
 private:
     demo::DemoTask m_task;
-    std::vector<std::int32_t> m_predicted, m_truth;
-    std::vector<float> m_out, m_target;
+    at::Tensor m_confusion;  // [K·K] int64: truth · K + predicted
+    double m_squaredError = 0;
+    std::int64_t m_count = 0;
 };
 
 }  // namespace ms::core::eval

@@ -27,4 +27,14 @@ std::string readStringAttribute(hid_t obj, const char* name) {
     return s;
 }
 
+bool writeStringAttribute(hid_t obj, const std::string& name, const std::string& value) {
+    Hdf5Handle type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.id, H5T_VARIABLE);
+    H5Tset_cset(type.id, H5T_CSET_UTF8);
+    Hdf5Handle space(H5Screate(H5S_SCALAR));
+    Hdf5Handle attr(H5Acreate2(obj, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT));
+    const char* p = value.c_str();
+    return attr.ok() && H5Awrite(attr.id, type.id, &p) >= 0;
+}
+
 }  // namespace ms::core::io

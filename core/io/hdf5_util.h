@@ -24,4 +24,7 @@ struct Hdf5Handle {
 // absent or not a string.
 std::string readStringAttribute(hid_t object, const char* name);
 
+// Writes a UTF-8 variable-length string attribute (what h5py reads back as str); false on failure.
+bool writeStringAttribute(hid_t object, const std::string& name, const std::string& value);
+
 }  // namespace ms::core::io

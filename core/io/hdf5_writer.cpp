@@ -9,20 +9,13 @@
 #include "core/io/atomic_file.h"
 #include "core/io/checkpoint_writer.h"
 #include "core/io/hdf5_lock.h"
+#include "core/io/hdf5_util.h"
 
 namespace ms::core::io {
 
 namespace {
 
-struct Handle {
-    hid_t id = -1;
-    explicit Handle(hid_t i) : id(i) {}
-    ~Handle() {
-        if (id >= 0) H5Idec_ref(id);
-    }
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-};
+using Handle = Hdf5Handle;
 
 hid_t fileType(DType t) {
     switch (t) {
@@ -54,13 +47,7 @@ hid_t fileType(DType t) {
 
 void writeStringAttr(hid_t obj, const std::string& name, const std::string& value,
                      const std::string& path) {
-    Handle type(H5Tcopy(H5T_C_S1));
-    H5Tset_size(type.id, H5T_VARIABLE);
-    H5Tset_cset(type.id, H5T_CSET_UTF8);
-    Handle space(H5Screate(H5S_SCALAR));
-    Handle attr(H5Acreate2(obj, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT));
-    const char* p = value.c_str();
-    if (attr.id < 0 || H5Awrite(attr.id, type.id, &p) < 0)
+    if (!writeStringAttribute(obj, name, value))
         throw OutputError(path, "cannot write attribute '" + name + "': " + hdf5LastError());
 }
 

@@ -138,8 +138,16 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
     const std::int64_t T = x.size(1);
     const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
     VitFeatures out;
+    if (options.adapters && static_cast<int>(options.adapters->size()) != c.depth)
+        throw InvalidArgument("ViT adapters: " + std::to_string(options.adapters->size()) + " given, the encoder has " +
+                              std::to_string(c.depth) + " blocks");
     for (int b = 0; b < c.depth; ++b) {
         const std::string pre = "blocks." + std::to_string(b) + ".";
+        at::Tensor adapted;
+        if (options.adapters) {
+            const Adapter& a = (*options.adapters)[static_cast<std::size_t>(b)];
+            adapted = at::linear(at::linear(x, a.down), a.up);
+        }
         at::Tensor h = layerNorm(x, p, pre + "norm1", c.eps);
         const at::Tensor qkv = at::linear(h, param(p, pre + "attn.qkv.weight"), param(p, pre + "attn.qkv.bias"))
                                    .reshape({N, T, 3, Hh, dh})
@@ -154,6 +162,7 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
         h = at::linear(h, param(p, pre + "mlp.fc2.weight"), param(p, pre + "mlp.fc2.bias"));
         if (c.layerScale) h = h * param(p, pre + "ls2.gamma");
         x = x + h;
+        if (adapted.defined()) x = x + adapted;
         for (int k : options.keepBlocks)
             if (k == b) out.blocks.push_back(x);
     }

@@ -35,8 +35,15 @@ std::vector<ParamShape> vitParamShapes(const VitConfig& config);
 // LayerNorm weights, layer scale 1e-5·1 ... deterministic for a seed.
 ParamMap initVit(const VitConfig& config, std::uint64_t seed);
 
+// A low-rank adapter beside one block (SIMO's representation re-alignment):
+// x ← block(x) + up · down · x, with x the block's input. down [r, D], up [D, r].
+struct Adapter {
+    at::Tensor down, up;
+};
+
 struct ForwardOptions {
-    std::vector<int> keepBlocks;  // also return the output of these blocks (0-based)
+    std::vector<int> keepBlocks;                     // also return the output of these blocks (0-based)
+    const std::vector<Adapter>* adapters = nullptr;  // one per block, or none
 };
 
 struct VitFeatures {

@@ -1,0 +1,269 @@
+#include "app/cli/report_printer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+namespace ms::cli {
+
+namespace {
+using core::store::PointRecord;
+using core::store::SweepRecord;
+
+std::string fmt(const char* f, double v) {
+    if (std::isnan(v)) return "-";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, f, v);
+    return buf;
+}
+
+// Short column names for tasks: "fashion-class" → "fashion-cl".
+std::string shortName(const std::string& s, std::size_t n = 10) { return s.size() <= n ? s : s.substr(0, n); }
+
+// The points in plotting order (by parameter values).
+std::vector<std::size_t> sortedPoints(const SweepRecord& s) {
+    std::vector<std::size_t> idx(s.points.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return s.points[a].params < s.points[b].params; });
+    return idx;
+}
+
+// Proxy (P) and downstream (D) against the one swept parameter, each scaled to its own range.
+void textPlot(std::ostream& out, const SweepRecord& s, const std::vector<std::size_t>& order) {
+    if (s.paramNames.size() != 1 || order.size() < 3) return;
+    const std::string primary = s.proxies.empty() ? "" : s.proxies.front();
+    std::vector<double> p, d;
+    for (std::size_t i : order) {
+        p.push_back(primary.empty() ? NAN : s.points[i].proxyMean(primary));
+        d.push_back(s.points[i].downstreamMean());
+    }
+    constexpr int kRows = 10;
+    auto rowsOf = [&](const std::vector<double>& v) {
+        std::vector<int> r(v.size(), -1);
+        double lo = INFINITY, hi = -INFINITY;
+        for (double x : v)
+            if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+        if (!std::isfinite(lo)) return r;
+        for (std::size_t i = 0; i < v.size(); ++i)
+            if (std::isfinite(v[i])) r[i] = hi > lo ? static_cast<int>(std::lround((v[i] - lo) / (hi - lo) * (kRows - 1))) : kRows / 2;
+        return r;
+    };
+    const auto rp = rowsOf(p), rd = rowsOf(d);
+    out << "\n  P = proxy (" << (primary.empty() ? "none" : primary) << "), D = downstream, X = both; each scaled to its own range\n";
+    for (int row = kRows - 1; row >= 0; --row) {
+        out << "  |";
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            const bool hp = rp[i] == row, hd = rd[i] == row;
+            out << ' ' << (hp && hd ? 'X' : hp ? 'P' : hd ? 'D' : ' ') << ' ';
+        }
+        out << "\n";
+    }
+    out << "  +" << std::string(order.size() * 3, '-') << "\n   ";
+    const double first = s.points[order.front()].params[0], last = s.points[order.back()].params[0];
+    const std::string a = fmt("%.3g", first), b = fmt("%.3g", last);
+    const std::size_t width = order.size() * 3;
+    out << a << std::string(width > a.size() + b.size() ? width - a.size() - b.size() : 1, ' ') << b << "   " << s.paramNames[0] << "\n";
+}
+
+void printRelations(std::ostream& out, const SweepRecord& s) {
+    // For each added task vector: every task's normalized performance against λ.
+    for (std::size_t added = 0; added < s.tasks.size(); ++added) {
+        out << "\n  adding τ[" << s.tasks[added] << "]: normalized performance\n  " << std::string(8, ' ');
+        for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 11 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
+        out << "\n";
+        for (std::size_t i : sortedPoints(s)) {
+            const PointRecord& p = s.points[i];
+            if (p.params[0] != static_cast<double>(added)) continue;
+            out << "  λ=" << fmt("%-6.3g", p.params[1]);
+            for (std::size_t t = 0; t < s.tasks.size(); ++t)
+                out << " " << fmt("%11.4f", p.hasDownstream() ? p.normalized[t] : NAN);
+            out << "\n";
+        }
+    }
+}
+
+}  // namespace
+
+void printSweepReport(std::ostream& out, const SweepRecord& s) {
+    out << s.id << "  " << s.kind << "  " << s.method << "  " << s.points.size() << "/" << s.plannedPoints << " points  "
+        << s.status << "  downstream: " << s.downstream << "  proxy: ";
+    for (std::size_t i = 0; i < s.proxies.size(); ++i) out << (i ? ", " : "") << s.proxies[i];
+    out << (s.proxies.empty() ? "none" : "") << "\n";
+    if (s.kind == "relations") {
+        printRelations(out, s);
+        return;
+    }
+    const std::string primary = s.proxies.empty() ? "" : s.proxies.front();
+    out << " ";
+    for (const auto& n : s.paramNames) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(n, 22).size())), ' ') << shortName(n, 22);
+    if (!primary.empty()) out << "      proxy";
+    for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
+    out << "  downstream";
+    for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
+    out << "   seconds\n";
+    const auto summaries = s.summaries();
+    const auto order = sortedPoints(s);
+    for (std::size_t i : order) {
+        const PointRecord& p = s.points[i];
+        out << " ";
+        for (double v : p.params) out << " " << fmt("%10.4g", v);
+        if (!primary.empty()) {
+            out << " " << fmt("%10.4f", p.proxyMean(primary));
+            const auto it = p.proxy.find(primary);
+            for (std::size_t t = 0; t < s.tasks.size(); ++t)
+                out << " " << fmt("%10.4f", it != p.proxy.end() ? it->second[t] : NAN);
+        }
+        out << " " << fmt("%11.4f", p.downstreamMean());
+        for (std::size_t t = 0; t < s.tasks.size(); ++t) out << " " << fmt("%10.4f", p.hasDownstream() ? p.normalized[t] : NAN);
+        out << " " << fmt("%9.2f", p.mergeSeconds + p.proxySeconds + p.downstreamSeconds);
+        std::string marks;
+        for (const auto& q : summaries) {
+            if (q.proxy != primary) continue;
+            if (static_cast<int>(i) == q.proxyBest) marks += " <- best by proxy";
+            if (static_cast<int>(i) == q.downstreamBest) marks += " <- best downstream";
+        }
+        out << marks << "\n";
+    }
+    textPlot(out, s, order);
+    for (const auto& q : summaries)
+        out << "  " << q.proxy << ": Spearman " << fmt("%.3f", q.spearman) << ", Kendall " << fmt("%.3f", q.kendall)
+            << ", regret " << fmt("%.4f", q.regret) << ", cost ratio " << fmt("%.1f", q.costRatio) << "x over " << q.points
+            << " points\n";
+}
+
+void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
+    nlohmann::ordered_json j;
+    j["schema_version"] = e.schemaVersion;
+    j["tool_version"] = e.toolVersion;
+    j["kit"] = e.kitDir;
+    j["sweeps"] = nlohmann::ordered_json::array();
+    auto num = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+    for (const auto& s : e.sweeps) {
+        nlohmann::ordered_json js;
+        js["id"] = s.id;
+        js["kind"] = s.kind;
+        js["method"] = s.method;
+        js["status"] = s.status;
+        js["tasks"] = s.tasks;
+        js["proxies"] = s.proxies;
+        js["downstream_mode"] = s.downstream;
+        js["planned_points"] = s.plannedPoints;
+        js["points"] = nlohmann::ordered_json::array();
+        for (const auto& p : s.points) {
+            nlohmann::ordered_json jp;
+            jp["params"] = nlohmann::ordered_json::object();
+            for (std::size_t c = 0; c < s.paramNames.size(); ++c) {
+                if (s.kind == "relations" && s.paramNames[c] == "task") jp["params"]["task"] = s.tasks[static_cast<std::size_t>(p.params[c])];
+                else jp["params"][s.paramNames[c]] = p.params[c];
+            }
+            if (!s.proxies.empty() && p.proxy.count(s.proxies.front())) {
+                auto proxyJson = [&](const std::string& v) {
+                    nlohmann::ordered_json o;
+                    o["mean"] = num(p.proxyMean(v));
+                    o["min"] = num(p.proxyMin(v));
+                    o["per_task"] = nlohmann::ordered_json::object();
+                    for (std::size_t t = 0; t < s.tasks.size(); ++t) o["per_task"][s.tasks[t]] = num(p.proxy.at(v)[t]);
+                    return o;
+                };
+                jp["proxy"] = proxyJson(s.proxies.front());
+                if (s.proxies.size() > 1) {
+                    jp["proxies"] = nlohmann::ordered_json::object();
+                    for (const auto& v : s.proxies)
+                        if (p.proxy.count(v)) jp["proxies"][v] = proxyJson(v);
+                }
+            }
+            if (p.hasDownstream()) {
+                nlohmann::ordered_json d;
+                d["mean"] = num(p.downstreamMean());
+                d["delta_mtl"] = num(p.downstreamMean() - 1.0);
+                d["per_task"] = nlohmann::ordered_json::object();
+                d["metric"] = nlohmann::ordered_json::object();
+                for (std::size_t t = 0; t < s.tasks.size(); ++t) {
+                    d["per_task"][s.tasks[t]] = num(p.normalized[t]);
+                    d["metric"][s.tasks[t]] = num(p.metric[t]);
+                }
+                jp["downstream"] = d;
+            }
+            jp["seconds"] = {{"merge", p.mergeSeconds}};
+            if (!p.proxy.empty()) jp["seconds"]["proxy"] = p.proxySeconds;
+            if (p.hasDownstream()) jp["seconds"]["downstream"] = p.downstreamSeconds;
+            js["points"].push_back(jp);
+        }
+        const auto summaries = s.summaries();
+        if (!summaries.empty()) {
+            auto sj = [&](const core::store::SweepSummary& q) {
+                return nlohmann::ordered_json{{"proxy", q.proxy}, {"points", q.points}, {"spearman", num(q.spearman)},
+                                              {"kendall", num(q.kendall)}, {"regret", num(q.regret)},
+                                              {"cost_ratio", num(q.costRatio)}, {"proxy_best", q.proxyBest},
+                                              {"downstream_best", q.downstreamBest}};
+            };
+            js["summary"] = sj(summaries.front());
+            if (summaries.size() > 1) {
+                js["summaries"] = nlohmann::ordered_json::array();
+                for (const auto& q : summaries) js["summaries"].push_back(sj(q));
+            }
+        }
+        j["sweeps"].push_back(js);
+    }
+    out << j.dump(2) << "\n";
+}
+
+void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
+    std::vector<std::string> params, tasks, proxies;
+    auto addUnique = [](std::vector<std::string>& v, const std::string& s) {
+        if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+    };
+    for (const auto& s : e.sweeps) {
+        for (const auto& n : s.paramNames) addUnique(params, n);
+        for (const auto& t : s.tasks) addUnique(tasks, t);
+        for (const auto& p : s.proxies) addUnique(proxies, p);
+    }
+    out << "sweep,kind,method,point";
+    for (const auto& p : params) out << "," << p;
+    for (const auto& v : proxies) {
+        out << ",proxy:" << v << ":mean";
+        for (const auto& t : tasks) out << ",proxy:" << v << ":" << t;
+    }
+    out << ",downstream:mean";
+    for (const auto& t : tasks) out << ",downstream:" << t;
+    for (const auto& t : tasks) out << ",metric:" << t;
+    out << ",seconds:merge,seconds:proxy,seconds:downstream,completed_at\n";
+    auto cell = [](double v) { return std::isfinite(v) ? fmt("%.9g", v) : std::string(); };
+    for (const auto& s : e.sweeps)
+        for (std::size_t i = 0; i < s.points.size(); ++i) {
+            const PointRecord& p = s.points[i];
+            out << s.id << "," << s.kind << "," << s.method << "," << i;
+            for (const auto& n : params) {
+                const auto it = std::find(s.paramNames.begin(), s.paramNames.end(), n);
+                out << "," << (it == s.paramNames.end() ? "" : cell(p.params[static_cast<std::size_t>(it - s.paramNames.begin())]));
+            }
+            auto taskIndex = [&](const std::string& t) {
+                const auto it = std::find(s.tasks.begin(), s.tasks.end(), t);
+                return it == s.tasks.end() ? -1 : static_cast<int>(it - s.tasks.begin());
+            };
+            for (const auto& v : proxies) {
+                const auto it = p.proxy.find(v);
+                out << "," << (it == p.proxy.end() ? "" : cell(p.proxyMean(v)));
+                for (const auto& t : tasks) {
+                    const int k = taskIndex(t);
+                    out << "," << (it == p.proxy.end() || k < 0 ? "" : cell(it->second[static_cast<std::size_t>(k)]));
+                }
+            }
+            out << "," << cell(p.downstreamMean());
+            for (const auto& t : tasks) {
+                const int k = taskIndex(t);
+                out << "," << (p.hasDownstream() && k >= 0 ? cell(p.normalized[static_cast<std::size_t>(k)]) : "");
+            }
+            for (const auto& t : tasks) {
+                const int k = taskIndex(t);
+                out << "," << (p.hasDownstream() && k >= 0 ? cell(p.metric[static_cast<std::size_t>(k)]) : "");
+            }
+            out << "," << cell(p.mergeSeconds) << "," << cell(p.proxySeconds) << "," << cell(p.downstreamSeconds) << ","
+                << p.completedAt << "\n";
+        }
+}
+
+}  // namespace ms::cli

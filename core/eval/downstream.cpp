@@ -1,0 +1,197 @@
+#include "core/eval/downstream.h"
+
+#include <ATen/core/grad_mode.h>
+#include <torch/optim/adam.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "core/errors.h"
+#include "core/eval/metrics.h"
+#include "core/eval/task_batches.h"
+
+namespace ms::core::eval {
+
+namespace {
+
+at::Tensor randomRows(std::mt19937_64& rng, std::int64_t pool, int batch) {
+    at::Tensor idx = at::empty({batch}, at::kLong);
+    auto* p = idx.data_ptr<std::int64_t>();
+    for (int i = 0; i < batch; ++i) p[i] = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(pool));
+    return idx;
+}
+
+std::vector<std::size_t> toIndices(const at::Tensor& rows) {
+    const auto* p = rows.data_ptr<std::int64_t>();
+    return std::vector<std::size_t>(p, p + rows.numel());
+}
+
+std::vector<at::Tensor> trainable(model::ParamMap& params) {
+    std::vector<at::Tensor> out;
+    for (auto& [n, t] : params) {
+        t = t.detach().clone().requires_grad_(true);
+        out.push_back(t);
+    }
+    return out;
+}
+
+struct Realigned {
+    std::vector<model::ParamMap> heads;
+    std::vector<model::Adapter> adapters;
+};
+
+// SIMO's representation re-alignment: adapters and heads trained jointly on the mean task loss.
+Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& encoder, const DownstreamOptions& o,
+                              const CancelToken* cancel) {
+    at::AutoGradMode grad(true);
+    const auto& c = suite.config();
+    const std::int64_t D = c.width, r = o.adapterRank;
+    Realigned out;
+    std::vector<at::Tensor> params;
+    at::Generator gen = at::detail::createCPUGenerator(o.seed + 17);
+    for (int b = 0; b < c.depth; ++b) {
+        model::Adapter a;
+        a.down = (at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(D)), {r, D}, gen, at::kFloat)).requires_grad_(true);
+        a.up = at::zeros({D, r}, at::kFloat).requires_grad_(true);
+        params.push_back(a.down);
+        params.push_back(a.up);
+        out.adapters.push_back(a);
+    }
+    for (const auto& t : suite.tasks) {
+        out.heads.push_back(t.head);
+        for (auto& p : trainable(out.heads.back())) params.push_back(p);
+    }
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.reprLr));
+    const auto groups = suite.groups(&SuiteTask::realign);
+    std::mt19937_64 rng(o.seed * 31 + 5);
+    model::ForwardOptions fwd;
+    fwd.adapters = &out.adapters;
+    for (int step = 0; step < o.reprSteps; ++step) {
+        if (cancel) cancel->throwIfCancelled();
+        opt.zero_grad();
+        at::Tensor loss = at::zeros({}, at::kFloat);
+        for (const auto& g : groups) {
+            const at::Tensor rows = randomRows(rng, g.set->count, o.reprBatch);
+            const at::Tensor tokens = model::vitForward(c, encoder, imagesToTensor(*g.set, toIndices(rows)), fwd).tokens;
+            for (std::size_t t : g.tasks)
+                loss = loss + taskLoss(suite.tasks[t].task, model::headForward(suite.tasks[t].headConfig, out.heads[t], tokens),
+                                       suite.tasks[t].realignTargets.index_select(0, rows));
+        }
+        (loss / static_cast<double>(suite.tasks.size())).backward();
+        opt.step();
+    }
+    for (auto& a : out.adapters) {
+        a.down = a.down.detach();
+        a.up = a.up.detach();
+    }
+    for (auto& h : out.heads)
+        for (auto& [n, t] : h) t = t.detach();
+    return out;
+}
+
+}  // namespace
+
+std::string downstreamModeName(DownstreamMode m) {
+    switch (m) {
+        case DownstreamMode::None: return "none";
+        case DownstreamMode::Frozen: return "frozen";
+        case DownstreamMode::HeadRealign: return "head-realign";
+        case DownstreamMode::ReprRealign: return "repr-realign";
+    }
+    return "?";
+}
+
+DownstreamMode parseDownstreamMode(const std::string& name) {
+    for (auto m : {DownstreamMode::None, DownstreamMode::Frozen, DownstreamMode::HeadRealign, DownstreamMode::ReprRealign})
+        if (downstreamModeName(m) == name) return m;
+    throw InvalidArgument("unknown downstream mode '" + name + "' (none, frozen, head-realign, repr-realign)");
+}
+
+double DownstreamScores::mean() const {
+    if (normalized.empty()) return std::nan("");
+    double s = 0;
+    for (double v : normalized) s += v;
+    return s / static_cast<double>(normalized.size());
+}
+
+model::ParamMap realignHead(const demo::DemoTask& task, const model::HeadConfig& config, const model::ParamMap& head,
+                            const at::Tensor& tokens, const at::Tensor& targets, int steps, int batch, double lr,
+                            std::uint64_t seed, const CancelToken* cancel) {
+    at::AutoGradMode grad(true);
+    model::ParamMap h = head;
+    torch::optim::Adam opt(trainable(h), torch::optim::AdamOptions(lr));
+    std::mt19937_64 rng(seed * 131 + 7);
+    const at::Tensor x = tokens.detach();
+    for (int step = 0; step < steps; ++step) {
+        if (cancel) cancel->throwIfCancelled();
+        const at::Tensor rows = randomRows(rng, x.size(0), std::min<int>(batch, static_cast<int>(x.size(0))));
+        opt.zero_grad();
+        taskLoss(task, model::headForward(config, h, x.index_select(0, rows)), targets.index_select(0, rows)).backward();
+        opt.step();
+    }
+    for (auto& [n, t] : h) t = t.detach();
+    return h;
+}
+
+DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMap& encoder, const DownstreamOptions& o,
+                                    const CancelToken* cancel, const std::vector<const model::ParamMap*>& perTask) {
+    const std::size_t T = suite.tasks.size();
+    std::vector<const model::ParamMap*> enc(T, &encoder);
+    if (!perTask.empty()) {
+        if (perTask.size() != T) throw InvalidArgument("downstream: one encoder per task expected");
+        enc = perTask;
+    }
+    DownstreamScores out;
+    if (o.mode == DownstreamMode::None) return out;
+    std::vector<model::ParamMap> heads;
+    for (const auto& t : suite.tasks) heads.push_back(t.head);
+    std::vector<model::Adapter> adapters;
+    model::ForwardOptions fwd;
+    if (o.mode == DownstreamMode::HeadRealign) {
+        std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, at::Tensor> features;
+        for (std::size_t t = 0; t < T; ++t) {
+            const auto& task = suite.tasks[t];
+            auto key = std::make_pair(enc[t], task.realign.get());
+            auto it = features.find(key);
+            if (it == features.end())
+                it = features.emplace(key, encodeSet(suite.config(), *enc[t], *task.realign, {}, cancel).tokens).first;
+            heads[t] = realignHead(task.task, task.headConfig, task.head, it->second, task.realignTargets,
+                                   o.headSteps, o.headBatch, o.headLr, o.seed + t, cancel);
+        }
+    } else if (o.mode == DownstreamMode::ReprRealign) {
+        for (const auto* e : enc)
+            if (e != enc.front())
+                throw InvalidArgument("repr-realign trains one encoder for all tasks; this method gives one per task");
+        Realigned r = trainRepresentation(suite, *enc.front(), o, cancel);
+        heads = std::move(r.heads);
+        adapters = std::move(r.adapters);
+        fwd.adapters = &adapters;
+    }
+    // Scores, streaming over each eval set once per encoder (tasks on one data set share a pass).
+    at::NoGradGuard noGrad;
+    std::vector<MetricAccumulator> metrics;
+    for (const auto& t : suite.tasks) metrics.emplace_back(t.task);
+    std::vector<bool> done(T, false);
+    for (std::size_t t0 = 0; t0 < T; ++t0) {
+        if (done[t0]) continue;
+        std::vector<std::size_t> group;
+        for (std::size_t t = t0; t < T; ++t)
+            if (!done[t] && enc[t] == enc[t0] && suite.tasks[t].eval == suite.tasks[t0].eval) group.push_back(t), done[t] = true;
+        const data::ImageSet& set = *suite.tasks[t0].eval;
+        for (const auto& idx : batchesOf(static_cast<std::size_t>(set.count), 256)) {
+            if (cancel) cancel->throwIfCancelled();
+            const at::Tensor tokens = model::vitForward(suite.config(), *enc[t0], imagesToTensor(set, idx), fwd).tokens;
+            const auto b0 = static_cast<std::int64_t>(idx.front()), n = static_cast<std::int64_t>(idx.size());
+            for (std::size_t t : group)
+                metrics[t].add(model::headForward(suite.tasks[t].headConfig, heads[t], tokens), suite.tasks[t].evalTargets.narrow(0, b0, n));
+        }
+    }
+    for (std::size_t t = 0; t < T; ++t) {
+        out.metric.push_back(metrics[t].value());
+        out.normalized.push_back(normalizedPerformance(suite.tasks[t].task.metric, out.metric.back(), suite.tasks[t].expertScore));
+    }
+    return out;
+}
+
+}  // namespace ms::core::eval

@@ -1,0 +1,56 @@
+// Downstream scores of a merged encoder on every task of a suite (SIMO, METHODS.md):
+//   frozen        each expert's own head on the merged encoder, scored on the eval split;
+//   head-realign  the merged encoder frozen, its features on the small labelled split computed
+//                 once; each head, initialised from the expert's, fine-tuned on them (Adam);
+//   repr-realign  a low-rank adapter beside every block (x ← block(x) + B·A·x, B = 0 at start)
+//                 trained jointly with the heads on the mean of the task losses.
+// Normalized performance per task is merged / expert (inverted for RMSE); the aggregate is the
+// mean over tasks, and ΔMTL = mean − 1.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/eval/task_suite.h"
+
+namespace ms::core::eval {
+
+enum class DownstreamMode { None, Frozen, HeadRealign, ReprRealign };
+
+std::string downstreamModeName(DownstreamMode m);  // none, frozen, head-realign, repr-realign
+DownstreamMode parseDownstreamMode(const std::string& name);
+
+struct DownstreamOptions {
+    DownstreamMode mode = DownstreamMode::Frozen;
+    // head-realign
+    int headSteps = 300;
+    int headBatch = 128;
+    double headLr = 1e-3;
+    // repr-realign
+    int reprSteps = 150;
+    int reprBatch = 64;  // per data set and step
+    double reprLr = 1e-3;
+    int adapterRank = 16;
+    std::uint64_t seed = 0;
+};
+
+struct DownstreamScores {
+    std::vector<double> metric;      // per task
+    std::vector<double> normalized;  // per task
+    double mean() const;             // mean normalized performance
+};
+
+// One merged encoder for every task, or (per-task methods) one per task: `perTask` non-empty
+// overrides `encoder` (repr-realign needs a single encoder).
+DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMap& encoder,
+                                    const DownstreamOptions& options, const CancelToken* cancel = nullptr,
+                                    const std::vector<const model::ParamMap*>& perTask = {});
+
+// Trains a copy of `head` on fixed encoder tokens [N, T, D] with their targets (Adam, minibatches
+// drawn by `seed`); returns the trained head. Exposed for tests.
+model::ParamMap realignHead(const demo::DemoTask& task, const model::HeadConfig& config, const model::ParamMap& head,
+                            const at::Tensor& tokens, const at::Tensor& targets, int steps, int batch, double lr,
+                            std::uint64_t seed, const CancelToken* cancel = nullptr);
+
+}  // namespace ms::core::eval

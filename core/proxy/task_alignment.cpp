@@ -1,0 +1,236 @@
+#include "core/proxy/task_alignment.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "core/errors.h"
+#include "core/io/content_hash.h"
+#include "core/io/source_factory.h"
+#include "core/model/param_io.h"
+
+namespace ms::core::proxy {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+at::Tensor rows(const at::Tensor& tokens, Features f) {
+    switch (f) {
+        case Features::Tokens: return tokens.reshape({-1, tokens.size(-1)});
+        case Features::ClassToken: return tokens.select(1, 0);
+        case Features::MeanPatches: return tokens.narrow(1, 1, tokens.size(1) - 1).mean(1);
+    }
+    return tokens;
+}
+
+double normalise(double a, double a0) {
+    const double gap = 1.0 - a0;
+    if (std::fabs(gap) < 1e-12) return 1.0;  // the expert is the base: nothing to close
+    return (a - a0) / gap;
+}
+
+[[noreturn]] void badVariant(const std::string& name, const std::string& why) {
+    throw InvalidArgument("unknown proxy '" + name + "' (" + why +
+                          "); use task-alignment, weight-space, or FEATURES-SIMILARITY[@BLOCK] with FEATURES one of "
+                          "tokens, cls, mean and SIMILARITY cosine or cka, e.g. mean-cka@2");
+}
+
+}  // namespace
+
+ProxyVariant parseProxyVariant(const std::string& name) {
+    ProxyVariant v;
+    if (name == "task-alignment" || name == "tokens-cosine") {
+        v.name = "task-alignment";
+        return v;
+    }
+    if (name == "weight-space") {
+        v.name = name;
+        v.weightSpace = true;
+        return v;
+    }
+    std::string body = name;
+    if (const auto at = name.find('@'); at != std::string::npos) {
+        body = name.substr(0, at);
+        const std::string block = name.substr(at + 1);
+        if (block.empty() || block.find_first_not_of("0123456789") != std::string::npos) badVariant(name, "bad block number");
+        v.block = std::stoi(block);
+    }
+    const auto dash = body.find('-');
+    if (dash == std::string::npos) badVariant(name, "no similarity");
+    const std::string f = body.substr(0, dash), s = body.substr(dash + 1);
+    if (f == "tokens") v.features = Features::Tokens;
+    else if (f == "cls") v.features = Features::ClassToken;
+    else if (f == "mean") v.features = Features::MeanPatches;
+    else badVariant(name, "features '" + f + "'");
+    if (s == "cosine") v.similarity = Similarity::Cosine;
+    else if (s == "cka") v.similarity = Similarity::LinearCka;
+    else badVariant(name, "similarity '" + s + "'");
+    v.name = (v.features == Features::Tokens && v.similarity == Similarity::Cosine && v.block < 0) ? "task-alignment" : name;
+    return v;
+}
+
+double linearCka(const at::Tensor& x0, const at::Tensor& y0) {
+    at::Tensor x = x0.to(at::kDouble), y = y0.to(at::kDouble);
+    x = x - x.mean(0, true);
+    y = y - y.mean(0, true);
+    const double hsic = at::matmul(y.t(), x).pow(2).sum().item<double>();
+    const double nx = at::matmul(x.t(), x).pow(2).sum().sqrt().item<double>();
+    const double ny = at::matmul(y.t(), y).pow(2).sum().sqrt().item<double>();
+    if (nx == 0 || ny == 0) return 0;
+    return hsic / (nx * ny);
+}
+
+double featureSimilarity(const at::Tensor& a, const at::Tensor& b, Features features, Similarity similarity) {
+    const at::Tensor ra = rows(a, features), rb = rows(b, features);
+    if (similarity == Similarity::LinearCka) return linearCka(ra, rb);
+    return at::cosine_similarity(ra.to(at::kDouble), rb.to(at::kDouble), 1, 1e-12).mean().item<double>();
+}
+
+TaskAlignmentProxy::TaskAlignmentProxy(const eval::TaskSuite& suite, std::vector<ProxyVariant> variants,
+                                       std::string cacheDir, ProgressSink& progress, const CancelToken* cancel)
+    : m_suite(suite), m_variants(std::move(variants)), m_cacheDir(std::move(cacheDir)) {
+    bool needData = false, needWeights = false;
+    for (const auto& v : m_variants) {
+        if (v.weightSpace) {
+            needWeights = true;
+            continue;
+        }
+        needData = true;
+        if (v.block >= suite.config().depth)
+            throw InvalidArgument("proxy '" + v.name + "': the encoder has " + std::to_string(suite.config().depth) +
+                                  " blocks (0.." + std::to_string(suite.config().depth - 1) + ")");
+        if (v.block >= 0 && std::find(m_blocks.begin(), m_blocks.end(), v.block) == m_blocks.end()) m_blocks.push_back(v.block);
+    }
+    const std::size_t T = suite.tasks.size();
+    if (needWeights)
+        for (std::size_t t = 0; t < T; ++t) {
+            model::ParamMap tv;
+            for (const auto& [n, b] : suite.base) tv[n] = suite.experts[t].at(n) - b;
+            m_taskVectors.push_back(std::move(tv));
+        }
+    if (!needData) {
+        for (const auto& v : m_variants) m_baseAlignment[v.name].assign(T, 0.0);
+        return;
+    }
+    // Expert features on their own probe sets; the base's on every probe set.
+    std::map<const data::ImageSet*, LayerFeatures> baseFeatures;
+    for (std::size_t t = 0; t < T; ++t) {
+        progress.report("expert features", t, T);
+        const auto& task = suite.tasks[t];
+        m_expert.push_back(cachedFeatures(suite.experts[t], task.expertHash, *task.probe, cancel));
+        if (!baseFeatures.count(task.probe.get()))
+            baseFeatures[task.probe.get()] = cachedFeatures(suite.base, suite.kit.baseHash, *task.probe, cancel);
+    }
+    progress.report("expert features", T, T);
+    for (const auto& v : m_variants) {
+        auto& a0 = m_baseAlignment[v.name];
+        for (std::size_t t = 0; t < T; ++t) {
+            if (v.weightSpace) {
+                a0.push_back(0.0);
+                continue;
+            }
+            const std::size_t l = layerIndex(v);
+            a0.push_back(featureSimilarity(baseFeatures[suite.tasks[t].probe.get()][l], m_expert[t][l], v.features, v.similarity));
+        }
+    }
+}
+
+std::size_t TaskAlignmentProxy::layerIndex(const ProxyVariant& v) const {
+    if (v.block < 0) return 0;
+    return 1 + static_cast<std::size_t>(std::find(m_blocks.begin(), m_blocks.end(), v.block) - m_blocks.begin());
+}
+
+TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::features(const model::ParamMap& params, const data::ImageSet& probe,
+                                                               const CancelToken* cancel) const {
+    model::ForwardOptions options;
+    options.keepBlocks = m_blocks;
+    model::VitFeatures f = eval::encodeSet(m_suite.config(), params, probe, options, cancel);
+    LayerFeatures out = {f.tokens};
+    for (auto& b : f.blocks) out.push_back(b);
+    return out;
+}
+
+TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::cachedFeatures(const model::ParamMap& params,
+                                                                     const std::string& checkpointHash,
+                                                                     const data::ImageSet& probe, const CancelToken* cancel) {
+    if (m_cacheDir.empty() || checkpointHash.empty()) return features(params, probe, cancel);
+    std::string key = checkpointHash + "|" + io::hashBytes(probe.pixels.data(), probe.pixels.size()) + "|" +
+                      std::to_string(probe.count) + "|blocks";
+    for (int b : m_blocks) key += "," + std::to_string(b);
+    const std::string file = m_cacheDir + "/" + io::hashBytes(key.data(), key.size()) + ".safetensors";
+    if (fs::exists(file)) {
+        try {
+            const model::ParamMap stored = model::loadParams(*io::openCheckpoint(file));
+            LayerFeatures out;
+            for (std::size_t l = 0; l <= m_blocks.size(); ++l) out.push_back(stored.at("layer." + std::to_string(l)));
+            ++m_cacheHits;
+            return out;
+        } catch (const std::exception&) {
+            // A damaged cache entry is recomputed and replaced.
+        }
+    }
+    LayerFeatures out = features(params, probe, cancel);
+    try {
+        fs::create_directories(m_cacheDir);
+        model::ParamMap toStore;
+        for (std::size_t l = 0; l < out.size(); ++l) toStore["layer." + std::to_string(l)] = out[l];
+        model::writeParams(file, toStore, {{"mergescope.features", key}});
+    } catch (const Error&) {
+        // The cache is an optimisation: a read-only or full cache directory only costs time.
+    }
+    return out;
+}
+
+ProxyScores TaskAlignmentProxy::rawAlignment(const std::vector<const model::ParamMap*>& merged,
+                                             const CancelToken* cancel) const {
+    const std::size_t T = m_suite.tasks.size();
+    if (merged.size() != T) throw InvalidArgument("proxy: one merged encoder per task expected");
+    std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, LayerFeatures> done;
+    ProxyScores out;
+    for (std::size_t t = 0; t < T; ++t) {
+        const LayerFeatures* f = nullptr;
+        for (const auto& v : m_variants) {
+            double a = 0;
+            if (v.weightSpace) {
+                double dot = 0, nm = 0, nt = 0;
+                for (const auto& [n, b] : m_suite.base) {
+                    const at::Tensor d = (merged[t]->at(n) - b).to(at::kDouble), tv = m_taskVectors[t].at(n).to(at::kDouble);
+                    dot += (d * tv).sum().item<double>();
+                    nm += d.pow(2).sum().item<double>();
+                    nt += tv.pow(2).sum().item<double>();
+                }
+                a = (nm > 0 && nt > 0) ? dot / std::sqrt(nm * nt) : 0.0;
+            } else {
+                if (!f) {
+                    const auto key = std::make_pair(merged[t], m_suite.tasks[t].probe.get());
+                    auto it = done.find(key);
+                    if (it == done.end()) it = done.emplace(key, features(*merged[t], *m_suite.tasks[t].probe, cancel)).first;
+                    f = &it->second;
+                }
+                const std::size_t l = layerIndex(v);
+                a = featureSimilarity((*f)[l], m_expert[t][l], v.features, v.similarity);
+            }
+            out[v.name].push_back(a);
+        }
+    }
+    return out;
+}
+
+ProxyScores TaskAlignmentProxy::scorePerTask(const std::vector<const model::ParamMap*>& merged,
+                                             const CancelToken* cancel) const {
+    ProxyScores raw = rawAlignment(merged, cancel);
+    for (auto& [name, values] : raw) {
+        const auto& a0 = m_baseAlignment.at(name);
+        for (std::size_t t = 0; t < values.size(); ++t) values[t] = normalise(values[t], a0[t]);
+    }
+    return raw;
+}
+
+ProxyScores TaskAlignmentProxy::score(const model::ParamMap& merged, const CancelToken* cancel) const {
+    return scorePerTask(std::vector<const model::ParamMap*>(m_suite.tasks.size(), &merged), cancel);
+}
+
+}  // namespace ms::core::proxy

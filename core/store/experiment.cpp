@@ -1,0 +1,100 @@
+#include "core/store/experiment.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+#include "core/sweep/proxy_quality.h"
+
+namespace ms::core::store {
+
+namespace {
+double mean(const std::vector<double>& v) {
+    if (v.empty()) return kMissing;
+    double s = 0;
+    for (double x : v) s += x;
+    return s / static_cast<double>(v.size());
+}
+}  // namespace
+
+double PointRecord::downstreamMean() const { return mean(normalized); }
+
+double PointRecord::proxyMean(const std::string& variant) const {
+    const auto it = proxy.find(variant);
+    return it == proxy.end() ? kMissing : mean(it->second);
+}
+
+double PointRecord::proxyMin(const std::string& variant) const {
+    const auto it = proxy.find(variant);
+    if (it == proxy.end() || it->second.empty()) return kMissing;
+    double m = it->second.front();
+    for (double x : it->second) m = std::fmin(m, x);
+    return m;
+}
+
+std::vector<SweepSummary> SweepRecord::summaries() const {
+    std::vector<SweepSummary> out;
+    for (const auto& variant : proxies) {
+        std::vector<double> p, d, ps, ds;
+        for (const auto& pt : points) {
+            p.push_back(pt.proxyMean(variant));
+            d.push_back(pt.downstreamMean());
+            ps.push_back(pt.proxySeconds);
+            ds.push_back(pt.downstreamSeconds);
+        }
+        const auto q = sweep::judgeProxy(p, d, ps, ds);
+        if (!q) continue;
+        SweepSummary s;
+        s.proxy = variant;
+        s.points = q->points;
+        s.spearman = q->spearman;
+        s.kendall = q->kendall;
+        s.regret = q->regret;
+        s.costRatio = q->costRatio;
+        s.proxyBest = q->proxyBest;
+        s.downstreamBest = q->downstreamBest;
+        out.push_back(s);
+    }
+    return out;
+}
+
+int SweepRecord::findPoint(const std::vector<double>& params) const {
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        const auto& p = points[i].params;
+        if (p.size() != params.size()) continue;
+        bool same = true;
+        for (std::size_t k = 0; k < p.size() && same; ++k)
+            same = p[k] == params[k] || std::fabs(p[k] - params[k]) <= 1e-12 * std::fmax(1.0, std::fabs(p[k]));
+        if (same) return static_cast<int>(i);
+    }
+    return -1;
+}
+
+SweepRecord* Experiment::findSweep(const std::string& id) {
+    for (auto& s : sweeps)
+        if (s.id == id) return &s;
+    return nullptr;
+}
+
+const SweepRecord* Experiment::findSweep(const std::string& id) const {
+    return const_cast<Experiment*>(this)->findSweep(id);
+}
+
+std::string Experiment::nextSweepId() const {
+    for (int n = static_cast<int>(sweeps.size()) + 1;; ++n) {
+        char id[32];
+        std::snprintf(id, sizeof id, "sweep-%03d", n);
+        if (!findSweep(id)) return id;
+    }
+}
+
+std::string isoNow() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace ms::core::store

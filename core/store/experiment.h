@@ -1,0 +1,82 @@
+// What an experiment holds, as plain values: the kit and inputs it ran on, and its sweeps with
+// every completed point (parameters, proxy scores per variant and task, downstream scores per
+// task, timings). The HDF5 form is in experiment_store.h and docs/experiment-file.md.
+#pragma once
+
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ms::core::store {
+
+inline constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+
+struct InputRecord {
+    std::string role;  // "base" or "expert"
+    std::string task;  // expert's task ("" for the base)
+    std::string path;
+    std::string hash;  // xxh128 of the file
+};
+
+struct PointRecord {
+    std::vector<double> params;                        // one per SweepRecord::paramNames
+    std::map<std::string, std::vector<double>> proxy;  // variant → normalised alignment per task
+    std::vector<double> metric;                        // downstream raw metric per task (empty: none)
+    std::vector<double> normalized;                    // downstream normalized performance per task
+    double mergeSeconds = 0, proxySeconds = 0, downstreamSeconds = 0;
+    std::string completedAt;  // ISO 8601, UTC
+
+    bool hasDownstream() const { return !normalized.empty(); }
+    double downstreamMean() const;                        // mean normalized performance (NaN: none)
+    double proxyMean(const std::string& variant) const;  // mean over tasks (NaN: none)
+    double proxyMin(const std::string& variant) const;
+};
+
+struct SweepSummary {
+    std::string proxy;  // variant judged
+    int points = 0;
+    double spearman = kMissing, kendall = kMissing, regret = kMissing, costRatio = kMissing;
+    int proxyBest = -1, downstreamBest = -1;  // point indices
+};
+
+struct SweepRecord {
+    std::string id;              // "sweep-001", ...
+    std::string kind = "merge";  // "merge" or "relations"
+    std::string method;
+    std::string spec;            // JSON: grid axes, fixed settings, task-weight sampling, seed
+    std::string recipe;          // YAML recipe of the method at its fixed settings
+    std::string options;         // JSON: proxy and downstream options
+    std::vector<std::string> tasks;
+    std::vector<std::string> paramNames;
+    std::vector<std::string> proxies;  // variants scored; the first is the primary
+    std::string downstream = "none";   // none | frozen | head-realign | repr-realign
+    std::string status = "running";    // running | complete | cancelled | failed
+    std::string created, updated;
+    int plannedPoints = 0;
+    std::vector<PointRecord> points;
+
+    // Proxy quality per variant (mean proxy vs mean normalized downstream) over the points that
+    // have both; empty when there is no downstream.
+    std::vector<SweepSummary> summaries() const;
+    // The index of the point with exactly these parameters, or -1.
+    int findPoint(const std::vector<double>& params) const;
+};
+
+struct Experiment {
+    int schemaVersion = 1;
+    std::string toolVersion, created, modified;
+    std::string kitDir, kitManifest;  // the kit's directory and its kit.yaml text
+    std::vector<InputRecord> inputs;
+    std::vector<SweepRecord> sweeps;
+
+    SweepRecord* findSweep(const std::string& id);
+    const SweepRecord* findSweep(const std::string& id) const;
+    std::string nextSweepId() const;
+};
+
+// Now as ISO 8601 UTC ("2026-11-23T10:00:00Z").
+std::string isoNow();
+
+}  // namespace ms::core::store

@@ -1,0 +1,326 @@
+#include "core/store/experiment_store.h"
+
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/errors.h"
+#include "core/io/atomic_file.h"
+#include "core/io/hdf5_lock.h"
+#include "core/io/hdf5_util.h"
+
+namespace ms::core::store {
+
+namespace {
+using io::Hdf5Handle;
+
+// ---- writing ---------------------------------------------------------------------------
+
+class Writer {
+public:
+    explicit Writer(std::string path) : m_path(std::move(path)) {}
+
+    hid_t group(hid_t parent, const std::string& name) {
+        const hid_t g = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) fail("cannot create group '" + name + "'");
+        return g;
+    }
+    void string(hid_t obj, const std::string& name, const std::string& value) {
+        if (!io::writeStringAttribute(obj, name, value)) fail("cannot write attribute '" + name + "'");
+    }
+    void integer(hid_t obj, const std::string& name, long long value) {
+        Hdf5Handle space(H5Screate(H5S_SCALAR));
+        Hdf5Handle attr(H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT));
+        if (!attr.ok() || H5Awrite(attr.id, H5T_NATIVE_LLONG, &value) < 0) fail("cannot write attribute '" + name + "'");
+    }
+    void number(hid_t obj, const std::string& name, double value) {
+        Hdf5Handle space(H5Screate(H5S_SCALAR));
+        Hdf5Handle attr(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space.id, H5P_DEFAULT, H5P_DEFAULT));
+        if (!attr.ok() || H5Awrite(attr.id, H5T_NATIVE_DOUBLE, &value) < 0) fail("cannot write attribute '" + name + "'");
+    }
+    // A 1-D array of strings (h5py: numpy object array of str).
+    void strings(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+        Hdf5Handle type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(type.id, H5T_VARIABLE);
+        H5Tset_cset(type.id, H5T_CSET_UTF8);
+        const hsize_t n = values.size();
+        Hdf5Handle space(H5Screate_simple(1, &n, nullptr));
+        Hdf5Handle attr(H5Acreate2(obj, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT));
+        std::vector<const char*> p;
+        for (const auto& v : values) p.push_back(v.c_str());
+        if (!attr.ok() || (n > 0 && H5Awrite(attr.id, type.id, p.data()) < 0)) fail("cannot write attribute '" + name + "'");
+    }
+    // A rows × cols float64 dataset (NaN marks missing values).
+    void matrix(hid_t parent, const std::string& name, const std::vector<double>& values, hsize_t rows, hsize_t cols) {
+        const hsize_t dims[2] = {rows, cols};
+        Hdf5Handle space(H5Screate_simple(2, dims, nullptr));
+        Hdf5Handle ds(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        if (!ds.ok()) fail("cannot create dataset '" + name + "'");
+        if (rows * cols > 0 && H5Dwrite(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+            fail("cannot write dataset '" + name + "'");
+    }
+    [[noreturn]] void fail(const std::string& what) { throw OutputError(m_path, what + ": " + io::hdf5LastError()); }
+
+private:
+    std::string m_path;
+};
+
+void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
+    Hdf5Handle g(w.group(sweeps, s.id));
+    w.string(g.id, "id", s.id);
+    w.string(g.id, "kind", s.kind);
+    w.string(g.id, "method", s.method);
+    w.string(g.id, "spec", s.spec);
+    w.string(g.id, "recipe", s.recipe);
+    w.string(g.id, "options", s.options);
+    w.string(g.id, "downstream_mode", s.downstream);
+    w.string(g.id, "status", s.status);
+    w.string(g.id, "created", s.created);
+    w.string(g.id, "updated", s.updated);
+    w.integer(g.id, "planned_points", s.plannedPoints);
+    w.strings(g.id, "tasks", s.tasks);
+    w.strings(g.id, "param_names", s.paramNames);
+    w.strings(g.id, "proxies", s.proxies);
+
+    const hsize_t P = s.points.size(), K = s.paramNames.size(), T = s.tasks.size();
+    std::vector<double> params, seconds, metric, normalized;
+    std::vector<std::string> completed;
+    for (const auto& p : s.points) {
+        for (hsize_t k = 0; k < K; ++k) params.push_back(k < p.params.size() ? p.params[k] : kMissing);
+        seconds.insert(seconds.end(), {p.mergeSeconds, p.proxySeconds, p.downstreamSeconds});
+        for (hsize_t t = 0; t < T; ++t) {
+            metric.push_back(t < p.metric.size() ? p.metric[t] : kMissing);
+            normalized.push_back(t < p.normalized.size() ? p.normalized[t] : kMissing);
+        }
+        completed.push_back(p.completedAt);
+    }
+    w.matrix(g.id, "params", params, P, K);
+    {
+        Hdf5Handle secs(H5Dopen2(g.id, "params", H5P_DEFAULT));
+        w.strings(secs.id, "columns", s.paramNames);
+    }
+    w.matrix(g.id, "seconds", seconds, P, 3);
+    {
+        Hdf5Handle secs(H5Dopen2(g.id, "seconds", H5P_DEFAULT));
+        w.strings(secs.id, "columns", {"merge", "proxy", "downstream"});
+    }
+    w.strings(g.id, "completed_at", completed);
+    Hdf5Handle proxy(w.group(g.id, "proxy"));
+    for (const auto& variant : s.proxies) {
+        std::vector<double> v;
+        for (const auto& p : s.points) {
+            const auto it = p.proxy.find(variant);
+            for (hsize_t t = 0; t < T; ++t)
+                v.push_back(it != p.proxy.end() && t < it->second.size() ? it->second[t] : kMissing);
+        }
+        w.matrix(proxy.id, variant, v, P, T);
+    }
+    Hdf5Handle down(w.group(g.id, "downstream"));
+    w.matrix(down.id, "metric", metric, P, T);
+    w.matrix(down.id, "normalized", normalized, P, T);
+    Hdf5Handle summary(w.group(g.id, "summary"));
+    for (const auto& q : s.summaries()) {
+        Hdf5Handle v(w.group(summary.id, q.proxy));
+        w.integer(v.id, "points", q.points);
+        w.number(v.id, "spearman", q.spearman);
+        w.number(v.id, "kendall", q.kendall);
+        w.number(v.id, "regret", q.regret);
+        w.number(v.id, "cost_ratio", q.costRatio);
+        w.integer(v.id, "proxy_best", q.proxyBest);
+        w.integer(v.id, "downstream_best", q.downstreamBest);
+    }
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+class Reader {
+public:
+    explicit Reader(std::string path) : m_path(std::move(path)) {}
+
+    std::string string(hid_t obj, const char* name) { return io::readStringAttribute(obj, name); }
+    long long integer(hid_t obj, const char* name) {
+        if (H5Aexists(obj, name) <= 0) fail(std::string("attribute '") + name + "' is missing");
+        Hdf5Handle attr(H5Aopen(obj, name, H5P_DEFAULT));
+        long long v = 0;
+        if (!attr.ok() || H5Aread(attr.id, H5T_NATIVE_LLONG, &v) < 0) fail(std::string("cannot read attribute '") + name + "'");
+        return v;
+    }
+    std::vector<std::string> strings(hid_t obj, const char* name) {
+        std::vector<std::string> out;
+        if (H5Aexists(obj, name) <= 0) return out;
+        Hdf5Handle attr(H5Aopen(obj, name, H5P_DEFAULT));
+        Hdf5Handle space(H5Aget_space(attr.id));
+        const hssize_t n = H5Sget_simple_extent_npoints(space.id);
+        if (n <= 0) return out;
+        Hdf5Handle mem(H5Tcopy(H5T_C_S1));
+        H5Tset_size(mem.id, H5T_VARIABLE);
+        H5Tset_cset(mem.id, H5T_CSET_UTF8);
+        std::vector<char*> p(static_cast<std::size_t>(n), nullptr);
+        if (H5Aread(attr.id, mem.id, p.data()) < 0) fail(std::string("cannot read attribute '") + name + "'");
+        for (char* c : p) {
+            out.emplace_back(c ? c : "");
+            if (c) H5free_memory(c);
+        }
+        return out;
+    }
+    // A 2-D float64 dataset that must be rows × cols.
+    std::vector<double> matrix(hid_t parent, const std::string& name, hsize_t rows, hsize_t cols) {
+        Hdf5Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT));
+        if (!ds.ok()) fail("dataset '" + name + "' is missing");
+        Hdf5Handle space(H5Dget_space(ds.id));
+        hsize_t dims[2] = {0, 0};
+        if (H5Sget_simple_extent_ndims(space.id) != 2 || H5Sget_simple_extent_dims(space.id, dims, nullptr) != 2 ||
+            dims[0] != rows || dims[1] != cols)
+            fail("dataset '" + name + "' should be " + std::to_string(rows) + " x " + std::to_string(cols));
+        std::vector<double> v(rows * cols);
+        if (!v.empty() && H5Dread(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+            fail("cannot read dataset '" + name + "'");
+        return v;
+    }
+    hid_t group(hid_t parent, const std::string& name) {
+        const hid_t g = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
+        if (g < 0) fail("group '" + name + "' is missing");
+        return g;
+    }
+    std::vector<std::string> children(hid_t g) {
+        std::vector<std::string> names;
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+                   [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+                       static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+                       return 0;
+                   },
+                   &names);
+        return names;
+    }
+    [[noreturn]] void fail(const std::string& what) { throw FormatError(m_path, what); }
+
+private:
+    std::string m_path;
+};
+
+SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name) {
+    Hdf5Handle g(r.group(sweeps, name));
+    SweepRecord s;
+    s.id = r.string(g.id, "id");
+    if (s.id.empty()) s.id = name;
+    s.kind = r.string(g.id, "kind");
+    s.method = r.string(g.id, "method");
+    s.spec = r.string(g.id, "spec");
+    s.recipe = r.string(g.id, "recipe");
+    s.options = r.string(g.id, "options");
+    s.downstream = r.string(g.id, "downstream_mode");
+    s.status = r.string(g.id, "status");
+    s.created = r.string(g.id, "created");
+    s.updated = r.string(g.id, "updated");
+    s.plannedPoints = static_cast<int>(r.integer(g.id, "planned_points"));
+    s.tasks = r.strings(g.id, "tasks");
+    s.paramNames = r.strings(g.id, "param_names");
+    s.proxies = r.strings(g.id, "proxies");
+    const std::vector<std::string> completed = r.strings(g.id, "completed_at");
+    const hsize_t P = completed.size(), K = s.paramNames.size(), T = s.tasks.size();
+    const auto params = r.matrix(g.id, "params", P, K);
+    const auto seconds = r.matrix(g.id, "seconds", P, 3);
+    Hdf5Handle down(r.group(g.id, "downstream"));
+    const auto metric = r.matrix(down.id, "metric", P, T);
+    const auto normalized = r.matrix(down.id, "normalized", P, T);
+    Hdf5Handle proxy(r.group(g.id, "proxy"));
+    std::map<std::string, std::vector<double>> proxies;
+    for (const auto& v : s.proxies) proxies[v] = r.matrix(proxy.id, v, P, T);
+    for (hsize_t i = 0; i < P; ++i) {
+        PointRecord p;
+        p.params.assign(params.begin() + static_cast<long>(i * K), params.begin() + static_cast<long>((i + 1) * K));
+        p.mergeSeconds = seconds[i * 3];
+        p.proxySeconds = seconds[i * 3 + 1];
+        p.downstreamSeconds = seconds[i * 3 + 2];
+        p.completedAt = completed[i];
+        const auto row = [&](const std::vector<double>& m) {
+            return std::vector<double>(m.begin() + static_cast<long>(i * T), m.begin() + static_cast<long>((i + 1) * T));
+        };
+        std::vector<double> n = row(normalized);
+        bool any = false;
+        for (double x : n) any = any || !std::isnan(x);
+        if (any) {
+            p.normalized = n;
+            p.metric = row(metric);
+        }
+        for (const auto& [v, m] : proxies) {
+            std::vector<double> pr = row(m);
+            bool has = false;
+            for (double x : pr) has = has || !std::isnan(x);
+            if (has) p.proxy[v] = pr;
+        }
+        s.points.push_back(std::move(p));
+    }
+    return s;
+}
+
+}  // namespace
+
+Experiment readExperiment(const std::string& path) {
+    auto lock = io::lockHdf5();
+    if (H5Fis_hdf5(path.c_str()) <= 0) {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) throw IoError(path, "cannot open the experiment file");
+        std::fclose(f);
+        throw FormatError(path, "not an HDF5 file (a MergeScope experiment file is HDF5)");
+    }
+    Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    if (!file.ok()) throw IoError(path, "cannot open the experiment file: " + io::hdf5LastError());
+    Reader r(path);
+    if (io::readStringAttribute(file.id, "format") != kFormatName)
+        r.fail("not a MergeScope experiment file (no format = \"" + std::string(kFormatName) + "\" attribute)");
+    Experiment e;
+    e.schemaVersion = static_cast<int>(r.integer(file.id, "schema_version"));
+    if (e.schemaVersion > kSchemaVersion)
+        r.fail("written with experiment schema " + std::to_string(e.schemaVersion) + " by a newer MergeScope (" +
+               io::readStringAttribute(file.id, "tool_version") + "); this version reads schemas up to " +
+               std::to_string(kSchemaVersion) + ": please update MergeScope");
+    if (e.schemaVersion < 1) r.fail("invalid schema_version " + std::to_string(e.schemaVersion));
+    e.toolVersion = r.string(file.id, "tool_version");
+    e.created = r.string(file.id, "created");
+    e.modified = r.string(file.id, "modified");
+    e.kitDir = r.string(file.id, "kit_dir");
+    e.kitManifest = r.string(file.id, "kit_manifest");
+    Hdf5Handle inputs(r.group(file.id, "inputs"));
+    for (const auto& name : r.children(inputs.id)) {
+        Hdf5Handle g(r.group(inputs.id, name));
+        e.inputs.push_back({r.string(g.id, "role"), r.string(g.id, "task"), r.string(g.id, "path"), r.string(g.id, "xxh128")});
+    }
+    Hdf5Handle sweeps(r.group(file.id, "sweeps"));
+    for (const auto& name : r.children(sweeps.id)) e.sweeps.push_back(readSweep(r, sweeps.id, name));
+    return e;
+}
+
+void writeExperiment(const std::string& path, const Experiment& e) {
+    io::AtomicFile out(path);
+    {
+        auto lock = io::lockHdf5();
+        Hdf5Handle file(H5Fcreate(out.tempPath().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+        if (!file.ok()) throw OutputError(path, "cannot create HDF5 file: " + io::hdf5LastError());
+        Writer w(path);
+        w.string(file.id, "format", kFormatName);
+        w.integer(file.id, "schema_version", kSchemaVersion);
+        w.string(file.id, "tool_version", e.toolVersion.empty() ? MS_VERSION : e.toolVersion);
+        w.string(file.id, "created", e.created);
+        w.string(file.id, "modified", e.modified);
+        w.string(file.id, "kit_dir", e.kitDir);
+        w.string(file.id, "kit_manifest", e.kitManifest);
+        Hdf5Handle inputs(w.group(file.id, "inputs"));
+        for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+            char name[32];
+            std::snprintf(name, sizeof name, "%03zu", i);
+            Hdf5Handle g(w.group(inputs.id, name));
+            w.string(g.id, "role", e.inputs[i].role);
+            w.string(g.id, "task", e.inputs[i].task);
+            w.string(g.id, "path", e.inputs[i].path);
+            w.string(g.id, "xxh128", e.inputs[i].hash);
+        }
+        Hdf5Handle sweeps(w.group(file.id, "sweeps"));
+        for (const auto& s : e.sweeps) writeSweep(w, sweeps.id, s);
+        if (H5Fflush(file.id, H5F_SCOPE_GLOBAL) < 0) w.fail("cannot flush");
+    }
+    out.commit();
+}
+
+}  // namespace ms::core::store

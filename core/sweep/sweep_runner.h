@@ -1,0 +1,42 @@
+// Runs a sweep on a kit: for each point, merge (prepare once per λ-independent configuration,
+// apply per point), score with the proxy variants and, where asked, downstream; record the point
+// in the experiment and hand it to `commit` (which saves the file) before the next one starts.
+// Synchronous and re-entrant: callers put it on a worker thread (jobs/background_job.h).
+// Cancellation is checked inside a point (between forward batches and training steps); the sweep
+// is then marked "cancelled", committed, and Cancelled is rethrown.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/eval/downstream.h"
+#include "core/eval/task_suite.h"
+#include "core/store/experiment.h"
+#include "core/sweep/sweep_spec.h"
+
+namespace ms::core::sweep {
+
+struct SweepOptions {
+    SweepSpec spec;
+    std::vector<std::string> proxies = {"task-alignment"};  // variants; empty: no proxy
+    eval::DownstreamOptions downstream;                     // mode None: no downstream
+    std::string featureCache;                               // "" : no disk cache for expert features
+    bool resume = false;  // continue the newest sweep of the file with the same spec and options
+};
+
+// Called after every completed point (and once at the end) with the experiment as it stands.
+using CommitFn = std::function<void(const store::Experiment&, const store::SweepRecord&)>;
+
+// Returns the sweep's id. Throws InvalidArgument for a spec that does not fit the kit or the
+// method, or when the experiment belongs to another kit.
+std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, store::Experiment& experiment,
+                     const CommitFn& commit, ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+
+// The options as stored with the sweep (JSON): proxies, downstream and suite settings.
+std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& options);
+
+// Points per second so far → "1m20s"-style remaining time for progress displays.
+std::string etaText(double elapsedSeconds, int done, int total);
+
+}  // namespace ms::core::sweep

@@ -1,0 +1,59 @@
+// What a sweep explores, as plain values, and the points it expands to:
+//   axes      --grid 'lambda=0:1.5:16' (16 evenly spaced values, both ends included),
+//             'density=0.1,0.2,0.4' (a list), 'weight[fashion-seg]=0:1:5' (a per-task parameter);
+//             several axes form their Cartesian product (the last axis varies fastest);
+//   sampling  --task-weights random:N[:lo:hi] or lhs:N[:lo:hi]: N seeded samples of one weight per
+//             task (uniform, or a Latin hypercube), crossed with the axes;
+//   no axes and no sampling: a single point, the method at its given settings.
+// Relations sweeps (SIMO): θ0 + λ τ_t for each task t — columns "task" (index) and "lambda".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ms::core::sweep {
+
+struct GridAxis {
+    std::string param;  // method parameter ("lambda", "density", "weight", ...)
+    std::string task;   // set only for that task's model ("" = global)
+    std::vector<double> values;
+    std::string label() const;  // "lambda", "weight[fashion-seg]"
+};
+
+struct TaskSampling {
+    enum class Kind { None, Random, LatinHypercube };
+    Kind kind = Kind::None;
+    int count = 0;
+    double lo = 0, hi = 1;
+    std::string param = "weight";
+};
+
+struct SweepSpec {
+    std::string kind = "merge";  // or "relations"
+    std::string method = "task_arithmetic";
+    std::vector<std::string> sets;  // fixed "key=value" settings, as --set takes them
+    std::vector<GridAxis> axes;
+    TaskSampling sampling;
+    std::uint64_t seed = 0;
+
+    std::string toJson() const;
+    static SweepSpec fromJson(const std::string& json);
+};
+
+// Throws InvalidArgument with an example of the accepted form.
+GridAxis parseGridAxis(const std::string& text);
+TaskSampling parseTaskSampling(const std::string& text);
+
+struct SweepPlan {
+    std::vector<std::string> paramNames;       // one column per axis, then one per sampled task
+    std::vector<std::vector<double>> points;   // rows of values, in paramNames order
+};
+
+// Checks axis tasks against `tasks`. Relations specs need exactly one axis, "lambda".
+SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks);
+
+// Splits a column label "weight[task]" into ("weight", "task"); "lambda" into ("lambda", "").
+std::pair<std::string, std::string> splitLabel(const std::string& label);
+
+}  // namespace ms::core::sweep

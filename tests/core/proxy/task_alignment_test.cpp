@@ -1,0 +1,118 @@
+// The task alignment proxy: its fixed points (expert → 1, base → 0), each similarity checked
+// against an independent computation, CKA's invariances, the feature cache, weight-space.
+#include "core/proxy/task_alignment.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/errors.h"
+#include "tests/core/eval/reduced_kit.h"
+#include "tests/test_support.h"
+
+namespace ms::core::proxy {
+namespace {
+
+std::vector<ProxyVariant> allVariants() {
+    std::vector<ProxyVariant> v;
+    for (const char* n : {"task-alignment", "cls-cosine", "mean-cosine", "tokens-cka", "mean-cka", "tokens-cosine@1", "weight-space"})
+        v.push_back(parseProxyVariant(n));
+    return v;
+}
+
+TEST(TaskAlignment, VariantNamesParse) {
+    EXPECT_EQ(parseProxyVariant("tokens-cosine").name, "task-alignment");
+    const ProxyVariant v = parseProxyVariant("mean-cka@2");
+    EXPECT_EQ(v.features, Features::MeanPatches);
+    EXPECT_EQ(v.similarity, Similarity::LinearCka);
+    EXPECT_EQ(v.block, 2);
+    EXPECT_TRUE(parseProxyVariant("weight-space").weightSpace);
+    for (const char* bad : {"tokens", "foo-cosine", "cls-l2", "cls-cosine@", "cls-cosine@x", ""})
+        EXPECT_THROW(parseProxyVariant(bad), InvalidArgument) << bad;
+}
+
+TEST(TaskAlignment, CosineMatchesALoopOverTokens) {
+    const at::Tensor a = at::randn({3, 5, 4}, at::kFloat), b = at::randn({3, 5, 4}, at::kFloat);
+    double sum = 0;
+    for (int n = 0; n < 3; ++n)
+        for (int j = 0; j < 5; ++j) {
+            double dot = 0, na = 0, nb = 0;
+            for (int d = 0; d < 4; ++d) {
+                const double x = a[n][j][d].item<float>(), y = b[n][j][d].item<float>();
+                dot += x * y, na += x * x, nb += y * y;
+            }
+            sum += dot / std::sqrt(na * nb);
+        }
+    EXPECT_NEAR(featureSimilarity(a, b, Features::Tokens, Similarity::Cosine), sum / 15, 1e-6);
+    // Class token only: row 0 of each image.
+    double cls = 0;
+    for (int n = 0; n < 3; ++n) cls += at::cosine_similarity(a[n][0], b[n][0], 0).item<double>();
+    EXPECT_NEAR(featureSimilarity(a, b, Features::ClassToken, Similarity::Cosine), cls / 3, 1e-6);
+}
+
+TEST(TaskAlignment, LinearCkaInvariancesAndAHandWorkedValue) {
+    at::manual_seed(3);
+    const at::Tensor x = at::randn({40, 6}, at::kDouble);
+    const at::Tensor q = std::get<0>(at::linalg_qr(at::randn({6, 6}, at::kDouble)));  // orthogonal
+    EXPECT_NEAR(linearCka(x, x), 1.0, 1e-12);
+    EXPECT_NEAR(linearCka(x, at::matmul(x, q)), 1.0, 1e-10);      // rotation
+    EXPECT_NEAR(linearCka(x, 3.5 * x + 2.0), 1.0, 1e-12);         // isotropic scale, shift
+    const at::Tensor y = at::randn({40, 3}, at::kDouble);
+    EXPECT_NEAR(linearCka(x, y), linearCka(y, x), 1e-12);          // symmetric
+    EXPECT_LT(linearCka(x, y), 0.9);
+    // Hand-worked: x = (1, 2, 3), y = (1, 3, 2) as columns: centred x = (−1, 0, 1), y = (−1, 1, 0);
+    // (xᵀy)² = 1, xᵀx = 2, yᵀy = 2 → CKA = 1/4.
+    EXPECT_NEAR(linearCka(at::tensor({1.0, 2.0, 3.0}).reshape({3, 1}), at::tensor({1.0, 3.0, 2.0}).reshape({3, 1})), 0.25, 1e-12);
+}
+
+TEST(TaskAlignment, ExpertScoresOneBaseScoresZero) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    const TaskAlignmentProxy proxy(suite, allVariants(), "");
+    const std::size_t T = suite.tasks.size();
+    const ProxyScores atBase = proxy.score(suite.base);
+    for (const auto& [name, values] : atBase)
+        for (std::size_t t = 0; t < T; ++t) EXPECT_NEAR(values[t], 0.0, 1e-6) << name << " task " << t;
+    for (std::size_t t = 0; t < T; ++t) {
+        const ProxyScores atExpert = proxy.score(suite.experts[t]);
+        for (const auto& [name, values] : atExpert) EXPECT_NEAR(values[t], 1.0, 1e-6) << name << " task " << t;
+        // Raw alignment of the expert with itself is exactly the similarity's maximum.
+        EXPECT_NEAR(proxy.rawAlignment(std::vector<const model::ParamMap*>(T, &suite.experts[t])).at("task-alignment")[t], 1.0, 1e-6);
+    }
+    // The base is not the expert: there is a gap to close.
+    for (std::size_t t = 0; t < T; ++t) EXPECT_LT(proxy.baseAlignment().at("task-alignment")[t], 0.9999);
+}
+
+TEST(TaskAlignment, WeightSpaceIsTheCosineOfTaskVectors) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    const TaskAlignmentProxy proxy(suite, {parseProxyVariant("weight-space")}, "");
+    model::ParamMap half;  // θ0 + 0.5 τ_0: parallel to τ_0
+    for (const auto& [n, b] : suite.base) half[n] = b + 0.5 * (suite.experts[0].at(n) - b);
+    const auto s = proxy.score(half).at("weight-space");
+    EXPECT_NEAR(s[0], 1.0, 1e-9);
+    EXPECT_LT(s[1], 0.9);
+}
+
+TEST(TaskAlignment, ExpertFeaturesAreCachedOnDisk) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    test::TempDir cache;
+    const std::vector<ProxyVariant> v = {parseProxyVariant("task-alignment"), parseProxyVariant("mean-cka@0")};
+    const TaskAlignmentProxy first(suite, v, cache.path("features"));
+    EXPECT_EQ(first.cacheHits(), 0);
+    const TaskAlignmentProxy second(suite, v, cache.path("features"));
+    // Four experts + the base on two distinct probe sets.
+    EXPECT_EQ(second.cacheHits(), 6);
+    EXPECT_EQ(second.baseAlignment(), first.baseAlignment());
+    // A damaged entry is recomputed, not trusted.
+    for (const auto& e : std::filesystem::directory_iterator(cache.path("features"))) {
+        std::FILE* f = std::fopen(e.path().c_str(), "r+b");
+        std::fputs("garbage", f);
+        std::fclose(f);
+    }
+    const TaskAlignmentProxy third(suite, v, cache.path("features"));
+    EXPECT_EQ(third.cacheHits(), 0);
+    EXPECT_EQ(third.baseAlignment(), first.baseAlignment());
+}
+
+}  // namespace
+}  // namespace ms::core::proxy

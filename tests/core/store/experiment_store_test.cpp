@@ -1,0 +1,206 @@
+// The experiment file: lossless round trip, atomic saves that survive a writer killed mid-way,
+// clear errors for files of a newer schema or of another kind.
+#include "core/store/experiment_store.h"
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/errors.h"
+#include "tests/test_support.h"
+
+namespace ms::core::store {
+namespace {
+
+Experiment sample(int points) {
+    Experiment e;
+    e.created = "2026-11-23T10:00:00Z";
+    e.modified = "2026-11-23T10:05:00Z";
+    e.kitDir = "/kits/demo";
+    e.kitManifest = "mergescope_kit: 2\nseed: 0\n";
+    e.inputs = {{"base", "", "/kits/demo/base.safetensors", "00ff"}, {"expert", "a", "/kits/demo/a.safetensors", "11ee"},
+                {"expert", "b", "/kits/demo/b.safetensors", "22dd"}};
+    SweepRecord s;
+    s.id = "sweep-001";
+    s.method = "task_arithmetic";
+    s.spec = R"({"kind":"merge"})";
+    s.recipe = "merge_method: task_arithmetic\n";
+    s.options = R"({"proxies":["task-alignment"]})";
+    s.tasks = {"a", "b"};
+    s.paramNames = {"lambda"};
+    s.proxies = {"task-alignment", "weight-space"};
+    s.downstream = "frozen";
+    s.created = e.created;
+    s.plannedPoints = points;
+    for (int i = 0; i < points; ++i) {
+        PointRecord p;
+        p.params = {0.1 * i};
+        p.proxy["task-alignment"] = {0.5 + 0.01 * i, 0.4};
+        p.proxy["weight-space"] = {0.7, 0.6};
+        p.metric = {0.8, 0.05 + 0.001 * i};
+        p.normalized = {0.9 + 0.001 * i, 0.95};
+        p.mergeSeconds = 0.01;
+        p.proxySeconds = 0.1;
+        p.downstreamSeconds = 2.5;
+        p.completedAt = "2026-11-23T10:01:0" + std::to_string(i % 10) + "Z";
+        s.points.push_back(p);
+    }
+    e.sweeps.push_back(s);
+    SweepRecord empty;
+    empty.id = "sweep-002";
+    empty.kind = "relations";
+    empty.tasks = {"a", "b"};
+    empty.paramNames = {"task", "lambda"};
+    empty.plannedPoints = 4;
+    e.sweeps.push_back(empty);
+    return e;
+}
+
+TEST(ExperimentStore, RoundTripsEveryField) {
+    test::TempDir tmp;
+    const Experiment e = sample(5);
+    writeExperiment(tmp.path("exp.h5"), e);
+    const Experiment r = readExperiment(tmp.path("exp.h5"));
+    EXPECT_EQ(r.schemaVersion, kSchemaVersion);
+    EXPECT_EQ(r.toolVersion, MS_VERSION);
+    EXPECT_EQ(r.created, e.created);
+    EXPECT_EQ(r.kitManifest, e.kitManifest);
+    ASSERT_EQ(r.inputs.size(), 3u);
+    EXPECT_EQ(r.inputs[2].task, "b");
+    EXPECT_EQ(r.inputs[2].hash, "22dd");
+    ASSERT_EQ(r.sweeps.size(), 2u);
+    const SweepRecord& s = r.sweeps[0];
+    EXPECT_EQ(s.spec, e.sweeps[0].spec);
+    EXPECT_EQ(s.recipe, e.sweeps[0].recipe);
+    EXPECT_EQ(s.proxies, e.sweeps[0].proxies);
+    EXPECT_EQ(s.downstream, "frozen");
+    EXPECT_EQ(s.plannedPoints, 5);
+    ASSERT_EQ(s.points.size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) {
+        const auto& a = s.points[i];
+        const auto& b = e.sweeps[0].points[i];
+        EXPECT_EQ(a.params, b.params);
+        EXPECT_EQ(a.proxy, b.proxy);
+        EXPECT_EQ(a.metric, b.metric);
+        EXPECT_EQ(a.normalized, b.normalized);
+        EXPECT_EQ(a.downstreamSeconds, b.downstreamSeconds);
+        EXPECT_EQ(a.completedAt, b.completedAt);
+    }
+    EXPECT_EQ(r.sweeps[1].kind, "relations");
+    EXPECT_TRUE(r.sweeps[1].points.empty());
+    EXPECT_EQ(r.sweeps[1].paramNames, (std::vector<std::string>{"task", "lambda"}));
+    // Summaries are computed from the points: proxy and downstream both rise with λ here.
+    const auto q = s.summaries();
+    ASSERT_EQ(q.size(), 2u);
+    EXPECT_NEAR(q[0].spearman, 1.0, 1e-12);
+    EXPECT_NEAR(q[0].costRatio, 25.0, 1e-12);
+    EXPECT_EQ(s.findPoint({0.2}), 2);
+    EXPECT_EQ(s.findPoint({0.25}), -1);
+    // Nothing but the file is left behind.
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp.dir()), std::filesystem::directory_iterator()), 1);
+}
+
+TEST(ExperimentStore, PointsWithoutDownstreamStayWithout) {
+    test::TempDir tmp;
+    Experiment e = sample(2);
+    e.sweeps[0].points[1].metric.clear();
+    e.sweeps[0].points[1].normalized.clear();
+    e.sweeps[0].points[1].proxy.erase("weight-space");
+    writeExperiment(tmp.path("exp.h5"), e);
+    const auto& p = readExperiment(tmp.path("exp.h5")).sweeps[0].points[1];
+    EXPECT_FALSE(p.hasDownstream());
+    EXPECT_TRUE(std::isnan(p.downstreamMean()));
+    EXPECT_EQ(p.proxy.count("weight-space"), 0u);
+}
+
+TEST(ExperimentStore, NewerSchemaAndForeignFilesAreRefusedClearly) {
+    test::TempDir tmp;
+    writeExperiment(tmp.path("new.h5"), sample(1));
+    {
+        const hid_t f = H5Fopen(tmp.path("new.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        const hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
+        const long long v = 99;
+        H5Awrite(a, H5T_NATIVE_LLONG, &v);
+        H5Aclose(a);
+        H5Fclose(f);
+    }
+    try {
+        readExperiment(tmp.path("new.h5"));
+        FAIL();
+    } catch (const FormatError& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("new.h5"), std::string::npos) << m;
+        EXPECT_NE(m.find("schema 99"), std::string::npos) << m;
+        EXPECT_NE(m.find("newer"), std::string::npos) << m;
+    }
+    {
+        const hid_t f = H5Fcreate(tmp.path("weights.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        H5Fclose(f);
+    }
+    EXPECT_THROW(readExperiment(tmp.path("weights.h5")), FormatError);
+    {
+        std::FILE* f = std::fopen(tmp.path("text.h5").c_str(), "w");
+        std::fputs("not hdf5", f);
+        std::fclose(f);
+    }
+    EXPECT_THROW(readExperiment(tmp.path("text.h5")), FormatError);
+    EXPECT_THROW(readExperiment(tmp.path("missing.h5")), IoError);
+}
+
+TEST(ExperimentStore, WriterKilledAtAnyMomentLeavesAReadableFile) {
+    // A child saves ever longer experiments as fast as it can; SIGKILL lands mid-save.
+    test::TempDir tmp;
+    const std::string path = tmp.path("exp.h5");
+    writeExperiment(path, sample(1));
+    for (int round = 0; round < 5; ++round) {
+        const pid_t child = fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {
+            for (int n = 2;; ++n) writeExperiment(path, sample(n % 200 + 1));
+        }
+        usleep(static_cast<useconds_t>(20000 + 17000 * round));
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status));
+        const Experiment r = readExperiment(path);  // must not throw
+        ASSERT_EQ(r.sweeps.size(), 2u);
+        EXPECT_EQ(r.sweeps[0].points.size(), static_cast<std::size_t>(r.sweeps[0].plannedPoints));
+    }
+}
+
+TEST(ExperimentStore, H5pyReadsWhatWeWrite) {
+    // The documented Python reader (tools/read_experiment.py) on a file of ours: every number.
+    test::TempDir tmp;
+    const Experiment e = sample(3);
+    writeExperiment(tmp.path("exp.h5"), e);
+    const std::string cmd = "/usr/bin/python3 " MS_SOURCE_DIR "/tools/read_experiment.py " + tmp.path("exp.h5") + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string text;
+    char buf[512];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
+    ASSERT_EQ(::pclose(p), 0) << text;
+    std::string expected = "schema 1, written by MergeScope " MS_VERSION "\n";
+    const SweepRecord& s = e.sweeps[0];
+    char line[256];
+    for (const auto& pt : s.points) {
+        std::snprintf(line, sizeof line, "sweep-001 lambda=%g proxy=%.6f downstream=%.6f\n", pt.params[0],
+                      pt.proxyMean("task-alignment"), pt.downstreamMean());
+        expected += line;
+    }
+    for (const auto& q : s.summaries()) {
+        std::snprintf(line, sizeof line, "sweep-001 summary %s: spearman=%.6f kendall=%.6f regret=%.6f cost_ratio=%.3f\n",
+                      q.proxy.c_str(), q.spearman, q.kendall, q.regret, q.costRatio);
+        expected += line;
+    }
+    EXPECT_EQ(text, expected);
+}
+
+}  // namespace
+}  // namespace ms::core::store

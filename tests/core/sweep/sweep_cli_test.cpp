@@ -1,0 +1,133 @@
+// mergescope-cli sweep / relations / report on the reduced kit, including a sweep killed with
+// SIGKILL mid-way: the file still opens, and --resume completes it without redoing points.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "core/errors.h"
+#include "core/store/experiment_store.h"
+#include "tests/core/eval/reduced_kit.h"
+#include "tests/test_support.h"
+
+namespace ms::test {
+namespace {
+
+std::vector<std::string> sweepArgs(const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"sweep", "--kit", reducedKit().dir, "--out", out, "--probe-size", "32", "--realign-samples",
+                                  "200", "--eval-limit", "200", "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+}
+
+TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
+    TempDir tmp;
+    const std::string exp = tmp.path("exp.h5");
+    const auto r = runCli(sweepArgs(exp, {"--grid", "lambda=0:1:3", "--downstream", "frozen", "--proxy", "task-alignment",
+                                          "--proxy", "mean-cka"}));
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_NE(r.out.find("Kendall"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("[3/3]"), std::string::npos) << r.err;
+
+    const auto json = runCli({"report", exp, "--json"});
+    ASSERT_EQ(json.exitCode, 0) << json.err;
+    const auto j = nlohmann::json::parse(json.out);
+    ASSERT_EQ(j.at("sweeps").size(), 1u);
+    const auto& s = j["sweeps"][0];
+    EXPECT_EQ(s.at("method"), "task_arithmetic");
+    ASSERT_EQ(s.at("points").size(), 3u);
+    const auto& p = s["points"][1];
+    EXPECT_DOUBLE_EQ(p.at("params").at("lambda").get<double>(), 0.5);
+    EXPECT_TRUE(p.at("proxy").contains("mean"));
+    EXPECT_EQ(p.at("proxy").at("per_task").size(), 4u);
+    EXPECT_TRUE(p.at("downstream").contains("mean"));
+    EXPECT_TRUE(p.at("proxies").contains("mean-cka"));
+    for (const char* k : {"merge", "proxy", "downstream"}) EXPECT_TRUE(p.at("seconds").contains(k)) << k;
+    for (const char* k : {"spearman", "kendall", "regret", "cost_ratio"}) EXPECT_TRUE(s.at("summary").contains(k)) << k;
+
+    const auto csv = runCli({"report", exp, "--csv"});
+    ASSERT_EQ(csv.exitCode, 0);
+    EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 4);  // header + 3 points
+    EXPECT_EQ(csv.out.rfind("sweep,kind,method,point,lambda,proxy:task-alignment:mean", 0), 0u) << csv.out;
+
+    // A proxy-only sweep has no downstream fields; relations report the T×T picture.
+    ASSERT_EQ(runCli(sweepArgs(exp, {"--grid", "lambda=0.5,1"})).exitCode, 0);
+    const auto rel = runCli({"relations", "--kit", reducedKit().dir, "--out", exp, "--grid", "lambda=0:1:2", "--eval-limit", "200",
+                             "--probe-size", "32", "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR});
+    ASSERT_EQ(rel.exitCode, 0) << rel.err;
+    EXPECT_NE(rel.out.find("adding τ[digits-class]"), std::string::npos) << rel.out;
+    const auto j2 = nlohmann::json::parse(runCli({"report", exp, "--json"}).out);
+    ASSERT_EQ(j2.at("sweeps").size(), 3u);
+    EXPECT_FALSE(j2["sweeps"][1]["points"][0].contains("downstream"));
+    EXPECT_FALSE(j2["sweeps"][1].contains("summary"));
+    EXPECT_EQ(j2["sweeps"][2]["points"][0]["params"]["task"], "fashion-class");
+    EXPECT_EQ(runCli({"report", exp}).exitCode, 0);
+}
+
+TEST(SweepCli, BadInputIsRefusedWithExitTwo) {
+    TempDir tmp;
+    const auto bad = runCli(sweepArgs(tmp.path("e.h5"), {"--grid", "lambda=0:1"}));
+    EXPECT_EQ(bad.exitCode, 2);
+    EXPECT_NE(bad.err.find("START:STOP:COUNT"), std::string::npos) << bad.err;
+    const auto param = runCli(sweepArgs(tmp.path("e.h5"), {"--grid", "densty=0.1,0.2"}));
+    EXPECT_EQ(param.exitCode, 2);
+    EXPECT_NE(param.err.find("densty"), std::string::npos) << param.err;
+    const auto proxy = runCli(sweepArgs(tmp.path("e.h5"), {"--proxy", "tokens-l2"}));
+    EXPECT_EQ(proxy.exitCode, 2);
+    EXPECT_FALSE(std::filesystem::exists(tmp.path("e.h5")));
+    const auto report = runCli({"report", tmp.path("missing.h5")});
+    EXPECT_NE(report.exitCode, 0);
+}
+
+TEST(SweepCli, KilledSweepKeepsItsPointsAndResumeCompletesIt) {
+    TempDir tmp;
+    const std::string exp = tmp.path("exp.h5");
+    const std::vector<std::string> args = sweepArgs(exp, {"--grid", "lambda=0:1.5:40", "--downstream", "frozen"});
+    const pid_t pid = startCli(args, "/dev/null", "/dev/null");
+    ASSERT_GT(pid, 0);
+    // Wait for a few points to land, then kill -9 in the middle of the next one.
+    std::size_t seen = 0;
+    for (int i = 0; i < 600 && seen < 3; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        try {
+            const auto e = core::store::readExperiment(exp);
+            if (!e.sweeps.empty()) seen = e.sweeps[0].points.size();
+        } catch (const core::Error&) {
+            // not written yet
+        }
+    }
+    ASSERT_GE(seen, 3u);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const core::store::Experiment killed = core::store::readExperiment(exp);
+    ASSERT_EQ(killed.sweeps.size(), 1u);
+    const std::size_t kept = killed.sweeps[0].points.size();
+    EXPECT_GE(kept, 3u);
+    EXPECT_LT(kept, 40u);
+    EXPECT_EQ(killed.sweeps[0].status, "running");
+
+    std::vector<std::string> resume = args;
+    resume.push_back("--resume");
+    const auto r = runCli(resume);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    // Only the missing points were computed.
+    EXPECT_EQ(static_cast<std::size_t>(std::count(r.err.begin(), r.err.end(), '\n')) >= 40 - kept, true);
+    const core::store::Experiment done = core::store::readExperiment(exp);
+    ASSERT_EQ(done.sweeps.size(), 1u);
+    EXPECT_EQ(done.sweeps[0].status, "complete");
+    ASSERT_EQ(done.sweeps[0].points.size(), 40u);
+    std::set<double> lambdas;
+    for (const auto& p : done.sweeps[0].points) lambdas.insert(p.params[0]);
+    EXPECT_EQ(lambdas.size(), 40u);  // no point twice
+    for (std::size_t i = 0; i < kept; ++i)
+        EXPECT_EQ(done.sweeps[0].points[i].completedAt, killed.sweeps[0].points[i].completedAt);
+}
+
+}  // namespace
+}  // namespace ms::test

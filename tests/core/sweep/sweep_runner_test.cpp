@@ -1,0 +1,156 @@
+// Sweeps end to end on the reduced kit: points recorded with proxy, downstream and timings,
+// prepare once per λ-independent configuration, resume skips done points, cancellation keeps
+// the completed ones, relations sweeps add one task vector at a time.
+#include "core/sweep/sweep_runner.h"
+
+#include <gtest/gtest.h>
+
+#include "core/errors.h"
+#include "core/store/experiment_store.h"
+#include "tests/core/eval/reduced_kit.h"
+#include "tests/test_support.h"
+
+namespace ms::core::sweep {
+namespace {
+
+SweepOptions taLambda(const std::string& grid, eval::DownstreamMode mode = eval::DownstreamMode::Frozen) {
+    SweepOptions o;
+    o.spec.method = "task_arithmetic";
+    o.spec.axes = {parseGridAxis(grid)};
+    o.proxies = {"task-alignment", "weight-space"};
+    o.downstream.mode = mode;
+    return o;
+}
+
+TEST(SweepRunner, RecordsEveryPointAndResumeSkipsThem) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    store::Experiment exp;
+    int commits = 0;
+    const CommitFn count = [&](const store::Experiment&, const store::SweepRecord&) { ++commits; };
+    const std::string id = runSweep(suite, taLambda("lambda=0:1:3"), exp, count);
+    EXPECT_EQ(commits, 3);  // one per point, the last one marks it complete
+    const store::SweepRecord& s = *exp.findSweep(id);
+    EXPECT_EQ(s.status, "complete");
+    EXPECT_EQ(s.tasks, suite.taskNames());
+    EXPECT_EQ(s.paramNames, (std::vector<std::string>{"lambda"}));
+    ASSERT_EQ(s.points.size(), 3u);
+    EXPECT_EQ(exp.inputs.size(), 5u);
+    EXPECT_EQ(exp.inputs[0].hash, suite.kit.baseHash);
+    for (const auto& p : s.points) {
+        ASSERT_EQ(p.proxy.at("task-alignment").size(), 4u);
+        ASSERT_EQ(p.normalized.size(), 4u);
+        EXPECT_GT(p.proxySeconds, 0.0);
+        EXPECT_GT(p.downstreamSeconds, 0.0);
+    }
+    // λ = 0 is the base: proxy 0 for every task.
+    for (double v : s.points[0].proxy.at("task-alignment")) EXPECT_NEAR(v, 0.0, 1e-6);
+    // Weight space: TA's merged task vector Σ τ_t has the same direction at every λ > 0.
+    EXPECT_NEAR(s.points[1].proxyMean("weight-space"), s.points[2].proxyMean("weight-space"), 1e-9);
+
+    // Resume: nothing left to do, no new point, one commit marking it complete.
+    commits = 0;
+    SweepOptions again = taLambda("lambda=0:1:3");
+    again.resume = true;
+    EXPECT_EQ(runSweep(suite, again, exp, count), id);
+    EXPECT_EQ(exp.findSweep(id)->points.size(), 3u);
+    EXPECT_EQ(commits, 1);
+    // Without resume, a new sweep.
+    EXPECT_NE(runSweep(suite, taLambda("lambda=0.5:1:1"), exp, count), id);
+    EXPECT_EQ(exp.sweeps.size(), 2u);
+}
+
+TEST(SweepRunner, CancelKeepsCompletedPointsAndResumeFinishes) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    test::TempDir tmp;
+    store::Experiment exp;
+    CancelToken cancel;
+    const CommitFn save = [&](const store::Experiment& e, const store::SweepRecord& r) {
+        store::writeExperiment(tmp.path("exp.h5"), e);
+        if (r.points.size() == 2) cancel.cancel();  // stops inside the third point
+    };
+    EXPECT_THROW(runSweep(suite, taLambda("lambda=0:1:5"), exp, save, nullProgress(), &cancel), Cancelled);
+    store::Experiment onDisk = store::readExperiment(tmp.path("exp.h5"));
+    ASSERT_EQ(onDisk.sweeps.size(), 1u);
+    EXPECT_EQ(onDisk.sweeps[0].status, "cancelled");
+    EXPECT_EQ(onDisk.sweeps[0].points.size(), 2u);
+    const std::vector<double> first = onDisk.sweeps[0].points[0].params;
+
+    SweepOptions resume = taLambda("lambda=0:1:5");
+    resume.resume = true;
+    std::vector<std::vector<double>> computed;
+    const CommitFn track = [&](const store::Experiment& e, const store::SweepRecord& r) {
+        store::writeExperiment(tmp.path("exp.h5"), e);
+        computed.push_back(r.points.back().params);
+    };
+    runSweep(suite, resume, onDisk, track);
+    EXPECT_EQ(computed.size(), 3u);  // only the three missing points
+    for (const auto& c : computed) EXPECT_NE(c, first);
+    const store::Experiment done = store::readExperiment(tmp.path("exp.h5"));
+    EXPECT_EQ(done.sweeps[0].status, "complete");
+    EXPECT_EQ(done.sweeps[0].points.size(), 5u);
+}
+
+TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    store::Experiment exp;
+    const CommitFn none = [](const store::Experiment&, const store::SweepRecord&) {};
+    SweepOptions ties;
+    ties.spec.method = "ties";
+    ties.spec.axes = {parseGridAxis("density=0.1,0.3"), parseGridAxis("lambda=0.5,1")};
+    ties.downstream.mode = eval::DownstreamMode::None;
+    const auto& s = *exp.findSweep(runSweep(suite, ties, exp, none));
+    EXPECT_EQ(s.points.size(), 4u);
+    EXPECT_FALSE(s.points[0].hasDownstream());
+
+    SweepOptions weights;
+    weights.spec.axes = {parseGridAxis("weight[digits-class]=0,1")};
+    weights.spec.sets = {"lambda=1"};
+    weights.proxies = {"weight-space"};
+    weights.downstream.mode = eval::DownstreamMode::None;
+    const auto& w = *exp.findSweep(runSweep(suite, weights, exp, none));
+    // Without digits' task vector the merge is further from the digits expert.
+    EXPECT_LT(w.points[0].proxy.at("weight-space")[3], w.points[1].proxy.at("weight-space")[3]);
+
+    SweepOptions tall;  // one model per task
+    tall.spec.method = "tall_masks";
+    tall.downstream.mode = eval::DownstreamMode::Frozen;
+    const auto& t = *exp.findSweep(runSweep(suite, tall, exp, none));
+    ASSERT_EQ(t.points.size(), 1u);
+    EXPECT_EQ(t.points[0].normalized.size(), 4u);
+
+    SweepOptions wrong = taLambda("densty=0.1,0.2");
+    EXPECT_THROW(runSweep(suite, wrong, exp, none), InvalidArgument);
+    tall.downstream.mode = eval::DownstreamMode::ReprRealign;
+    EXPECT_THROW(runSweep(suite, tall, exp, none), InvalidArgument);
+}
+
+TEST(SweepRunner, RelationsAddOneTaskVectorAtATime) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    store::Experiment exp;
+    SweepOptions o;
+    o.spec.kind = "relations";
+    o.spec.axes = {parseGridAxis("lambda=0,1")};
+    o.proxies = {"weight-space"};
+    const auto& r = *exp.findSweep(runSweep(suite, o, exp, [](const store::Experiment&, const store::SweepRecord&) {}));
+    EXPECT_EQ(r.kind, "relations");
+    ASSERT_EQ(r.points.size(), 8u);  // 4 tasks × 2 λ
+    for (const auto& p : r.points) {
+        const auto t = static_cast<std::size_t>(p.params[0]);
+        if (p.params[1] == 1.0) {
+            // θ0 + τ_t is the expert t: its own task at normalized 1, weight-space 1.
+            EXPECT_NEAR(p.normalized[t], 1.0, 0.02);  // θ0 + 1·τ_t equals θ_t up to rounding
+            EXPECT_NEAR(p.proxy.at("weight-space")[t], 1.0, 1e-6);
+        }
+    }
+}
+
+TEST(SweepRunner, AnotherKitsExperimentIsRefused) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    store::Experiment exp;
+    exp.inputs.push_back({"base", "", "/elsewhere/base.safetensors", "0123"});
+    EXPECT_THROW(runSweep(suite, taLambda("lambda=1:1:1"), exp, [](const store::Experiment&, const store::SweepRecord&) {}),
+                 InvalidArgument);
+}
+
+}  // namespace
+}  // namespace ms::core::sweep
