@@ -5,6 +5,7 @@
 // completed point in EXP.h5 (--resume continues).
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -125,15 +126,23 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     const core::eval::TaskSuite suite = core::eval::loadTaskSuite(kit, a.suite, progress);
     std::string id;
     const char* clearLine = ::isatty(STDERR_FILENO) == 1 ? "\r\033[K" : "";  // over the progress bar
+    std::size_t printed = 0;
+    int firstPoint = -1;
+    const auto start = std::chrono::steady_clock::now();
     core::BackgroundJob job([&](const core::CancelToken& cancel) {
         id = core::sweep::runSweep(suite, o, exp,
-                                   [&](const core::store::Experiment& e, const core::store::SweepRecord& r) {
+                                   [&](const core::store::Experiment& e, const core::store::SweepRecord& r, bool pointAdded) {
                                        core::store::Experiment copy = e;
                                        copy.modified = core::store::isoNow();
                                        core::store::writeExperiment(a.out, copy);
-                                       if (!r.points.empty() && r.status != "cancelled")
-                                           std::fprintf(stderr, "%s[%zu/%d] %s\n", clearLine, r.points.size(), r.plannedPoints,
-                                                        pointLine(r, r.points.back()).c_str());
+                                       if (!pointAdded) return;  // a status change only
+                                       if (firstPoint < 0) firstPoint = static_cast<int>(r.points.size()) - 1;
+                                       printed = r.points.size();
+                                       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                                       const int doneHere = static_cast<int>(printed) - firstPoint;
+                                       std::fprintf(stderr, "%s[%zu/%d] %s, ETA %s\n", clearLine, printed, r.plannedPoints,
+                                                    pointLine(r, r.points.back()).c_str(),
+                                                    core::sweep::etaText(elapsed, doneHere, r.plannedPoints - firstPoint).c_str());
                                    },
                                    progress, &cancel);
     });

@@ -211,20 +211,20 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
             r.points.push_back(std::move(point));
             r.updated = store::isoNow();
             if (k + 1 == todo.size()) r.status = "complete";
-            commit(experiment, r);
+            commit(experiment, r, true);
         }
     } catch (const Cancelled&) {
         store::SweepRecord& r = findRecord();
         r.status = "cancelled";
         r.updated = store::isoNow();
-        commit(experiment, r);
+        commit(experiment, r, false);
         throw;
     }
     store::SweepRecord& r = findRecord();
     if (r.status != "complete") {  // nothing was left to do
         r.status = "complete";
         r.updated = store::isoNow();
-        commit(experiment, r);
+        commit(experiment, r, false);
     }
     progress.report("sweep " + id + " done", static_cast<std::uint64_t>(total), static_cast<std::uint64_t>(total));
     return id;

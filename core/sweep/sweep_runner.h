@@ -25,8 +25,9 @@ struct SweepOptions {
     bool resume = false;  // continue the newest sweep of the file with the same spec and options
 };
 
-// Called after every completed point (and once at the end) with the experiment as it stands.
-using CommitFn = std::function<void(const store::Experiment&, const store::SweepRecord&)>;
+// Called after every completed point (pointAdded: it is sweep.points.back()) and after a change of
+// status alone (cancelled; complete with nothing left to do), with the experiment as it stands.
+using CommitFn = std::function<void(const store::Experiment&, const store::SweepRecord&, bool pointAdded)>;
 
 // Returns the sweep's id. Throws InvalidArgument for a spec that does not fit the kit or the
 // method, or when the experiment belongs to another kit.

@@ -116,8 +116,13 @@ TEST(SweepCli, KilledSweepKeepsItsPointsAndResumeCompletesIt) {
     resume.push_back("--resume");
     const auto r = runCli(resume);
     ASSERT_EQ(r.exitCode, 0) << r.err;
-    // Only the missing points were computed.
-    EXPECT_EQ(static_cast<std::size_t>(std::count(r.err.begin(), r.err.end(), '\n')) >= 40 - kept, true);
+    // Only the missing points were computed: one "[k/40] ..." line each.
+    std::size_t pointLines = 0;
+    for (std::size_t at = 0; at < r.err.size(); at = r.err.find('\n', at) + 1) {
+        if (r.err[at] == '[') ++pointLines;
+        if (r.err.find('\n', at) == std::string::npos) break;
+    }
+    EXPECT_EQ(pointLines, 40 - kept) << r.err;
     const core::store::Experiment done = core::store::readExperiment(exp);
     ASSERT_EQ(done.sweeps.size(), 1u);
     EXPECT_EQ(done.sweeps[0].status, "complete");

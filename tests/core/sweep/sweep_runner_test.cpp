@@ -25,10 +25,14 @@ SweepOptions taLambda(const std::string& grid, eval::DownstreamMode mode = eval:
 TEST(SweepRunner, RecordsEveryPointAndResumeSkipsThem) {
     const eval::TaskSuite& suite = test::reducedSuite();
     store::Experiment exp;
-    int commits = 0;
-    const CommitFn count = [&](const store::Experiment&, const store::SweepRecord&) { ++commits; };
+    int commits = 0, added = 0;
+    const CommitFn count = [&](const store::Experiment&, const store::SweepRecord&, bool pointAdded) {
+        ++commits;
+        added += pointAdded;
+    };
     const std::string id = runSweep(suite, taLambda("lambda=0:1:3"), exp, count);
     EXPECT_EQ(commits, 3);  // one per point, the last one marks it complete
+    EXPECT_EQ(added, 3);
     const store::SweepRecord& s = *exp.findSweep(id);
     EXPECT_EQ(s.status, "complete");
     EXPECT_EQ(s.tasks, suite.taskNames());
@@ -48,12 +52,13 @@ TEST(SweepRunner, RecordsEveryPointAndResumeSkipsThem) {
     EXPECT_NEAR(s.points[1].proxyMean("weight-space"), s.points[2].proxyMean("weight-space"), 1e-9);
 
     // Resume: nothing left to do, no new point, one commit marking it complete.
-    commits = 0;
+    commits = added = 0;
     SweepOptions again = taLambda("lambda=0:1:3");
     again.resume = true;
     EXPECT_EQ(runSweep(suite, again, exp, count), id);
     EXPECT_EQ(exp.findSweep(id)->points.size(), 3u);
     EXPECT_EQ(commits, 1);
+    EXPECT_EQ(added, 0);
     // Without resume, a new sweep.
     EXPECT_NE(runSweep(suite, taLambda("lambda=0.5:1:1"), exp, count), id);
     EXPECT_EQ(exp.sweeps.size(), 2u);
@@ -64,7 +69,7 @@ TEST(SweepRunner, CancelKeepsCompletedPointsAndResumeFinishes) {
     test::TempDir tmp;
     store::Experiment exp;
     CancelToken cancel;
-    const CommitFn save = [&](const store::Experiment& e, const store::SweepRecord& r) {
+    const CommitFn save = [&](const store::Experiment& e, const store::SweepRecord& r, bool) {
         store::writeExperiment(tmp.path("exp.h5"), e);
         if (r.points.size() == 2) cancel.cancel();  // stops inside the third point
     };
@@ -78,7 +83,7 @@ TEST(SweepRunner, CancelKeepsCompletedPointsAndResumeFinishes) {
     SweepOptions resume = taLambda("lambda=0:1:5");
     resume.resume = true;
     std::vector<std::vector<double>> computed;
-    const CommitFn track = [&](const store::Experiment& e, const store::SweepRecord& r) {
+    const CommitFn track = [&](const store::Experiment& e, const store::SweepRecord& r, bool) {
         store::writeExperiment(tmp.path("exp.h5"), e);
         computed.push_back(r.points.back().params);
     };
@@ -93,7 +98,7 @@ TEST(SweepRunner, CancelKeepsCompletedPointsAndResumeFinishes) {
 TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     const eval::TaskSuite& suite = test::reducedSuite();
     store::Experiment exp;
-    const CommitFn none = [](const store::Experiment&, const store::SweepRecord&) {};
+    const CommitFn none = [](const store::Experiment&, const store::SweepRecord&, bool) {};
     SweepOptions ties;
     ties.spec.method = "ties";
     ties.spec.axes = {parseGridAxis("density=0.1,0.3"), parseGridAxis("lambda=0.5,1")};
@@ -131,7 +136,7 @@ TEST(SweepRunner, RelationsAddOneTaskVectorAtATime) {
     o.spec.kind = "relations";
     o.spec.axes = {parseGridAxis("lambda=0,1")};
     o.proxies = {"weight-space"};
-    const auto& r = *exp.findSweep(runSweep(suite, o, exp, [](const store::Experiment&, const store::SweepRecord&) {}));
+    const auto& r = *exp.findSweep(runSweep(suite, o, exp, [](const store::Experiment&, const store::SweepRecord&, bool) {}));
     EXPECT_EQ(r.kind, "relations");
     ASSERT_EQ(r.points.size(), 8u);  // 4 tasks × 2 λ
     for (const auto& p : r.points) {
@@ -148,7 +153,7 @@ TEST(SweepRunner, AnotherKitsExperimentIsRefused) {
     const eval::TaskSuite& suite = test::reducedSuite();
     store::Experiment exp;
     exp.inputs.push_back({"base", "", "/elsewhere/base.safetensors", "0123"});
-    EXPECT_THROW(runSweep(suite, taLambda("lambda=1:1:1"), exp, [](const store::Experiment&, const store::SweepRecord&) {}),
+    EXPECT_THROW(runSweep(suite, taLambda("lambda=1:1:1"), exp, [](const store::Experiment&, const store::SweepRecord&, bool) {}),
                  InvalidArgument);
 }
 
