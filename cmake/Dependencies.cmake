@@ -13,5 +13,6 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)  # content hashes (
 
 if(MS_BUILD_GUI)
   # Qt6 must come before QCustomPlotQt6 (its config looks Qt up).
-  find_package(Qt6 REQUIRED COMPONENTS Widgets Test)
+  find_package(Qt6 REQUIRED COMPONENTS Widgets Concurrent Svg PrintSupport Test)
+  find_package(QCustomPlotQt6 REQUIRED)              # the workbench's plots (GPLv3)
 endif()

@@ -9,7 +9,7 @@ MS_JOBS="${MS_JOBS:-$(nproc)}"
 # Debian packages the build, the tests and the demo need. Why each library is there: README.
 MS_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
-  qt6-base-dev libqcustomplot-dev libtorch-dev libopenblas0-pthread
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev libtorch-dev libopenblas0-pthread
   libhdf5-dev hdf5-tools zlib1g-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev

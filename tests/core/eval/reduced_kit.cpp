@@ -1,4 +1,5 @@
 #include "tests/core/eval/reduced_kit.h"
+#include "tests/core/eval/reduced_kit_path.h"
 
 #include <memory>
 
@@ -36,4 +37,8 @@ const core::eval::TaskSuite& reducedSuite() {
     return suite;
 }
 
+}  // namespace ms::test
+
+namespace ms::test {
+std::string reducedKitDir() { return reducedKit().dir; }
 }  // namespace ms::test

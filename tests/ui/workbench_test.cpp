@@ -1,0 +1,307 @@
+// The workbench under QT_QPA_PLATFORM=offscreen, on the reduced demo kit: item models through
+// QAbstractItemModelTester, the worker adapter with fake jobs, plot data, and the main flows
+// driven programmatically — open the kit, choose a method, run a sweep, see the points reach the
+// table and the plots, cancel a sweep, reopen the experiment, export plots and the table,
+// presentation mode — with a screenshot of each main view; and the GUI thread's longest stall
+// while a sweep runs and the λ slider moves.
+#include <QAbstractItemModelTester>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QImage>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTimer>
+#include <QtTest/QtTest>
+#include <qcustomplot.h>
+
+#include "core/errors.h"
+#include "tests/core/eval/reduced_kit_path.h"
+#include "ui/main_window.h"
+#include "ui/panels/live_panel.h"
+#include "ui/panels/plots_panel.h"
+#include "ui/panels/results_panel.h"
+#include "ui/panels/strategy_panel.h"
+#include "ui/panels/sweep_panel.h"
+#include "ui/plot_data.h"
+#include "ui/results_model.h"
+#include "ui/screenshot.h"
+#include "ui/worker.h"
+#include "ui/workbench.h"
+
+using namespace ms;
+
+namespace {
+
+core::store::Experiment syntheticExperiment(int points) {
+    core::store::Experiment e;
+    core::store::SweepRecord s;
+    s.id = "sweep-001";
+    s.method = "ties";
+    s.tasks = {"a", "b"};
+    s.paramNames = {"density", "lambda"};
+    s.proxies = {"task-alignment"};
+    for (int i = 0; i < points; ++i) {
+        core::store::PointRecord p;
+        p.params = {i % 2 ? 0.2 : 0.1, 0.5 * (i / 2)};
+        p.proxy["task-alignment"] = {0.1 * i, 0.2};
+        p.normalized = {0.5 + 0.01 * i, 0.9};
+        p.metric = {0.4, 0.8};
+        s.points.push_back(p);
+    }
+    e.sweeps.push_back(s);
+    return e;
+}
+
+void prepare(ui::MainWindow& w) {
+    auto& o = w.workbench()->sessionOptions();
+    o.probeSize = 32;
+    o.liveProbeSize = 16;
+    o.realignSamples = 200;
+    o.evalLimit = 200;
+    o.digitsDir = MS_MNIST_DIGITS_DIR;
+    o.featureCache.clear();
+    w.workbench()->openKitNow(QString::fromStdString(test::reducedKitDir()));
+}
+
+QString shotPath(const QString& name) {
+    QDir().mkpath(QStringLiteral(MS_SCREENSHOT_DIR));
+    return QStringLiteral(MS_SCREENSHOT_DIR "/") + name + QStringLiteral(".png");
+}
+
+bool waitQueueDone(ui::Workbench* wb, int ms) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms) {
+        QTest::qWait(50);
+        if (!wb->sweepRunning()) {
+            bool queued = false;
+            for (const auto& q : wb->queue()) queued = queued || q.state == QStringLiteral("queued");
+            if (!queued) return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+class WorkbenchTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void resultsModelPassesTheModelTester() {
+        ui::ResultsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setExperiment(syntheticExperiment(3));
+        QCOMPARE(model.rowCount(), 3);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+        model.setExperiment(syntheticExperiment(5));  // a running sweep grew: rows appended, no reset
+        QCOMPARE(model.rowCount(), 5);
+        QCOMPARE(inserted.count(), 1);
+        QCOMPARE(reset.count(), 0);
+        // Columns: sweep, method, density, lambda, proxy, downstream, a, b, seconds.
+        QCOMPARE(model.columnCount(), 9);
+        QCOMPARE(model.headerData(3, Qt::Horizontal).toString(), QStringLiteral("lambda"));
+        QCOMPARE(model.data(model.index(4, 4)).toString(), QStringLiteral("0.3000"));  // proxy mean of point 4: (0.4 + 0.2) / 2
+        QCOMPARE(model.data(model.index(4, 4), Qt::UserRole).toDouble(), 0.3);
+        QCOMPARE(model.pointAt(4), std::make_pair(0, 4));
+        QVERIFY(model.toCsv().startsWith(QStringLiteral("sweep,method,density,lambda,proxy,downstream,a,b,seconds\n")));
+        model.setExperiment({});
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void plotDataSlicesAndGrids() {
+        const auto e = syntheticExperiment(6);  // density {0.1, 0.2} × lambda {0, 0.5, 1}
+        const auto c = ui::sweepCurves(e.sweeps[0], "task-alignment");
+        QCOMPARE(QString::fromStdString(c.xName), QStringLiteral("lambda"));
+        QCOMPARE(c.bestDownstream, 5);  // 0.5 + 0.05 highest
+        QCOMPARE(c.proxy.size(), 3u);   // a, b, mean
+        QCOMPARE(c.proxy[0].x.size(), 3u);  // the slice at density 0.2
+        for (int p : c.proxy[0].points) QCOMPARE(e.sweeps[0].points[static_cast<std::size_t>(p)].params[0], 0.2);
+        const auto h = ui::heatmap(e.sweeps[0], true, "task-alignment");
+        QCOMPARE(h.xs.size(), 2u);
+        QCOMPARE(h.ys.size(), 3u);
+        QCOMPARE(h.values[2 * 2 + 1], e.sweeps[0].points[5].downstreamMean());
+    }
+
+    void workerReportsProgressErrorsAndCancellation() {
+        QThreadPool pool;
+        auto* ok = ui::Worker::start(QStringLiteral("fake"), [](core::ProgressSink& p, const core::CancelToken&) {
+            for (int i = 0; i <= 10; ++i) p.report("step", static_cast<std::uint64_t>(i), 10);
+        }, nullptr, &pool);
+        QSignalSpy okProgress(ok, &ui::Worker::progress);
+        QSignalSpy okDone(ok, &ui::Worker::finished);
+        QVERIFY(okDone.wait(5000));
+        QCOMPARE(okDone.at(0).at(0).toBool(), true);
+        QVERIFY(okProgress.count() >= 1);  // throttled, the last one always delivered
+        QCOMPARE(okProgress.last().at(1).toULongLong(), 10ull);
+
+        auto* bad = ui::Worker::start(QStringLiteral("fake"), [](core::ProgressSink&, const core::CancelToken&) {
+            throw core::FormatError("/x/model.pt", "blocks.0.weight", "truncated");
+        }, nullptr, &pool);
+        QSignalSpy badDone(bad, &ui::Worker::finished);
+        QVERIFY(badDone.wait(5000));
+        QCOMPARE(badDone.at(0).at(0).toBool(), false);
+        QVERIFY(badDone.at(0).at(1).toString().contains(QStringLiteral("/x/model.pt")));
+
+        auto* slow = ui::Worker::start(QStringLiteral("fake"), [](core::ProgressSink&, const core::CancelToken& c) {
+            for (;;) {
+                c.throwIfCancelled();
+                QThread::msleep(2);
+            }
+        }, nullptr, &pool);
+        QSignalSpy slowDone(slow, &ui::Worker::finished);
+        slow->cancel();
+        QVERIFY(slowDone.wait(5000));
+        QCOMPARE(slowDone.at(0).at(1).toString(), QStringLiteral("cancelled"));
+    }
+
+    void sweepFlowFromFormToTableAndPlots() {
+        ui::MainWindow w;
+        prepare(w);
+        w.resize(1600, 1000);
+        w.strategy()->setMethod(QStringLiteral("task_arithmetic"));
+        w.sweeps()->setGrid(QStringLiteral("lambda=0:1:4"));
+        w.sweeps()->setDownstream(QStringLiteral("frozen"));
+        QString error;
+        QVERIFY2(w.sweeps()->queueFromForm(&error), qPrintable(error));
+        QVERIFY(waitQueueDone(w.workbench(), 120000));
+        QCOMPARE(w.workbench()->queue().front().state, QStringLiteral("done"));
+        const auto& e = w.workbench()->experiment();
+        QCOMPARE(e.sweeps.size(), 1u);
+        QCOMPARE(e.sweeps[0].points.size(), 4u);
+        QCOMPARE(w.results()->model()->rowCount(), 4);
+        // The file on disk holds the same points.
+        const QString path = w.workbench()->experimentPath();
+        QVERIFY(QFileInfo::exists(path));
+        // Plots: 4 tasks + mean, proxy and downstream, plus the best markers.
+        QCustomPlot* sweepPlot = w.plots()->plot(0);
+        QVERIFY(sweepPlot->graphCount() >= 10);
+        QCOMPARE(sweepPlot->graph(0)->dataCount(), 4);
+        // Selecting a row highlights the point.
+        w.results()->selectPoint(0, 2);
+        QTest::qWait(50);
+        bool highlighted = false;
+        for (int g = 0; g < sweepPlot->graphCount(); ++g)
+            highlighted = highlighted || (sweepPlot->graph(g)->name() == QStringLiteral("selected") && sweepPlot->graph(g)->dataCount() == 1);
+        QVERIFY(highlighted);
+        // Wait for the live preview and the interference analysis, then a screenshot of each plot.
+        QTRY_VERIFY_WITH_TIMEOUT(w.workbench()->interference().has_value(), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.live()->updates() > 0, 60000);
+        for (int i = 0; i < w.plots()->plotCount(); ++i) {
+            w.plots()->tabs()->setCurrentIndex(i);
+            QString err;
+            const QStringList names = {QStringLiteral("sweep"), QStringLiteral("scatter"), QStringLiteral("heatmap"),
+                                       QStringLiteral("interference"), QStringLiteral("relations")};
+            QVERIFY2(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_") + names[i]), 1600, 1000, &err), qPrintable(err));
+            QCOMPARE(QImage(shotPath(QStringLiteral("workbench_") + names[i])).size(), QSize(1600, 1000));
+        }
+        // Export the plot as PNG, SVG and PDF, and the table as CSV.
+        QTemporaryDir tmp;
+        w.plots()->tabs()->setCurrentIndex(0);
+        for (const char* ext : {"png", "svg", "pdf"}) {
+            const QString out = tmp.filePath(QStringLiteral("plot.") + QString::fromLatin1(ext));
+            QVERIFY(w.exportCurrentPlot(out));
+            QVERIFY2(QFileInfo(out).size() > 1000, qPrintable(out));
+        }
+        QVERIFY(!w.exportCurrentPlot(tmp.filePath(QStringLiteral("plot.bmp"))));
+        QString csvError;
+        QVERIFY(w.results()->exportCsv(tmp.filePath(QStringLiteral("r.csv")), &csvError));
+        QFile csv(tmp.filePath(QStringLiteral("r.csv")));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QCOMPARE(csv.readAll().count('\n'), 5);
+
+        // Reopen the experiment in a new window: same table, same plots.
+        const QString saved = tmp.filePath(QStringLiteral("exp.h5"));
+        QVERIFY(w.workbench()->saveExperimentAs(saved, &error));
+        ui::MainWindow again;
+        QVERIFY(again.openExperimentFile(saved));
+        QCOMPARE(again.results()->model()->rowCount(), 4);
+        QCOMPARE(again.plots()->plot(0)->graph(0)->dataCount(), 4);
+    }
+
+    void cancelMidSweepKeepsThePointsDone() {
+        ui::MainWindow w;
+        prepare(w);
+        w.sweeps()->setGrid(QStringLiteral("lambda=0:1.5:40"));
+        w.sweeps()->setDownstream(QStringLiteral("frozen"));
+        QVERIFY(w.sweeps()->queueFromForm());
+        QTRY_VERIFY_WITH_TIMEOUT(!w.workbench()->experiment().sweeps.empty() && w.workbench()->experiment().sweeps[0].points.size() >= 2, 60000);
+        w.workbench()->cancelSweeps();
+        QVERIFY(waitQueueDone(w.workbench(), 30000));
+        QCOMPARE(w.workbench()->queue().front().state, QStringLiteral("cancelled"));
+        const std::size_t n = w.workbench()->experiment().sweeps[0].points.size();
+        QVERIFY(n >= 2 && n < 40);
+        QCOMPARE(w.results()->model()->rowCount(), static_cast<int>(n));
+    }
+
+    void guiThreadNeverStallsWhileASweepRunsAndTheSliderMoves() {
+        ui::MainWindow w;
+        prepare(w);
+        w.show();
+        w.sweeps()->setGrid(QStringLiteral("lambda=0:1.5:12"));
+        w.sweeps()->setDownstream(QStringLiteral("head-realign"));
+        QVERIFY(w.sweeps()->queueFromForm());
+        // A 5 ms timer on the GUI thread: the longest gap between its ticks is the longest stall.
+        QElapsedTimer clock;
+        clock.start();
+        qint64 last = 0, worst = 0;
+        QTimer tick;
+        QObject::connect(&tick, &QTimer::timeout, [&] {
+            const qint64 now = clock.elapsed();
+            worst = std::max(worst, now - last);
+            last = now;
+        });
+        tick.start(5);
+        QTimer drag;  // the λ slider moving, as a user drags it
+        int value = 0;
+        QObject::connect(&drag, &QTimer::timeout, [&] { w.live()->lambdaSlider()->setValue((value += 7) % 200); });
+        drag.start(30);
+        last = clock.elapsed();
+        QTest::qWait(4000);
+        drag.stop();
+        tick.stop();
+        const int updates = w.live()->updates();
+        w.workbench()->cancelSweeps();
+        QVERIFY(waitQueueDone(w.workbench(), 30000));
+        qInfo("longest GUI-thread stall during a sweep with the slider moving: %lld ms (%d live updates in 4 s)", worst, updates);
+        QVERIFY2(worst < 100, qPrintable(QStringLiteral("stall of %1 ms").arg(worst)));
+        QVERIFY(updates > 3);
+    }
+
+    void presentationModeHidesPanelsAndKeysStepThroughPlots() {
+        ui::MainWindow w;
+        w.resize(1600, 1000);
+        w.show();
+        w.setPresentationMode(true);
+        QVERIFY(w.presentationMode());
+        for (QDockWidget* d : w.findChildren<QDockWidget*>()) QVERIFY(!d->isVisible());
+        const int first = w.plots()->tabs()->currentIndex();
+        QTest::keyClick(&w, Qt::Key_Right);
+        QCOMPARE(w.plots()->tabs()->currentIndex(), (first + 1) % w.plots()->plotCount());
+        QTest::keyClick(&w, Qt::Key_Left);
+        QCOMPARE(w.plots()->tabs()->currentIndex(), first);
+        QString err;
+        QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_presentation")), 1600, 1000, &err));
+        QTest::keyClick(&w, Qt::Key_Escape);
+        QVERIFY(!w.presentationMode());
+    }
+
+    void firstStartOffersTheDemoKit() {
+        qputenv("MS_KIT_DIR", QDir::temp().filePath(QStringLiteral("no-such-kit-%1").arg(QCoreApplication::applicationPid())).toUtf8());
+        ui::MainWindow w;
+        w.startWithoutKit();
+        QVERIFY(w.findChild<QWidget*>(QStringLiteral("welcome"))->isVisibleTo(&w));
+        QString err;
+        QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_first_start")), 1600, 1000, &err));
+        qunsetenv("MS_KIT_DIR");
+    }
+};
+
+QTEST_MAIN(WorkbenchTest)
+#include "workbench_test.moc"

@@ -1,0 +1,152 @@
+#include "ui/panels/strategy_panel.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QSlider>
+#include <QVBoxLayout>
+
+#include "core/merge/method_registry.h"
+#include "ui/task_colors.h"
+
+namespace ms::ui {
+
+StrategyPanel::StrategyPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    m_method = new QComboBox(this);
+    m_method->setObjectName(QStringLiteral("methodCombo"));
+    for (const auto* m : core::merge::allMethods()) {
+        m_method->addItem(QString::fromStdString(m->info().name));
+        m_method->setItemData(m_method->count() - 1, QString::fromStdString(m->info().summary), Qt::ToolTipRole);
+    }
+    layout->addWidget(m_method);
+    m_summary = new QLabel(this);
+    m_summary->setWordWrap(true);
+    m_summary->setStyleSheet(QStringLiteral("color: #555"));
+    layout->addWidget(m_summary);
+    m_formHost = new QWidget(this);
+    m_form = new QFormLayout(m_formHost);
+    m_form->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_formHost);
+    auto* box = new QGroupBox(tr("Per-task weights"), this);
+    m_weightsHost = box;
+    m_weights = new QFormLayout(box);
+    layout->addWidget(box);
+    layout->addStretch();
+    connect(m_method, &QComboBox::currentTextChanged, this, [this] {
+        rebuildControls();
+        emit changed();
+    });
+    setMethod(QStringLiteral("task_arithmetic"));
+    rebuildControls();
+}
+
+void StrategyPanel::setTasks(const QStringList& tasks) {
+    while (m_weights->rowCount() > 0) m_weights->removeRow(0);
+    m_weightSliders.clear();
+    for (int t = 0; t < tasks.size(); ++t) {
+        auto* slider = new QSlider(Qt::Horizontal, m_weightsHost);
+        slider->setRange(0, 200);
+        slider->setValue(100);
+        slider->setObjectName(QStringLiteral("weight_") + tasks[t]);
+        slider->setToolTip(tr("weight w_t of %1's task vector (0–2)").arg(tasks[t]));
+        auto* label = new QLabel(QStringLiteral("%1  1.00").arg(tasks[t]), m_weightsHost);
+        label->setStyleSheet(QStringLiteral("color: %1; font-weight: bold").arg(taskColor(t).name()));
+        label->setMinimumWidth(140);
+        connect(slider, &QSlider::valueChanged, this, [this, label, name = tasks[t]](int v) {
+            label->setText(QStringLiteral("%1  %2").arg(name).arg(v / 100.0, 0, 'f', 2));
+            emit changed();
+        });
+        m_weights->addRow(label, slider);
+        m_weightSliders.push_back(slider);
+    }
+}
+
+QString StrategyPanel::method() const { return m_method->currentText(); }
+
+void StrategyPanel::setMethod(const QString& name) {
+    const int i = m_method->findText(name);
+    if (i >= 0) m_method->setCurrentIndex(i);
+}
+
+void StrategyPanel::rebuildControls() {
+    while (m_form->rowCount() > 0) m_form->removeRow(0);
+    m_controls.clear();
+    const auto& info = core::merge::findMethod(m_method->currentText().toStdString()).info();
+    m_summary->setText(QString::fromStdString(info.summary));
+    bool usesWeight = false;
+    for (const auto& p : info.params) {
+        if (p.name == "weight") {
+            usesWeight = true;
+            continue;
+        }
+        QWidget* control = nullptr;
+        if (p.kind == core::merge::ParamKind::Choice) {
+            auto* c = new QComboBox(m_formHost);
+            for (const auto& ch : p.choices) c->addItem(QString::fromStdString(ch));
+            c->setCurrentText(QString::fromStdString(p.defaultChoice));
+            connect(c, &QComboBox::currentTextChanged, this, &StrategyPanel::changed);
+            control = c;
+        } else {
+            auto* s = new QDoubleSpinBox(m_formHost);
+            const bool integer = p.kind == core::merge::ParamKind::Integer;
+            s->setDecimals(integer ? 0 : 3);
+            s->setRange(p.min, p.max);
+            s->setSingleStep(integer ? 1.0 : (p.max - p.min) > 5 ? 0.1 : 0.05);
+            s->setValue(p.defaultNumber);
+            connect(s, &QDoubleSpinBox::valueChanged, this, &StrategyPanel::changed);
+            control = s;
+        }
+        control->setObjectName(QStringLiteral("param_") + QString::fromStdString(p.name));
+        control->setToolTip(QString::fromStdString(p.help) + (p.affectsPrepare ? tr("\n(changing it redoes the preparation)") : QString()));
+        m_form->addRow(QString::fromStdString(p.name), control);
+        m_controls[p.name] = control;
+    }
+    m_weightsHost->setEnabled(usesWeight);
+    m_weightsHost->setToolTip(usesWeight ? QString() : tr("%1 takes no per-task weights").arg(m_method->currentText()));
+}
+
+std::map<std::string, double> StrategyPanel::numericParams() const {
+    std::map<std::string, double> out;
+    for (const auto& [name, w] : m_controls)
+        if (auto* s = qobject_cast<QDoubleSpinBox*>(w)) out[name] = s->value();
+    return out;
+}
+
+std::vector<std::string> StrategyPanel::settings(const QStringList& except) const {
+    std::vector<std::string> out;
+    for (const auto& [name, w] : m_controls) {
+        if (except.contains(QString::fromStdString(name))) continue;
+        if (auto* s = qobject_cast<QDoubleSpinBox*>(w)) out.push_back(name + "=" + QString::number(s->value(), 'g', 10).toStdString());
+        else if (auto* c = qobject_cast<QComboBox*>(w)) out.push_back(name + "=" + c->currentText().toStdString());
+    }
+    if (m_weightsHost->isEnabled() && !m_weightSliders.empty()) {
+        bool allOne = true;
+        std::string list = "weight=";
+        for (std::size_t i = 0; i < m_weightSliders.size(); ++i) {
+            allOne = allOne && m_weightSliders[i]->value() == 100;
+            list += (i ? "," : "") + QString::number(m_weightSliders[i]->value() / 100.0, 'g', 4).toStdString();
+        }
+        if (!allOne && !except.contains(QStringLiteral("weight"))) out.push_back(list);
+    }
+    return out;
+}
+
+std::vector<double> StrategyPanel::taskWeights() const {
+    std::vector<double> out;
+    if (!m_weightsHost->isEnabled()) return out;
+    for (auto* s : m_weightSliders) out.push_back(s->value() / 100.0);
+    return out;
+}
+
+void StrategyPanel::setParam(const QString& name, double value) {
+    const auto it = m_controls.find(name.toStdString());
+    if (it == m_controls.end()) return;
+    if (auto* s = qobject_cast<QDoubleSpinBox*>(it->second)) s->setValue(value);
+}
+
+bool StrategyPanel::hasParam(const QString& name) const { return m_controls.count(name.toStdString()) > 0; }
+
+}  // namespace ms::ui

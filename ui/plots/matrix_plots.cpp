@@ -1,0 +1,355 @@
+#include "ui/plots/matrix_plots.h"
+
+#include <cmath>
+
+#include "ui/plot_data.h"
+#include "ui/plots/plot_style.h"
+#include "ui/task_colors.h"
+
+namespace ms::ui {
+
+namespace {
+
+// Category ticks on an axis: position i ↦ label i.
+void categoryTicks(QCPAxis* axis, const QStringList& labels) {
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    for (int i = 0; i < labels.size(); ++i) ticker->addTick(i, labels[i]);
+    axis->setTicker(ticker);
+    axis->setSubTicks(false);
+    axis->grid()->setVisible(false);
+}
+
+QStringList toQt(const std::vector<std::string>& v) {
+    QStringList out;
+    for (const auto& s : v) out << QString::fromStdString(s);
+    return out;
+}
+
+void cellText(QCustomPlot* plot, QCPAxis* x, QCPAxis* y, double cx, double cy, double value, const QString& format = {}) {
+    if (!std::isfinite(value)) return;
+    auto* t = new QCPItemText(plot);
+    t->position->setAxes(x, y);
+    t->position->setCoords(cx, cy);
+    t->setClipToAxisRect(true);
+    t->setText(format.isEmpty() ? QString::number(value, 'f', 2) : format);
+    t->setProperty("msBaseSize", 8.5);
+    QFont f = plot->font();
+    f.setPointSizeF(8.5);
+    t->setFont(f);
+    t->setColor(Qt::black);
+    t->setBrush(QColor(255, 255, 255, 170));
+    t->setPadding(QMargins(2, 0, 2, 0));
+}
+
+}  // namespace
+
+void showPlaceholder(QCustomPlot* plot, const QString& text) {
+    for (int i = 0; i < plot->axisRectCount(); ++i)
+        for (QCPAxis* a : plot->axisRect(i)->axes()) a->setVisible(false);
+    auto* t = new QCPItemText(plot);
+    t->position->setType(QCPItemPosition::ptViewportRatio);
+    t->position->setCoords(0.5, 0.5);
+    t->setText(text);
+    t->setColor(QColor(120, 120, 120));
+}
+
+// ---- scatter ------------------------------------------------------------------------------
+
+ScatterPlot::ScatterPlot(QWidget* parent) : QCustomPlot(parent) {
+    stylePlot(this);
+    enableHoverValues(this);
+    xAxis->setLabel(tr("proxy (mean Â over tasks)"));
+    yAxis->setLabel(tr("downstream (mean normalized performance)"));
+    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    showSweep(nullptr, {});
+}
+
+void ScatterPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant) {
+    m_sweep = sweep;
+    m_variant = variant;
+    clearGraphs();
+    clearItems();
+    m_highlight = nullptr;
+    if (!sweep || variant.empty()) {
+        showPlaceholder(this, tr("no sweep with proxy and downstream scores yet"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    QVector<double> x, y;
+    for (const auto& p : sweep->points) {
+        const double px = p.proxyMean(variant), dy = p.downstreamMean();
+        if (std::isfinite(px) && std::isfinite(dy)) x << px, y << dy;
+    }
+    if (x.isEmpty()) {
+        showPlaceholder(this, tr("this sweep has no downstream scores: the scatter needs both"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    QString stats = tr("points");
+    for (const auto& q : sweep->summaries())
+        if (q.proxy == variant)
+            stats = tr("ρ %1 · τ %2 · regret %3 · cost ×%4")
+                        .arg(q.spearman, 0, 'f', 3)
+                        .arg(q.kendall, 0, 'f', 3)
+                        .arg(q.regret, 0, 'f', 4)
+                        .arg(q.costRatio, 0, 'f', 0);
+    xAxis->setVisible(true);
+    yAxis->setVisible(true);
+    QCPGraph* g = addGraph();
+    g->setData(x, y);
+    g->setLineStyle(QCPGraph::lsNone);
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(0, 114, 178, 200), 8));
+    g->setName(QString::fromStdString(sweep->id) + QStringLiteral(" — ") + stats);
+    m_highlight = addGraph();
+    m_highlight->setLineStyle(QCPGraph::lsNone);
+    m_highlight->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(20, 20, 20), 2), QColor(255, 255, 0, 160), 16));
+    m_highlight->removeFromLegend();
+    rescaleAxes();
+    for (QCPAxis* a : {xAxis, yAxis}) {
+        const QCPRange r = a->range();
+        const double pad = std::max(0.01, r.size() * 0.1);
+        a->setRange(r.lower - pad, r.upper + pad);
+    }
+    replot(rpQueuedReplot);
+}
+
+void ScatterPlot::highlightPoint(int point) {
+    if (!m_highlight || !m_sweep) return;
+    m_highlight->data()->clear();
+    if (point >= 0 && point < static_cast<int>(m_sweep->points.size())) {
+        const auto& p = m_sweep->points[static_cast<std::size_t>(point)];
+        if (std::isfinite(p.proxyMean(m_variant)) && std::isfinite(p.downstreamMean()))
+            m_highlight->addData(p.proxyMean(m_variant), p.downstreamMean());
+    }
+    replot(rpQueuedReplot);
+}
+
+// ---- heatmap ------------------------------------------------------------------------------
+
+HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
+    stylePlot(this);
+    legend->setVisible(false);
+    m_scale = new QCPColorScale(this);
+    plotLayout()->addElement(0, 1, m_scale);
+    QCPMarginGroup* group = new QCPMarginGroup(this);
+    axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    m_scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    showSweep(nullptr, {}, true);
+}
+
+void HeatmapPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant, bool downstream) {
+    m_sweep = sweep;
+    clearItems();
+    clearGraphs();
+    if (m_map) removePlottable(m_map);
+    m_map = nullptr;
+    m_highlight = nullptr;
+    const Heatmap h = sweep ? heatmap(*sweep, downstream, variant) : Heatmap{};
+    if (h.xs.empty()) {
+        m_scale->setVisible(false);
+        showPlaceholder(this, tr("a heatmap needs a sweep over two parameters (e.g. density × lambda, or two task weights)"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    m_scale->setVisible(true);
+    xAxis->setVisible(true);
+    yAxis->setVisible(true);
+    m_map = new QCPColorMap(xAxis, yAxis);
+    const int nx = static_cast<int>(h.xs.size()), ny = static_cast<int>(h.ys.size());
+    m_map->data()->setSize(nx, ny);
+    m_map->data()->setRange(QCPRange(0, nx - 1), QCPRange(0, ny - 1));
+    for (int j = 0; j < ny; ++j)
+        for (int i = 0; i < nx; ++i) {
+            const double v = h.values[static_cast<std::size_t>(j) * h.xs.size() + static_cast<std::size_t>(i)];
+            m_map->data()->setCell(i, j, v);
+            cellText(this, xAxis, yAxis, i, j, v, std::isfinite(v) ? QString::number(v, 'f', 3) : QString());
+        }
+    m_map->setColorScale(m_scale);
+    m_map->setGradient(sequentialGradient());
+    m_map->setInterpolate(false);
+    m_map->rescaleDataRange(true);
+    m_scale->axis()->setLabel(downstream ? tr("mean normalized performance") : tr("proxy (mean Â)"));
+    QStringList xl, yl;
+    for (double x : h.xs) xl << QString::number(x, 'g', 4);
+    for (double y : h.ys) yl << QString::number(y, 'g', 4);
+    categoryTicks(xAxis, xl);
+    categoryTicks(yAxis, yl);
+    xAxis->setLabel(QString::fromStdString(h.xName));
+    yAxis->setLabel(QString::fromStdString(h.yName));
+    xAxis->setRange(-0.5, nx - 0.5);
+    yAxis->setRange(-0.5, ny - 0.5);
+    m_highlight = addGraph();
+    m_highlight->setLineStyle(QCPGraph::lsNone);
+    m_highlight->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, QPen(QColor(255, 40, 40), 3), Qt::NoBrush, 30));
+    replot(rpQueuedReplot);
+}
+
+void HeatmapPlot::highlightPoint(int point) {
+    if (!m_highlight || !m_sweep) return;
+    m_highlight->data()->clear();
+    const Heatmap h = heatmap(*m_sweep, true, "");
+    if (point >= 0 && point < static_cast<int>(m_sweep->points.size()) && !h.xs.empty()) {
+        const auto& p = m_sweep->points[static_cast<std::size_t>(point)];
+        const auto xi = std::find(h.xs.begin(), h.xs.end(), p.params[0]) - h.xs.begin();
+        const auto yi = std::find(h.ys.begin(), h.ys.end(), p.params[1]) - h.ys.begin();
+        m_highlight->addData(static_cast<double>(xi), static_cast<double>(yi));
+    }
+    replot(rpQueuedReplot);
+}
+
+// ---- interference -------------------------------------------------------------------------
+
+InterferencePlot::InterferencePlot(QWidget* parent) : QCustomPlot(parent) {
+    stylePlot(this);
+    showReport(nullptr);
+}
+
+void InterferencePlot::showReport(const core::analysis::InterferenceReport* r) {
+    clearPlottables();
+    clearItems();
+    plotLayout()->clear();
+    if (!r) {
+        auto* rect = new QCPAxisRect(this);
+        plotLayout()->addElement(0, 0, rect);
+        showPlaceholder(this, tr("task interference: open a kit (Models panel) and press Analyse"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    const QStringList tasks = toQt(r->tasks);
+    const int T = tasks.size();
+    // Left: cosine matrix of the task vectors (whole model).
+    auto* left = new QCPAxisRect(this);
+    auto* right = new QCPAxisRect(this);
+    auto* bottom = new QCPAxisRect(this);
+    auto* title = new QCPTextElement(
+        this, tr("Task vectors: cosine similarity (left), sign conflicts and norms per block (right)\n"
+                 "whole model: mean pairwise cosine %1, sign conflicts %2%")
+                  .arg(r->all.meanPairwiseCosine(), 0, 'f', 3)
+                  .arg(100.0 * r->all.signConflictRate, 0, 'f', 1));
+    plotLayout()->addElement(0, 0, title);
+    auto* row = new QCPLayoutGrid;
+    plotLayout()->addElement(1, 0, row);
+    row->addElement(0, 0, left);
+    auto* scale = new QCPColorScale(this);
+    row->addElement(0, 1, scale);
+    auto* rightCol = new QCPLayoutGrid;
+    row->addElement(0, 2, rightCol);
+    rightCol->addElement(0, 0, right);
+    rightCol->addElement(1, 0, bottom);
+    row->setColumnStretchFactors({1.0, 0.08, 1.2});
+    for (auto* rect : {left, right, bottom})
+        for (QCPAxis* a : rect->axes()) a->grid()->setPen(QPen(QColor(225, 225, 225)));
+    auto* map = new QCPColorMap(left->axis(QCPAxis::atBottom), left->axis(QCPAxis::atLeft));
+    map->setInterpolate(false);
+    map->data()->setSize(T, T);
+    map->data()->setRange(QCPRange(0, T - 1), QCPRange(0, T - 1));
+    for (int i = 0; i < T; ++i)
+        for (int j = 0; j < T; ++j) {
+            const double v = r->all.cosine[static_cast<std::size_t>(i * T + j)];
+            map->data()->setCell(j, T - 1 - i, v);
+            cellText(this, left->axis(QCPAxis::atBottom), left->axis(QCPAxis::atLeft), j, T - 1 - i, v);
+        }
+    map->setColorScale(scale);
+    map->setGradient(divergingGradient());
+    map->setDataRange(QCPRange(-1, 1));
+    scale->axis()->setLabel(tr("cosine"));
+    QStringList reversed;
+    for (int i = T - 1; i >= 0; --i) reversed << tasks[i];
+    categoryTicks(left->axis(QCPAxis::atBottom), tasks);
+    categoryTicks(left->axis(QCPAxis::atLeft), reversed);
+    left->axis(QCPAxis::atBottom)->setTickLabelRotation(25);
+    left->axis(QCPAxis::atBottom)->setRange(-0.5, T - 0.5);
+    left->axis(QCPAxis::atLeft)->setRange(-0.5, T - 0.5);
+    // Right top: sign-conflict rate per block; right bottom: ‖τ_t‖ per block.
+    QStringList blocks;
+    QVector<double> keys, conflicts;
+    for (std::size_t b = 0; b < r->blocks.size(); ++b) {
+        blocks << QString::fromStdString(r->blocks[b].name);
+        keys << static_cast<double>(b);
+        conflicts << r->blocks[b].signConflictRate;
+    }
+    auto* bars = new QCPBars(right->axis(QCPAxis::atBottom), right->axis(QCPAxis::atLeft));
+    bars->setData(keys, conflicts);
+    bars->setBrush(QColor(120, 120, 120, 160));
+    bars->setPen(QPen(QColor(80, 80, 80)));
+    bars->setName(tr("sign-conflict rate"));
+    categoryTicks(right->axis(QCPAxis::atBottom), blocks);
+    right->axis(QCPAxis::atBottom)->setRange(-0.6, blocks.size() - 0.4);
+    right->axis(QCPAxis::atLeft)->setRange(0, 1);
+    right->axis(QCPAxis::atLeft)->setLabel(tr("sign conflicts"));
+    for (int t = 0; t < T; ++t) {
+        QVector<double> norms;
+        for (const auto& b : r->blocks) norms << b.norms[static_cast<std::size_t>(t)];
+        auto* g = new QCPGraph(bottom->axis(QCPAxis::atBottom), bottom->axis(QCPAxis::atLeft));
+        g->setData(keys, norms);
+        g->setPen(QPen(taskColor(t), 2));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, taskColor(t), 6));
+        g->setName(tasks[t]);
+    }
+    categoryTicks(bottom->axis(QCPAxis::atBottom), blocks);
+    bottom->axis(QCPAxis::atBottom)->setRange(-0.6, blocks.size() - 0.4);
+    bottom->axis(QCPAxis::atLeft)->setLabel(tr("‖τ‖ per block"));
+    bottom->axis(QCPAxis::atLeft)->rescale();
+    bottom->axis(QCPAxis::atLeft)->setRangeLower(0);
+    bottom->axis(QCPAxis::atLeft)->setRangeUpper(bottom->axis(QCPAxis::atLeft)->range().upper * 1.1);
+    auto* legendBox = new QCPLegend;
+    bottom->insetLayout()->addElement(legendBox, Qt::AlignBottom | Qt::AlignLeft);
+    legendBox->setLayer(QStringLiteral("legend"));
+    legendBox->setBrush(QColor(255, 255, 255, 220));
+    for (int i = 0; i < graphCount(); ++i) graph(i)->addToLegend(legendBox);
+    scalePlotFonts(this, 1.0);
+    replot(rpQueuedReplot);
+}
+
+// ---- relations ----------------------------------------------------------------------------
+
+RelationsPlot::RelationsPlot(QWidget* parent) : QCustomPlot(parent) {
+    stylePlot(this);
+    legend->setVisible(false);
+    m_scale = new QCPColorScale(this);
+    plotLayout()->addElement(0, 1, m_scale);
+    showSweep(nullptr, 1.0);
+}
+
+void RelationsPlot::showSweep(const core::store::SweepRecord* sweep, double lambda) {
+    clearItems();
+    if (m_map) removePlottable(m_map);
+    m_map = nullptr;
+    if (!sweep || sweep->kind != "relations" || sweep->points.empty()) {
+        m_scale->setVisible(false);
+        showPlaceholder(this, tr("task relationships: run a relations sweep (Sweeps panel → Relations)"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    const RelationsMatrix m = relationsMatrix(*sweep, lambda);
+    const int T = static_cast<int>(m.tasks.size());
+    m_scale->setVisible(true);
+    xAxis->setVisible(true);
+    yAxis->setVisible(true);
+    m_map = new QCPColorMap(xAxis, yAxis);
+    m_map->setInterpolate(false);
+    m_map->data()->setSize(T, T);
+    m_map->data()->setRange(QCPRange(0, T - 1), QCPRange(0, T - 1));
+    for (int added = 0; added < T; ++added)
+        for (int t = 0; t < T; ++t) {
+            const double v = m.values[static_cast<std::size_t>(added * T + t)];
+            m_map->data()->setCell(t, T - 1 - added, v);
+            cellText(this, xAxis, yAxis, t, T - 1 - added, v);
+        }
+    m_map->setColorScale(m_scale);
+    m_map->setGradient(sequentialGradient());
+    m_map->setDataRange(QCPRange(0, 1));
+    m_scale->axis()->setLabel(tr("normalized performance"));
+    const QStringList tasks = toQt(m.tasks);
+    QStringList reversed;
+    for (int i = T - 1; i >= 0; --i) reversed << QStringLiteral("+ τ ") + tasks[i];
+    categoryTicks(xAxis, tasks);
+    categoryTicks(yAxis, reversed);
+    xAxis->setLabel(tr("task scored (frozen heads), λ = %1").arg(lambda));
+    yAxis->setLabel(tr("task vector added"));
+    xAxis->setRange(-0.5, T - 0.5);
+    yAxis->setRange(-0.5, T - 0.5);
+    replot(rpQueuedReplot);
+}
+
+}  // namespace ms::ui

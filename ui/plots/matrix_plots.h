@@ -1,0 +1,62 @@
+// Plots 2–5: proxy vs downstream scatter with the proxy-quality statistics in the legend; a 2-D
+// heatmap for two-parameter sweeps; task interference (cosine matrix of task vectors, and per
+// block the sign-conflict rate and task-vector norms); the SIMO task-relationship matrix.
+#pragma once
+
+#include <qcustomplot.h>
+
+#include "core/analysis/interference.h"
+#include "core/store/experiment.h"
+
+namespace ms::ui {
+
+class ScatterPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit ScatterPlot(QWidget* parent = nullptr);
+    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant);
+    void highlightPoint(int point);
+
+private:
+    const core::store::SweepRecord* m_sweep = nullptr;
+    std::string m_variant;
+    QCPGraph* m_highlight = nullptr;
+};
+
+class HeatmapPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit HeatmapPlot(QWidget* parent = nullptr);
+    // downstream: mean normalized performance, else the proxy's mean.
+    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant, bool downstream);
+    void highlightPoint(int point);
+
+private:
+    const core::store::SweepRecord* m_sweep = nullptr;
+    QCPColorMap* m_map = nullptr;
+    QCPColorScale* m_scale = nullptr;
+    QCPGraph* m_highlight = nullptr;
+};
+
+class InterferencePlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit InterferencePlot(QWidget* parent = nullptr);
+    void showReport(const core::analysis::InterferenceReport* report);
+};
+
+class RelationsPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit RelationsPlot(QWidget* parent = nullptr);
+    void showSweep(const core::store::SweepRecord* sweep, double lambda);
+
+private:
+    QCPColorMap* m_map = nullptr;
+    QCPColorScale* m_scale = nullptr;
+};
+
+// A message in the middle of an empty plot.
+void showPlaceholder(QCustomPlot* plot, const QString& text);
+
+}  // namespace ms::ui

@@ -1,0 +1,331 @@
+#include "ui/workbench.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QMetaObject>
+#include <QPointer>
+#include <QStandardPaths>
+
+#include "core/errors.h"
+#include "core/merge/merge_engine.h"
+#include "core/store/experiment_store.h"
+#include "ui/worker.h"
+
+namespace ms::ui {
+
+using core::session::KitSession;
+
+Workbench::Workbench(QObject* parent) : QObject(parent) {
+    m_pool.setMaxThreadCount(4);  // a sweep, the live preview, one kit/analysis/save job
+    const QString cache = QStandardPaths::writableLocation(QStandardPaths::GenericCacheLocation);
+    m_options.featureCache = (cache + QStringLiteral("/mergescope/features")).toStdString();
+    newExperiment();
+}
+
+Workbench::~Workbench() {
+    m_queue.clear();
+    if (m_sweepWorker) m_sweepWorker->cancel();
+    if (m_liveWorker) m_liveWorker->cancel();
+    m_pool.waitForDone();
+}
+
+QStringList Workbench::taskNames() const {
+    QStringList out;
+    if (m_session)
+        for (const auto& t : m_session->taskNames()) out << QString::fromStdString(t);
+    return out;
+}
+
+void Workbench::runJob(const QString& name, std::function<void(core::ProgressSink&, const core::CancelToken&)> work,
+                       std::function<void(bool, const QString&)> done) {
+    Worker* w = Worker::start(name, std::move(work), this, &m_pool);
+    connect(w, &Worker::progress, this, [this, name](const QString& stage, qulonglong d, qulonglong t) {
+        emit busy(name + QStringLiteral(": ") + stage, d, t);
+    });
+    connect(w, &Worker::finished, this, [this, done = std::move(done)](bool ok, const QString& msg) {
+        emit idle();
+        done(ok, msg);
+    });
+}
+
+// ---- kit ----------------------------------------------------------------------------------
+
+void Workbench::openKit(const QString& dir) {
+    auto result = std::make_shared<std::shared_ptr<KitSession>>();
+    const auto options = m_options;
+    const std::string path = dir.toStdString();
+    emit message(QStringLiteral("info"), tr("opening kit %1").arg(dir));
+    runJob(
+        tr("Opening kit"),
+        [result, options, path](core::ProgressSink& p, const core::CancelToken& c) {
+            *result = std::shared_ptr<KitSession>(KitSession::open(path, options, p, &c));
+        },
+        [this, result, dir](bool ok, const QString& msg) {
+            if (!ok) {
+                emit message(QStringLiteral("error"), tr("cannot open kit %1: %2").arg(dir, msg));
+                emit kitFailed(msg);
+                return;
+            }
+            m_session = *result;
+            m_interference.reset();
+            emit message(QStringLiteral("info"), tr("kit %1: %2").arg(dir, QString::fromStdString(m_session->architecture())));
+            emit kitLoaded();
+        });
+}
+
+void Workbench::openKitNow(const QString& dir) {
+    m_session = std::shared_ptr<KitSession>(KitSession::open(dir.toStdString(), m_options));
+    m_interference.reset();
+    emit kitLoaded();
+}
+
+void Workbench::buildDemoKit() {
+    auto dir = std::make_shared<std::string>();
+    runJob(
+        tr("Building the demo kit"),
+        [dir](core::ProgressSink& p, const core::CancelToken& c) {
+            *dir = core::session::buildDemoKit(core::session::defaultDemoKitDir(), 0, p, &c);
+        },
+        [this, dir](bool ok, const QString& msg) {
+            if (!ok) {
+                emit message(QStringLiteral("error"), tr("building the demo kit failed: %1").arg(msg));
+                emit kitFailed(msg);
+                return;
+            }
+            openKit(QString::fromStdString(*dir));
+        });
+}
+
+// ---- experiment ---------------------------------------------------------------------------
+
+QString Workbench::autosavePath() const {
+    const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/autosave");
+    QDir().mkpath(dir);
+    return dir + QStringLiteral("/experiment-%1.h5").arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")));
+}
+
+void Workbench::newExperiment() {
+    m_experiment = {};
+    m_experiment.created = core::store::isoNow();
+    m_path = autosavePath();
+    m_autosave = true;
+    emit experimentChanged();
+}
+
+bool Workbench::openExperiment(const QString& path, QString* error) {
+    if (sweepRunning()) {
+        if (error) *error = tr("a sweep is running: cancel it first");
+        return false;
+    }
+    try {
+        core::store::Experiment e = core::store::readExperiment(path.toStdString());
+        m_experiment = std::move(e);
+        m_path = path;
+        m_autosave = false;
+    } catch (const core::Error& e) {
+        if (error) *error = QString::fromUtf8(e.what());
+        return false;
+    }
+    emit message(QStringLiteral("info"), tr("opened %1 (%2 sweeps)").arg(path).arg(m_experiment.sweeps.size()));
+    emit experimentChanged();
+    // The experiment's kit, when it is not the one open.
+    if (!m_experiment.inputs.empty() && (!m_session || m_session->baseHash() != m_experiment.inputs.front().hash)) {
+        const QString kit = QString::fromStdString(m_experiment.kitDir);
+        if (!kit.isEmpty() && QFileInfo::exists(kit + QStringLiteral("/kit.yaml"))) openKit(kit);
+        else emit message(QStringLiteral("warning"), tr("the experiment's kit %1 is not available: its results are shown, new sweeps need it").arg(kit));
+    }
+    return true;
+}
+
+bool Workbench::saveExperimentAs(const QString& path, QString* error) {
+    try {
+        core::store::Experiment copy = m_experiment;
+        copy.modified = core::store::isoNow();
+        core::store::writeExperiment(path.toStdString(), copy);
+    } catch (const core::Error& e) {
+        if (error) *error = QString::fromUtf8(e.what());
+        return false;
+    }
+    if (m_autosave) QFile::remove(m_path);
+    m_path = path;
+    m_autosave = false;
+    emit message(QStringLiteral("info"), tr("saved %1").arg(path));
+    return true;
+}
+
+// ---- sweeps -------------------------------------------------------------------------------
+
+int Workbench::queueSweep(const core::session::SweepJob& job, const QString& label) {
+    QueuedSweep q;
+    q.id = m_nextSweepId++;
+    q.label = label;
+    q.job = job;
+    m_queue.push_back(q);
+    emit queueChanged();
+    startNextSweep();
+    return q.id;
+}
+
+void Workbench::startNextSweep() {
+    if (m_sweepWorker || m_paused || !m_session) return;
+    auto it = std::find_if(m_queue.begin(), m_queue.end(), [](const QueuedSweep& q) { return q.state == QStringLiteral("queued"); });
+    if (it == m_queue.end()) return;
+    it->state = QStringLiteral("running");
+    const int id = it->id;
+    const auto session = m_session;
+    const auto job = it->job;
+    const std::string path = m_path.toStdString();
+    auto experiment = std::make_shared<core::store::Experiment>(m_experiment);
+    QPointer<Workbench> self(this);
+    Worker* w = Worker::start(
+        it->label,
+        [session, job, path, experiment, self](core::ProgressSink& p, const core::CancelToken& c) {
+            session->runSweep(job, *experiment, [path, self](const core::store::Experiment& e, const core::store::SweepRecord& r, bool) {
+                core::store::Experiment copy = e;
+                copy.modified = core::store::isoNow();
+                core::store::writeExperiment(path, copy);  // every point on disk before the next starts
+                const std::size_t done = r.points.size();
+                const int planned = r.plannedPoints;
+                QMetaObject::invokeMethod(
+                    self.data(), [self, copy = std::move(copy), done, planned] {
+                        if (!self) return;
+                        self->m_experiment = copy;
+                        for (auto& q : self->m_queue)
+                            if (q.state == QStringLiteral("running")) q.done = static_cast<int>(done), q.total = planned;
+                        emit self->experimentChanged();
+                        emit self->queueChanged();
+                    },
+                    Qt::QueuedConnection);
+            }, p, &c);
+        },
+        this, &m_pool);
+    m_sweepWorker = w;
+    connect(w, &Worker::progress, this, [this, id](const QString& stage, qulonglong d, qulonglong t) {
+        for (auto& q : m_queue)
+            if (q.id == id) {
+                q.done = static_cast<int>(d);
+                q.total = static_cast<int>(t);
+                const int at = stage.indexOf(QStringLiteral("ETA "));
+                q.eta = at >= 0 ? stage.mid(at + 4) : QString();
+            }
+        emit queueChanged();
+    });
+    connect(w, &Worker::finished, this, [this, id](bool ok, const QString& msg) {
+        m_sweepWorker = nullptr;
+        for (auto& q : m_queue) {
+            if (q.id != id) continue;
+            if (ok) q.state = QStringLiteral("done");
+            else if (msg == QStringLiteral("cancelled")) q.state = m_paused ? QStringLiteral("paused") : QStringLiteral("cancelled");
+            else q.state = QStringLiteral("failed");
+            if (q.state == QStringLiteral("paused")) q.job.resume = true;
+            if (!ok && msg != QStringLiteral("cancelled"))
+                emit message(QStringLiteral("error"), tr("%1 failed: %2").arg(q.label, msg));
+            else if (ok)
+                emit message(QStringLiteral("info"), tr("%1: done (%2 points), saved in %3").arg(q.label).arg(q.total).arg(m_path));
+        }
+        emit queueChanged();
+        startNextSweep();
+    });
+}
+
+void Workbench::pauseSweeps() {
+    m_paused = true;
+    if (m_sweepWorker) m_sweepWorker->cancel();
+    emit queueChanged();
+}
+
+void Workbench::resumeSweeps() {
+    m_paused = false;
+    for (auto& q : m_queue)
+        if (q.state == QStringLiteral("paused")) q.state = QStringLiteral("queued");
+    emit queueChanged();
+    startNextSweep();
+}
+
+void Workbench::cancelSweeps() {
+    for (auto& q : m_queue)
+        if (q.state == QStringLiteral("queued") || q.state == QStringLiteral("paused")) q.state = QStringLiteral("cancelled");
+    m_paused = false;
+    if (m_sweepWorker) m_sweepWorker->cancel();
+    emit queueChanged();
+}
+
+// ---- live preview -------------------------------------------------------------------------
+
+void Workbench::requestLive(const core::session::LiveRequest& request) {
+    if (!m_session) return;
+    if (m_liveWorker) {  // latest wins: the running one is stale
+        m_livePending = request;
+        m_liveWorker->cancel();
+        return;
+    }
+    startLive(request);
+}
+
+void Workbench::startLive(const core::session::LiveRequest& request) {
+    auto session = m_session;
+    auto result = std::make_shared<core::session::LiveResult>();
+    m_liveWorker = Worker::start(
+        tr("live preview"),
+        [session, request, result](core::ProgressSink&, const core::CancelToken& c) { *result = session->live(request, &c); }, this,
+        &m_pool);
+    connect(m_liveWorker, &Worker::finished, this, [this, result](bool ok, const QString& msg) {
+        m_liveWorker = nullptr;
+        if (ok) {
+            emit liveResult(QVector<double>(result->perTask.begin(), result->perTask.end()), result->mean, result->min,
+                            result->mergeSeconds + result->proxySeconds);
+        } else if (msg != QStringLiteral("cancelled")) {
+            emit message(QStringLiteral("error"), tr("live preview: %1").arg(msg));
+        }
+        if (m_livePending) {
+            const auto next = *m_livePending;
+            m_livePending.reset();
+            startLive(next);
+        }
+    });
+}
+
+// ---- analysis, export ---------------------------------------------------------------------
+
+void Workbench::analyzeInterference() {
+    if (!m_session) return;
+    auto session = m_session;
+    auto report = std::make_shared<core::analysis::InterferenceReport>();
+    runJob(
+        tr("Analysing interference"),
+        [session, report](core::ProgressSink& p, const core::CancelToken& c) {
+            core::merge::MergeSpec spec;
+            spec.base = session->baseFile();
+            for (const auto& t : session->tasks()) spec.models.push_back({t.expertFile, t.name, {}});
+            core::merge::MergeEngine engine(spec);
+            *report = core::analysis::analyzeInterference(engine.problem(), session->taskNames(), {}, p, &c);
+        },
+        [this, report](bool ok, const QString& msg) {
+            if (!ok) {
+                emit message(QStringLiteral("error"), tr("interference analysis: %1").arg(msg));
+                return;
+            }
+            m_interference = *report;
+            emit interferenceReady();
+        });
+}
+
+void Workbench::saveMerged(const QString& method, const std::map<std::string, double>& params, const std::vector<double>& weights,
+                           int task, const QString& path) {
+    if (!m_session) return;
+    auto session = m_session;
+    const std::string m = method.toStdString(), p = path.toStdString();
+    runJob(
+        tr("Saving merged model"),
+        [session, m, params, weights, task, p](core::ProgressSink& pr, const core::CancelToken& c) {
+            session->saveMerged(m, params, weights, p, task, pr, &c);
+        },
+        [this, path](bool ok, const QString& msg) {
+            if (ok) emit message(QStringLiteral("info"), tr("merged model saved to %1").arg(path));
+            else emit message(QStringLiteral("error"), tr("saving %1 failed: %2").arg(path, msg));
+        });
+}
+
+}  // namespace ms::ui

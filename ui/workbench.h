@@ -1,0 +1,109 @@
+// The workbench's state and its long-running work, without widgets: the open kit (a
+// KitSession), the experiment (always saved: to its file, or to an autosave file until "Save
+// as"), the sweep queue (one sweep at a time, each point saved and shown as it completes; pause,
+// resume, cancel), the interactive λ preview ("latest wins": a new request cancels the stale
+// one), interference analysis and saving merged models. Everything heavy runs on worker threads
+// (ui/worker.h); state changes happen on the GUI thread only and are announced by signals.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QThreadPool>
+#include <QVector>
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include "core/analysis/interference.h"
+#include "core/session/kit_session.h"
+#include "core/store/experiment.h"
+
+namespace ms::ui {
+
+class Worker;
+
+struct QueuedSweep {
+    int id = 0;
+    QString label;
+    core::session::SweepJob job;
+    QString state = QStringLiteral("queued");  // queued | running | paused | done | cancelled | failed
+    int done = 0, total = 0;
+    QString eta;
+};
+
+class Workbench : public QObject {
+    Q_OBJECT
+public:
+    explicit Workbench(QObject* parent = nullptr);
+    ~Workbench() override;
+
+    // Kit
+    void openKit(const QString& dir);    // asynchronous: kitLoaded() or kitFailed()
+    void openKitNow(const QString& dir);  // blocking (command line --screenshot, tests); throws core::Error
+    void buildDemoKit();                  // asynchronous, then opens it
+    bool hasKit() const { return static_cast<bool>(m_session); }
+    const core::session::KitSession* session() const { return m_session.get(); }
+    QStringList taskNames() const;
+    core::session::SessionOptions& sessionOptions() { return m_options; }
+
+    // Experiment
+    const core::store::Experiment& experiment() const { return m_experiment; }
+    QString experimentPath() const { return m_path; }
+    bool isAutosave() const { return m_autosave; }
+    void newExperiment();
+    bool openExperiment(const QString& path, QString* error);
+    bool saveExperimentAs(const QString& path, QString* error);
+
+    // Sweeps
+    int queueSweep(const core::session::SweepJob& job, const QString& label);
+    const std::deque<QueuedSweep>& queue() const { return m_queue; }
+    bool sweepRunning() const { return m_sweepWorker != nullptr; }
+    void pauseSweeps();   // stops the running sweep within its point; it resumes from the file later
+    void resumeSweeps();
+    void cancelSweeps();  // stops the running sweep and drops the queue
+
+    // Interactive preview
+    void requestLive(const core::session::LiveRequest& request);
+    bool liveBusy() const { return m_liveWorker != nullptr; }
+
+    // Analysis and export
+    void analyzeInterference();
+    const std::optional<core::analysis::InterferenceReport>& interference() const { return m_interference; }
+    void saveMerged(const QString& method, const std::map<std::string, double>& params, const std::vector<double>& weights,
+                    int task, const QString& path);
+
+signals:
+    void kitLoaded();
+    void kitFailed(const QString& message);
+    void busy(const QString& what, qulonglong done, qulonglong total);  // the kit/analysis/save job's progress
+    void idle();
+    void experimentChanged();  // a new, opened or grown experiment
+    void queueChanged();
+    void liveResult(const QVector<double>& perTask, double mean, double min, double seconds);
+    void interferenceReady();
+    void message(const QString& level, const QString& text);  // "info" | "warning" | "error"
+
+private:
+    void startNextSweep();
+    void runJob(const QString& name, std::function<void(core::ProgressSink&, const core::CancelToken&)> work,
+                std::function<void(bool, const QString&)> done);
+    void startLive(const core::session::LiveRequest& request);
+    QString autosavePath() const;
+
+    QThreadPool m_pool;
+    core::session::SessionOptions m_options;
+    std::shared_ptr<core::session::KitSession> m_session;
+    core::store::Experiment m_experiment;
+    QString m_path;
+    bool m_autosave = true;
+    std::deque<QueuedSweep> m_queue;
+    int m_nextSweepId = 1;
+    bool m_paused = false;
+    Worker* m_sweepWorker = nullptr;
+    Worker* m_liveWorker = nullptr;
+    std::optional<core::session::LiveRequest> m_livePending;
+    std::optional<core::analysis::InterferenceReport> m_interference;
+};
+
+}  // namespace ms::ui
