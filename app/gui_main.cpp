@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
                                   QStringLiteral("NAME"));
     const QCommandLineOption sweep(QStringLiteral("sweep"), QStringLiteral("With --screenshot: the sweep to show (e.g. sweep-002)."),
                                    QStringLiteral("ID"));
-    parser.addOptions({kit, experiment, screenshot, view, sweep});
+    const QCommandLineOption presentation(QStringLiteral("presentation"), QStringLiteral("Start in presentation mode."));
+    parser.addOptions({kit, experiment, screenshot, view, sweep, presentation});
     parser.process(app);
 
     ms::ui::MainWindow window;
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
             loop.exec();
         }
         if (parser.isSet(sweep)) window.plots()->selectSweep(parser.value(sweep));
+        if (parser.isSet(presentation)) window.setPresentationMode(true);
         if (parser.isSet(view)) {
             const QStringList views = {QStringLiteral("sweep"), QStringLiteral("scatter"), QStringLiteral("heatmap"),
                                        QStringLiteral("interference"), QStringLiteral("relations")};
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
     if (parser.isSet(kit)) window.workbench()->openKit(parser.value(kit));
     if (parser.isSet(experiment)) window.openExperimentFile(parser.value(experiment));
     if (!parser.isSet(kit) && !parser.isSet(experiment)) window.startWithoutKit();
+    if (parser.isSet(presentation)) window.setPresentationMode(true);
     window.show();
     return app.exec();
 }

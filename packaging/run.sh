@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, then build (first time, ~4 min on 2 cores) or
+# The main job: install what is missing, build, then build (first time, ~3.5 min on 2 cores) or
 # reuse the demo kit and show what MergeScope does with it: the kit, the interference between its
-# four experts, and a TIES merge of them with its recipe.
-# It then sweeps task arithmetic's λ over 16 points, scoring each with the task alignment proxy and
-# with head re-alignment, into build/demo-experiment.h5 (about a minute; reused on later runs).
+# four experts, a TIES merge of them with its recipe, and a sweep of task arithmetic's λ over 16
+# points scored with the task alignment proxy and with head re-alignment, into
+# build/demo-experiment.h5 (about a minute; reused on later runs). Then it opens the workbench on
+# the demo kit and that experiment — or, without a display, renders it to build/workbench.png.
 # Usage: bash packaging/run.sh [mergescope-cli arguments]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ms_install_missing
@@ -26,3 +27,13 @@ ms_log "merging the four experts with TIES (density 0.2, λ 0.5) into build/demo
 ms_log "sweeping task arithmetic's λ: proxy vs head re-alignment, into $MS_BUILD/demo-experiment.h5"
 "$cli" sweep --method task_arithmetic --grid 'lambda=0:1.5:16' --proxy task-alignment --proxy cls-cosine \
   --downstream head-realign --resume --out "$MS_BUILD/demo-experiment.h5"
+gui="$MS_BUILD/app/mergescope"
+if [ -x "$gui" ]; then
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    ms_log "opening the workbench on the demo kit"
+    exec "$gui" --kit "$kit" --experiment "$MS_BUILD/demo-experiment.h5"
+  fi
+  ms_log "no display: rendering the workbench to $MS_BUILD/workbench.png (run with a display to use it)"
+  QT_QPA_PLATFORM=offscreen "$gui" --kit "$kit" --experiment "$MS_BUILD/demo-experiment.h5" \
+    --screenshot "$MS_BUILD/workbench.png" 2>/dev/null
+fi

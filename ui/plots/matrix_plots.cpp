@@ -49,8 +49,13 @@ void showPlaceholder(QCustomPlot* plot, const QString& text) {
     auto* t = new QCPItemText(plot);
     t->position->setType(QCPItemPosition::ptViewportRatio);
     t->position->setCoords(0.5, 0.5);
+    t->setClipToAxisRect(false);
     t->setText(text);
     t->setColor(QColor(120, 120, 120));
+    t->setProperty("msBaseSize", 11.0);
+    QFont f = plot->font();
+    f.setPointSizeF(11.0);
+    t->setFont(f);
 }
 
 // ---- scatter ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "ui/plots/sweep_plot.h"
 
 #include "ui/plot_data.h"
+#include "ui/plots/matrix_plots.h"
 #include "ui/plots/plot_style.h"
 #include "ui/task_colors.h"
 
@@ -30,14 +31,9 @@ void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::stri
     clearItems();
     m_highlight = nullptr;
     if (!sweep || sweep->points.empty() || sweep->kind == "relations") {
-        auto* t = new QCPItemText(this);
-        t->position->setType(QCPItemPosition::ptAxisRectRatio);
-        t->position->setCoords(0.5, 0.5);
-        t->setText(sweep && sweep->kind == "relations" ? tr("a relations sweep: see the Relations tab")
-                                                        : tr("no points yet: run a sweep (Sweeps panel)"));
-        t->setColor(QColor(120, 120, 120));
         xAxis->setLabel({});
-        for (QCPAxis* a : {xAxis, yAxis, yAxis2}) a->setVisible(false);
+        showPlaceholder(this, sweep && sweep->kind == "relations" ? tr("a relations sweep: see the Relations tab")
+                                                                   : tr("no points yet: run a sweep (Sweeps panel)"));
         legend->setVisible(false);
         replot(rpQueuedReplot);
         return;

@@ -112,7 +112,8 @@ TEST(ExperimentStore, PointsWithoutDownstreamStayWithout) {
     e.sweeps[0].points[1].normalized.clear();
     e.sweeps[0].points[1].proxy.erase("weight-space");
     writeExperiment(tmp.path("exp.h5"), e);
-    const auto& p = readExperiment(tmp.path("exp.h5")).sweeps[0].points[1];
+    const Experiment back = readExperiment(tmp.path("exp.h5"));
+    const auto& p = back.sweeps[0].points[1];
     EXPECT_FALSE(p.hasDownstream());
     EXPECT_TRUE(std::isnan(p.downstreamMean()));
     EXPECT_EQ(p.proxy.count("weight-space"), 0u);
