@@ -1,5 +1,6 @@
 // mergescope-cli merge --recipe R.yaml --out OUT
 // mergescope-cli merge --base B --model M1 --model M2 ... --method NAME [--set key=value]... --out OUT
+// mergescope-cli merge --kit KIT --method NAME [--set key=value]... --out OUT   (adamerging, calm: learned on the kit)
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -12,13 +13,19 @@
 #include "app/cli/terminal_progress.h"
 #include "core/errors.h"
 #include "core/merge/merge_engine.h"
+#include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
+#ifdef MS_HAVE_MODEL
+#include "core/session/kit_session.h"
+#endif
+#include <map>
+#include <variant>
 
 namespace ms::cli {
 
 namespace {
 struct MergeArgs {
-    std::string recipe, base, method, out, task, dtype, saveRecipe;
+    std::string recipe, base, method, out, task, dtype, saveRecipe, kit;
     std::vector<std::string> models, taskNames, sets, include, exclude, lambdaOverrides;
     std::vector<double> lambdaBlocks;
     bool keepHeads = false;
@@ -33,9 +40,20 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
         if (!a.base.empty() || !a.models.empty() || !a.method.empty())
             throw core::InvalidArgument("give either --recipe or --base/--model/--method, not both");
         spec = loadRecipe(a.recipe);
+    } else if (!a.kit.empty()) {
+#ifdef MS_HAVE_MODEL
+        if (!a.base.empty() || !a.models.empty()) throw core::InvalidArgument("give either --kit or --base/--model, not both");
+        if (a.method.empty()) throw core::InvalidArgument("merge --kit needs --method");
+        const auto k = core::session::kitInputs(a.kit);
+        spec.method = a.method;
+        spec.base = k.base;
+        for (const auto& [file, task] : k.experts) spec.models.push_back({file, task, {}});
+#else
+        throw core::InvalidArgument("this build of mergescope-cli has no model support (--kit)");
+#endif
     } else {
         if (a.base.empty() || a.models.empty() || a.method.empty())
-            throw core::InvalidArgument("merge needs --recipe, or --base, --model (one or more) and --method");
+            throw core::InvalidArgument("merge needs --recipe, --kit, or --base, --model (one or more) and --method");
         // Absolute paths, so that a saved recipe (and the provenance in the output) stays valid
         // wherever it is moved.
         const auto absolute = [](const std::string& p) { return std::filesystem::absolute(p).lexically_normal().string(); };
@@ -71,10 +89,43 @@ std::string withTaskSuffix(const std::string& out, const std::string& task) {
     return (p.parent_path() / (p.stem().string() + "-" + task + ext)).string();
 }
 
+#ifdef MS_HAVE_MODEL
+// adamerging / calm: learned on the kit's data, then written with recipe, inputs and what was learned.
+int runLearned(const MergeArgs& a, const core::merge::MergeSpec& spec) {
+    if (a.kit.empty()) throw core::InvalidArgument(spec.method + " learns from a kit's data and heads: give --kit");
+    TerminalProgress progress;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto session = core::session::KitSession::open(a.kit, {}, progress);
+    std::map<std::string, double> numbers;
+    std::map<std::string, std::string> choices;
+    for (const auto& [k, v] : spec.params) {
+        if (const auto* d = std::get_if<double>(&v)) numbers[k] = *d;
+        else choices[k] = std::get<std::string>(v);
+    }
+    session->saveMerged(spec.method, numbers, {}, a.out, -1, progress, nullptr, choices);
+    std::cout << "wrote " << a.out << "\n";
+    if (!a.saveRecipe.empty()) {
+        core::merge::writeRecipe(spec, a.saveRecipe);
+        std::cout << "wrote " << a.saveRecipe << "\n";
+    }
+    std::cerr << spec.method << ": learned and merged in " << std::fixed << std::setprecision(1)
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    return kExitOk;
+}
+#endif
+
 int runMerge(const MergeArgs& a) {
     return runGuarded([&] {
         const auto t0 = std::chrono::steady_clock::now();
-        core::merge::MergeEngine engine(buildSpec(a));
+        const core::merge::MergeSpec spec = buildSpec(a);
+        if (core::merge::findMethod(spec.method).info().learned) {
+#ifdef MS_HAVE_MODEL
+            return runLearned(a, spec);
+#else
+            throw core::InvalidArgument("this build of mergescope-cli has no model support (" + spec.method + ")");
+#endif
+        }
+        core::merge::MergeEngine engine(spec);
         TerminalProgress progress;
         const auto& info = engine.method().info();
         const auto tasks = engine.spec().taskNames();
@@ -113,6 +164,7 @@ void addMergeCommand(CLI::App& app, int& exitCode) {
     auto a = std::make_shared<MergeArgs>();
     auto* cmd = app.add_subcommand("merge", "Merge fine-tuned models into one (or one per task), from a recipe or flags");
     cmd->add_option("--recipe", a->recipe, "YAML recipe (mergekit field names; see docs/merging.md)");
+    cmd->add_option("--kit", a->kit, "take the base and the experts from a kit (needed by adamerging and calm)");
     cmd->add_option("--base", a->base, "the pretrained base checkpoint");
     cmd->add_option("--model", a->models, "a fine-tuned checkpoint (repeat)");
     cmd->add_option("--task-name", a->taskNames, "task name of each --model, in order (default: file stem)");

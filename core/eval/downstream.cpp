@@ -15,17 +15,6 @@ namespace ms::core::eval {
 
 namespace {
 
-at::Tensor randomRows(std::mt19937_64& rng, std::int64_t pool, int batch) {
-    at::Tensor idx = at::empty({batch}, at::kLong);
-    auto* p = idx.data_ptr<std::int64_t>();
-    for (int i = 0; i < batch; ++i) p[i] = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(pool));
-    return idx;
-}
-
-std::vector<std::size_t> toIndices(const at::Tensor& rows) {
-    const auto* p = rows.data_ptr<std::int64_t>();
-    return std::vector<std::size_t>(p, p + rows.numel());
-}
 
 std::vector<at::Tensor> trainable(model::ParamMap& params) {
     std::vector<at::Tensor> out;
@@ -73,7 +62,7 @@ Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& enc
         at::Tensor loss = at::zeros({}, at::kFloat);
         for (const auto& g : groups) {
             const at::Tensor rows = randomRows(rng, g.set->count, o.reprBatch);
-            const at::Tensor tokens = model::vitForward(c, encoder, imagesToTensor(*g.set, toIndices(rows)), fwd).tokens;
+            const at::Tensor tokens = model::vitForward(c, encoder, imagesToTensor(*g.set, rowsToIndices(rows)), fwd).tokens;
             for (std::size_t t : g.tasks)
                 loss = loss + taskLoss(suite.tasks[t].task, model::headForward(suite.tasks[t].headConfig, out.heads[t], tokens),
                                        suite.tasks[t].realignTargets.index_select(0, rows));

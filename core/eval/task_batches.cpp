@@ -20,6 +20,18 @@ at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size
     return t;
 }
 
+at::Tensor randomRows(std::mt19937_64& rng, std::int64_t pool, int batch) {
+    at::Tensor idx = at::empty({batch}, at::kLong);
+    auto* p = idx.data_ptr<std::int64_t>();
+    for (int i = 0; i < batch; ++i) p[i] = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(pool));
+    return idx;
+}
+
+std::vector<std::size_t> rowsToIndices(const at::Tensor& rows) {
+    const auto* p = rows.data_ptr<std::int64_t>();
+    return std::vector<std::size_t>(p, p + rows.numel());
+}
+
 std::vector<std::vector<std::size_t>> batchesOf(std::size_t n, std::size_t batch) {
     std::vector<std::vector<std::size_t>> out;
     for (std::size_t b0 = 0; b0 < n; b0 += batch) {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "core/data/image_set.h"
@@ -15,6 +16,10 @@ namespace ms::core::eval {
 
 // Images at `indices` as a [B, C, H, W] float tensor scaled to [-1, 1].
 at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices);
+// `batch` row indices drawn with replacement from [0, pool) (int64 tensor), and the same as indices.
+at::Tensor randomRows(std::mt19937_64& rng, std::int64_t pool, int batch);
+std::vector<std::size_t> rowsToIndices(const at::Tensor& rows);
+
 // The first n images (or all) as consecutive index lists of at most `batch`.
 std::vector<std::vector<std::size_t>> batchesOf(std::size_t n, std::size_t batch);
 

@@ -29,6 +29,7 @@ struct MethodInfo {
     std::string summary;
     std::vector<ParamSpec> params;
     bool perTaskOutputs = false;  // tall_masks, emr: one merged model per task
+    bool learned = false;         // adamerging, calm: learned from a kit's data (core/learned), not prepare/apply
     int minModels = 1;
     int maxModels = 1 << 20;
 

@@ -3,11 +3,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
+#include "core/learned/learned_merge.h"
 #include "core/merge/merge_engine.h"
+#include "core/merge/recipe.h"
 #include "core/merge/method_registry.h"
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
@@ -174,9 +177,32 @@ std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experim
 
 void KitSession::saveMerged(const std::string& method, const std::map<std::string, double>& params,
                             const std::vector<double>& taskWeights, const std::string& path, int task, ProgressSink& progress,
-                            const CancelToken* cancel) const {
-    merge::MergeEngine engine(specFor(m_impl->suite, method, params, taskWeights));
-    engine.write(path, task, {}, progress, cancel);
+                            const CancelToken* cancel, const std::map<std::string, std::string>& choices) const {
+    merge::MergeSpec spec = specFor(m_impl->suite, method, params, taskWeights);
+    for (const auto& [k, v] : choices) spec.params[k] = v;
+    if (!merge::findMethod(method).info().learned) {
+        merge::MergeEngine engine(spec);
+        engine.write(path, task, {}, progress, cancel);
+        return;
+    }
+    const learned::LearnedResult r = learned::runLearnedMerge(m_impl->suite, method, spec.params, progress, cancel);
+    nlohmann::json inputs = {{"base", {{"path", baseFile()}, {"xxh128", baseHash()}}}, {"models", nlohmann::json::array()}};
+    for (const auto& t : m_impl->suite.tasks)
+        inputs["models"].push_back({{"path", t.expertFile}, {"task", t.task.name}, {"xxh128", t.expertHash}});
+    nlohmann::json learnedJson = {{"loss_first", r.artifacts.loss.empty() ? 0.0 : r.artifacts.loss.front()},
+                                  {"loss_last", r.artifacts.loss.empty() ? 0.0 : r.artifacts.loss.back()},
+                                  {"rows", r.artifacts.rows}, {"columns", r.artifacts.columns}, {"matrix", r.artifacts.matrix}};
+    model::writeParams(path, r.merged,
+                       {{"mergescope.recipe", merge::saveRecipe(spec)}, {"mergescope.inputs", inputs.dump()},
+                        {"mergescope.kit", kitDir()}, {"mergescope.learned", learnedJson.dump()}});
+}
+
+KitInputs kitInputs(const std::string& kitDir) {
+    const demo::KitManifest k = demo::loadKit(kitDir, true);
+    KitInputs out;
+    out.base = k.path(k.baseFile);
+    for (const auto& t : k.tasks) out.experts.emplace_back(k.path(t.expertFile), t.task.name);
+    return out;
 }
 
 std::string defaultDemoKitDir() { return demo::defaultKitDir(0); }

@@ -83,16 +83,25 @@ public:
                          ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
 
     // Writes the merged encoder of one setting (task = −1, or the task's model for per-task
-    // methods) to a checkpoint, with its recipe and input hashes in the metadata.
+    // methods) to a checkpoint, with its recipe and input hashes in the metadata. Learned methods
+    // (adamerging, calm) learn on the kit first; `choices` carries their non-numeric settings.
     void saveMerged(const std::string& method, const std::map<std::string, double>& params,
                     const std::vector<double>& taskWeights, const std::string& path, int task = -1,
-                    ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
+                    ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr,
+                    const std::map<std::string, std::string>& choices = {}) const;
 
 private:
     struct Impl;
     explicit KitSession(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m_impl;
 };
+
+// A kit's base and expert files (with task names), read from its manifest (verified).
+struct KitInputs {
+    std::string base;
+    std::vector<std::pair<std::string, std::string>> experts;  // (file, task)
+};
+KitInputs kitInputs(const std::string& kitDir);
 
 // The demo kit: its default directory and a build that reuses a valid cache.
 std::string defaultDemoKitDir();

@@ -20,6 +20,14 @@ struct InputRecord {
     std::string hash;  // xxh128 of the file
 };
 
+// A numeric array a point keeps beside its scores (learned methods: their loss curve, learned
+// coefficients or mask densities), row-major with its shape.
+struct Artifact {
+    std::vector<double> values;
+    std::vector<std::size_t> shape;
+    std::vector<std::string> rows, columns;  // labels of a matrix's rows and columns (optional)
+};
+
 struct PointRecord {
     std::vector<double> params;                        // one per SweepRecord::paramNames
     std::map<std::string, std::vector<double>> proxy;  // variant → normalised alignment per task
@@ -27,6 +35,7 @@ struct PointRecord {
     std::vector<double> normalized;                    // downstream normalized performance per task
     double mergeSeconds = 0, proxySeconds = 0, downstreamSeconds = 0;
     std::string completedAt;  // ISO 8601, UTC
+    std::map<std::string, Artifact> artifacts;
 
     bool hasDownstream() const { return !normalized.empty(); }
     double downstreamMean() const;                        // mean normalized performance (NaN: none)

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/errors.h"
 #include "core/io/atomic_file.h"
@@ -58,6 +59,14 @@ public:
         Hdf5Handle ds(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
         if (!ds.ok()) fail("cannot create dataset '" + name + "'");
         if (rows * cols > 0 && H5Dwrite(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+            fail("cannot write dataset '" + name + "'");
+    }
+    // An N-d float64 dataset.
+    void array(hid_t parent, const std::string& name, const std::vector<double>& values, const std::vector<hsize_t>& dims) {
+        Hdf5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+        Hdf5Handle ds(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        if (!ds.ok()) fail("cannot create dataset '" + name + "'");
+        if (!values.empty() && H5Dwrite(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
             fail("cannot write dataset '" + name + "'");
     }
     [[noreturn]] void fail(const std::string& what) { throw OutputError(m_path, what + ": " + io::hdf5LastError()); }
@@ -119,6 +128,24 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     Hdf5Handle down(w.group(g.id, "downstream"));
     w.matrix(down.id, "metric", metric, P, T);
     w.matrix(down.id, "normalized", normalized, P, T);
+    bool anyArtifacts = false;
+    for (const auto& p : s.points) anyArtifacts = anyArtifacts || !p.artifacts.empty();
+    if (anyArtifacts) {
+        Hdf5Handle arts(w.group(g.id, "artifacts"));
+        for (std::size_t i = 0; i < s.points.size(); ++i) {
+            if (s.points[i].artifacts.empty()) continue;
+            char name[32];
+            std::snprintf(name, sizeof name, "%04zu", i);
+            Hdf5Handle pg(w.group(arts.id, name));
+            for (const auto& [key, a] : s.points[i].artifacts) {
+                std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+                w.array(pg.id, key, a.values, dims);
+                Hdf5Handle ds(H5Dopen2(pg.id, key.c_str(), H5P_DEFAULT));
+                if (!a.rows.empty()) w.strings(ds.id, "rows", a.rows);
+                if (!a.columns.empty()) w.strings(ds.id, "columns", a.columns);
+            }
+        }
+    }
     Hdf5Handle summary(w.group(g.id, "summary"));
     for (const auto& q : s.summaries()) {
         Hdf5Handle v(w.group(summary.id, q.proxy));
@@ -193,6 +220,25 @@ public:
                    &names);
         return names;
     }
+    // An N-d float64 dataset, with its shape.
+    Artifact array(hid_t parent, const std::string& name) {
+        Hdf5Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT));
+        if (!ds.ok()) fail("dataset '" + name + "' is missing");
+        Hdf5Handle space(H5Dget_space(ds.id));
+        const int rank = H5Sget_simple_extent_ndims(space.id);
+        if (rank < 0 || rank > 8) fail("dataset '" + name + "' has an unsupported rank");
+        std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+        H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+        Artifact a;
+        std::size_t n = 1;
+        for (hsize_t d : dims) a.shape.push_back(static_cast<std::size_t>(d)), n *= static_cast<std::size_t>(d);
+        a.values.resize(n);
+        if (n > 0 && H5Dread(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.values.data()) < 0)
+            fail("cannot read dataset '" + name + "'");
+        a.rows = strings(ds.id, "rows");
+        a.columns = strings(ds.id, "columns");
+        return a;
+    }
     [[noreturn]] void fail(const std::string& what) { throw FormatError(m_path, what); }
 
 private:
@@ -251,6 +297,15 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name) {
             if (has) p.proxy[v] = pr;
         }
         s.points.push_back(std::move(p));
+    }
+    if (H5Lexists(g.id, "artifacts", H5P_DEFAULT) > 0) {
+        Hdf5Handle arts(r.group(g.id, "artifacts"));
+        for (const auto& name : r.children(arts.id)) {
+            const std::size_t i = static_cast<std::size_t>(std::strtoul(name.c_str(), nullptr, 10));
+            if (i >= s.points.size()) r.fail("artifacts of point " + name + ": no such point");
+            Hdf5Handle pg(r.group(arts.id, name));
+            for (const auto& key : r.children(pg.id)) s.points[i].artifacts[key] = r.array(pg.id, key);
+        }
     }
     return s;
 }

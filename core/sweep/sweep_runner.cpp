@@ -10,6 +10,7 @@
 
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
+#include "core/learned/learned_merge.h"
 #include "core/merge/merge_engine.h"
 #include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
@@ -103,8 +104,14 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     merge::ParamValues fixedGlobal;
     std::vector<merge::ParamValues> fixedPerModel(T);
     for (const auto& s : options.spec.sets) merge::parseAssignment(s, fixedGlobal, fixedPerModel, T);
-    merge::MergeEngine engine(mergeSpecFor(suite, method));
-    engine.setParams(fixedGlobal, fixedPerModel);
+    // Learned methods (adamerging, calm) train on the kit per point; the others prepare and apply.
+    std::unique_ptr<merge::MergeEngine> engine;
+    if (!info.learned) {
+        engine = std::make_unique<merge::MergeEngine>(mergeSpecFor(suite, method));
+        engine->setParams(fixedGlobal, fixedPerModel);
+    } else {
+        merge::MethodArgs(info, fixedGlobal, fixedPerModel, T);  // validates the fixed settings now
+    }
 
     bindKit(suite, experiment);
     const std::string specJson = options.spec.toJson(), optionsJson = sweepOptionsJson(suite, options);
@@ -159,7 +166,8 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
                          : std::make_unique<proxy::TaskAlignmentProxy>(suite, variants, options.featureCache, nullProgress(), cancel);
     const std::size_t outputs = info.perTaskOutputs ? T : 1;
     std::vector<std::vector<std::vector<float>>> buffers(outputs);
-    const auto& planned = engine.problem().plan().merged;
+    static const std::vector<merge::PlannedTensor> kNone;
+    const auto& planned = engine ? engine->problem().plan().merged : kNone;
     const auto start = Clock::now();
     try {
         for (std::size_t k = 0; k < todo.size(); ++k) {
@@ -182,13 +190,30 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
                 if (task.empty()) global[param] = values[c];
                 else perModel[static_cast<std::size_t>(std::find(tasks.begin(), tasks.end(), task) - tasks.begin())][param] = values[c];
             }
-            engine.setParams(global, perModel);
-            engine.prepare(nullProgress(), cancel);
             std::vector<model::ParamMap> merged(outputs, suite.base);
-            for (std::size_t o = 0; o < outputs; ++o) {
-                engine.applyToMemory(info.perTaskOutputs ? static_cast<int>(o) : -1, buffers[o], nullProgress(), cancel);
-                for (std::size_t i = 0; i < planned.size(); ++i)
-                    merged[o][planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
+            if (info.learned) {
+                const std::string prefix = "sweep " + id + ": point " + std::to_string(already + k + 1) + "/" + std::to_string(total) + ", ";
+                CallbackProgress inner([&](const std::string& stage, std::uint64_t d, std::uint64_t t) {
+                    progress.report(prefix + stage, d, t);
+                });
+                learned::LearnedResult res = learned::runLearnedMerge(suite, method, global, inner, cancel);
+                merged[0] = std::move(res.merged);
+                const auto& a = res.artifacts;
+                point.artifacts["loss"] = {a.loss, {a.loss.size()}, {}, {}};
+                store::Artifact m;
+                for (const auto& row : a.matrix) m.values.insert(m.values.end(), row.begin(), row.end());
+                m.shape = {a.matrix.size(), a.matrix.empty() ? 0 : a.matrix.front().size()};
+                m.rows = a.rows;
+                m.columns = a.columns;
+                point.artifacts[method == "adamerging" ? "coefficients" : "mask_density"] = std::move(m);
+            } else {
+                engine->setParams(global, perModel);
+                engine->prepare(nullProgress(), cancel);
+                for (std::size_t o = 0; o < outputs; ++o) {
+                    engine->applyToMemory(info.perTaskOutputs ? static_cast<int>(o) : -1, buffers[o], nullProgress(), cancel);
+                    for (std::size_t i = 0; i < planned.size(); ++i)
+                        merged[o][planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
+                }
             }
             std::vector<const model::ParamMap*> perTask;
             for (std::size_t t = 0; t < T; ++t) perTask.push_back(&merged[info.perTaskOutputs ? t : 0]);

@@ -197,7 +197,7 @@ private slots:
             w.plots()->tabs()->setCurrentIndex(i);
             QString err;
             const QStringList names = {QStringLiteral("sweep"), QStringLiteral("scatter"), QStringLiteral("heatmap"),
-                                       QStringLiteral("interference"), QStringLiteral("relations")};
+                                       QStringLiteral("interference"), QStringLiteral("relations"), QStringLiteral("learned")};
             QVERIFY2(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_") + names[i]), 1600, 1000, &err), qPrintable(err));
             QCOMPARE(QImage(shotPath(QStringLiteral("workbench_") + names[i])).size(), QSize(1600, 1000));
         }
@@ -223,6 +223,26 @@ private slots:
         QVERIFY(again.openExperimentFile(saved));
         QCOMPARE(again.results()->model()->rowCount(), 4);
         QCOMPARE(again.plots()->plot(0)->graph(0)->dataCount(), 4);
+    }
+
+    void learnedMergeRunsAsASweepAndShowsWhatItLearned() {
+        ui::MainWindow w;
+        prepare(w);
+        w.resize(1600, 1000);
+        w.strategy()->setMethod(QStringLiteral("adamerging"));
+        w.strategy()->setParam(QStringLiteral("steps"), 4);
+        w.sweeps()->setDownstream(QStringLiteral("frozen"));
+        QString error;
+        QVERIFY2(w.sweeps()->queueFromForm(&error), qPrintable(error));  // the λ grid was cleared: one point
+        QVERIFY(waitQueueDone(w.workbench(), 120000));
+        QCOMPARE(w.workbench()->queue().front().state, QStringLiteral("done"));
+        const auto& p = w.workbench()->experiment().sweeps.at(0).points.at(0);
+        QCOMPARE(p.artifacts.at("loss").values.size(), std::size_t(4));
+        QCustomPlot* learned = w.plots()->plot(5);
+        QVERIFY(learned->graphCount() >= 5);  // the loss and one line per task
+        w.plots()->tabs()->setCurrentIndex(5);
+        QString err;
+        QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_learned")), 1600, 1000, &err));
     }
 
     void cancelMidSweepKeepsThePointsDone() {

@@ -7,6 +7,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "core/merge/method_registry.h"
 #include "ui/panels/strategy_panel.h"
 #include "ui/task_colors.h"
 #include "ui/workbench.h"
@@ -100,6 +101,12 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
 
 void LivePanel::request() {
     if (!m_workbench->hasKit()) return;
+    if (core::merge::findMethod(m_strategy->method().toStdString()).info().learned) {
+        m_bars->setValues(m_workbench->taskNames(), {});
+        m_readout->setText(tr("%1 learns from the kit's data (a minute or two): queue it in the Sweeps panel; "
+                              "its loss and what it learned appear in the Learned plot").arg(m_strategy->method()));
+        return;
+    }
     core::session::LiveRequest r;
     r.method = m_strategy->method().toStdString();
     r.params = m_strategy->numericParams();

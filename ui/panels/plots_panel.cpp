@@ -51,11 +51,13 @@ PlotsPanel::PlotsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent),
     m_heatmap = new HeatmapPlot(m_tabs);
     m_interference = new InterferencePlot(m_tabs);
     m_relations = new RelationsPlot(m_tabs);
+    m_learned = new LearnedPlot(m_tabs);
     m_tabs->addTab(m_sweepPlot, tr("Proxy && downstream"));
     m_tabs->addTab(m_scatter, tr("Proxy vs downstream"));
     m_tabs->addTab(m_heatmap, tr("Heatmap"));
     m_tabs->addTab(m_interference, tr("Interference"));
     m_tabs->addTab(m_relations, tr("Relations"));
+    m_tabs->addTab(m_learned, tr("Learned"));
 
     m_welcome = new QWidget(this);
     m_welcome->setObjectName(QStringLiteral("welcome"));
@@ -172,6 +174,10 @@ void PlotsPanel::refresh() {
     m_scatter->showSweep(merge ? sweep : nullptr, v);
     m_heatmap->showSweep(merge ? sweep : nullptr, v, m_heatValue->currentIndex() == 0);
     m_relations->showSweep(relations, lambda);
+    // Learned merges: the selected point, else the sweep's last one.
+    const int learnedPoint = m_highlightSweep == index && m_highlightPoint >= 0 ? m_highlightPoint
+                             : sweep ? static_cast<int>(sweep->points.size()) - 1 : -1;
+    m_learned->showPoint(sweep, learnedPoint);
     if (m_highlightSweep == index) highlight(m_highlightSweep, m_highlightPoint);
 }
 
@@ -186,6 +192,8 @@ void PlotsPanel::highlight(int sweepIndex, int point) {
     m_sweepPlot->highlightPoint(point);
     m_scatter->highlightPoint(point);
     m_heatmap->highlightPoint(point);
+    const auto& sweeps = m_workbench->experiment().sweeps;
+    if (sweepIndex >= 0 && sweepIndex < static_cast<int>(sweeps.size())) m_learned->showPoint(&sweeps[static_cast<std::size_t>(sweepIndex)], point);
 }
 
 void PlotsPanel::setPresentation(bool on) {

@@ -19,6 +19,7 @@ class ScatterPlot;
 class HeatmapPlot;
 class InterferencePlot;
 class RelationsPlot;
+class LearnedPlot;
 
 class PlotsPanel : public QWidget {
     Q_OBJECT
@@ -55,6 +56,7 @@ private:
     HeatmapPlot* m_heatmap;
     InterferencePlot* m_interference;
     RelationsPlot* m_relations;
+    LearnedPlot* m_learned;
     int m_highlightSweep = -1, m_highlightPoint = -1;
     bool m_refreshing = false;
 };

@@ -92,7 +92,7 @@ void StrategyPanel::rebuildControls() {
         } else {
             auto* s = new QDoubleSpinBox(m_formHost);
             const bool integer = p.kind == core::merge::ParamKind::Integer;
-            s->setDecimals(integer ? 0 : 3);
+            s->setDecimals(integer ? 0 : (p.min > 0 && p.min < 1e-3) || (p.defaultNumber > 0 && p.defaultNumber < 1e-2) ? 6 : 3);
             s->setRange(p.min, p.max);
             s->setSingleStep(integer ? 1.0 : (p.max - p.min) > 5 ? 0.1 : 0.05);
             s->setValue(p.defaultNumber);

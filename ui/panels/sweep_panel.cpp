@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 
 #include "core/errors.h"
+#include "core/merge/method_registry.h"
 #include "ui/panels/strategy_panel.h"
 #include "ui/workbench.h"
 
@@ -84,6 +85,13 @@ SweepPanel::SweepPanel(Workbench* workbench, StrategyPanel* strategy, QWidget* p
     });
     connect(cancel, &QPushButton::clicked, m_workbench, &Workbench::cancelSweeps);
     connect(m_workbench, &Workbench::queueChanged, this, &SweepPanel::refreshQueue);
+    // Learned methods have no λ: their sweep is one point unless their own knobs are swept.
+    connect(m_strategy, &StrategyPanel::changed, this, [this] {
+        const bool learned = core::merge::findMethod(m_strategy->method().toStdString()).info().learned;
+        if (learned && m_grid1->text().startsWith(QStringLiteral("lambda"))) m_grid1->clear();
+        if (!learned && m_grid1->text().isEmpty()) m_grid1->setText(QStringLiteral("lambda=0:1.5:16"));
+        m_grid1->setPlaceholderText(learned ? tr("one point; or sweep a knob, e.g. steps=100,300,500") : QString());
+    });
 }
 
 void SweepPanel::setGrid(const QString& first, const QString& second) {

@@ -358,3 +358,98 @@ void RelationsPlot::showSweep(const core::store::SweepRecord* sweep, double lamb
 }
 
 }  // namespace ms::ui
+
+namespace ms::ui {
+
+LearnedPlot::LearnedPlot(QWidget* parent) : QCustomPlot(parent) {
+    stylePlot(this);
+    showPoint(nullptr, -1);
+}
+
+void LearnedPlot::showPoint(const core::store::SweepRecord* sweep, int point) {
+    clearPlottables();
+    clearItems();
+    plotLayout()->clear();
+    const core::store::PointRecord* p =
+        sweep && point >= 0 && point < static_cast<int>(sweep->points.size()) ? &sweep->points[static_cast<std::size_t>(point)] : nullptr;
+    if (!p || !p->artifacts.count("loss")) {
+        plotLayout()->addElement(0, 0, new QCPAxisRect(this));
+        showPlaceholder(this, tr("learned merges (adamerging, calm): queue one in the Sweeps panel, then select its point"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    const auto& loss = p->artifacts.at("loss");
+    const bool ada = p->artifacts.count("coefficients") > 0;
+    const auto& m = p->artifacts.at(ada ? "coefficients" : "mask_density");
+    auto* title = new QCPTextElement(this, tr("%1 · %2: loss per step (top), %3 (bottom)")
+                                               .arg(QString::fromStdString(sweep->id), QString::fromStdString(sweep->method),
+                                                    ada ? tr("learned coefficient λ per task and tensor") : tr("mask density per added task and block")));
+    plotLayout()->addElement(0, 0, title);
+    auto* top = new QCPAxisRect(this);
+    auto* bottom = new QCPAxisRect(this);
+    plotLayout()->addElement(1, 0, top);
+    plotLayout()->addElement(2, 0, bottom);
+    plotLayout()->setRowStretchFactors({0.01, 1.0, 1.3});
+    for (auto* rect : {top, bottom})
+        for (QCPAxis* a : rect->axes()) a->grid()->setPen(QPen(QColor(225, 225, 225)));
+    QVector<double> steps, values;
+    for (std::size_t i = 0; i < loss.values.size(); ++i) steps << static_cast<double>(i + 1), values << loss.values[i];
+    auto* curve = new QCPGraph(top->axis(QCPAxis::atBottom), top->axis(QCPAxis::atLeft));
+    curve->setData(steps, values);
+    curve->setPen(QPen(aggregateColor(), 1.5));
+    curve->setName(tr("loss"));
+    top->axis(QCPAxis::atBottom)->setLabel(tr("step"));
+    top->axis(QCPAxis::atLeft)->setLabel(ada ? tr("Σ entropy") : tr("pseudo-label loss"));
+    curve->rescaleAxes();
+    if (!ada && m.shape.size() == 2 && m.shape[0] > 1) {  // CALM: one stage per added task, equally long
+        const std::size_t stage = loss.values.size() / m.shape[0];
+        for (std::size_t k = 1; k < m.shape[0]; ++k) {
+            auto* line = new QCPItemStraightLine(this);
+            line->setClipAxisRect(top);
+            line->point1->setAxes(top->axis(QCPAxis::atBottom), top->axis(QCPAxis::atLeft));
+            line->point2->setAxes(top->axis(QCPAxis::atBottom), top->axis(QCPAxis::atLeft));
+            line->point1->setCoords(static_cast<double>(k * stage) + 0.5, 0);
+            line->point2->setCoords(static_cast<double>(k * stage) + 0.5, 1);
+            line->setPen(QPen(QColor(150, 150, 150), 1, Qt::DashLine));
+        }
+        top->axis(QCPAxis::atBottom)->setLabel(tr("step (dashed: the next task is added; the loss then covers one more task)"));
+    }
+    const std::size_t rows = m.shape.size() == 2 ? m.shape[0] : 0, cols = m.shape.size() == 2 ? m.shape[1] : 0;
+    QStringList colNames;
+    for (std::size_t c = 0; c < cols; ++c) {
+        QString name = c < m.columns.size() ? QString::fromStdString(m.columns[c]) : QString::number(c);
+        colNames << name;
+    }
+    auto* legendBox = new QCPLegend;
+    bottom->insetLayout()->addElement(legendBox, Qt::AlignTop | Qt::AlignRight);
+    legendBox->setLayer(QStringLiteral("legend"));
+    legendBox->setBrush(QColor(255, 255, 255, 220));
+    for (std::size_t r = 0; r < rows; ++r) {
+        const QString name = r < m.rows.size() ? QString::fromStdString(m.rows[r]) : QString::number(r);
+        const int colorIndex = static_cast<int>(std::find(sweep->tasks.begin(), sweep->tasks.end(),
+                                                          r < m.rows.size() ? m.rows[r] : std::string()) - sweep->tasks.begin());
+        QVector<double> x, y;
+        for (std::size_t c = 0; c < cols; ++c) x << static_cast<double>(c), y << m.values[r * cols + c];
+        auto* g = new QCPGraph(bottom->axis(QCPAxis::atBottom), bottom->axis(QCPAxis::atLeft));
+        g->setData(x, y);
+        g->setPen(QPen(taskColor(colorIndex), 1.8));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, taskColor(colorIndex), cols > 30 ? 3 : 6));
+        g->setName(name);
+        g->addToLegend(legendBox);
+    }
+    QCPAxis* bx = bottom->axis(QCPAxis::atBottom);
+    if (cols <= 12) {
+        QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+        for (int c = 0; c < colNames.size(); ++c) ticker->addTick(c, colNames[c]);
+        bx->setTicker(ticker);
+    } else {
+        bx->setLabel(tr("tensor index (tensors sorted by name: embeddings, blocks 0…N, final norm)"));
+    }
+    bx->setRange(-0.5, static_cast<double>(cols) - 0.5);
+    bottom->axis(QCPAxis::atLeft)->setRange(0, 1.05);
+    bottom->axis(QCPAxis::atLeft)->setLabel(ada ? tr("λ") : tr("mask density"));
+    scalePlotFonts(this, 1.0);
+    replot(rpQueuedReplot);
+}
+
+}  // namespace ms::ui

@@ -56,6 +56,15 @@ private:
     QCPColorScale* m_scale = nullptr;
 };
 
+// What a learned method (adamerging, calm) learned at one point: its loss curve (top) and its
+// coefficients per tensor per task, or its mask density per block per added task (bottom).
+class LearnedPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit LearnedPlot(QWidget* parent = nullptr);
+    void showPoint(const core::store::SweepRecord* sweep, int point);
+};
+
 // A message in the middle of an empty plot.
 void showPlaceholder(QCustomPlot* plot, const QString& text);
 

@@ -11,5 +11,6 @@ namespace ms::core::merge {
 void addGtaMethods(std::vector<std::unique_ptr<MergeMethod>>& out);          // gta_merge.cpp
 void addMaskMethods(std::vector<std::unique_ptr<MergeMethod>>& out);         // mask_merge.cpp
 void addInterpolationMethods(std::vector<std::unique_ptr<MergeMethod>>& out);  // interpolation_merge.cpp
+void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out);      // learned_methods.cpp
 
 }  // namespace ms::core::merge

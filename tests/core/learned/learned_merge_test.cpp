@@ -1,0 +1,130 @@
+// AdaMerging and CALM: their building blocks on hand-worked cases, and the learning itself on
+// the reduced kit — gradients reach the coefficients / mask logits, the entropy objective goes
+// down, coefficients stay in [0, 1], results are deterministic for a seed; a learned single-point
+// sweep keeps its loss curve and coefficients in the experiment file.
+#include "core/learned/learned_merge.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "core/errors.h"
+#include "core/store/experiment_store.h"
+#include "core/sweep/sweep_runner.h"
+#include "tests/core/eval/reduced_kit.h"
+#include "tests/test_support.h"
+
+namespace ms::core::learned {
+namespace {
+
+using model::ParamMap;
+
+TEST(Calm, SamplingKeepsTheLowestEntropyShareOfEachPseudoClass) {
+    const std::vector<int> labels = {0, 0, 0, 0, 1, 1};
+    const std::vector<double> entropy = {0.4, 0.1, 0.3, 0.2, 0.9, 0.5};
+    // Class 0 by entropy: 1, 3, 2, 0 → ⌈0.5·4⌉ = 2 kept; class 1: 5, 4 → ⌈0.5·2⌉ = 1 kept.
+    EXPECT_EQ(balancedLowEntropy(labels, entropy, 0.5), (std::vector<std::size_t>{1, 3, 5}));
+    EXPECT_EQ(balancedLowEntropy(labels, entropy, 1.0).size(), 6u);
+    // A class is never emptied: at least one sample each.
+    EXPECT_EQ(balancedLowEntropy(labels, entropy, 0.01), (std::vector<std::size_t>{1, 5}));
+}
+
+TEST(Calm, AllZeroMaskKeepsTheRunningMergeAllOnesTakesTheNewTask) {
+    const ParamMap running = {{"a", at::tensor({1.0f, -2.0f, 3.0f})}, {"b", at::tensor({0.5f})}};
+    const ParamMap fresh = {{"a", at::tensor({-7.0f, 8.0f, 0.25f})}, {"b", at::tensor({-1.5f})}};
+    ParamMap zeros, ones, mixed;
+    for (const auto& [n, t] : running) zeros[n] = at::zeros_like(t), ones[n] = at::ones_like(t);
+    mixed = zeros;
+    mixed["a"] = at::tensor({1.0f, 0.0f, 1.0f});
+    for (const auto& [n, t] : combineMasked(running, fresh, zeros)) EXPECT_TRUE(at::equal(t, running.at(n))) << n;
+    for (const auto& [n, t] : combineMasked(running, fresh, ones)) EXPECT_TRUE(at::equal(t, fresh.at(n))) << n;
+    EXPECT_TRUE(at::equal(combineMasked(running, fresh, mixed).at("a"), at::tensor({-7.0f, -2.0f, 0.25f})));
+}
+
+TEST(AdaMerging, TiesVectorsTrimElectAndKeepAgreeingEntries) {
+    // density 0.5 of 4 entries: keep |τ| ≥ the 2nd smallest; signs of the sum (+, +, tie → the
+    // majority +, −); entries against the elected sign are dropped.
+    const std::vector<ParamMap> tau = {{{"w", at::tensor({3.0f, -1.0f, 0.5f, -2.0f})}}, {{"w", at::tensor({-1.0f, 2.0f, 0.2f, -3.0f})}}};
+    const auto out = tiesVectors(tau, 0.5);
+    EXPECT_TRUE(at::equal(out[0].at("w"), at::tensor({3.0f, 0.0f, 0.0f, -2.0f})));
+    EXPECT_TRUE(at::equal(out[1].at("w"), at::tensor({0.0f, 2.0f, 0.0f, -3.0f})));
+}
+
+merge::ParamValues params(std::initializer_list<std::pair<const std::string, merge::ParamValue>> p) { return merge::ParamValues(p); }
+
+TEST(AdaMerging, GradientsReachTheCoefficientsWhichStayInTheUnitInterval) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    const LearnedResult r = runLearnedMerge(suite, "adamerging", params({{"steps", 1.0}, {"lr", 0.5}}));
+    ASSERT_EQ(r.artifacts.firstGradNorm.size(), 1u);
+    EXPECT_GT(r.artifacts.firstGradNorm[0], 0.0);
+    ASSERT_EQ(r.artifacts.matrix.size(), suite.tasks.size());
+    EXPECT_EQ(r.artifacts.columns.size(), suite.base.size());  // layer-wise: one per tensor
+    bool moved = false;
+    for (const auto& row : r.artifacts.matrix)
+        for (double c : row) {
+            EXPECT_GE(c, 0.0);
+            EXPECT_LE(c, 1.0);
+            moved = moved || std::abs(c - 0.3) > 1e-6;
+        }
+    EXPECT_TRUE(moved);
+    const LearnedResult task = runLearnedMerge(suite, "adamerging", params({{"steps", 1.0}, {"granularity", std::string("task")}}));
+    EXPECT_EQ(task.artifacts.columns, (std::vector<std::string>{"all"}));
+    EXPECT_THROW(runLearnedMerge(suite, "ties", {}), InvalidArgument);
+    EXPECT_THROW(runLearnedMerge(suite, "adamerging", params({{"granularity", std::string("block")}})), InvalidArgument);
+}
+
+TEST(AdaMerging, TheEntropyObjectiveGoesDownAndRunsAreDeterministic) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    const LearnedResult r = runLearnedMerge(suite, "adamerging", params({{"steps", 40.0}, {"lr", 0.02}, {"seed", 3.0}}));
+    ASSERT_EQ(r.artifacts.loss.size(), 40u);
+    const auto mean = [](auto b, auto e) { return std::accumulate(b, e, 0.0) / static_cast<double>(e - b); };
+    const double first = mean(r.artifacts.loss.begin(), r.artifacts.loss.begin() + 8);
+    const double last = mean(r.artifacts.loss.end() - 8, r.artifacts.loss.end());
+    EXPECT_LT(last, first) << "first " << first << ", last " << last;
+    const LearnedResult again = runLearnedMerge(suite, "adamerging", params({{"steps", 40.0}, {"lr", 0.02}, {"seed", 3.0}}));
+    for (const auto& [n, t] : r.merged) EXPECT_TRUE(at::equal(t, again.merged.at(n))) << n;
+    // TIES-processed vectors (AdaMerging++) run too.
+    EXPECT_EQ(runLearnedMerge(suite, "adamerging", params({{"steps", 2.0}, {"vectors", std::string("ties")}})).artifacts.loss.size(), 2u);
+}
+
+TEST(Calm, MasksAreLearnedOneTaskAtATimeDeterministically) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    const auto p = params({{"steps", 3.0}, {"batch", 16.0}, {"lr", 2.0}, {"top", 0.01}});
+    const LearnedResult r = runLearnedMerge(suite, "calm", p);
+    // First group of 2 by task arithmetic, then the 2 others one at a time.
+    ASSERT_EQ(r.artifacts.rows.size(), 2u);
+    ASSERT_EQ(r.artifacts.firstGradNorm.size(), 2u);
+    for (double g : r.artifacts.firstGradNorm) EXPECT_GT(g, 0.0);
+    EXPECT_EQ(r.artifacts.loss.size(), 6u);
+    EXPECT_EQ(r.artifacts.columns.size(), static_cast<std::size_t>(suite.config().depth) + 1);
+    for (const auto& row : r.artifacts.matrix)
+        for (double d : row) EXPECT_TRUE(d >= 0.0 && d <= 1.0);
+    EXPECT_EQ(r.merged.size(), suite.base.size());
+    const LearnedResult again = runLearnedMerge(suite, "calm", p);
+    for (const auto& [n, t] : r.merged) EXPECT_TRUE(at::equal(t, again.merged.at(n))) << n;
+    EXPECT_EQ(again.artifacts.rows, r.artifacts.rows);
+}
+
+TEST(LearnedSweep, KeepsLossAndCoefficientsInTheExperimentFile) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    test::TempDir tmp;
+    store::Experiment exp;
+    sweep::SweepOptions o;
+    o.spec.method = "adamerging";
+    o.spec.sets = {"steps=3", "granularity=task"};
+    o.downstream.mode = eval::DownstreamMode::Frozen;
+    sweep::runSweep(suite, o, exp, [&](const store::Experiment& e, const store::SweepRecord&, bool) {
+        store::writeExperiment(tmp.path("exp.h5"), e);
+    });
+    const store::Experiment back = store::readExperiment(tmp.path("exp.h5"));
+    ASSERT_EQ(back.sweeps[0].points.size(), 1u);
+    const auto& a = back.sweeps[0].points[0].artifacts;
+    ASSERT_EQ(a.count("loss"), 1u);
+    EXPECT_EQ(a.at("loss").shape, (std::vector<std::size_t>{3}));
+    EXPECT_EQ(a.at("coefficients").shape, (std::vector<std::size_t>{4, 1}));
+    EXPECT_EQ(a.at("coefficients").rows, suite.taskNames());
+    EXPECT_EQ(back.sweeps[0].points[0].normalized.size(), 4u);
+}
+
+}  // namespace
+}  // namespace ms::core::learned
