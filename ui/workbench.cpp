@@ -313,14 +313,14 @@ void Workbench::analyzeInterference() {
 }
 
 void Workbench::saveMerged(const QString& method, const std::map<std::string, double>& params, const std::vector<double>& weights,
-                           int task, const QString& path) {
+                           int task, const QString& path, const std::vector<double>& lambdaBlocks) {
     if (!m_session) return;
     auto session = m_session;
     const std::string m = method.toStdString(), p = path.toStdString();
     runJob(
         tr("Saving merged model"),
-        [session, m, params, weights, task, p](core::ProgressSink& pr, const core::CancelToken& c) {
-            session->saveMerged(m, params, weights, p, task, pr, &c);
+        [session, m, params, weights, task, p, lambdaBlocks](core::ProgressSink& pr, const core::CancelToken& c) {
+            session->saveMerged(m, params, weights, p, task, pr, &c, {}, lambdaBlocks);
         },
         [this, path](bool ok, const QString& msg) {
             if (ok) emit message(QStringLiteral("info"), tr("merged model saved to %1").arg(path));

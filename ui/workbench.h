@@ -71,7 +71,7 @@ public:
     void analyzeInterference();
     const std::optional<core::analysis::InterferenceReport>& interference() const { return m_interference; }
     void saveMerged(const QString& method, const std::map<std::string, double>& params, const std::vector<double>& weights,
-                    int task, const QString& path);
+                    int task, const QString& path, const std::vector<double>& lambdaBlocks = {});
 
 signals:
     void kitLoaded();

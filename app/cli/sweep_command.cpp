@@ -32,6 +32,7 @@ namespace {
 struct SweepArgs {
     std::string kit, out, method = "task_arithmetic", taskWeights, downstream = "none", featureCache;
     std::vector<std::string> grids, sets, proxies;
+    std::vector<double> lambdaBlocks;
     bool resume = false, noProxy = false, noFeatureCache = false;
     std::uint64_t seed = 0;
     core::eval::SuiteOptions suite;
@@ -175,12 +176,15 @@ void addSweepCommands(CLI::App& app, int& exitCode) {
                       "an axis: NAME=START:STOP:COUNT, NAME=V1,V2,... or NAME[TASK]=... for one task's parameter; "
                       "repeat for a 2-D grid (no grid: one point)");
     sweep->add_option("--set", a->sets, "fixed parameter key=value (a comma list sets it per task), repeatable");
+    sweep->add_option("--lambda-blocks", a->lambdaBlocks, "λ curve over the transformer blocks, interpolated (e.g. 0.2,1.0)")
+        ->delimiter(',');
     sweep->add_option("--task-weights", a->taskWeights, "per-task weights sampled: random:N[:LO:HI] or lhs:N[:LO:HI]");
     sweep->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::sweep::SweepSpec spec;
             spec.method = a->method;
             spec.sets = a->sets;
+            spec.lambdaBlocks = a->lambdaBlocks;
             for (const auto& g : a->grids) spec.axes.push_back(core::sweep::parseGridAxis(g));
             if (!a->taskWeights.empty()) spec.sampling = core::sweep::parseTaskSampling(a->taskWeights);
             return runSweepCommand(*a, spec);

@@ -135,6 +135,7 @@ LiveResult KitSession::live(const LiveRequest& r, const CancelToken* cancel) {
     std::vector<merge::ParamValues> perModel(T);
     for (std::size_t t = 0; t < T && t < r.taskWeights.size(); ++t) perModel[t]["weight"] = r.taskWeights[t];
     m.liveEngine->setParams(global, perModel);
+    m.liveEngine->setLambdaSchedule({m.liveEngine->method().info().has("lambda") ? r.lambdaBlocks : std::vector<double>{}, {}});
     m.liveEngine->prepare(nullProgress(), cancel);
     const bool perTask = m.liveEngine->method().info().perTaskOutputs;
     const std::size_t outputs = perTask ? T : 1;
@@ -177,8 +178,10 @@ std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experim
 
 void KitSession::saveMerged(const std::string& method, const std::map<std::string, double>& params,
                             const std::vector<double>& taskWeights, const std::string& path, int task, ProgressSink& progress,
-                            const CancelToken* cancel, const std::map<std::string, std::string>& choices) const {
+                            const CancelToken* cancel, const std::map<std::string, std::string>& choices,
+                            const std::vector<double>& lambdaBlocks) const {
     merge::MergeSpec spec = specFor(m_impl->suite, method, params, taskWeights);
+    spec.lambda.blockCurve = lambdaBlocks;
     for (const auto& [k, v] : choices) spec.params[k] = v;
     if (!merge::findMethod(method).info().learned) {
         merge::MergeEngine engine(spec);

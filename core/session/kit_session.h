@@ -39,6 +39,7 @@ struct LiveRequest {
     std::string method = "task_arithmetic";
     std::map<std::string, double> params;  // global numeric parameters (lambda, density, ...)
     std::vector<double> taskWeights;       // per task; empty: the method's defaults
+    std::vector<double> lambdaBlocks;      // λ curve over the blocks; empty: the global λ
 };
 
 struct LiveResult {
@@ -88,7 +89,8 @@ public:
     void saveMerged(const std::string& method, const std::map<std::string, double>& params,
                     const std::vector<double>& taskWeights, const std::string& path, int task = -1,
                     ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr,
-                    const std::map<std::string, std::string>& choices = {}) const;
+                    const std::map<std::string, std::string>& choices = {},
+                    const std::vector<double>& lambdaBlocks = {}) const;
 
 private:
     struct Impl;

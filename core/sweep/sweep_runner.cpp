@@ -109,8 +109,13 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     if (!info.learned) {
         engine = std::make_unique<merge::MergeEngine>(mergeSpecFor(suite, method));
         engine->setParams(fixedGlobal, fixedPerModel);
+        if (!options.spec.lambdaBlocks.empty()) {
+            if (!info.has("lambda")) throw InvalidArgument(method + " has no λ: a per-block λ curve does not apply");
+            engine->setLambdaSchedule({options.spec.lambdaBlocks, {}});
+        }
     } else {
         merge::MethodArgs(info, fixedGlobal, fixedPerModel, T);  // validates the fixed settings now
+        if (!options.spec.lambdaBlocks.empty()) throw InvalidArgument(method + " learns its own coefficients: no λ curve");
     }
 
     bindKit(suite, experiment);
@@ -133,6 +138,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
         r.created = store::isoNow();
         merge::MergeSpec ms = mergeSpecFor(suite, method);
         ms.params = fixedGlobal;
+        ms.lambda.blockCurve = options.spec.lambdaBlocks;
         for (std::size_t t = 0; t < T; ++t) ms.models[t].params = fixedPerModel[t];
         r.recipe = merge::saveRecipe(ms);
         experiment.sweeps.push_back(std::move(r));

@@ -103,6 +103,7 @@ std::string SweepSpec::toJson() const {
     j["task_weights"] = {{"kind", samplingName(sampling.kind)}, {"count", sampling.count}, {"lo", sampling.lo},
                          {"hi", sampling.hi}, {"param", sampling.param}};
     j["seed"] = seed;
+    if (!lambdaBlocks.empty()) j["lambda_blocks"] = lambdaBlocks;
     return j.dump();
 }
 
@@ -123,6 +124,7 @@ SweepSpec SweepSpec::fromJson(const std::string& text) {
         s.sampling.hi = tw.at("hi").get<double>();
         s.sampling.param = tw.at("param").get<std::string>();
         s.seed = j.at("seed").get<std::uint64_t>();
+        if (j.contains("lambda_blocks")) s.lambdaBlocks = j.at("lambda_blocks").get<std::vector<double>>();
         return s;
     } catch (const nlohmann::json::exception& e) {
         throw InvalidArgument(std::string("sweep spec: ") + e.what());

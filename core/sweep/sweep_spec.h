@@ -33,6 +33,7 @@ struct SweepSpec {
     std::string kind = "merge";  // or "relations"
     std::string method = "task_arithmetic";
     std::vector<std::string> sets;  // fixed "key=value" settings, as --set takes them
+    std::vector<double> lambdaBlocks;  // λ curve over the transformer blocks (empty: the global λ everywhere)
     std::vector<GridAxis> axes;
     TaskSampling sampling;
     std::uint64_t seed = 0;

@@ -245,6 +245,24 @@ private slots:
         QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_learned")), 1600, 1000, &err));
     }
 
+    void strategyControlsComeFromTheRegistryWithALambdaCurve() {
+        ui::StrategyPanel panel;
+        panel.setTasks({QStringLiteral("a"), QStringLiteral("b")});
+        panel.setMethod(QStringLiteral("ties"));
+        QVERIFY(panel.findChild<QWidget*>(QStringLiteral("param_density")) != nullptr);
+        QVERIFY(panel.hasParam(QStringLiteral("lambda")));
+        QVERIFY(panel.lambdaBlocks().empty());  // off until asked for
+        panel.setLambdaBlocks({0.2, 0.8, 1.1});
+        QCOMPARE(panel.lambdaBlocks(), (std::vector<double>{0.2, 0.8, 1.1}));
+        QSignalSpy changed(&panel, &ui::StrategyPanel::changed);
+        panel.setParam(QStringLiteral("density"), 0.3);
+        QVERIFY(changed.count() >= 1);
+        QVERIFY(std::find(panel.settings().begin(), panel.settings().end(), std::string("density=0.3")) != panel.settings().end());
+        panel.setMethod(QStringLiteral("average"));  // no λ: no curve
+        QVERIFY(panel.lambdaBlocks().empty());
+        QVERIFY(!panel.hasParam(QStringLiteral("lambda")));
+    }
+
     void cancelMidSweepKeepsThePointsDone() {
         ui::MainWindow w;
         prepare(w);

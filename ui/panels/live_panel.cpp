@@ -111,6 +111,7 @@ void LivePanel::request() {
     r.method = m_strategy->method().toStdString();
     r.params = m_strategy->numericParams();
     r.taskWeights = m_strategy->taskWeights();
+    r.lambdaBlocks = m_strategy->lambdaBlocks();
     m_workbench->requestLive(r);
 }
 

@@ -136,7 +136,7 @@ void ResultsPanel::saveSelectedModel() {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save merged model"), QStringLiteral("merged.safetensors"),
                                                       tr("safetensors (*.safetensors);;HDF5 (*.h5)"));
     if (path.isEmpty()) return;
-    m_workbench->saveMerged(QString::fromStdString(method), params, weights, -1, path);
+    m_workbench->saveMerged(QString::fromStdString(method), params, weights, -1, path, spec.lambdaBlocks);
 }
 
 LogPanel::LogPanel(QWidget* parent) : QWidget(parent) {

@@ -6,7 +6,10 @@
 #include <QGroupBox>
 #include <QLabel>
 #include <QSlider>
+#include <QCheckBox>
 #include <QVBoxLayout>
+#include <cmath>
+#include <qcustomplot.h>
 
 #include "core/merge/method_registry.h"
 #include "ui/task_colors.h"
@@ -30,6 +33,57 @@ StrategyPanel::StrategyPanel(QWidget* parent) : QWidget(parent) {
     m_form = new QFormLayout(m_formHost);
     m_form->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_formHost);
+    // The per-block λ curve: control points spread evenly over the blocks (interpolated in
+    // between, as mergekit's gradients); drag a point up or down.
+    auto* curveBox = new QGroupBox(tr("λ per block"), this);
+    m_curveHost = curveBox;
+    auto* curveLayout = new QVBoxLayout(curveBox);
+    m_curveOn = new QCheckBox(tr("a curve over the blocks"), curveBox);
+    m_curveOn->setToolTip(tr("use a λ curve over the transformer blocks instead of one λ"));
+    m_curveOn->setObjectName(QStringLiteral("curveCheck"));
+    curveLayout->addWidget(m_curveOn);
+    m_curve = new QCustomPlot(curveBox);
+    m_curve->setObjectName(QStringLiteral("lambdaCurve"));
+    m_curve->setMinimumHeight(120);
+    m_curve->setMinimumWidth(120);
+    m_curve->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_curve->setMaximumHeight(150);
+    m_curve->xAxis->setRange(-0.08, 1.08);
+    m_curve->yAxis->setRange(0, 2.0);
+    m_curve->xAxis->setTickLabels(false);
+    m_curve->xAxis->setLabel(tr("first block → last block"));
+    m_curve->yAxis->setLabel(QStringLiteral("λ"));
+    m_curvePoints = m_curve->addGraph();
+    m_curvePoints->setPen(QPen(QColor(0, 114, 178), 2));
+    m_curvePoints->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0, 114, 178), 2), Qt::white, 9));
+    m_curvePoints->setData({0.0, 1.0 / 3, 2.0 / 3, 1.0}, {0.3, 0.3, 0.3, 0.3});
+    m_curve->setToolTip(tr("drag a point to change λ in that part of the encoder; embeddings and the final norm keep the global λ"));
+    curveLayout->addWidget(m_curve);
+    layout->addWidget(curveBox);
+    connect(m_curveOn, &QCheckBox::toggled, this, [this] {
+        updateCurveEnabled();
+        emit changed();
+    });
+    connect(m_curve, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
+        m_dragged = -1;
+        double best = 14;
+        for (auto it = m_curvePoints->data()->constBegin(); it != m_curvePoints->data()->constEnd(); ++it) {
+            const double d = std::hypot(m_curve->xAxis->coordToPixel(it->key) - e->position().x(),
+                                        m_curve->yAxis->coordToPixel(it->value) - e->position().y());
+            if (d < best) best = d, m_dragged = static_cast<int>(it - m_curvePoints->data()->constBegin());
+        }
+    });
+    connect(m_curve, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
+        if (m_dragged < 0 || !(e->buttons() & Qt::LeftButton)) return;
+        const double y = std::clamp(m_curve->yAxis->pixelToCoord(e->position().y()), 0.0, 2.0);
+        std::vector<double> curve = lambdaBlocks();
+        if (curve.empty()) return;
+        curve[static_cast<std::size_t>(m_dragged)] = std::round(y * 100.0) / 100.0;
+        setLambdaBlocks(curve);
+        emit changed();
+    });
+    connect(m_curve, &QCustomPlot::mouseRelease, this, [this] { m_dragged = -1; });
+
     auto* box = new QGroupBox(tr("Per-task weights"), this);
     m_weightsHost = box;
     m_weights = new QFormLayout(box);
@@ -105,6 +159,8 @@ void StrategyPanel::rebuildControls() {
         m_controls[p.name] = control;
     }
     m_weightsHost->setEnabled(usesWeight);
+    m_curveHost->setVisible(info.has("lambda"));
+    updateCurveEnabled();
     m_weightsHost->setToolTip(usesWeight ? QString() : tr("%1 takes no per-task weights").arg(m_method->currentText()));
 }
 
@@ -132,6 +188,32 @@ std::vector<std::string> StrategyPanel::settings(const QStringList& except) cons
         if (!allOne && !except.contains(QStringLiteral("weight"))) out.push_back(list);
     }
     return out;
+}
+
+void StrategyPanel::updateCurveEnabled() {
+    m_curve->setEnabled(m_curveOn->isChecked());
+    m_curvePoints->setPen(QPen(m_curveOn->isChecked() ? QColor(0, 114, 178) : QColor(190, 190, 190), 2));
+    m_curve->replot(QCustomPlot::rpQueuedReplot);
+}
+
+std::vector<double> StrategyPanel::lambdaBlocks() const {
+    if (!m_curveOn->isChecked() || !m_curveHost->isVisibleTo(this)) return {};
+    std::vector<double> out;
+    for (auto it = m_curvePoints->data()->constBegin(); it != m_curvePoints->data()->constEnd(); ++it) out.push_back(it->value);
+    return out;
+}
+
+void StrategyPanel::setLambdaBlocks(const std::vector<double>& curve) {
+    m_curveOn->setChecked(!curve.empty());
+    if (!curve.empty()) {
+        QVector<double> x, y;
+        for (std::size_t i = 0; i < curve.size(); ++i) {
+            x << (curve.size() == 1 ? 0.5 : static_cast<double>(i) / static_cast<double>(curve.size() - 1));
+            y << curve[i];
+        }
+        m_curvePoints->setData(x, y, true);
+    }
+    updateCurveEnabled();
 }
 
 std::vector<double> StrategyPanel::taskWeights() const {

@@ -9,6 +9,9 @@
 #include <vector>
 
 class QComboBox;
+class QCheckBox;
+class QCustomPlot;
+class QCPGraph;
 class QFormLayout;
 class QSlider;
 class QLabel;
@@ -27,6 +30,9 @@ public:
     // "key=value" settings of every control except those in `except` (for sweeps: --set).
     std::vector<std::string> settings(const QStringList& except = {}) const;
     std::vector<double> taskWeights() const;
+    // The per-block λ curve (control points spread over the blocks), empty when not in use.
+    std::vector<double> lambdaBlocks() const;
+    void setLambdaBlocks(const std::vector<double>& curve);  // empty: off
     void setParam(const QString& name, double value);
     bool hasParam(const QString& name) const;
 
@@ -43,6 +49,12 @@ private:
     QWidget* m_weightsHost;
     std::map<std::string, QWidget*> m_controls;
     std::vector<QSlider*> m_weightSliders;
+    QWidget* m_curveHost;
+    QCheckBox* m_curveOn;
+    QCustomPlot* m_curve;
+    QCPGraph* m_curvePoints;
+    int m_dragged = -1;
+    void updateCurveEnabled();
 };
 
 }  // namespace ms::ui

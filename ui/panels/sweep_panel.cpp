@@ -119,7 +119,10 @@ bool SweepPanel::queueFromForm(QString* error) {
             job.spec.sampling = core::sweep::parseTaskSampling(m_taskWeights->text().trimmed().toStdString());
             swept << QStringLiteral("weight");
         }
-        if (!relations) job.spec.sets = m_strategy->settings(swept);
+        if (!relations) {
+            job.spec.sets = m_strategy->settings(swept);
+            job.spec.lambdaBlocks = m_strategy->lambdaBlocks();
+        }
         job.proxies.clear();
         for (const QString& p : m_proxies->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
             job.proxies.push_back(p.trimmed().toStdString());

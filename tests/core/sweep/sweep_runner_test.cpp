@@ -116,6 +116,20 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     // Without digits' task vector the merge is further from the digits expert.
     EXPECT_LT(w.points[0].proxy.at("weight-space")[3], w.points[1].proxy.at("weight-space")[3]);
 
+    // A per-block λ curve: blocks at λ 0, the rest (embeddings, final norm) at the global λ 1.
+    SweepOptions flat, curve;
+    for (SweepOptions* o : {&flat, &curve}) {
+        o->spec.sets = {"lambda=1"};
+        o->proxies = {"weight-space"};
+        o->downstream.mode = eval::DownstreamMode::None;
+    }
+    curve.spec.lambdaBlocks = {0.0, 0.0};
+    const double flatProxy = exp.findSweep(runSweep(suite, flat, exp, none))->points[0].proxyMean("weight-space");
+    const auto& curved = *exp.findSweep(runSweep(suite, curve, exp, none));
+    EXPECT_NE(curved.points[0].proxyMean("weight-space"), flatProxy);
+    EXPECT_NE(curved.recipe.find("0"), std::string::npos);
+    EXPECT_EQ(SweepSpec::fromJson(curved.spec).lambdaBlocks, (std::vector<double>{0.0, 0.0}));
+
     SweepOptions tall;  // one model per task
     tall.spec.method = "tall_masks";
     tall.downstream.mode = eval::DownstreamMode::Frozen;

@@ -91,7 +91,9 @@ TEST(SweepSpec, JsonRoundTrip) {
     s.axes = {parseGridAxis("lambda=0:1:3"), parseGridAxis("weight[a]=0.5,1")};
     s.sampling = parseTaskSampling("lhs:4:0.1:0.9");
     s.seed = 9;
+    s.lambdaBlocks = {0.2, 0.9};
     const SweepSpec back = SweepSpec::fromJson(s.toJson());
+    EXPECT_EQ(back.lambdaBlocks, s.lambdaBlocks);
     EXPECT_EQ(back.toJson(), s.toJson());
     EXPECT_EQ(planSweep(back, kTasks).points, planSweep(s, kTasks).points);
 }
