@@ -19,8 +19,7 @@ using core::session::KitSession;
 
 Workbench::Workbench(QObject* parent) : QObject(parent) {
     m_pool.setMaxThreadCount(4);  // a sweep, the live preview, one kit/analysis/save job
-    const QString cache = QStandardPaths::writableLocation(QStandardPaths::GenericCacheLocation);
-    m_options.featureCache = (cache + QStringLiteral("/mergescope/features")).toStdString();
+    m_options.featureCache = core::session::defaultFeatureCacheDir();
     newExperiment();
 }
 

@@ -44,13 +44,6 @@ extern "C" void onSigint(int) {
     if (auto* c = g_cancel.load()) c->cancel();
 }
 
-std::string defaultFeatureCache() {
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    const std::string base = xdg && *xdg ? xdg : std::string(home ? home : ".") + "/.cache";
-    return base + "/mergescope/features";
-}
-
 void addCommonOptions(CLI::App* c, SweepArgs& a) {
     c->add_option("--kit", a.kit, "kit directory (default: the demo kit, ~/.cache/mergescope/demo-kit-seed0)");
     c->add_option("--out", a.out, "experiment file (HDF5); created, or the sweep is added to it")->required();
@@ -107,7 +100,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     o.downstream.seed = a.seed;
     if (o.proxies.empty() && o.downstream.mode == core::eval::DownstreamMode::None)
         throw core::InvalidArgument("nothing to score: give a --proxy or a --downstream mode");
-    o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? defaultFeatureCache() : a.featureCache);
+    o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? core::demo::defaultFeatureCacheDir() : a.featureCache);
     o.resume = a.resume;
     a.suite.seed = a.seed;
     // Check everything cheap before loading the kit.

@@ -23,13 +23,15 @@ namespace ms::core::demo {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 std::string cacheHome() {
     if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return x;
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache";
     return "/tmp";
 }
+
+std::string defaultFeatureCacheDir() { return cacheHome() + "/mergescope/features"; }
+
+namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

