@@ -12,6 +12,7 @@
 #include "core/data/mnist_readers.h"
 #include "core/data/sampling.h"
 #include "core/errors.h"
+#include "core/model/param_io.h"
 #include "core/eval/task_batches.h"
 
 namespace ms::core::demo {
@@ -22,15 +23,6 @@ using model::ParamMap;
 
 constexpr double kPi = 3.14159265358979323846;
 
-std::vector<at::Tensor> leaves(ParamMap& params) {
-    std::vector<at::Tensor> out;
-    for (auto& [n, t] : params) {
-        t = t.detach().clone().requires_grad_(true);
-        out.push_back(t);
-    }
-    return out;
-}
-
 // Linear warm-up over the first 5% of the steps, then cosine decay to 10% of the peak.
 double learningRate(double peak, int step, int steps) {
     const int warm = std::max(1, steps / 20);
@@ -39,11 +31,8 @@ double learningRate(double peak, int step, int steps) {
     return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(kPi * progress)));
 }
 
-// Sets each group's learning rate to its peak × `factor`.
-void scaleLr(torch::optim::AdamW& opt, const std::vector<double>& peaks, double factor) {
-    auto& groups = opt.param_groups();
-    for (std::size_t i = 0; i < groups.size(); ++i)
-        static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(peaks[i] * factor);
+void setLr(torch::optim::AdamW& opt, double lr) {
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 }
 
 std::vector<std::size_t> randomBatch(std::mt19937_64& rng, std::size_t poolSize, int batch) {
@@ -110,8 +99,8 @@ ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const
     recon.outputs = config.channels;
     recon.patchSize = config.patchSize;
     ParamMap head = model::initHead(recon, config.width, seed + 1);
-    std::vector<at::Tensor> params = leaves(enc);
-    for (auto& t : leaves(head)) params.push_back(t);
+    std::vector<at::Tensor> params = model::makeTrainable(enc);
+    for (auto& t : model::makeTrainable(head)) params.push_back(t);
     torch::optim::AdamW opt(params, torch::optim::AdamWOptions(budget.pretrainLr).weight_decay(budget.weightDecay));
     std::mt19937_64 rng(seed * 7919 + 1);
     const int g = config.grid(), p = config.patchSize, half = budget.batch / 2;
@@ -130,7 +119,7 @@ ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const
         }
         const at::Tensor keepPixels = keep.repeat_interleave(p, 2).repeat_interleave(p, 3);  // [B,1,H,W]
         const at::Tensor masked = x * keepPixels + (keepPixels - 1.0f);                    // hidden patches → -1
-        scaleLr(opt, {budget.pretrainLr}, learningRate(1.0, step, budget.pretrainSteps));
+        setLr(opt, budget.pretrainLr * learningRate(1.0, step, budget.pretrainSteps));
         opt.zero_grad();
         const at::Tensor rec = model::headForward(recon, head, model::vitForward(config, enc, masked).tokens);
         const at::Tensor hidden = 1.0f - keepPixels;
@@ -149,15 +138,15 @@ Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, cons
     e.encoder = base;
     e.headConfig = headFor(task, config);
     e.head = model::initHead(e.headConfig, config.width, seed);
-    std::vector<at::Tensor> params = leaves(e.encoder);
-    for (auto& t : leaves(e.head)) params.push_back(t);
+    std::vector<at::Tensor> params = model::makeTrainable(e.encoder);
+    for (auto& t : model::makeTrainable(e.head)) params.push_back(t);
     torch::optim::AdamW opt(params, torch::optim::AdamWOptions(budget.finetuneLr).weight_decay(budget.weightDecay));
     const data::ImageSet& train = data.train(task);
     std::mt19937_64 rng(seed * 104729 + 3);
     for (int step = 0; step < budget.finetuneSteps; ++step) {
         if (cancel) cancel->throwIfCancelled();
         const auto idx = randomBatch(rng, static_cast<std::size_t>(train.count), budget.batch);
-        scaleLr(opt, {budget.finetuneLr}, learningRate(1.0, step, budget.finetuneSteps));
+        setLr(opt, budget.finetuneLr * learningRate(1.0, step, budget.finetuneSteps));
         opt.zero_grad();
         at::Tensor x = imagesToTensor(train, idx);
         if (task.shiftAugment > 0) x = randomShift(x, rng, task.shiftAugment);

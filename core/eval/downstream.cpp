@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/model/param_io.h"
 #include "core/eval/metrics.h"
 #include "core/eval/task_batches.h"
 
@@ -15,15 +16,6 @@ namespace ms::core::eval {
 
 namespace {
 
-
-std::vector<at::Tensor> trainable(model::ParamMap& params) {
-    std::vector<at::Tensor> out;
-    for (auto& [n, t] : params) {
-        t = t.detach().clone().requires_grad_(true);
-        out.push_back(t);
-    }
-    return out;
-}
 
 struct Realigned {
     std::vector<model::ParamMap> heads;
@@ -49,7 +41,7 @@ Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& enc
     }
     for (const auto& t : suite.tasks) {
         out.heads.push_back(t.head);
-        for (auto& p : trainable(out.heads.back())) params.push_back(p);
+        for (auto& p : model::makeTrainable(out.heads.back())) params.push_back(p);
     }
     torch::optim::Adam opt(params, torch::optim::AdamOptions(o.reprLr));
     const auto groups = suite.groups(&SuiteTask::realign);
@@ -109,7 +101,7 @@ model::ParamMap realignHead(const demo::DemoTask& task, const model::HeadConfig&
                             std::uint64_t seed, const CancelToken* cancel) {
     at::AutoGradMode grad(true);
     model::ParamMap h = head;
-    torch::optim::Adam opt(trainable(h), torch::optim::AdamOptions(lr));
+    torch::optim::Adam opt(model::makeTrainable(h), torch::optim::AdamOptions(lr));
     std::mt19937_64 rng(seed * 131 + 7);
     const at::Tensor x = tokens.detach();
     for (int step = 0; step < steps; ++step) {

@@ -19,6 +19,15 @@ ParamMap loadParams(const io::TensorSource& source, const std::string& stripPref
     return out;
 }
 
+std::vector<at::Tensor> makeTrainable(ParamMap& params) {
+    std::vector<at::Tensor> out;
+    for (auto& [n, t] : params) {
+        t = t.detach().clone().requires_grad_(true);
+        out.push_back(t);
+    }
+    return out;
+}
+
 at::Tensor viewFloats(const float* data, const std::vector<std::int64_t>& shape) {
     return at::from_blob(const_cast<float*>(data), shape, at::TensorOptions().dtype(at::kFloat));
 }

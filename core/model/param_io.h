@@ -15,6 +15,10 @@ namespace ms::core::model {
 // `stripPrefix` when a name starts with it; others are skipped.
 ParamMap loadParams(const io::TensorSource& source, const std::string& stripPrefix = "");
 
+// Replaces every tensor of `params` by a detached copy that requires gradients (an optimiser's
+// leaves) and returns them, in map order.
+std::vector<at::Tensor> makeTrainable(ParamMap& params);
+
 // A float32 tensor viewing `data` without copying (the caller keeps the buffer alive).
 at::Tensor viewFloats(const float* data, const std::vector<std::int64_t>& shape);
 
