@@ -89,17 +89,14 @@ void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::stri
 void SweepPlot::highlightPoint(int point) {
     if (!m_highlight || !m_sweep) return;
     m_highlight->data()->clear();
-    if (point >= 0 && point < static_cast<int>(m_sweep->points.size())) {
+    const auto it = std::find(m_sweep->paramNames.begin(), m_sweep->paramNames.end(), xAxis->label().toStdString());
+    if (point >= 0 && point < static_cast<int>(m_sweep->points.size()) && it != m_sweep->paramNames.end()) {
+        // On the mean downstream curve (right axis), or the mean proxy curve (left) without downstream.
         const auto& p = m_sweep->points[static_cast<std::size_t>(point)];
-        const std::string x = xAxis->label().toStdString();
-        const auto it = std::find(m_sweep->paramNames.begin(), m_sweep->paramNames.end(), x);
-        const double y = p.hasDownstream() ? p.downstreamMean() : NAN;
-        if (it != m_sweep->paramNames.end() && std::isfinite(y))
-            m_highlight->addData(p.params[static_cast<std::size_t>(it - m_sweep->paramNames.begin())], y);
-        else if (it != m_sweep->paramNames.end() && !m_sweep->proxies.empty()) {
-            m_highlight->setValueAxis(yAxis);
-            m_highlight->addData(p.params[static_cast<std::size_t>(it - m_sweep->paramNames.begin())], p.proxyMean(m_variant));
-        }
+        const double x = p.params[static_cast<std::size_t>(it - m_sweep->paramNames.begin())];
+        m_highlight->setValueAxis(p.hasDownstream() ? yAxis2 : yAxis);
+        const double y = p.hasDownstream() ? p.downstreamMean() : p.proxyMean(m_variant);
+        if (std::isfinite(y)) m_highlight->addData(x, y);
     }
     replot(rpQueuedReplot);
 }
