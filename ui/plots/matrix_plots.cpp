@@ -150,6 +150,8 @@ void HeatmapPlot::showSweep(const core::store::SweepRecord* sweep, const std::st
     m_map = nullptr;
     m_highlight = nullptr;
     const Heatmap h = sweep ? heatmap(*sweep, downstream, variant) : Heatmap{};
+    m_xs = h.xs;  // cell positions, for highlightPoint
+    m_ys = h.ys;
     if (h.xs.empty()) {
         m_scale->setVisible(false);
         showPlaceholder(this, tr("a heatmap needs a sweep over two parameters (e.g. density × lambda, or two task weights)"));
@@ -192,11 +194,10 @@ void HeatmapPlot::showSweep(const core::store::SweepRecord* sweep, const std::st
 void HeatmapPlot::highlightPoint(int point) {
     if (!m_highlight || !m_sweep) return;
     m_highlight->data()->clear();
-    const Heatmap h = heatmap(*m_sweep, true, "");
-    if (point >= 0 && point < static_cast<int>(m_sweep->points.size()) && !h.xs.empty()) {
+    if (point >= 0 && point < static_cast<int>(m_sweep->points.size()) && !m_xs.empty()) {
         const auto& p = m_sweep->points[static_cast<std::size_t>(point)];
-        const auto xi = std::find(h.xs.begin(), h.xs.end(), p.params[0]) - h.xs.begin();
-        const auto yi = std::find(h.ys.begin(), h.ys.end(), p.params[1]) - h.ys.begin();
+        const auto xi = std::find(m_xs.begin(), m_xs.end(), p.params[0]) - m_xs.begin();
+        const auto yi = std::find(m_ys.begin(), m_ys.end(), p.params[1]) - m_ys.begin();
         m_highlight->addData(static_cast<double>(xi), static_cast<double>(yi));
     }
     replot(rpQueuedReplot);

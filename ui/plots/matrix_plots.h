@@ -36,6 +36,7 @@ private:
     QCPColorMap* m_map = nullptr;
     QCPColorScale* m_scale = nullptr;
     QCPGraph* m_highlight = nullptr;
+    std::vector<double> m_xs, m_ys;  // the grid's column and row values
 };
 
 class InterferencePlot : public QCustomPlot {
