@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace ms::cli {
@@ -13,9 +14,14 @@ namespace {
 using core::store::PointRecord;
 using core::store::SweepRecord;
 
+// printf of v, or "-" right-aligned to the format's width when v is missing.
 std::string fmt(const char* f, double v) {
-    if (std::isnan(v)) return "-";
     char buf[64];
+    if (std::isnan(v)) {
+        const int width = std::atoi(f + 1);  // "%10.4f" → 10
+        std::snprintf(buf, sizeof buf, "%*s", width, "-");
+        return buf;
+    }
     std::snprintf(buf, sizeof buf, f, v);
     return buf;
 }
@@ -99,10 +105,15 @@ void printSweepReport(std::ostream& out, const SweepRecord& s) {
     const std::string primary = s.proxies.empty() ? "" : s.proxies.front();
     out << " ";
     for (const auto& n : s.paramNames) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(n, 22).size())), ' ') << shortName(n, 22);
-    if (!primary.empty()) out << "      proxy";
-    for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
+    const auto taskHeaders = [&] {
+        for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
+    };
+    if (!primary.empty()) {
+        out << "      proxy";
+        taskHeaders();
+    }
     out << "  downstream";
-    for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
+    taskHeaders();
     out << "   seconds\n";
     const auto summaries = s.summaries();
     const auto order = sortedPoints(s);

@@ -93,8 +93,12 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     core::sweep::SweepOptions o;
     o.spec = std::move(spec);
     o.spec.seed = a.seed;
-    if (!a.noProxy) o.proxies = a.proxies.empty() ? std::vector<std::string>{"task-alignment"} : a.proxies;
-    else if (!a.proxies.empty()) throw core::InvalidArgument("--proxy and --no-proxy exclude each other");
+    if (a.noProxy) {
+        if (!a.proxies.empty()) throw core::InvalidArgument("--proxy and --no-proxy exclude each other");
+        o.proxies.clear();
+    } else if (!a.proxies.empty()) {
+        o.proxies = a.proxies;  // else the default, task-alignment
+    }
     o.downstream = a.down;
     o.downstream.mode = core::eval::parseDownstreamMode(a.downstream);
     o.downstream.seed = a.seed;

@@ -80,6 +80,9 @@ TEST(SweepCli, BadInputIsRefusedWithExitTwo) {
     const auto proxy = runCli(sweepArgs(tmp.path("e.h5"), {"--proxy", "tokens-l2"}));
     EXPECT_EQ(proxy.exitCode, 2);
     EXPECT_FALSE(std::filesystem::exists(tmp.path("e.h5")));
+    const auto nothing = runCli(sweepArgs(tmp.path("e.h5"), {"--no-proxy"}));
+    EXPECT_EQ(nothing.exitCode, 2);
+    EXPECT_NE(nothing.err.find("nothing to score"), std::string::npos) << nothing.err;
     const auto report = runCli({"report", tmp.path("missing.h5")});
     EXPECT_NE(report.exitCode, 0);
 }
