@@ -114,7 +114,8 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
             engine->setLambdaSchedule({options.spec.lambdaBlocks, {}});
         }
     } else {
-        merge::MethodArgs(info, fixedGlobal, fixedPerModel, T);  // validates the fixed settings now
+        const merge::MethodArgs check(info, fixedGlobal, fixedPerModel, T);  // validates the fixed settings now
+        (void)check;
         if (!options.spec.lambdaBlocks.empty()) throw InvalidArgument(method + " learns its own coefficients: no λ curve");
     }
 
