@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
     // The interactive path: prepare once, then λ changes.
     merge::MergeSpec spec;
     spec.base = base;
-    for (const auto& e : experts) spec.models.push_back({e, "", {}});
+    for (const auto& e : experts) spec.models.push_back({e, "", {}, ""});
     std::vector<float> a(params), b(params);
     const double memcpyS = bench::bestSeconds(5, [&] { std::memcpy(b.data(), a.data(), bytes); });
     bench::header("Interactive apply (in memory, after prepare) vs memcpy of the parameters");

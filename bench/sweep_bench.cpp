@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     const eval::TaskSuite suite = eval::loadTaskSuite(dir, {});
     merge::MergeSpec spec;
     spec.base = suite.kit.path(suite.kit.baseFile);
-    for (const auto& t : suite.tasks) spec.models.push_back({t.expertFile, t.task.name, {}});
+    for (const auto& t : suite.tasks) spec.models.push_back({t.expertFile, t.task.name, {}, ""});
     merge::MergeEngine engine(spec);
     std::vector<std::vector<float>> buffers;
     engine.applyToMemory(-1, buffers);

@@ -89,10 +89,10 @@ QString ResultsModel::text(int row, const Column& c) const {
     const auto [si, pi] = m_rows[static_cast<std::size_t>(row)];
     const SweepRecord& s = m_experiment.sweeps[static_cast<std::size_t>(si)];
     if (c.kind == Kind::Sweep) return QString::fromStdString(s.id);
-    if (c.kind == Kind::Method) return QString::fromStdString(s.kind == "relations" ? "relations" : s.method);
+    if (c.kind == Kind::Method) return QString::fromStdString(s.kind == core::store::SweepKind::Relations ? "relations" : s.method);
     const double v = number(row, c);
     if (!std::isfinite(v)) return QString();
-    if (c.kind == Kind::Param && s.kind == "relations" && c.key == "task")
+    if (c.kind == Kind::Param && s.kind == core::store::SweepKind::Relations && c.key == "task")
         return QString::fromStdString(s.tasks[static_cast<std::size_t>(v)]);
     if (c.kind == Kind::Param) return QString::number(v, 'g', 4);
     if (c.kind == Kind::Seconds) return QString::number(v, 'f', 2);

@@ -8,9 +8,12 @@
 #include <QPointer>
 #include <QStandardPaths>
 
+#include <nlohmann/json.hpp>
+
 #include "core/errors.h"
 #include "core/merge/merge_engine.h"
 #include "core/store/experiment_store.h"
+#include "core/sweep/sweep_point.h"
 #include "ui/worker.h"
 
 namespace ms::ui {
@@ -169,12 +172,24 @@ int Workbench::queueSweep(const core::session::SweepJob& job, const QString& lab
 
 void Workbench::startNextSweep() {
     if (m_sweepWorker || m_paused || !m_session) return;
-    auto it = std::find_if(m_queue.begin(), m_queue.end(), [](const QueuedSweep& q) { return q.state == QStringLiteral("queued"); });
+    auto it = std::find_if(m_queue.begin(), m_queue.end(), [](const QueuedSweep& q) { return q.state == QueueState::Queued; });
     if (it == m_queue.end()) return;
-    it->state = QStringLiteral("running");
+    it->state = QueueState::Running;
     const int id = it->id;
     const auto session = m_session;
-    const auto job = it->job;
+    auto job = it->job;
+    QPointer<Workbench> progressTarget(this);
+    // Typed progress from the sweep's thread, applied on the GUI thread (a few calls per point).
+    job.onProgress = [progressTarget, id](const core::sweep::SweepProgress& p) {
+        QMetaObject::invokeMethod(
+            progressTarget.data(), [progressTarget, id, p] {
+                if (!progressTarget) return;
+                for (auto& q : progressTarget->m_queue)
+                    if (q.id == id) q.done = p.done, q.total = p.total, q.etaSeconds = p.etaSeconds, q.stage = QString::fromStdString(p.stage);
+                emit progressTarget->queueChanged();
+            },
+            Qt::QueuedConnection);
+    };
     const std::string path = m_path.toStdString();
     auto experiment = std::make_shared<core::store::Experiment>(m_experiment);
     QPointer<Workbench> self(this);
@@ -192,7 +207,7 @@ void Workbench::startNextSweep() {
                         if (!self) return;
                         self->m_experiment = copy;
                         for (auto& q : self->m_queue)
-                            if (q.state == QStringLiteral("running")) q.done = static_cast<int>(done), q.total = planned;
+                            if (q.state == QueueState::Running) q.done = static_cast<int>(done), q.total = planned;
                         emit self->experimentChanged();
                         emit self->queueChanged();
                     },
@@ -201,24 +216,14 @@ void Workbench::startNextSweep() {
         },
         this, &m_pool);
     m_sweepWorker = w;
-    connect(w, &Worker::progress, this, [this, id](const QString& stage, qulonglong d, qulonglong t) {
-        for (auto& q : m_queue)
-            if (q.id == id) {
-                q.done = static_cast<int>(d);
-                q.total = static_cast<int>(t);
-                const int at = stage.indexOf(QStringLiteral("ETA "));
-                q.eta = at >= 0 ? stage.mid(at + 4) : QString();
-            }
-        emit queueChanged();
-    });
     connect(w, &Worker::finished, this, [this, id](bool ok, const QString& msg) {
         m_sweepWorker = nullptr;
         for (auto& q : m_queue) {
             if (q.id != id) continue;
-            if (ok) q.state = QStringLiteral("done");
-            else if (msg == QStringLiteral("cancelled")) q.state = m_paused ? QStringLiteral("paused") : QStringLiteral("cancelled");
-            else q.state = QStringLiteral("failed");
-            if (q.state == QStringLiteral("paused")) q.job.resume = true;
+            if (ok) q.state = QueueState::Done;
+            else if (msg == QStringLiteral("cancelled")) q.state = m_paused ? QueueState::Paused : QueueState::Cancelled;
+            else q.state = QueueState::Failed;
+            if (q.state == QueueState::Paused) q.job.resume = true;
             if (!ok && msg != QStringLiteral("cancelled"))
                 emit message(QStringLiteral("error"), tr("%1 failed: %2").arg(q.label, msg));
             else if (ok)
@@ -238,14 +243,14 @@ void Workbench::pauseSweeps() {
 void Workbench::resumeSweeps() {
     m_paused = false;
     for (auto& q : m_queue)
-        if (q.state == QStringLiteral("paused")) q.state = QStringLiteral("queued");
+        if (q.state == QueueState::Paused) q.state = QueueState::Queued;
     emit queueChanged();
     startNextSweep();
 }
 
 void Workbench::cancelSweeps() {
     for (auto& q : m_queue)
-        if (q.state == QStringLiteral("queued") || q.state == QStringLiteral("paused")) q.state = QStringLiteral("cancelled");
+        if (q.state == QueueState::Queued || q.state == QueueState::Paused) q.state = QueueState::Cancelled;
     m_paused = false;
     if (m_sweepWorker) m_sweepWorker->cancel();
     emit queueChanged();
@@ -253,22 +258,22 @@ void Workbench::cancelSweeps() {
 
 // ---- live preview -------------------------------------------------------------------------
 
-void Workbench::requestLive(const core::session::LiveRequest& request) {
+void Workbench::requestLive(const core::merge::MergeSpec& settings) {
     if (!m_session) return;
     if (m_liveWorker) {  // latest wins: the running one is stale
-        m_livePending = request;
+        m_livePending = settings;
         m_liveWorker->cancel();
         return;
     }
-    startLive(request);
+    startLive(settings);
 }
 
-void Workbench::startLive(const core::session::LiveRequest& request) {
+void Workbench::startLive(const core::merge::MergeSpec& settings) {
     auto session = m_session;
     auto result = std::make_shared<core::session::LiveResult>();
     m_liveWorker = Worker::start(
         tr("live preview"),
-        [session, request, result](core::ProgressSink&, const core::CancelToken& c) { *result = session->live(request, &c); }, this,
+        [session, settings, result](core::ProgressSink&, const core::CancelToken& c) { *result = session->live(settings, &c); }, this,
         &m_pool);
     connect(m_liveWorker, &Worker::finished, this, [this, result](bool ok, const QString& msg) {
         m_liveWorker = nullptr;
@@ -297,7 +302,7 @@ void Workbench::analyzeInterference() {
         [session, report](core::ProgressSink& p, const core::CancelToken& c) {
             core::merge::MergeSpec spec;
             spec.base = session->baseFile();
-            for (const auto& t : session->tasks()) spec.models.push_back({t.expertFile, t.name, {}});
+            for (const auto& t : session->tasks()) spec.models.push_back({t.expertFile, t.name, {}, t.expertHash});
             core::merge::MergeEngine engine(spec);
             *report = core::analysis::analyzeInterference(engine.problem(), session->taskNames(), {}, p, &c);
         },
@@ -311,20 +316,50 @@ void Workbench::analyzeInterference() {
         });
 }
 
-void Workbench::saveMerged(const QString& method, const std::map<std::string, double>& params, const std::vector<double>& weights,
-                           int task, const QString& path, const std::vector<double>& lambdaBlocks) {
+void Workbench::saveMerged(const core::merge::MergeSpec& settings, const QString& path) {
+    writeMergedJob([settings] { return settings; }, path, {}, {});
+}
+
+void Workbench::savePoint(const QString& sweepId, int pointNumber, const QString& path) {
+    const core::store::SweepRecord* r = m_experiment.findSweep(sweepId.toStdString());
+    if (!r) return;
+    // The point's settings are read from the experiment on the worker, as `merge --experiment` reads them.
+    const auto experiment = std::make_shared<const core::store::Experiment>(m_experiment);
+    const std::string id = sweepId.toStdString();
+    const nlohmann::json origin = {{"experiment", m_path.toStdString()}, {"sweep", id}, {"point", pointNumber}};
+    writeMergedJob([experiment, id, pointNumber] { return core::sweep::pointSpec(*experiment, id, pointNumber); }, path, r->options,
+                   {{"mergescope.origin", origin.dump()}});
+}
+
+void Workbench::writeMergedJob(std::function<core::merge::MergeSpec()> settings, const QString& path, std::string sweepOptions,
+                               std::map<std::string, std::string> metadata) {
     if (!m_session) return;
     auto session = m_session;
-    const std::string m = method.toStdString(), p = path.toStdString();
+    const std::string p = path.toStdString();
+    auto files = std::make_shared<std::vector<std::string>>();
     runJob(
         tr("Saving merged model"),
-        [session, m, params, weights, task, p, lambdaBlocks](core::ProgressSink& pr, const core::CancelToken& c) {
-            session->saveMerged(m, params, weights, p, task, pr, &c, {}, lambdaBlocks);
+        [session, settings, p, sweepOptions, metadata, files](core::ProgressSink& pr, const core::CancelToken& c) {
+            *files = session->saveMerged(settings(), p, "", pr, &c, sweepOptions, metadata);
         },
-        [this, path](bool ok, const QString& msg) {
-            if (ok) emit message(QStringLiteral("info"), tr("merged model saved to %1").arg(path));
+        [this, path, files](bool ok, const QString& msg) {
+            QStringList written;
+            for (const auto& f : *files) written << QString::fromStdString(f);
+            if (ok) emit message(QStringLiteral("info"), tr("merged model saved to %1").arg(written.join(QStringLiteral(", "))));
             else emit message(QStringLiteral("error"), tr("saving %1 failed: %2").arg(path, msg));
         });
+}
+
+QString queueStateName(QueueState s) {
+    switch (s) {
+        case QueueState::Queued: return Workbench::tr("queued");
+        case QueueState::Running: return Workbench::tr("running");
+        case QueueState::Paused: return Workbench::tr("paused");
+        case QueueState::Done: return Workbench::tr("done");
+        case QueueState::Cancelled: return Workbench::tr("cancelled");
+        case QueueState::Failed: return Workbench::tr("failed");
+    }
+    return {};
 }
 
 }  // namespace ms::ui

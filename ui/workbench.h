@@ -23,13 +23,17 @@ namespace ms::ui {
 
 class Worker;
 
+enum class QueueState { Queued, Running, Paused, Done, Cancelled, Failed };
+QString queueStateName(QueueState s);  // "queued", "running", ... (translated)
+
 struct QueuedSweep {
     int id = 0;
     QString label;
     core::session::SweepJob job;
-    QString state = QStringLiteral("queued");  // queued | running | paused | done | cancelled | failed
+    QueueState state = QueueState::Queued;
     int done = 0, total = 0;
-    QString eta;
+    double etaSeconds = -1;  // < 0: unknown
+    QString stage;           // what the running point does
 };
 
 class Workbench : public QObject {
@@ -64,14 +68,17 @@ public:
     void cancelSweeps();  // stops the running sweep and drops the queue
 
     // Interactive preview
-    void requestLive(const core::session::LiveRequest& request);
+    void requestLive(const core::merge::MergeSpec& settings);
     bool liveBusy() const { return m_liveWorker != nullptr; }
 
     // Analysis and export
     void analyzeInterference();
     const std::optional<core::analysis::InterferenceReport>& interference() const { return m_interference; }
-    void saveMerged(const QString& method, const std::map<std::string, double>& params, const std::vector<double>& weights,
-                    int task, const QString& path, const std::vector<double>& lambdaBlocks = {});
+    // Writes the merged model of `settings` (the Strategy panel's) or of a computed sweep point
+    // (number from 1, as `report` and the Results table number it) — the same core function as
+    // `mergescope-cli merge` and `merge --experiment`. Asynchronous; a message says how it went.
+    void saveMerged(const core::merge::MergeSpec& settings, const QString& path);
+    void savePoint(const QString& sweepId, int pointNumber, const QString& path);
 
 signals:
     void kitLoaded();
@@ -88,7 +95,9 @@ private:
     void startNextSweep();
     void runJob(const QString& name, std::function<void(core::ProgressSink&, const core::CancelToken&)> work,
                 std::function<void(bool, const QString&)> done);
-    void startLive(const core::session::LiveRequest& request);
+    void startLive(const core::merge::MergeSpec& settings);
+    void writeMergedJob(std::function<core::merge::MergeSpec()> settings, const QString& path, std::string sweepOptions,
+                        std::map<std::string, std::string> metadata);
     QString autosavePath() const;
 
     QThreadPool m_pool;
@@ -102,7 +111,7 @@ private:
     bool m_paused = false;
     Worker* m_sweepWorker = nullptr;
     Worker* m_liveWorker = nullptr;
-    std::optional<core::session::LiveRequest> m_livePending;
+    std::optional<core::merge::MergeSpec> m_livePending;
     std::optional<core::analysis::InterferenceReport> m_interference;
 };
 

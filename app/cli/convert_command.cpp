@@ -6,6 +6,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
 #include "core/io/checkpoint_writer.h"
+#include "core/io/output_path.h"
 #include "core/io/content_hash.h"
 
 namespace ms::cli {
@@ -20,6 +21,7 @@ struct ConvertArgs {
 
 int runConvert(const ConvertArgs& args) {
     return runGuarded([&] {
+        core::io::checkOutputPath(args.output, {args.input});
         const auto src = core::io::openCheckpoint(args.input, args.open.options());
         TerminalProgress progress;
         core::io::WriteOptions opts;

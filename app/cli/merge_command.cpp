@@ -1,31 +1,41 @@
 // mergescope-cli merge --recipe R.yaml --out OUT
 // mergescope-cli merge --base B --model M1 --model M2 ... --method NAME [--set key=value]... --out OUT
-// mergescope-cli merge --kit KIT --method NAME [--set key=value]... --out OUT   (adamerging, calm: learned on the kit)
+// mergescope-cli merge --kit KIT --method NAME [--set key=value]... --out OUT
+// mergescope-cli merge --experiment EXP.h5 --sweep ID --point N --out OUT   (re-makes a sweep point)
+// Every form builds one MergeSpec and writes it through merge::writeMerged; methods that learn
+// from data (needsKit) get the kit's data through a KitContext.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <cmath>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
 #include "core/errors.h"
-#include "core/merge/merge_engine.h"
+#include "core/io/output_path.h"
+#include "core/merge/merged_output.h"
 #include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
+#include "core/store/experiment_store.h"
+#include "core/sweep/sweep_point.h"
 #ifdef MS_HAVE_MODEL
+#include "core/eval/task_suite.h"
+#include "core/learned/suite_kit_context.h"
 #include "core/session/kit_session.h"
+#include "core/sweep/sweep_runner.h"
 #endif
-#include <map>
-#include <variant>
 
 namespace ms::cli {
 
 namespace {
 struct MergeArgs {
-    std::string recipe, base, method, out, task, dtype, saveRecipe, kit;
+    std::string recipe, base, method, out, task, dtype, saveRecipe, kit, experiment, sweep;
+    int point = 0;
     std::vector<std::string> models, taskNames, sets, include, exclude, lambdaOverrides;
     std::vector<double> lambdaBlocks;
     bool keepHeads = false;
@@ -33,8 +43,26 @@ struct MergeArgs {
     OpenFlags open;
 };
 
+double parseValue(const std::string& text, const std::string& what) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v)) throw core::InvalidArgument(what + ": '" + text + "' is not a number");
+    return v;
+}
+
+core::merge::MergeSpec fromExperiment(const MergeArgs& a) {
+    if (!a.base.empty() || !a.models.empty() || !a.recipe.empty() || !a.method.empty() || !a.sets.empty())
+        throw core::InvalidArgument("--experiment re-makes a sweep point as it was scored: give no --base, --model, --recipe, --method or --set");
+    if (a.sweep.empty() || a.point < 1)
+        throw core::InvalidArgument("--experiment needs --sweep ID and --point N (N from 1, as `mergescope-cli report` numbers them)");
+    const core::store::Experiment e = core::store::readExperiment(a.experiment);
+    return core::sweep::pointSpec(e, a.sweep, a.point);
+}
+
 core::merge::MergeSpec buildSpec(const MergeArgs& a) {
     using namespace core::merge;
+    if (!a.experiment.empty()) return fromExperiment(a);
+    if (!a.sweep.empty() || a.point != 0) throw core::InvalidArgument("--sweep and --point go with --experiment");
     MergeSpec spec;
     if (!a.recipe.empty()) {
         if (!a.base.empty() || !a.models.empty() || !a.method.empty())
@@ -47,20 +75,20 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
         const auto k = core::session::kitInputs(a.kit);
         spec.method = a.method;
         spec.base = k.base;
-        for (const auto& [file, task] : k.experts) spec.models.push_back({file, task, {}});
+        for (const auto& [file, task] : k.experts) spec.models.push_back({file, task, {}, ""});
 #else
         throw core::InvalidArgument("this build of mergescope-cli has no model support (--kit)");
 #endif
     } else {
         if (a.base.empty() || a.models.empty() || a.method.empty())
-            throw core::InvalidArgument("merge needs --recipe, --kit, or --base, --model (one or more) and --method");
+            throw core::InvalidArgument("merge needs --recipe, --kit, --experiment, or --base, --model (one or more) and --method");
         // Absolute paths, so that a saved recipe (and the provenance in the output) stays valid
         // wherever it is moved.
         const auto absolute = [](const std::string& p) { return std::filesystem::absolute(p).lexically_normal().string(); };
         spec.method = a.method;
         spec.base = absolute(a.base);
         for (std::size_t i = 0; i < a.models.size(); ++i)
-            spec.models.push_back({absolute(a.models[i]), i < a.taskNames.size() ? a.taskNames[i] : "", {}});
+            spec.models.push_back({absolute(a.models[i]), i < a.taskNames.size() ? a.taskNames[i] : "", {}, ""});
         spec.open = a.open.options();
     }
     std::vector<ParamValues> perModel = spec.perModelParams();
@@ -73,87 +101,63 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
     if (!a.lambdaBlocks.empty()) spec.lambda.blockCurve = a.lambdaBlocks;
     for (const auto& o : a.lambdaOverrides) {
         const auto eq = o.rfind('=');
-        if (eq == std::string::npos) throw core::InvalidArgument("--lambda-override needs REGEX=VALUE, not '" + o + "'");
-        spec.lambda.overrides.emplace_back(o.substr(0, eq), std::stod(o.substr(eq + 1)));
+        if (eq == std::string::npos || eq == 0) throw core::InvalidArgument("--lambda-override needs REGEX=VALUE, not '" + o + "'");
+        spec.lambda.overrides.emplace_back(o.substr(0, eq), parseValue(o.substr(eq + 1), "--lambda-override " + o));
     }
     if (!a.dtype.empty()) {
-        const auto parsed = parseRecipe("merge_method: " + spec.method + "\nmodels: []\ndtype: " + a.dtype + "\n", "", "--dtype");
-        spec.dtype = parsed.dtype;
+        spec.dtype = parseDtypeRecipeName(a.dtype);
+        if (!spec.dtype) throw core::InvalidArgument("--dtype '" + a.dtype + "': use float32, float16, bfloat16 or float64");
     }
+    // Validate the settings now, before any file is read.
+    (void)MethodArgs(findMethod(spec.method).info(), spec.params, spec.perModelParams(), spec.models.size());
     return spec;
 }
-
-std::string withTaskSuffix(const std::string& out, const std::string& task) {
-    const std::filesystem::path p(out);
-    std::string ext = p.extension().string();
-    return (p.parent_path() / (p.stem().string() + "-" + task + ext)).string();
-}
-
-#ifdef MS_HAVE_MODEL
-// adamerging / calm: learned on the kit's data, then written with recipe, inputs and what was learned.
-int runLearned(const MergeArgs& a, const core::merge::MergeSpec& spec) {
-    if (a.kit.empty()) throw core::InvalidArgument(spec.method + " learns from a kit's data and heads: give --kit");
-    TerminalProgress progress;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto session = core::session::KitSession::open(a.kit, {}, progress);
-    std::map<std::string, double> numbers;
-    std::map<std::string, std::string> choices;
-    for (const auto& [k, v] : spec.params) {
-        if (const auto* d = std::get_if<double>(&v)) numbers[k] = *d;
-        else choices[k] = std::get<std::string>(v);
-    }
-    session->saveMerged(spec.method, numbers, {}, a.out, -1, progress, nullptr, choices);
-    std::cout << "wrote " << a.out << "\n";
-    if (!a.saveRecipe.empty()) {
-        core::merge::writeRecipe(spec, a.saveRecipe);
-        std::cout << "wrote " << a.saveRecipe << "\n";
-    }
-    std::cerr << spec.method << ": learned and merged in " << std::fixed << std::setprecision(1)
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
-    return kExitOk;
-}
-#endif
 
 int runMerge(const MergeArgs& a) {
     return runGuarded([&] {
         const auto t0 = std::chrono::steady_clock::now();
         const core::merge::MergeSpec spec = buildSpec(a);
-        if (core::merge::findMethod(spec.method).info().learned) {
-#ifdef MS_HAVE_MODEL
-            return runLearned(a, spec);
-#else
-            throw core::InvalidArgument("this build of mergescope-cli has no model support (" + spec.method + ")");
-#endif
+        const auto& info = core::merge::findMethod(spec.method).info();
+        core::merge::OutputRequest request;
+        request.path = a.out;
+        request.task = a.task;
+        request.write.maxShardBytes = a.maxShard;
+        request.verifyInputs = !a.experiment.empty();  // the point is re-made only from the files it was scored on
+        if (!a.experiment.empty()) {
+            request.otherInputs.push_back(a.experiment);
+            request.write.metadata["mergescope.origin"] =
+                nlohmann::json{{"experiment", std::filesystem::absolute(a.experiment).string()}, {"sweep", a.sweep}, {"point", a.point}}.dump();
         }
-        core::merge::MergeEngine engine(spec);
+        if (!a.saveRecipe.empty()) core::io::checkOutputPath(a.saveRecipe, {spec.base, a.out});
         TerminalProgress progress;
-        const auto& info = engine.method().info();
-        const auto tasks = engine.spec().taskNames();
-        std::vector<int> which;
-        if (!a.task.empty()) {
-            const auto it = std::find(tasks.begin(), tasks.end(), a.task);
-            if (it == tasks.end()) throw core::InvalidArgument("--task '" + a.task + "' is not one of the models' tasks");
-            which.push_back(static_cast<int>(it - tasks.begin()));
-        } else if (info.perTaskOutputs) {
-            for (std::size_t i = 0; i < tasks.size(); ++i) which.push_back(static_cast<int>(i));
+        core::merge::OutputOutcome outcome;
+        if (info.needsKit) {
+#ifdef MS_HAVE_MODEL
+            std::string kit = a.kit;
+            core::eval::SuiteOptions data;
+            if (!a.experiment.empty()) {  // learn again on the images the sweep used (deterministic for its seed)
+                const auto e = core::store::readExperiment(a.experiment);
+                if (kit.empty()) kit = e.kitDir;
+                data = core::sweep::suiteOptionsOf(*e.findSweep(a.sweep));
+            }
+            if (kit.empty()) throw core::InvalidArgument(core::merge::needsKitMessage(info.name));
+            const core::eval::TaskSuite suite = core::eval::loadTaskSuite(kit, data, progress);
+            const core::learned::SuiteKitContext context(suite);
+            outcome = core::merge::writeMerged(spec, request, &context, progress);
+#else
+            throw core::InvalidArgument("this build of mergescope-cli has no model support (" + info.name + ")");
+#endif
         } else {
-            which.push_back(-1);
+            outcome = core::merge::writeMerged(spec, request, nullptr, progress);
         }
-        core::io::WriteOptions opts;
-        opts.maxShardBytes = a.maxShard;
-        for (int task : which) {
-            const std::string path = info.perTaskOutputs && a.task.empty() ? withTaskSuffix(a.out, tasks[static_cast<std::size_t>(task)]) : a.out;
-            for (const auto& f : engine.write(path, info.perTaskOutputs ? task : -1, opts, progress))
-                std::cout << "wrote " << f << "\n";
-        }
+        for (const auto& f : outcome.files) std::cout << "wrote " << f << "\n";
         if (!a.saveRecipe.empty()) {
-            core::merge::writeRecipe(engine.spec(), a.saveRecipe);
+            core::merge::writeRecipe(spec, a.saveRecipe);
             std::cout << "wrote " << a.saveRecipe << "\n";
         }
-        const auto& plan = engine.problem().plan();
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::cerr << info.name << ": merged " << plan.merged.size() << " tensors (" << groupedInt(plan.mergedElements)
-                  << " parameters), copied " << plan.copied.size() << ", left out " << plan.ignored.size()
+        std::cerr << info.name << ": merged " << outcome.mergedTensors << " tensors (" << groupedInt(outcome.mergedElements)
+                  << " parameters), copied " << outcome.copiedTensors << ", left out " << outcome.ignoredTensors
                   << " expert-only tensors, in " << std::fixed << std::setprecision(2) << secs << " s\n";
         return kExitOk;
     });
@@ -162,9 +166,12 @@ int runMerge(const MergeArgs& a) {
 
 void addMergeCommand(CLI::App& app, int& exitCode) {
     auto a = std::make_shared<MergeArgs>();
-    auto* cmd = app.add_subcommand("merge", "Merge fine-tuned models into one (or one per task), from a recipe or flags");
+    auto* cmd = app.add_subcommand("merge", "Merge fine-tuned models into one (or one per task), from a recipe, flags, a kit or a sweep point");
     cmd->add_option("--recipe", a->recipe, "YAML recipe (mergekit field names; see docs/merging.md)");
     cmd->add_option("--kit", a->kit, "take the base and the experts from a kit (needed by adamerging and calm)");
+    cmd->add_option("--experiment", a->experiment, "re-make a sweep point of this experiment file (with --sweep and --point)");
+    cmd->add_option("--sweep", a->sweep, "with --experiment: the sweep's id (sweep-001, ...)");
+    cmd->add_option("--point", a->point, "with --experiment: the point's number, from 1, as `report` prints it");
     cmd->add_option("--base", a->base, "the pretrained base checkpoint");
     cmd->add_option("--model", a->models, "a fine-tuned checkpoint (repeat)");
     cmd->add_option("--task-name", a->taskNames, "task name of each --model, in order (default: file stem)");

@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <set>
 
+#include "core/errors.h"
+#include "core/sweep/sweep_point.h"
+
 namespace ms::cli {
 
 namespace {
@@ -30,10 +33,23 @@ std::string fmt(const char* f, double v) {
 std::string shortName(const std::string& s, std::size_t n = 10) { return s.size() <= n ? s : s.substr(0, n); }
 
 // The points in plotting order (by parameter values).
+// Each point's number (from 1, the sweep's plan order: what `merge --experiment --point N` takes).
+std::vector<int> numbersOf(const SweepRecord& s) {
+    try {
+        return core::sweep::pointNumbers(s);
+    } catch (const core::Error&) {  // a spec this build cannot plan: number them as stored
+        std::vector<int> n(s.points.size());
+        for (std::size_t i = 0; i < n.size(); ++i) n[i] = static_cast<int>(i) + 1;
+        return n;
+    }
+}
+
+// The points in plan order.
 std::vector<std::size_t> sortedPoints(const SweepRecord& s) {
+    const std::vector<int> number = numbersOf(s);
     std::vector<std::size_t> idx(s.points.size());
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return s.points[a].params < s.points[b].params; });
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return number[a] < number[b]; });
     return idx;
 }
 
@@ -94,16 +110,16 @@ void printRelations(std::ostream& out, const SweepRecord& s) {
 }  // namespace
 
 void printSweepReport(std::ostream& out, const SweepRecord& s) {
-    out << s.id << "  " << s.kind << "  " << s.method << "  " << s.points.size() << "/" << s.plannedPoints << " points  "
-        << s.status << "  downstream: " << s.downstream << "  proxy: ";
+    out << s.id << "  " << core::store::sweepKindName(s.kind) << "  " << s.method << "  " << s.points.size() << "/" << s.plannedPoints << " points  "
+        << core::store::sweepStatusName(s.status) << "  downstream: " << s.downstream << "  proxy: ";
     for (std::size_t i = 0; i < s.proxies.size(); ++i) out << (i ? ", " : "") << s.proxies[i];
     out << (s.proxies.empty() ? "none" : "") << "\n";
-    if (s.kind == "relations") {
+    if (s.kind == core::store::SweepKind::Relations) {
         printRelations(out, s);
         return;
     }
     const std::string primary = s.proxies.empty() ? "" : s.proxies.front();
-    out << " ";
+    out << "     #";
     for (const auto& n : s.paramNames) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(n, 22).size())), ' ') << shortName(n, 22);
     const auto taskHeaders = [&] {
         for (const auto& t : s.tasks) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(t).size())), ' ') << shortName(t);
@@ -117,9 +133,10 @@ void printSweepReport(std::ostream& out, const SweepRecord& s) {
     out << "   seconds\n";
     const auto summaries = s.summaries();
     const auto order = sortedPoints(s);
+    const auto number = numbersOf(s);
     for (std::size_t i : order) {
         const PointRecord& p = s.points[i];
-        out << " ";
+        out << fmt("%6d", number[i]);
         for (double v : p.params) out << " " << fmt("%10.4g", v);
         if (!primary.empty()) {
             out << " " << fmt("%10.4f", p.proxyMean(primary));
@@ -155,19 +172,22 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
     for (const auto& s : e.sweeps) {
         nlohmann::ordered_json js;
         js["id"] = s.id;
-        js["kind"] = s.kind;
+        js["kind"] = core::store::sweepKindName(s.kind);
         js["method"] = s.method;
-        js["status"] = s.status;
+        js["status"] = core::store::sweepStatusName(s.status);
         js["tasks"] = s.tasks;
         js["proxies"] = s.proxies;
         js["downstream_mode"] = s.downstream;
         js["planned_points"] = s.plannedPoints;
         js["points"] = nlohmann::ordered_json::array();
-        for (const auto& p : s.points) {
+        const auto number = numbersOf(s);
+        for (std::size_t i : sortedPoints(s)) {
+            const PointRecord& p = s.points[i];
             nlohmann::ordered_json jp;
+            jp["point"] = number[i];
             jp["params"] = nlohmann::ordered_json::object();
             for (std::size_t c = 0; c < s.paramNames.size(); ++c) {
-                if (s.kind == "relations" && s.paramNames[c] == "task") jp["params"]["task"] = s.tasks[static_cast<std::size_t>(p.params[c])];
+                if (s.kind == core::store::SweepKind::Relations && s.paramNames[c] == "task") jp["params"]["task"] = s.tasks[static_cast<std::size_t>(p.params[c])];
                 else jp["params"][s.paramNames[c]] = p.params[c];
             }
             if (!s.proxies.empty() && p.proxy.count(s.proxies.front())) {
@@ -243,10 +263,11 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
     for (const auto& t : tasks) out << ",metric:" << t;
     out << ",seconds:merge,seconds:proxy,seconds:downstream,completed_at\n";
     auto cell = [](double v) { return std::isfinite(v) ? fmt("%.9g", v) : std::string(); };
-    for (const auto& s : e.sweeps)
-        for (std::size_t i = 0; i < s.points.size(); ++i) {
+    for (const auto& s : e.sweeps) {
+        const auto number = numbersOf(s);
+        for (std::size_t i : sortedPoints(s)) {
             const PointRecord& p = s.points[i];
-            out << s.id << "," << s.kind << "," << s.method << "," << i;
+            out << s.id << "," << core::store::sweepKindName(s.kind) << "," << s.method << "," << number[i];
             for (const auto& n : params) {
                 const auto it = std::find(s.paramNames.begin(), s.paramNames.end(), n);
                 out << "," << (it == s.paramNames.end() ? "" : cell(p.params[static_cast<std::size_t>(it - s.paramNames.begin())]));
@@ -275,6 +296,7 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
             out << "," << cell(p.mergeSeconds) << "," << cell(p.proxySeconds) << "," << cell(p.downstreamSeconds) << ","
                 << p.completedAt << "\n";
         }
+    }
 }
 
 }  // namespace ms::cli

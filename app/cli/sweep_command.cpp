@@ -12,14 +12,13 @@
 #include <iostream>
 #include <memory>
 
-#include <ATen/Parallel.h>
-
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "app/cli/terminal_progress.h"
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
+#include "core/io/output_path.h"
 #include "core/jobs/background_job.h"
 #include "core/proxy/task_alignment.h"
 #include "core/store/experiment_store.h"
@@ -109,19 +108,19 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     a.suite.seed = a.seed;
     // Check everything cheap before loading the kit.
     for (const auto& p : o.proxies) core::proxy::parseProxyVariant(p);
+    core::io::checkOutputPath(a.out, {});
     core::store::Experiment exp;
     if (fs::exists(a.out)) exp = core::store::readExperiment(a.out);
     else exp.created = core::store::isoNow();
-    {
-        const std::string dir = fs::absolute(a.out).parent_path().string();
-        if (!fs::is_directory(dir)) throw core::OutputError(a.out, "the directory does not exist");
-    }
-    // One LibTorch intra-op thread, OpenBLAS keeping its own pool: measured on the demo kit, two
-    // intra-op threads next to OpenBLAS's made a sweep point 2x slower (docs/perf.md).
-    at::set_num_threads(1);
     TerminalProgress progress;
     const std::string kit = a.kit.empty() ? core::demo::defaultKitDir(0) : a.kit;
     const core::eval::TaskSuite suite = core::eval::loadTaskSuite(kit, a.suite, progress);
+    // Fixed settings: --set key=value for all tasks, key=v1,v2,... one value per task in kit order.
+    auto& m = o.spec.merge;
+    for (const auto& t : suite.taskNames()) m.models.push_back({"", t, {}, ""});
+    std::vector<core::merge::ParamValues> perTask(m.models.size());
+    for (const auto& s : a.sets) core::merge::parseAssignment(s, m.params, perTask, m.models.size());
+    for (std::size_t t = 0; t < m.models.size(); ++t) m.models[t].params = perTask[t];
     std::string id;
     const char* clearLine = ::isatty(STDERR_FILENO) == 1 ? "\r\033[K" : "";  // over the progress bar
     std::size_t printed = 0;
@@ -140,7 +139,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
                                        const int doneHere = static_cast<int>(printed) - firstPoint;
                                        std::fprintf(stderr, "%s[%zu/%d] %s, ETA %s\n", clearLine, printed, r.plannedPoints,
                                                     pointLine(r, r.points.back()).c_str(),
-                                                    core::sweep::etaText(elapsed, doneHere, r.plannedPoints - firstPoint).c_str());
+                                                    core::sweep::etaText(core::sweep::etaSeconds(elapsed, doneHere, r.plannedPoints - firstPoint)).c_str());
                                    },
                                    progress, &cancel);
     });
@@ -179,9 +178,8 @@ void addSweepCommands(CLI::App& app, int& exitCode) {
     sweep->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::sweep::SweepSpec spec;
-            spec.method = a->method;
-            spec.sets = a->sets;
-            spec.lambdaBlocks = a->lambdaBlocks;
+            spec.merge.method = a->method;
+            spec.merge.lambda.blockCurve = a->lambdaBlocks;
             for (const auto& g : a->grids) spec.axes.push_back(core::sweep::parseGridAxis(g));
             if (!a->taskWeights.empty()) spec.sampling = core::sweep::parseTaskSampling(a->taskWeights);
             return runSweepCommand(*a, spec);
@@ -197,8 +195,8 @@ void addSweepCommands(CLI::App& app, int& exitCode) {
     rel->callback([r, &exitCode] {
         exitCode = runGuarded([&] {
             core::sweep::SweepSpec spec;
-            spec.kind = "relations";
-            spec.method = "task_arithmetic";
+            spec.kind = core::store::SweepKind::Relations;
+            spec.merge.method = "task_arithmetic";
             if (r->grids.size() > 1) throw core::InvalidArgument("relations takes one --grid, over lambda");
             spec.axes.push_back(core::sweep::parseGridAxis(r->grids.empty() ? "lambda=0:1.5:16" : r->grids[0]));
             return runSweepCommand(*r, spec);

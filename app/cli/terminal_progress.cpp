@@ -6,19 +6,26 @@
 
 namespace ms::cli {
 
-TerminalProgress::TerminalProgress() : m_enabled(::isatty(STDERR_FILENO) == 1) {}
+TerminalProgress::TerminalProgress()
+    : m_terminal(::isatty(STDERR_FILENO) == 1), m_last(std::chrono::steady_clock::now()) {}
 
 TerminalProgress::~TerminalProgress() {
     if (m_drawn) std::fprintf(stderr, "\r\033[K");
 }
 
 void TerminalProgress::report(const std::string& stage, std::uint64_t done, std::uint64_t total) {
-    if (!m_enabled) return;
     std::lock_guard<std::mutex> lock(m_mutex);
     const auto now = std::chrono::steady_clock::now();
+    const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
+    if (!m_terminal) {
+        if (now - m_last < std::chrono::seconds(kLineSeconds)) return;
+        m_last = now;
+        std::fprintf(stderr, "%s: %.1f%%\n", stage.c_str(), 100.0 * frac);
+        std::fflush(stderr);
+        return;
+    }
     if (done < total && now - m_last < std::chrono::milliseconds(100)) return;
     m_last = now;
-    const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(frac * kWidth);
     std::string bar(static_cast<std::size_t>(filled), '#');

@@ -1,4 +1,5 @@
-// A progress bar on stderr, drawn only when stderr is a terminal, at most ~10 times a second.
+// Progress on stderr: on a terminal, a bar redrawn at most ~10 times a second; otherwise (a log
+// file, CI, `| tee`) one plain line every few seconds, so that long commands never look hung.
 #pragma once
 
 #include <chrono>
@@ -15,11 +16,14 @@ public:
     ~TerminalProgress() override;
     void report(const std::string& stage, std::uint64_t done, std::uint64_t total) override;
 
+    // Seconds between plain lines when stderr is not a terminal.
+    static constexpr int kLineSeconds = 5;
+
 private:
-    bool m_enabled;
+    bool m_terminal;
     bool m_drawn = false;
     std::mutex m_mutex;
-    std::chrono::steady_clock::time_point m_last{};
+    std::chrono::steady_clock::time_point m_last;
 };
 
 }  // namespace ms::cli

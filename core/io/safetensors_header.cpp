@@ -88,12 +88,26 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* bytes, std::uint64_t f
     if (n < 2 || text[0] != '{') throw FormatError(path, "header is not a JSON object");
 
     json root;
+    std::string duplicate;  // JSON itself allows repeated keys (the last wins); the format does not
     try {
-        root = json::parse(text, text + n);
+        std::vector<std::vector<std::string>> keys;  // the keys seen, per open object
+        const json::parser_callback_t onEvent = [&](int, json::parse_event_t event, json& parsed) {
+            if (event == json::parse_event_t::object_start) keys.emplace_back();
+            else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+            else if (event == json::parse_event_t::key && !keys.empty() && duplicate.empty()) {
+                const std::string& k = parsed.get_ref<const std::string&>();
+                if (std::find(keys.back().begin(), keys.back().end(), k) != keys.back().end()) duplicate = k;
+                else keys.back().push_back(k);
+            }
+            return true;
+        };
+        root = json::parse(text, text + n, onEvent);
     } catch (const json::exception& e) {
         throw FormatError(path, std::string("invalid JSON header: ") + e.what());
     }
     if (!root.is_object()) throw FormatError(path, "header is not a JSON object");
+    if (!duplicate.empty())
+        throw FormatError(path, duplicate, "the header names it twice (a safetensors header lists each name once)");
 
     SafetensorsHeader h;
     h.dataOffset = 8 + n;
@@ -101,8 +115,12 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* bytes, std::uint64_t f
     for (const auto& [key, value] : root.items()) {
         if (key == "__metadata__") {
             if (!value.is_object()) throw FormatError(path, "__metadata__ is not a JSON object");
-            for (const auto& [mk, mv] : value.items())
-                h.metadata[mk] = mv.is_string() ? mv.get<std::string>() : mv.dump();
+            for (const auto& [mk, mv] : value.items()) {
+                if (!mv.is_string())
+                    throw FormatError(path, "__metadata__ value '" + mk + "' is a JSON " + mv.type_name() +
+                                                ", not a string (the format allows only string values)");
+                h.metadata[mk] = mv.get<std::string>();
+            }
             continue;
         }
         h.entries.push_back(parseEntry(key, value, dataSize, path));

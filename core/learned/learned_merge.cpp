@@ -63,7 +63,7 @@ at::Tensor meanEntropy(const at::Tensor& logits) {
 
 merge::MethodArgs argsFor(const std::string& method, const merge::ParamValues& params, std::size_t tasks) {
     const auto& info = merge::findMethod(method).info();
-    if (!info.learned) throw InvalidArgument("'" + method + "' is not a learned merge method (adamerging, calm)");
+    if (!info.needsKit) throw InvalidArgument("'" + method + "' is not a learned merge method (adamerging, calm)");
     return merge::MethodArgs(info, params, {}, tasks);
 }
 

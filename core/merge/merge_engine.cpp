@@ -34,22 +34,10 @@ void axpyStream(const float* base, const float* delta, float lambda, float* dst,
 }
 }  // namespace
 
-std::vector<std::string> MergeSpec::taskNames() const {
-    std::vector<std::string> out;
-    for (const auto& m : models)
-        out.push_back(!m.task.empty() ? m.task : std::filesystem::path(m.path).stem().string());
-    return out;
-}
-
-std::vector<ParamValues> MergeSpec::perModelParams() const {
-    std::vector<ParamValues> out;
-    for (const auto& m : models) out.push_back(m.params);
-    return out;
-}
-
-MergeEngine::MergeEngine(MergeSpec spec) : m_spec(std::move(spec)) {
+MergeEngine::MergeEngine(MergeSpec spec, const KitContext* kit) : m_spec(std::move(spec)), m_kit(kit) {
     m_method = &findMethod(m_spec.method);
     const MethodInfo& info = m_method->info();
+    if (info.needsKit && !m_kit) throw InvalidArgument(needsKitMessage(info.name));
     const int n = static_cast<int>(m_spec.models.size());
     if (n < info.minModels || n > info.maxModels)
         throw InvalidArgument("method '" + info.name + "' takes " + std::to_string(info.minModels) +
@@ -67,7 +55,34 @@ MergeEngine::MergeEngine(MergeSpec spec) : m_spec(std::move(spec)) {
     if (plan.merged.empty())
         throw InvalidArgument("no tensor to merge: every tensor of the base is excluded or not floating point");
     m_problem = std::make_unique<MergeProblem>(*m_base, std::move(experts), std::move(plan));
+    m_problem->setKit(m_kit);
     setLambdaSchedule(m_spec.lambda);
+}
+
+const Artifacts& MergeEngine::artifacts() const {
+    static const Artifacts kNone;
+    const Artifacts* a = m_prepared ? m_prepared->artifacts() : nullptr;
+    return a ? *a : kNone;
+}
+
+const std::vector<std::string>& MergeEngine::inputHashes(ProgressSink& progress, const CancelToken* cancel) const {
+    if (m_hashes.empty()) {
+        std::vector<std::string> h{m_base->contentHash(progress, cancel)};
+        for (const auto& e : m_experts) h.push_back(e->contentHash(progress, cancel));
+        m_hashes = std::move(h);
+    }
+    return m_hashes;
+}
+
+void MergeEngine::verifyInputs(ProgressSink& progress, const CancelToken* cancel) const {
+    const auto& h = inputHashes(progress, cancel);
+    const auto check = [](const std::string& path, const std::string& recorded, const std::string& now) {
+        if (!recorded.empty() && recorded != now)
+            throw InvalidArgument(path + " has changed since it was recorded (xxh128 " + now + ", recorded " + recorded +
+                                  "): the merge would not be the one recorded");
+    };
+    check(m_spec.base, m_spec.baseHash, h[0]);
+    for (std::size_t i = 0; i < m_spec.models.size(); ++i) check(m_spec.models[i].path, m_spec.models[i].hash, h[i + 1]);
 }
 
 MergeEngine::~MergeEngine() = default;
@@ -142,7 +157,7 @@ void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, 
     const auto& merged = m_problem->plan().merged;
     out.resize(merged.size());
     std::uint64_t done = 0;
-    if (!m_method->info().has("lambda")) {
+    if (!m_method->info().linearInLambda) {
         for (std::size_t i = 0; i < merged.size(); ++i) {
             out[i].resize(merged[i].numel);
             applyTensor(i, task, out[i].data(), cancel);
@@ -228,15 +243,23 @@ std::vector<std::string> MergeEngine::write(const std::string& path, int task, i
 }
 
 io::Metadata MergeEngine::provenance(ProgressSink& progress, const CancelToken* cancel) const {
+    const auto& hashes = inputHashes(progress, cancel);
+    MergeSpec recorded = m_spec;  // with the hashes of what was read
+    recorded.baseHash = hashes[0];
+    for (std::size_t i = 0; i < recorded.models.size(); ++i) recorded.models[i].hash = hashes[i + 1];
     nlohmann::ordered_json inputs = nlohmann::ordered_json::array();
-    inputs.push_back({{"role", "base"}, {"path", m_spec.base}, {"xxh128", m_base->contentHash(progress, cancel)}});
+    inputs.push_back({{"role", "base"}, {"path", m_spec.base}, {"xxh128", hashes[0]}});
     const auto names = m_spec.taskNames();
     for (std::size_t i = 0; i < m_experts.size(); ++i)
-        inputs.push_back({{"role", "model"}, {"task", names[i]}, {"path", m_spec.models[i].path},
-                          {"xxh128", m_experts[i]->contentHash(progress, cancel)}});
-    return {{"mergescope.recipe", saveRecipe(m_spec)},
-            {"mergescope.inputs", inputs.dump()},
-            {"mergescope.version", MS_VERSION}};
+        inputs.push_back({{"role", "model"}, {"task", names[i]}, {"path", m_spec.models[i].path}, {"xxh128", hashes[i + 1]}});
+    io::Metadata out{{"mergescope.provenance", std::to_string(kProvenanceVersion)},
+                     {"mergescope.spec", toJson(recorded)},
+                     {"mergescope.recipe", saveRecipe(recorded)},
+                     {"mergescope.inputs", inputs.dump()},
+                     {"mergescope.version", MS_VERSION}};
+    if (m_kit) out["mergescope.kit"] = m_kit->kitDir();
+    if (m_prepared && !m_prepared->summaryJson().empty()) out["mergescope.learned"] = m_prepared->summaryJson();
+    return out;
 }
 
 }  // namespace ms::core::merge

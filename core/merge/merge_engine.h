@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/io/checkpoint_writer.h"
+#include "core/merge/kit_context.h"
 #include "core/merge/merge_method.h"
 #include "core/merge/merge_spec.h"
 
@@ -17,8 +18,9 @@ namespace ms::core::merge {
 class MergeEngine {
 public:
     // Throws IoError/FormatError (inputs), MismatchError (they do not fit), InvalidArgument
-    // (method, parameters, model count).
-    explicit MergeEngine(MergeSpec spec);
+    // (method, parameters, model count; a method that needs a kit without one — checked before
+    // any file is opened). `kit` must outlive the engine.
+    explicit MergeEngine(MergeSpec spec, const KitContext* kit = nullptr);
     ~MergeEngine();
 
     const MergeSpec& spec() const { return m_spec; }
@@ -32,6 +34,14 @@ public:
     // Prepares if the prepared state is missing or stale; counts real preparations.
     void prepare(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
     int prepareCount() const { return m_prepareCount; }
+    // What the last preparation produced besides weights (learned methods), else empty.
+    const Artifacts& artifacts() const;
+
+    // xxh128 of each input file (base first, then the models), computed once.
+    const std::vector<std::string>& inputHashes(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
+    // Throws InvalidArgument naming the file when an input's hash differs from the one the spec
+    // records (MergeSpec::baseHash, ModelRef::hash); inputs without a recorded hash pass.
+    void verifyInputs(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
 
     // The coefficients apply uses for one merged tensor.
     Coefficients coefficientsFor(std::size_t tensor, int task) const;
@@ -54,11 +64,15 @@ public:
     std::vector<std::string> write(const std::string& path, int task, io::WriteOptions options = {},
                                    ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 
-    // Provenance metadata: mergescope.recipe (YAML), mergescope.inputs (JSON with xxh128 hashes).
+    // Provenance metadata (docs/merging.md, "Provenance"): mergescope.provenance (schema version),
+    // .spec (the MergeSpec as canonical JSON), .recipe (YAML), .inputs (JSON with xxh128 hashes),
+    // .version, and .kit / .learned when a kit was used.
     io::Metadata provenance(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
 
 private:
     MergeSpec m_spec;
+    const KitContext* m_kit = nullptr;
+    mutable std::vector<std::string> m_hashes;
     std::unique_ptr<io::TensorSource> m_base;
     std::vector<std::unique_ptr<io::TensorSource>> m_experts;
     std::unique_ptr<MergeProblem> m_problem;

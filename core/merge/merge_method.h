@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/jobs/progress.h"
+#include "core/merge/merge_artifact.h"
 #include "core/merge/merge_problem.h"
 #include "core/merge/method_args.h"
 #include "core/merge/method_info.h"
@@ -17,6 +18,9 @@ namespace ms::core::merge {
 
 struct PreparedState {
     virtual ~PreparedState() = default;
+    // What the preparation produced besides the weights (learned methods: loss, coefficients, masks).
+    virtual const Artifacts* artifacts() const { return nullptr; }
+    virtual std::string summaryJson() const { return {}; }  // for the merged file's metadata
 };
 
 struct Coefficients {

@@ -13,6 +13,10 @@
 #include "core/merge/tensor_plan.h"
 
 namespace ms::core::merge {
+class KitContext;
+}
+
+namespace ms::core::merge {
 
 // One chunk of one merged tensor: elements [begin, begin + n), whole rows only.
 struct ChunkView {
@@ -32,6 +36,11 @@ public:
     const std::vector<const io::TensorSource*>& experts() const { return m_experts; }
     std::size_t taskCount() const { return m_experts.size(); }
     const TensorPlan& plan() const { return m_plan; }
+    // The kit a method that learns from data (MethodInfo::needsKit) uses; null for weights alone.
+    const KitContext* kit() const { return m_kit; }
+    void setKit(const KitContext* kit) { m_kit = kit; }
+    // Index in plan().merged of the tensor a chunk belongs to.
+    std::size_t indexOf(const ChunkView& c) const { return static_cast<std::size_t>(c.tensor - m_plan.merged.data()); }
 
     // Streams over every merged tensor (or only `tensor` when >= 0) in chunks of whole rows,
     // using all worker threads. fn(thread, chunk) must be thread-safe per thread index.
@@ -47,6 +56,7 @@ private:
     const io::TensorSource* m_base;
     std::vector<const io::TensorSource*> m_experts;
     TensorPlan m_plan;
+    const KitContext* m_kit = nullptr;
 };
 
 }  // namespace ms::core::merge

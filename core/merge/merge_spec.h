@@ -1,5 +1,9 @@
-// A merge described as plain values: inputs, method, parameters, per-tensor control, output
-// dtype. Built by the CLI, loaded from / saved to YAML recipes, edited by the GUI.
+// The one value that decides a merged model: inputs (with their content hashes once known),
+// method, every parameter (numbers and choices together, global and per model), the per-tensor
+// λ control, the tensor filter and the output dtype. The CLI's flags, a recipe, the workbench's
+// Strategy panel and a sweep point all become one of these; every save path consumes one.
+// Two forms on disk, both lossless: the canonical JSON below (machine form: sweep specs,
+// mergescope.spec in merged files) and the YAML recipe (human form, core/merge/recipe.h).
 #pragma once
 
 #include <optional>
@@ -14,15 +18,20 @@
 
 namespace ms::core::merge {
 
+// Version of the provenance keys a merged file's metadata carries (docs/merging.md).
+inline constexpr int kProvenanceVersion = 1;
+
 struct ModelRef {
     std::string path;
     std::string task;    // task name; default: the file's stem
     ParamValues params;  // per-model parameters (weight, density, ...)
+    std::string hash;    // xxh128 of the file when known (kits, experiments); "" otherwise
 };
 
 struct MergeSpec {
     std::string method = "task_arithmetic";
     std::string base;
+    std::string baseHash;  // xxh128 when known
     std::vector<ModelRef> models;
     ParamValues params;
     LambdaSchedule lambda;
@@ -32,6 +41,18 @@ struct MergeSpec {
 
     std::vector<std::string> taskNames() const;
     std::vector<ParamValues> perModelParams() const;
+    // Index of the model of task `task`, or -1.
+    int modelIndex(const std::string& task) const;
+    // Sets a parameter globally (task "") or for one task's model; InvalidArgument for an unknown task.
+    void set(const std::string& param, const ParamValue& value, const std::string& task = "");
 };
+
+// Canonical JSON (numbers round-trip exactly) and back; fromJson throws InvalidArgument naming
+// `source` for anything malformed. Parameters are not validated here (MethodArgs does that).
+std::string toJson(const MergeSpec& spec);
+MergeSpec mergeSpecFromJson(const std::string& json, const std::string& source = "merge spec");
+
+// The same settings: equal canonical JSON.
+bool sameSettings(const MergeSpec& a, const MergeSpec& b);
 
 }  // namespace ms::core::merge

@@ -1,6 +1,7 @@
 #include "core/merge/method_args.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "core/errors.h"
@@ -15,10 +16,14 @@ const ParamSpec* MethodInfo::find(const std::string& param) const {
 
 std::string paramValueText(const ParamValue& v) {
     if (const auto* s = std::get_if<std::string>(&v)) return *s;
-    std::ostringstream out;
-    out.precision(10);
-    out << std::get<double>(v);
-    return out.str();
+    // The shortest text that reads back as the same double: recipes and keys are lossless.
+    const double x = std::get<double>(v);
+    for (int precision = 15;; ++precision) {
+        std::ostringstream out;
+        out.precision(precision);
+        out << x;
+        if (precision >= 17 || std::strtod(out.str().c_str(), nullptr) == x) return out.str();
+    }
 }
 
 namespace {

@@ -28,8 +28,10 @@ struct MethodInfo {
     std::string name;
     std::string summary;
     std::vector<ParamSpec> params;
+    // Capabilities, declared by each method and checked when a merge is set up:
     bool perTaskOutputs = false;  // tall_masks, emr: one merged model per task
-    bool learned = false;         // adamerging, calm: learned from a kit's data (core/learned), not prepare/apply
+    bool linearInLambda = false;  // θ = θ0 + λ·M(weights, other knobs): a change of λ alone costs one pass
+    bool needsKit = false;        // adamerging, calm: prepare learns from a kit's data (merge::KitContext)
     int minModels = 1;
     int maxModels = 1 << 20;
 

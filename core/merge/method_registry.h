@@ -13,4 +13,7 @@ const std::vector<const MergeMethod*>& allMethods();
 // Throws InvalidArgument listing the known methods.
 const MergeMethod& findMethod(const std::string& name);
 
+// What a method that learns from data (needsKit) says when it has no kit: "... give --kit ...".
+std::string needsKitMessage(const std::string& method);
+
 }  // namespace ms::core::merge

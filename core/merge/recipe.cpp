@@ -82,6 +82,12 @@ std::string dtypeRecipeName(io::DType t) {
     return std::string(io::dtypeName(t));
 }
 
+std::optional<io::DType> parseDtypeRecipeName(const std::string& name) {
+    for (const auto& d : kDTypeNames)
+        if (name == d.name) return d.type;
+    return std::nullopt;
+}
+
 MergeSpec parseRecipe(const std::string& yaml, const std::string& baseDir, const std::string& source) {
     YAML::Node root;
     try {
@@ -119,13 +125,8 @@ MergeSpec parseRecipe(const std::string& yaml, const std::string& baseDir, const
         const YAML::Node dtype = root["out_dtype"] ? root["out_dtype"] : root["dtype"];
         if (dtype) {
             const std::string name = dtype.as<std::string>();
-            bool found = false;
-            for (const auto& d : kDTypeNames)
-                if (name == d.name) {
-                    spec.dtype = d.type;
-                    found = true;
-                }
-            if (!found) bad(source, "unknown dtype '" + name + "' (float32, float16, bfloat16, float64)");
+            spec.dtype = parseDtypeRecipeName(name);
+            if (!spec.dtype) bad(source, "unknown dtype '" + name + "' (float32, float16, bfloat16, float64)");
         }
         if (ours) {
             if (ours["include"]) spec.filter.include = ours["include"].as<std::vector<std::string>>();
@@ -196,12 +197,16 @@ std::string saveRecipe(const MergeSpec& spec) {
     if (!spec.filter.include.empty()) out << YAML::Key << "include" << YAML::Value << spec.filter.include;
     if (!spec.filter.exclude.empty()) out << YAML::Key << "exclude" << YAML::Value << spec.filter.exclude;
     out << YAML::Key << "exclude_heads" << YAML::Value << spec.filter.excludeHeads;
-    if (!spec.lambda.blockCurve.empty()) out << YAML::Key << "lambda_blocks" << YAML::Value << YAML::Flow << spec.lambda.blockCurve;
+    if (!spec.lambda.blockCurve.empty()) {
+        out << YAML::Key << "lambda_blocks" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (double v : spec.lambda.blockCurve) out << paramValueText(v);  // shortest exact text
+        out << YAML::EndSeq;
+    }
     if (!spec.lambda.overrides.empty()) {
         out << YAML::Key << "lambda_overrides" << YAML::Value << YAML::BeginSeq;
         for (const auto& [pattern, value] : spec.lambda.overrides)
             out << YAML::BeginMap << YAML::Key << "pattern" << YAML::Value << pattern << YAML::Key << "value"
-                << YAML::Value << value << YAML::EndMap;
+                << YAML::Value << paramValueText(value) << YAML::EndMap;
         out << YAML::EndSeq;
     }
     if (!spec.open.torch.key.empty()) out << YAML::Key << "checkpoint_key" << YAML::Value << spec.open.torch.key;

@@ -8,6 +8,7 @@
 // saved recipe loads back to the same merge.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/merge/merge_spec.h"
@@ -23,5 +24,6 @@ std::string saveRecipe(const MergeSpec& spec);
 void writeRecipe(const MergeSpec& spec, const std::string& path);
 
 std::string dtypeRecipeName(io::DType t);  // "float32", "bfloat16", ...
+std::optional<io::DType> parseDtypeRecipeName(const std::string& name);  // also fp16, bf16, ...
 
 }  // namespace ms::core::merge

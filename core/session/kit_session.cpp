@@ -8,12 +8,14 @@
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
-#include "core/learned/learned_merge.h"
+#include "core/learned/suite_kit_context.h"
 #include "core/merge/merge_engine.h"
+#include "core/merge/merged_output.h"
 #include "core/merge/recipe.h"
 #include "core/merge/method_registry.h"
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
+#include "core/sweep/sweep_point.h"
 #include "core/sweep/sweep_runner.h"
 
 namespace ms::core::session {
@@ -22,20 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-merge::MergeSpec specFor(const eval::TaskSuite& suite, const std::string& method, const std::map<std::string, double>& params,
-                         const std::vector<double>& weights) {
-    merge::MergeSpec m;
-    m.method = method;
-    m.base = suite.kit.path(suite.kit.baseFile);
-    for (std::size_t t = 0; t < suite.tasks.size(); ++t) {
-        merge::ModelRef ref{suite.tasks[t].expertFile, suite.tasks[t].task.name, {}};
-        if (t < weights.size()) ref.params["weight"] = weights[t];
-        m.models.push_back(ref);
-    }
-    for (const auto& [k, v] : params) m.params[k] = v;
-    return m;
-}
 
 // The suite with each probe set cut to its first n images (shared between tasks as before).
 eval::TaskSuite withSmallProbes(const eval::TaskSuite& suite, int n) {
@@ -122,22 +110,31 @@ std::vector<TaskInfo> KitSession::tasks() const {
     return out;
 }
 
-LiveResult KitSession::live(const LiveRequest& r, const CancelToken* cancel) {
+merge::MergeSpec KitSession::bind(const merge::MergeSpec& settings) const {
+    merge::MergeSpec spec = settings;
+    std::vector<store::InputRecord> inputs{{"base", "", baseFile(), baseHash()}};
+    for (const auto& t : m_impl->suite.tasks) inputs.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
+    sweep::bindToInputs(spec, inputs);
+    return spec;
+}
+
+LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken* cancel) {
     Impl& m = *m_impl;
     const auto t0 = Clock::now();
-    if (!m.liveEngine || m.liveMethod != r.method) {
-        m.liveEngine = std::make_unique<merge::MergeEngine>(specFor(m.suite, r.method, {}, {}));
-        m.liveMethod = r.method;
+    const merge::MethodInfo& info = merge::findMethod(settings.method).info();
+    if (info.needsKit) throw InvalidArgument(info.name + " learns from the kit's data: queue it as a sweep; it is not previewed live");
+    const merge::MergeSpec spec = bind(settings);
+    if (!m.liveEngine || m.liveMethod != spec.method || !(m.liveEngine->spec().filter.include == spec.filter.include &&
+                                                          m.liveEngine->spec().filter.exclude == spec.filter.exclude &&
+                                                          m.liveEngine->spec().filter.excludeHeads == spec.filter.excludeHeads)) {
+        m.liveEngine = std::make_unique<merge::MergeEngine>(spec);
+        m.liveMethod = spec.method;
     }
     const std::size_t T = m.suite.tasks.size();
-    merge::ParamValues global;
-    for (const auto& [k, v] : r.params) global[k] = v;
-    std::vector<merge::ParamValues> perModel(T);
-    for (std::size_t t = 0; t < T && t < r.taskWeights.size(); ++t) perModel[t]["weight"] = r.taskWeights[t];
-    m.liveEngine->setParams(global, perModel);
-    m.liveEngine->setLambdaSchedule({m.liveEngine->method().info().has("lambda") ? r.lambdaBlocks : std::vector<double>{}, {}});
+    m.liveEngine->setParams(spec.params, spec.perModelParams());
+    m.liveEngine->setLambdaSchedule(spec.lambda);
     m.liveEngine->prepare(nullProgress(), cancel);
-    const bool perTask = m.liveEngine->method().info().perTaskOutputs;
+    const bool perTask = info.perTaskOutputs;
     const std::size_t outputs = perTask ? T : 1;
     m.liveBuffers.resize(outputs);
     std::vector<model::ParamMap> merged(outputs, m.suite.base);
@@ -173,31 +170,34 @@ std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experim
     o.downstream.seed = m_impl->options.seed;
     o.featureCache = m_impl->options.featureCache;
     o.resume = job.resume;
+    o.onProgress = job.onProgress;
     return sweep::runSweep(m_impl->suite, o, experiment, commit, progress, cancel);
 }
 
-void KitSession::saveMerged(const std::string& method, const std::map<std::string, double>& params,
-                            const std::vector<double>& taskWeights, const std::string& path, int task, ProgressSink& progress,
-                            const CancelToken* cancel, const std::map<std::string, std::string>& choices,
-                            const std::vector<double>& lambdaBlocks) const {
-    merge::MergeSpec spec = specFor(m_impl->suite, method, params, taskWeights);
-    spec.lambda.blockCurve = lambdaBlocks;
-    for (const auto& [k, v] : choices) spec.params[k] = v;
-    if (!merge::findMethod(method).info().learned) {
-        merge::MergeEngine engine(spec);
-        engine.write(path, task, {}, progress, cancel);
-        return;
+std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings, const std::string& path, const std::string& task,
+                                                ProgressSink& progress, const CancelToken* cancel, const std::string& sweepOptions,
+                                                const std::map<std::string, std::string>& metadata) const {
+    const merge::MergeSpec spec = bind(settings);
+    merge::OutputRequest request;
+    request.path = path;
+    request.task = task;
+    for (const auto& [k, v] : metadata) request.write.metadata[k] = v;
+    const eval::TaskSuite* suite = &m_impl->suite;
+    eval::TaskSuite other;  // the sweep's data, when a learned method must learn on it and it differs
+    if (merge::findMethod(spec.method).info().needsKit && !sweepOptions.empty()) {
+        store::SweepRecord r;
+        r.options = sweepOptions;
+        eval::SuiteOptions so = sweep::suiteOptionsOf(r);
+        const auto& mine = suite->options;
+        if (so.probeSize != mine.probeSize || so.realignSamples != mine.realignSamples || so.evalLimit != mine.evalLimit ||
+            so.seed != mine.seed) {
+            so.digitsDir = m_impl->options.digitsDir;
+            other = eval::loadTaskSuite(kitDir(), so, progress, cancel);
+            suite = &other;
+        }
     }
-    const learned::LearnedResult r = learned::runLearnedMerge(m_impl->suite, method, spec.params, progress, cancel);
-    nlohmann::json inputs = {{"base", {{"path", baseFile()}, {"xxh128", baseHash()}}}, {"models", nlohmann::json::array()}};
-    for (const auto& t : m_impl->suite.tasks)
-        inputs["models"].push_back({{"path", t.expertFile}, {"task", t.task.name}, {"xxh128", t.expertHash}});
-    nlohmann::json learnedJson = {{"loss_first", r.artifacts.loss.empty() ? 0.0 : r.artifacts.loss.front()},
-                                  {"loss_last", r.artifacts.loss.empty() ? 0.0 : r.artifacts.loss.back()},
-                                  {"rows", r.artifacts.rows}, {"columns", r.artifacts.columns}, {"matrix", r.artifacts.matrix}};
-    model::writeParams(path, r.merged,
-                       {{"mergescope.recipe", merge::saveRecipe(spec)}, {"mergescope.inputs", inputs.dump()},
-                        {"mergescope.kit", kitDir()}, {"mergescope.learned", learnedJson.dump()}});
+    const learned::SuiteKitContext kit(*suite);
+    return merge::writeMerged(spec, request, &kit, progress, cancel).files;
 }
 
 KitInputs kitInputs(const std::string& kitDir) {

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "core/jobs/progress.h"
+#include "core/merge/merge_spec.h"
 #include "core/store/experiment.h"
+#include "core/sweep/sweep_progress.h"
 #include "core/sweep/sweep_spec.h"
 
 namespace ms::core::session {
@@ -35,13 +37,6 @@ struct TaskInfo {
     std::string head;  // "classifier (10 classes, mean pooling)", ...
 };
 
-struct LiveRequest {
-    std::string method = "task_arithmetic";
-    std::map<std::string, double> params;  // global numeric parameters (lambda, density, ...)
-    std::vector<double> taskWeights;       // per task; empty: the method's defaults
-    std::vector<double> lambdaBlocks;      // λ curve over the blocks; empty: the global λ
-};
-
 struct LiveResult {
     std::vector<double> perTask;  // normalised task alignment Â_t
     double mean = 0, min = 0;
@@ -55,6 +50,7 @@ struct SweepJob {
     int headSteps = 300;
     int reprSteps = 150;
     bool resume = false;
+    sweep::SweepProgressFn onProgress;  // optional; called on the sweep's thread
 };
 
 using CommitFn = std::function<void(const store::Experiment&, const store::SweepRecord&, bool pointAdded)>;
@@ -75,22 +71,28 @@ public:
     std::vector<TaskInfo> tasks() const;
     std::vector<std::string> taskNames() const;
 
+    // `settings` with base and models set to the kit's files and hashes (models named by task
+    // keep their values; none: every task at its defaults). InvalidArgument when they do not fit.
+    merge::MergeSpec bind(const merge::MergeSpec& settings) const;
+
     // The interactive path: merges (prepare cached between calls with the same λ-independent
     // settings) and scores the default proxy on the small live probe sets. One caller at a time.
-    LiveResult live(const LiveRequest& request, const CancelToken* cancel = nullptr);
+    // Methods that learn from data (needsKit) are refused: they are swept, not previewed.
+    LiveResult live(const merge::MergeSpec& settings, const CancelToken* cancel = nullptr);
 
     // Runs a sweep into `experiment` (sweep::runSweep); re-entrant.
     std::string runSweep(const SweepJob& job, store::Experiment& experiment, const CommitFn& commit,
                          ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
 
-    // Writes the merged encoder of one setting (task = −1, or the task's model for per-task
-    // methods) to a checkpoint, with its recipe and input hashes in the metadata. Learned methods
-    // (adamerging, calm) learn on the kit first; `choices` carries their non-numeric settings.
-    void saveMerged(const std::string& method, const std::map<std::string, double>& params,
-                    const std::vector<double>& taskWeights, const std::string& path, int task = -1,
-                    ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr,
-                    const std::map<std::string, std::string>& choices = {},
-                    const std::vector<double>& lambdaBlocks = {}) const;
+    // Writes the merged encoder of `settings` (bound to the kit) through merge::writeMerged — the
+    // function `mergescope-cli merge` uses — and returns the files written. `task`: per-task
+    // methods, one task's model ("" = one file per task). Learned methods learn on the kit's
+    // data; `sweepOptions` (a sweep record's options JSON) makes them learn on the images that
+    // sweep used when those differ from this session's. `metadata` is added to the provenance.
+    std::vector<std::string> saveMerged(const merge::MergeSpec& settings, const std::string& path, const std::string& task = "",
+                                        ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr,
+                                        const std::string& sweepOptions = "",
+                                        const std::map<std::string, std::string>& metadata = {}) const;
 
 private:
     struct Impl;

@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include "core/sweep/proxy_quality.h"
+#include "core/errors.h"
+#include "core/stats/proxy_quality.h"
 
 namespace ms::core::store {
 
@@ -16,6 +17,36 @@ double mean(const std::vector<double>& v) {
     return s / static_cast<double>(v.size());
 }
 }  // namespace
+
+namespace {
+constexpr std::pair<SweepKind, const char*> kKinds[] = {{SweepKind::Merge, "merge"}, {SweepKind::Relations, "relations"}};
+constexpr std::pair<SweepStatus, const char*> kStatuses[] = {{SweepStatus::Running, "running"},
+                                                              {SweepStatus::Complete, "complete"},
+                                                              {SweepStatus::Cancelled, "cancelled"},
+                                                              {SweepStatus::Failed, "failed"}};
+template <typename E, std::size_t N>
+const char* nameOf(const std::pair<E, const char*> (&table)[N], E value) {
+    for (const auto& [v, n] : table)
+        if (v == value) return n;
+    return "?";
+}
+template <typename E, std::size_t N>
+E parseName(const std::pair<E, const char*> (&table)[N], const std::string& name, const std::string& source, const char* what) {
+    std::string known;
+    for (const auto& [v, n] : table) {
+        if (name == n) return v;
+        known += (known.empty() ? "" : ", ") + std::string(n);
+    }
+    throw FormatError(source, std::string("unknown sweep ") + what + " '" + name + "' (known: " + known + ")");
+}
+}  // namespace
+
+const char* sweepKindName(SweepKind k) { return nameOf(kKinds, k); }
+const char* sweepStatusName(SweepStatus s) { return nameOf(kStatuses, s); }
+SweepKind parseSweepKind(const std::string& name, const std::string& source) { return parseName(kKinds, name, source, "kind"); }
+SweepStatus parseSweepStatus(const std::string& name, const std::string& source) {
+    return parseName(kStatuses, name, source, "status");
+}
 
 double PointRecord::downstreamMean() const { return mean(normalized); }
 
@@ -42,7 +73,7 @@ std::vector<SweepSummary> SweepRecord::summaries() const {
             ps.push_back(pt.proxySeconds);
             ds.push_back(pt.downstreamSeconds);
         }
-        const auto q = sweep::judgeProxy(p, d, ps, ds);
+        const auto q = stats::judgeProxy(p, d, ps, ds);
         if (!q) continue;
         SweepSummary s;
         s.proxy = variant;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/merge/merge_artifact.h"
+
 namespace ms::core::store {
 
 inline constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
@@ -22,11 +24,16 @@ struct InputRecord {
 
 // A numeric array a point keeps beside its scores (learned methods: their loss curve, learned
 // coefficients or mask densities), row-major with its shape.
-struct Artifact {
-    std::vector<double> values;
-    std::vector<std::size_t> shape;
-    std::vector<std::string> rows, columns;  // labels of a matrix's rows and columns (optional)
-};
+using Artifact = merge::Artifact;
+
+enum class SweepKind { Merge, Relations };
+enum class SweepStatus { Running, Complete, Cancelled, Failed };
+// The names the file and the reports use: "merge", "relations"; "running", "complete", ...
+const char* sweepKindName(SweepKind k);
+const char* sweepStatusName(SweepStatus s);
+// Throw FormatError naming `source` for an unknown name.
+SweepKind parseSweepKind(const std::string& name, const std::string& source);
+SweepStatus parseSweepStatus(const std::string& name, const std::string& source);
 
 struct PointRecord {
     std::vector<double> params;                        // one per SweepRecord::paramNames
@@ -52,7 +59,7 @@ struct SweepSummary {
 
 struct SweepRecord {
     std::string id;              // "sweep-001", ...
-    std::string kind = "merge";  // "merge" or "relations"
+    SweepKind kind = SweepKind::Merge;
     std::string method;
     std::string spec;            // JSON: grid axes, fixed settings, task-weight sampling, seed
     std::string recipe;          // YAML recipe of the method at its fixed settings
@@ -61,7 +68,7 @@ struct SweepRecord {
     std::vector<std::string> paramNames;
     std::vector<std::string> proxies;  // variants scored; the first is the primary
     std::string downstream = "none";   // none | frozen | head-realign | repr-realign
-    std::string status = "running";    // running | complete | cancelled | failed
+    SweepStatus status = SweepStatus::Running;
     std::string created, updated;
     int plannedPoints = 0;
     std::vector<PointRecord> points;

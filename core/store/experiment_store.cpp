@@ -78,13 +78,13 @@ private:
 void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     Hdf5Handle g(w.group(sweeps, s.id));
     w.string(g.id, "id", s.id);
-    w.string(g.id, "kind", s.kind);
+    w.string(g.id, "kind", sweepKindName(s.kind));
     w.string(g.id, "method", s.method);
     w.string(g.id, "spec", s.spec);
     w.string(g.id, "recipe", s.recipe);
     w.string(g.id, "options", s.options);
     w.string(g.id, "downstream_mode", s.downstream);
-    w.string(g.id, "status", s.status);
+    w.string(g.id, "status", sweepStatusName(s.status));
     w.string(g.id, "created", s.created);
     w.string(g.id, "updated", s.updated);
     w.integer(g.id, "planned_points", s.plannedPoints);
@@ -164,6 +164,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
 class Reader {
 public:
     explicit Reader(std::string path) : m_path(std::move(path)) {}
+    const std::string& path() const { return m_path; }
 
     std::string string(hid_t obj, const char* name) { return io::readStringAttribute(obj, name); }
     long long integer(hid_t obj, const char* name) {
@@ -250,13 +251,13 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name) {
     SweepRecord s;
     s.id = r.string(g.id, "id");
     if (s.id.empty()) s.id = name;
-    s.kind = r.string(g.id, "kind");
+    s.kind = parseSweepKind(r.string(g.id, "kind"), r.path() + ": sweep " + s.id);
     s.method = r.string(g.id, "method");
     s.spec = r.string(g.id, "spec");
     s.recipe = r.string(g.id, "recipe");
     s.options = r.string(g.id, "options");
     s.downstream = r.string(g.id, "downstream_mode");
-    s.status = r.string(g.id, "status");
+    s.status = parseSweepStatus(r.string(g.id, "status"), r.path() + ": sweep " + s.id);
     s.created = r.string(g.id, "created");
     s.updated = r.string(g.id, "updated");
     s.plannedPoints = static_cast<int>(r.integer(g.id, "planned_points"));

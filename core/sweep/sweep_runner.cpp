@@ -8,14 +8,16 @@
 #include <cstdio>
 #include <numeric>
 
-#include "core/demo/demo_kit.h"
+#include <ATen/Parallel.h>
+
 #include "core/errors.h"
-#include "core/learned/learned_merge.h"
+#include "core/learned/suite_kit_context.h"
 #include "core/merge/merge_engine.h"
 #include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
+#include "core/sweep/sweep_point.h"
 
 namespace ms::core::sweep {
 
@@ -35,6 +37,13 @@ std::string readText(const std::string& path) {
     return s;
 }
 
+// The kit's files as the experiment records them.
+std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite) {
+    std::vector<store::InputRecord> in{{"base", "", suite.kit.path(suite.kit.baseFile), suite.kit.baseHash}};
+    for (const auto& t : suite.tasks) in.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
+    return in;
+}
+
 void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
     if (!e.inputs.empty()) {
         if (e.inputs.front().hash != suite.kit.baseHash)
@@ -44,28 +53,36 @@ void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
     }
     e.kitDir = suite.kit.dir;
     e.kitManifest = readText(suite.kit.dir + "/kit.yaml");
-    e.inputs.push_back({"base", "", suite.kit.path(suite.kit.baseFile), suite.kit.baseHash});
-    for (const auto& t : suite.tasks) e.inputs.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
+    e.inputs = kitInputs(suite);
 }
 
-merge::MergeSpec mergeSpecFor(const eval::TaskSuite& suite, const std::string& method) {
-    merge::MergeSpec m;
-    m.method = method;
-    m.base = suite.kit.path(suite.kit.baseFile);
-    for (const auto& t : suite.tasks) m.models.push_back({t.expertFile, t.task.name, {}});
-    return m;
+// Checks the swept columns against the method before anything runs.
+void checkColumns(const SweepPlan& plan, const merge::MethodInfo& info, bool relations) {
+    for (const auto& name : plan.paramNames) {
+        const auto [param, task] = splitLabel(name);
+        if (relations && (name == "task" || name == "lambda")) continue;
+        const merge::ParamSpec* p = info.find(param);
+        if (!p)
+            throw InvalidArgument("--grid " + name + ": " + info.name + " has no parameter '" + param + "' (see `mergescope-cli methods " +
+                                  info.name + "`)");
+        if (!task.empty() && !p->perModel) throw InvalidArgument("--grid " + name + ": '" + param + "' cannot be set per task");
+    }
 }
 
 }  // namespace
 
-std::string etaText(double elapsed, int done, int total) {
-    if (done <= 0 || total <= done) return done >= total ? "done" : "…";
-    const double left = elapsed / done * (total - done);
-    char buf[32];
-    if (left < 60) std::snprintf(buf, sizeof buf, "%.0fs", left);
-    else if (left < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(left) / 60, static_cast<int>(left) % 60);
-    else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(left) / 3600, static_cast<int>(left) % 3600 / 60);
-    return buf;
+eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record) {
+    eval::SuiteOptions o;
+    try {
+        const auto d = nlohmann::json::parse(record.options).at("data");
+        o.probeSize = d.at("probe_size").get<int>();
+        o.realignSamples = d.at("realign_samples").get<int>();
+        o.evalLimit = d.at("eval_limit").get<int>();
+        o.seed = d.at("seed").get<std::uint64_t>();
+    } catch (const nlohmann::json::exception& e) {
+        throw InvalidArgument("sweep " + record.id + ": its options do not say which data it ran on (" + e.what() + ")");
+    }
+    return o;
 }
 
 std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& o) {
@@ -82,45 +99,35 @@ std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& o
 
 std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, store::Experiment& experiment,
                      const CommitFn& commit, ProgressSink& progress, const CancelToken* cancel) {
+    // One intra-op thread on this (the calling) thread: next to OpenBLAS's own pool, two made a
+    // point 2x slower on the demo kit (docs/perf.md). Torch keeps this setting per thread.
+    at::set_num_threads(1);
     const std::vector<std::string> tasks = suite.taskNames();
     const std::size_t T = tasks.size();
     const SweepPlan plan = planSweep(options.spec, tasks);
-    const bool relations = options.spec.kind == "relations";
-    const std::string method = relations ? "task_arithmetic" : options.spec.method;
-    const merge::MethodInfo& info = merge::findMethod(method).info();
+    const bool relations = options.spec.kind == store::SweepKind::Relations;
+    SweepSpec spec = options.spec;
+    if (relations) spec.merge.method = "task_arithmetic";
+    const merge::MethodInfo& info = merge::findMethod(spec.merge.method).info();
     if (options.downstream.mode == eval::DownstreamMode::ReprRealign && info.perTaskOutputs)
-        throw InvalidArgument("repr-realign trains one encoder for all tasks; " + method + " gives one model per task");
-    for (const auto& name : plan.paramNames) {
-        const auto [param, task] = splitLabel(name);
-        if (relations && (name == "task" || name == "lambda")) continue;
-        const merge::ParamSpec* p = info.find(param);
-        if (!p) throw InvalidArgument("--grid " + name + ": " + method + " has no parameter '" + param + "' (see `mergescope-cli methods " + method + "`)");
-        if (!task.empty() && !p->perModel) throw InvalidArgument("--grid " + name + ": '" + param + "' cannot be set per task");
-    }
+        throw InvalidArgument("repr-realign trains one encoder for all tasks; " + info.name + " gives one model per task");
+    checkColumns(plan, info, relations);
+    if (!spec.merge.lambda.empty() && !info.has("lambda"))
+        throw InvalidArgument(info.name + " has no λ: a per-block λ curve or λ override does not apply");
     std::vector<proxy::ProxyVariant> variants;
     for (const auto& n : options.proxies) variants.push_back(proxy::parseProxyVariant(n));
 
-    // Fixed settings, then the engine (validates method, models, settings).
-    merge::ParamValues fixedGlobal;
-    std::vector<merge::ParamValues> fixedPerModel(T);
-    for (const auto& s : options.spec.sets) merge::parseAssignment(s, fixedGlobal, fixedPerModel, T);
-    // Learned methods (adamerging, calm) train on the kit per point; the others prepare and apply.
-    std::unique_ptr<merge::MergeEngine> engine;
-    if (!info.learned) {
-        engine = std::make_unique<merge::MergeEngine>(mergeSpecFor(suite, method));
-        engine->setParams(fixedGlobal, fixedPerModel);
-        if (!options.spec.lambdaBlocks.empty()) {
-            if (!info.has("lambda")) throw InvalidArgument(method + " has no λ: a per-block λ curve does not apply");
-            engine->setLambdaSchedule({options.spec.lambdaBlocks, {}});
-        }
-    } else {
-        const merge::MethodArgs check(info, fixedGlobal, fixedPerModel, T);  // validates the fixed settings now
-        (void)check;
-        if (!options.spec.lambdaBlocks.empty()) throw InvalidArgument(method + " learns its own coefficients: no λ curve");
+    // The settings, bound to the kit's files; every point's settings validated before any work.
+    bindToInputs(spec.merge, kitInputs(suite));
+    for (const auto& values : plan.points) {
+        const merge::MergeSpec p = pointSpec(spec, plan.paramNames, values);
+        (void)merge::MethodArgs(info, p.params, p.perModelParams(), p.models.size());
     }
+    const learned::SuiteKitContext kit(suite);
+    merge::MergeEngine engine(spec.merge, &kit);  // opens the inputs, checks they fit
 
     bindKit(suite, experiment);
-    const std::string specJson = options.spec.toJson(), optionsJson = sweepOptionsJson(suite, options);
+    const std::string specJson = spec.toJson(), optionsJson = sweepOptionsJson(suite, options);
     store::SweepRecord* record = nullptr;
     if (options.resume)
         for (auto it = experiment.sweeps.rbegin(); it != experiment.sweeps.rend() && !record; ++it)
@@ -128,8 +135,8 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     if (!record) {
         store::SweepRecord r;
         r.id = experiment.nextSweepId();
-        r.kind = relations ? "relations" : "merge";
-        r.method = method;
+        r.kind = spec.kind;
+        r.method = info.name;
         r.spec = specJson;
         r.options = optionsJson;
         r.tasks = tasks;
@@ -137,16 +144,12 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
         for (const auto& v : variants) r.proxies.push_back(v.name);
         r.downstream = eval::downstreamModeName(options.downstream.mode);
         r.created = store::isoNow();
-        merge::MergeSpec ms = mergeSpecFor(suite, method);
-        ms.params = fixedGlobal;
-        ms.lambda.blockCurve = options.spec.lambdaBlocks;
-        for (std::size_t t = 0; t < T; ++t) ms.models[t].params = fixedPerModel[t];
-        r.recipe = merge::saveRecipe(ms);
+        r.recipe = merge::saveRecipe(spec.merge);
         experiment.sweeps.push_back(std::move(r));
         record = &experiment.sweeps.back();
     }
     const std::string id = record->id;
-    record->status = "running";
+    record->status = store::SweepStatus::Running;
     record->plannedPoints = static_cast<int>(plan.points.size());
 
     // Points still to do, those sharing a prepared state next to each other.
@@ -173,64 +176,48 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
                          : std::make_unique<proxy::TaskAlignmentProxy>(suite, variants, options.featureCache, nullProgress(), cancel);
     const std::size_t outputs = info.perTaskOutputs ? T : 1;
     std::vector<std::vector<std::vector<float>>> buffers(outputs);
-    static const std::vector<merge::PlannedTensor> kNone;
-    const auto& planned = engine ? engine->problem().plan().merged : kNone;
+    const auto& planned = engine.problem().plan().merged;
     const auto start = Clock::now();
+    SweepProgress state{id, already, total, -1, ""};
+    const auto stage = [&](const std::string& what) {
+        state.stage = what;
+        if (options.onProgress) options.onProgress(state);
+    };
     try {
         for (std::size_t k = 0; k < todo.size(); ++k) {
             if (cancel) cancel->throwIfCancelled();
             const std::vector<double>& values = plan.points[todo[k]];
-            progress.report("sweep " + id + ": point " + std::to_string(already + k + 1) + "/" + std::to_string(total) +
-                                ", ETA " + etaText(since(start), static_cast<int>(k), static_cast<int>(todo.size())),
-                            already + k, static_cast<std::uint64_t>(total));
+            const std::string prefix = "sweep " + id + ": point " + std::to_string(already + k + 1) + "/" + std::to_string(total);
+            state.done = already + static_cast<int>(k);
+            state.etaSeconds = etaSeconds(since(start), static_cast<int>(k), static_cast<int>(todo.size()));
+            progress.report(prefix, already + k, static_cast<std::uint64_t>(total));
+            stage("merging");
             store::PointRecord point;
             point.params = values;
             auto t0 = Clock::now();
-            merge::ParamValues global = fixedGlobal;
-            std::vector<merge::ParamValues> perModel = fixedPerModel;
-            for (std::size_t c = 0; c < values.size(); ++c) {
-                if (relations && plan.paramNames[c] == "task") {
-                    for (std::size_t t = 0; t < T; ++t) perModel[t]["weight"] = (static_cast<double>(t) == values[c]) ? 1.0 : 0.0;
-                    continue;
-                }
-                const auto [param, task] = splitLabel(plan.paramNames[c]);
-                if (task.empty()) global[param] = values[c];
-                else perModel[static_cast<std::size_t>(std::find(tasks.begin(), tasks.end(), task) - tasks.begin())][param] = values[c];
-            }
+            const merge::MergeSpec settings = pointSpec(spec, plan.paramNames, values);
+            engine.setParams(settings.params, settings.perModelParams());
+            // A learned method learns here (its steps are the stages); the others prepare once per configuration.
+            CallbackProgress inner([&](const std::string& what, std::uint64_t d, std::uint64_t t) { progress.report(prefix + ", " + what, d, t); });
+            engine.prepare(inner, cancel);
             std::vector<model::ParamMap> merged(outputs, suite.base);
-            if (info.learned) {
-                const std::string prefix = "sweep " + id + ": point " + std::to_string(already + k + 1) + "/" + std::to_string(total) + ", ";
-                CallbackProgress inner([&](const std::string& stage, std::uint64_t d, std::uint64_t t) {
-                    progress.report(prefix + stage, d, t);
-                });
-                learned::LearnedResult res = learned::runLearnedMerge(suite, method, global, inner, cancel);
-                merged[0] = std::move(res.merged);
-                const auto& a = res.artifacts;
-                point.artifacts["loss"] = {a.loss, {a.loss.size()}, {}, {}};
-                store::Artifact m;
-                for (const auto& row : a.matrix) m.values.insert(m.values.end(), row.begin(), row.end());
-                m.shape = {a.matrix.size(), a.matrix.empty() ? 0 : a.matrix.front().size()};
-                m.rows = a.rows;
-                m.columns = a.columns;
-                point.artifacts[method == "adamerging" ? "coefficients" : "mask_density"] = std::move(m);
-            } else {
-                engine->setParams(global, perModel);
-                engine->prepare(nullProgress(), cancel);
-                for (std::size_t o = 0; o < outputs; ++o) {
-                    engine->applyToMemory(info.perTaskOutputs ? static_cast<int>(o) : -1, buffers[o], nullProgress(), cancel);
-                    for (std::size_t i = 0; i < planned.size(); ++i)
-                        merged[o][planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
-                }
+            for (std::size_t o = 0; o < outputs; ++o) {
+                engine.applyToMemory(info.perTaskOutputs ? static_cast<int>(o) : -1, buffers[o], nullProgress(), cancel);
+                for (std::size_t i = 0; i < planned.size(); ++i)
+                    merged[o][planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
             }
+            point.artifacts = engine.artifacts();
             std::vector<const model::ParamMap*> perTask;
             for (std::size_t t = 0; t < T; ++t) perTask.push_back(&merged[info.perTaskOutputs ? t : 0]);
             point.mergeSeconds = since(t0);
             if (proxy) {
+                stage("proxy");
                 t0 = Clock::now();
                 point.proxy = proxy->scorePerTask(perTask, cancel);
                 point.proxySeconds = since(t0);
             }
             if (options.downstream.mode != eval::DownstreamMode::None) {
+                stage(std::string("downstream (") + eval::downstreamModeName(options.downstream.mode) + ")");
                 t0 = Clock::now();
                 const auto d = eval::evaluateDownstream(suite, merged[0], options.downstream, cancel,
                                                         info.perTaskOutputs ? perTask : std::vector<const model::ParamMap*>{});
@@ -242,22 +229,25 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
             store::SweepRecord& r = findRecord();
             r.points.push_back(std::move(point));
             r.updated = store::isoNow();
-            if (k + 1 == todo.size()) r.status = "complete";
+            if (k + 1 == todo.size()) r.status = store::SweepStatus::Complete;
             commit(experiment, r, true);
         }
     } catch (const Cancelled&) {
         store::SweepRecord& r = findRecord();
-        r.status = "cancelled";
+        r.status = store::SweepStatus::Cancelled;
         r.updated = store::isoNow();
         commit(experiment, r, false);
         throw;
     }
     store::SweepRecord& r = findRecord();
-    if (r.status != "complete") {  // nothing was left to do
-        r.status = "complete";
+    if (r.status != store::SweepStatus::Complete) {  // nothing was left to do
+        r.status = store::SweepStatus::Complete;
         r.updated = store::isoNow();
         commit(experiment, r, false);
     }
+    state.done = total;
+    state.etaSeconds = 0;
+    stage("done");
     progress.report("sweep " + id + " done", static_cast<std::uint64_t>(total), static_cast<std::uint64_t>(total));
     return id;
 }

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/eval/downstream.h"
 #include "core/eval/task_suite.h"
 #include "core/store/experiment.h"
+#include "core/sweep/sweep_progress.h"
 #include "core/sweep/sweep_spec.h"
 
 namespace ms::core::sweep {
@@ -23,6 +25,7 @@ struct SweepOptions {
     eval::DownstreamOptions downstream;                     // mode None: no downstream
     std::string featureCache;                               // "" : no disk cache for expert features
     bool resume = false;  // continue the newest sweep of the file with the same spec and options
+    SweepProgressFn onProgress;  // optional: at each point's start and stage
 };
 
 // Called after every completed point (pointAdded: it is sweep.points.back()) and after a change of
@@ -30,14 +33,17 @@ struct SweepOptions {
 using CommitFn = std::function<void(const store::Experiment&, const store::SweepRecord&, bool pointAdded)>;
 
 // Returns the sweep's id. Throws InvalidArgument for a spec that does not fit the kit or the
-// method, or when the experiment belongs to another kit.
+// method, or when the experiment belongs to another kit. The CLI and the workbench both run
+// sweeps through this function; it sets its own thread settings (one LibTorch intra-op thread
+// on the calling thread, measured fastest next to OpenBLAS's pool: docs/perf.md).
 std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, store::Experiment& experiment,
                      const CommitFn& commit, ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 
 // The options as stored with the sweep (JSON): proxies, downstream and suite settings.
 std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& options);
 
-// Points per second so far → "1m20s"-style remaining time for progress displays.
-std::string etaText(double elapsedSeconds, int done, int total);
+// The data settings a sweep ran with (its options JSON), to load the same suite again (a learned
+// point re-made from an experiment learns on the same images).
+eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record);
 
 }  // namespace ms::core::sweep

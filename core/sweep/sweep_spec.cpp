@@ -95,25 +95,46 @@ TaskSampling parseTaskSampling(const std::string& text) {
 
 std::string SweepSpec::toJson() const {
     nlohmann::ordered_json j;
-    j["kind"] = kind;
-    j["method"] = method;
-    j["sets"] = sets;
+    j["kind"] = store::sweepKindName(kind);
+    j["merge"] = nlohmann::ordered_json::parse(merge::toJson(merge));
     j["axes"] = nlohmann::ordered_json::array();
     for (const auto& a : axes) j["axes"].push_back({{"param", a.param}, {"task", a.task}, {"values", a.values}});
     j["task_weights"] = {{"kind", samplingName(sampling.kind)}, {"count", sampling.count}, {"lo", sampling.lo},
                          {"hi", sampling.hi}, {"param", sampling.param}};
     j["seed"] = seed;
-    if (!lambdaBlocks.empty()) j["lambda_blocks"] = lambdaBlocks;
     return j.dump();
 }
+
+namespace {
+// Schema 1 kept the fixed settings as --set strings; per-model lists ("0.3,0.7") by model index.
+merge::MergeSpec legacyMergeSpec(const nlohmann::json& j) {
+    merge::MergeSpec m;
+    m.method = j.at("method").get<std::string>();
+    std::vector<merge::ParamValues> perModel;
+    for (const auto& set : j.at("sets").get<std::vector<std::string>>()) {
+        const auto eq = set.find('=');
+        if (eq == std::string::npos) throw InvalidArgument("sweep spec: setting '" + set + "' is not key=value");
+        const std::string key = set.substr(0, eq), value = set.substr(eq + 1);
+        const auto parts = split(value, ',');
+        if (parts.size() == 1) {
+            m.params[key] = value;
+            continue;
+        }
+        perModel.resize(std::max(perModel.size(), parts.size()));
+        for (std::size_t i = 0; i < parts.size(); ++i) perModel[i][key] = parts[i];
+    }
+    for (auto& p : perModel) m.models.push_back({"", "", std::move(p), ""});
+    if (j.contains("lambda_blocks")) m.lambda.blockCurve = j.at("lambda_blocks").get<std::vector<double>>();
+    return m;
+}
+}  // namespace
 
 SweepSpec SweepSpec::fromJson(const std::string& text) {
     try {
         const auto j = nlohmann::json::parse(text);
         SweepSpec s;
-        s.kind = j.at("kind").get<std::string>();
-        s.method = j.at("method").get<std::string>();
-        s.sets = j.at("sets").get<std::vector<std::string>>();
+        s.kind = store::parseSweepKind(j.at("kind").get<std::string>(), "sweep spec");
+        s.merge = j.contains("merge") ? merge::mergeSpecFromJson(j.at("merge").dump(), "sweep spec") : legacyMergeSpec(j);
         for (const auto& a : j.at("axes"))
             s.axes.push_back({a.at("param").get<std::string>(), a.at("task").get<std::string>(), a.at("values").get<std::vector<double>>()});
         const auto& tw = j.at("task_weights");
@@ -124,10 +145,11 @@ SweepSpec SweepSpec::fromJson(const std::string& text) {
         s.sampling.hi = tw.at("hi").get<double>();
         s.sampling.param = tw.at("param").get<std::string>();
         s.seed = j.at("seed").get<std::uint64_t>();
-        if (j.contains("lambda_blocks")) s.lambdaBlocks = j.at("lambda_blocks").get<std::vector<double>>();
         return s;
     } catch (const nlohmann::json::exception& e) {
         throw InvalidArgument(std::string("sweep spec: ") + e.what());
+    } catch (const FormatError& e) {
+        throw InvalidArgument(e.what());
     }
 }
 
@@ -141,7 +163,7 @@ SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks
         if (a.values.empty()) throw InvalidArgument("--grid " + a.label() + ": no values");
     }
     SweepPlan plan;
-    if (spec.kind == "relations") {
+    if (spec.kind == store::SweepKind::Relations) {
         if (spec.axes.size() != 1 || spec.axes[0].label() != "lambda" || spec.sampling.kind != TaskSampling::Kind::None)
             throw InvalidArgument("a relations sweep takes exactly one grid, over lambda");
         plan.paramNames = {"task", "lambda"};

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "core/merge/merge_spec.h"
+#include "core/store/experiment.h"
+
 namespace ms::core::sweep {
 
 struct GridAxis {
@@ -30,15 +33,19 @@ struct TaskSampling {
 };
 
 struct SweepSpec {
-    std::string kind = "merge";  // or "relations"
-    std::string method = "task_arithmetic";
-    std::vector<std::string> sets;  // fixed "key=value" settings, as --set takes them
-    std::vector<double> lambdaBlocks;  // λ curve over the transformer blocks (empty: the global λ everywhere)
+    store::SweepKind kind = store::SweepKind::Merge;
+    // The method and its fixed settings (numbers and choices, per-task values, λ curve, filter).
+    // `merge.models` names the kit's tasks in order, or is empty (= every task, no per-task value);
+    // the sweep runner binds base and models to the kit's files and hashes. Relations sweeps use
+    // task arithmetic and ignore the rest.
+    merge::MergeSpec merge;
     std::vector<GridAxis> axes;
     TaskSampling sampling;
     std::uint64_t seed = 0;
 
     std::string toJson() const;
+    // Reads this form, and the schema-1 form of older experiment files ("method", "sets" as
+    // key=value strings, "lambda_blocks").
     static SweepSpec fromJson(const std::string& json);
 };
 

@@ -79,7 +79,7 @@ bool waitQueueDone(ui::Workbench* wb, int ms) {
         QTest::qWait(50);
         if (!wb->sweepRunning()) {
             bool queued = false;
-            for (const auto& q : wb->queue()) queued = queued || q.state == QStringLiteral("queued");
+            for (const auto& q : wb->queue()) queued = queued || q.state == ui::QueueState::Queued;
             if (!queued) return true;
         }
     }
@@ -171,7 +171,7 @@ private slots:
         QString error;
         QVERIFY2(w.sweeps()->queueFromForm(&error), qPrintable(error));
         QVERIFY(waitQueueDone(w.workbench(), 120000));
-        QCOMPARE(w.workbench()->queue().front().state, QStringLiteral("done"));
+        QVERIFY(w.workbench()->queue().front().state == ui::QueueState::Done);
         const auto& e = w.workbench()->experiment();
         QCOMPARE(e.sweeps.size(), 1u);
         QCOMPARE(e.sweeps[0].points.size(), 4u);
@@ -235,7 +235,7 @@ private slots:
         QString error;
         QVERIFY2(w.sweeps()->queueFromForm(&error), qPrintable(error));  // the λ grid was cleared: one point
         QVERIFY(waitQueueDone(w.workbench(), 120000));
-        QCOMPARE(w.workbench()->queue().front().state, QStringLiteral("done"));
+        QVERIFY(w.workbench()->queue().front().state == ui::QueueState::Done);
         const auto& p = w.workbench()->experiment().sweeps.at(0).points.at(0);
         QCOMPARE(p.artifacts.at("loss").values.size(), std::size_t(4));
         QCustomPlot* learned = w.plots()->plot(5);
@@ -257,7 +257,14 @@ private slots:
         QSignalSpy changed(&panel, &ui::StrategyPanel::changed);
         panel.setParam(QStringLiteral("density"), 0.3);
         QVERIFY(changed.count() >= 1);
-        QVERIFY(std::find(panel.settings().begin(), panel.settings().end(), std::string("density=0.3")) != panel.settings().end());
+        const core::merge::MergeSpec set = panel.settings();
+        QCOMPARE(set.method, std::string("ties"));
+        QCOMPARE(std::get<double>(set.params.at("density")), 0.3);
+        panel.setChoice(QStringLiteral("topk_scope"), QStringLiteral("per_tensor"));  // choices travel with the numbers
+        QCOMPARE(std::get<std::string>(panel.settings().params.at("topk_scope")), std::string("per_tensor"));
+        QCOMPARE(panel.settings().models.size(), std::size_t(2));
+        QCOMPARE(panel.settings().models[1].task, std::string("b"));
+        QCOMPARE(panel.settings().lambda.blockCurve, (std::vector<double>{0.2, 0.8, 1.1}));
         panel.setMethod(QStringLiteral("average"));  // no λ: no curve
         QVERIFY(panel.lambdaBlocks().empty());
         QVERIFY(!panel.hasParam(QStringLiteral("lambda")));
@@ -272,7 +279,7 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!w.workbench()->experiment().sweeps.empty() && w.workbench()->experiment().sweeps[0].points.size() >= 2, 60000);
         w.workbench()->cancelSweeps();
         QVERIFY(waitQueueDone(w.workbench(), 30000));
-        QCOMPARE(w.workbench()->queue().front().state, QStringLiteral("cancelled"));
+        QVERIFY(w.workbench()->queue().front().state == ui::QueueState::Cancelled);
         const std::size_t n = w.workbench()->experiment().sweeps[0].points.size();
         QVERIFY(n >= 2 && n < 40);
         QCOMPARE(w.results()->model()->rowCount(), static_cast<int>(n));

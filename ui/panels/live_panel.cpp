@@ -3,8 +3,10 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
+#include <QSignalBlocker>
 #include <QSlider>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "core/merge/method_registry.h"
@@ -77,17 +79,21 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
     layout->addWidget(m_readout);
     layout->addStretch();
 
+    // The slider is a second handle on the Strategy panel's λ, never a value of its own.
     connect(m_slider, &QSlider::valueChanged, this, [this](int v) {
         m_lambda->setText(QString::number(v / 100.0, 'f', 2));
         if (m_strategy->hasParam(QStringLiteral("lambda"))) m_strategy->setParam(QStringLiteral("lambda"), v / 100.0);
         else request();
     });
-    connect(m_strategy, &StrategyPanel::changed, this, &LivePanel::request);
-    connect(m_workbench, &Workbench::kitLoaded, this, [this] {
-        m_bars->setValues(m_workbench->taskNames(), {});
-        if (m_strategy->hasParam(QStringLiteral("lambda"))) m_strategy->setParam(QStringLiteral("lambda"), m_slider->value() / 100.0);
+    connect(m_strategy, &StrategyPanel::changed, this, [this] {
+        followStrategy();
         request();
     });
+    connect(m_workbench, &Workbench::kitLoaded, this, [this] {
+        m_bars->setValues(m_workbench->taskNames(), {});
+        request();
+    });
+    followStrategy();
     connect(m_workbench, &Workbench::liveResult, this, [this](const QVector<double>& perTask, double mean, double min, double seconds) {
         ++m_updates;
         m_bars->setValues(m_workbench->taskNames(), perTask);
@@ -99,20 +105,27 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
     });
 }
 
+void LivePanel::followStrategy() {
+    const double lambda = m_strategy->param(QStringLiteral("lambda"));
+    m_slider->setEnabled(std::isfinite(lambda));
+    if (!std::isfinite(lambda)) {
+        m_lambda->setText(QStringLiteral("–"));
+        return;
+    }
+    const QSignalBlocker block(m_slider);
+    m_slider->setValue(static_cast<int>(std::lround(std::clamp(lambda, 0.0, 2.0) * 100.0)));
+    m_lambda->setText(QString::number(lambda, 'f', 2));
+}
+
 void LivePanel::request() {
     if (!m_workbench->hasKit()) return;
-    if (core::merge::findMethod(m_strategy->method().toStdString()).info().learned) {
+    if (core::merge::findMethod(m_strategy->method().toStdString()).info().needsKit) {
         m_bars->setValues(m_workbench->taskNames(), {});
         m_readout->setText(tr("%1 learns from the kit's data (a minute or two): queue it in the Sweeps panel; "
                               "its loss and what it learned appear in the Learned plot").arg(m_strategy->method()));
         return;
     }
-    core::session::LiveRequest r;
-    r.method = m_strategy->method().toStdString();
-    r.params = m_strategy->numericParams();
-    r.taskWeights = m_strategy->taskWeights();
-    r.lambdaBlocks = m_strategy->lambdaBlocks();
-    m_workbench->requestLive(r);
+    m_workbench->requestLive(m_strategy->settings());
 }
 
 }  // namespace ms::ui

@@ -39,6 +39,7 @@ public:
 
 public slots:
     void request();
+    void followStrategy();  // the slider shows the Strategy panel's λ
 
 private:
     Workbench* m_workbench;

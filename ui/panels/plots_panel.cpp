@@ -129,7 +129,7 @@ void PlotsPanel::refresh() {
     for (const auto& s : e.sweeps) {
         const QString id = QString::fromStdString(s.id);
         m_sweep->addItem(QStringLiteral("%1 · %2 · %3 pts · %4")
-                             .arg(id, QString::fromStdString(s.kind == "relations" ? "relations" : s.method))
+                             .arg(id, QString::fromStdString(s.kind == core::store::SweepKind::Relations ? "relations" : s.method))
                              .arg(s.points.size())
                              .arg(QString::fromStdString(s.downstream)),
                          id);
@@ -151,10 +151,10 @@ void PlotsPanel::refresh() {
     const QString lambdaText = m_lambda->currentText();
     m_lambda->clear();
     const core::store::SweepRecord* relations = nullptr;
-    if (sweep && sweep->kind == "relations") relations = sweep;
+    if (sweep && sweep->kind == core::store::SweepKind::Relations) relations = sweep;
     else
         for (auto it = e.sweeps.rbegin(); it != e.sweeps.rend() && !relations; ++it)
-            if (it->kind == "relations" && !it->points.empty()) relations = &*it;
+            if (it->kind == core::store::SweepKind::Relations && !it->points.empty()) relations = &*it;
     double lambda = 1.0;
     if (relations) {
         const auto m = relationsMatrix(*relations, 0.0);
@@ -169,7 +169,7 @@ void PlotsPanel::refresh() {
     }
     m_refreshing = false;
 
-    const bool merge = sweep && sweep->kind != "relations";
+    const bool merge = sweep && sweep->kind != core::store::SweepKind::Relations;
     m_sweepPlot->showSweep(sweep, v);
     m_scatter->showSweep(merge ? sweep : nullptr, v);
     m_heatmap->showSweep(merge ? sweep : nullptr, v, m_heatValue->currentIndex() == 0);

@@ -14,7 +14,7 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
-#include "core/sweep/sweep_spec.h"
+#include "core/sweep/sweep_point.h"
 #include "ui/results_model.h"
 #include "ui/workbench.h"
 
@@ -95,48 +95,18 @@ void ResultsPanel::saveSelectedModel() {
     }
     const QPoint p = m_proxy->data(current, ResultsModel::PointRole).toPoint();
     const auto& s = m_workbench->experiment().sweeps[static_cast<std::size_t>(p.x())];
-    const auto& pt = s.points[static_cast<std::size_t>(p.y())];
-    // The point's settings: the sweep's fixed --set values, then its swept values.
-    std::map<std::string, double> params;
-    std::vector<double> weights(s.tasks.size(), 1.0);
-    const auto spec = core::sweep::SweepSpec::fromJson(s.spec);
-    for (const auto& set : spec.sets) {
-        const auto eq = set.find('=');
-        if (eq == std::string::npos) continue;
-        const std::string key = set.substr(0, eq), value = set.substr(eq + 1);
-        if (value.find(',') != std::string::npos) {
-            if (key == "weight") {
-                std::size_t at = 0;
-                for (std::size_t t = 0; t < weights.size(); ++t) {
-                    weights[t] = std::stod(value.substr(at));
-                    at = value.find(',', at);
-                    if (at == std::string::npos) break;
-                    ++at;
-                }
-            }
-            continue;
-        }
-        try {
-            params[key] = std::stod(value);
-        } catch (const std::exception&) {
-        }
-    }
-    std::string method = s.method;
-    for (std::size_t c = 0; c < s.paramNames.size(); ++c) {
-        const auto [param, task] = core::sweep::splitLabel(s.paramNames[c]);
-        if (s.kind == "relations" && param == "task") {
-            for (std::size_t t = 0; t < weights.size(); ++t) weights[t] = static_cast<double>(t) == pt.params[c] ? 1.0 : 0.0;
-            continue;
-        }
-        if (task.empty()) params[param] = pt.params[c];
-        else
-            for (std::size_t t = 0; t < s.tasks.size(); ++t)
-                if (s.tasks[t] == task && param == "weight") weights[t] = pt.params[c];
+    // The point as it was scored, re-made from the experiment by the function `merge --experiment` uses.
+    int number = 0;
+    try {
+        number = core::sweep::pointNumbers(s).at(static_cast<std::size_t>(p.y()));
+    } catch (const std::exception& e) {
+        emit m_workbench->message(QStringLiteral("error"), tr("cannot re-make this point: %1").arg(QString::fromUtf8(e.what())));
+        return;
     }
     const QString path = QFileDialog::getSaveFileName(this, tr("Save merged model"), QStringLiteral("merged.safetensors"),
                                                       tr("safetensors (*.safetensors);;HDF5 (*.h5)"));
     if (path.isEmpty()) return;
-    m_workbench->saveMerged(QString::fromStdString(method), params, weights, -1, path, spec.lambdaBlocks);
+    m_workbench->savePoint(QString::fromStdString(s.id), number, path);
 }
 
 LogPanel::LogPanel(QWidget* parent) : QWidget(parent) {

@@ -105,6 +105,7 @@ void StrategyPanel::setTasks(const QStringList& tasks) {
         slider->setRange(0, 200);
         slider->setValue(100);
         slider->setObjectName(QStringLiteral("weight_") + tasks[t]);
+        slider->setProperty("task", tasks[t]);
         slider->setToolTip(tr("weight w_t of %1's task vector (0–2)").arg(tasks[t]));
         auto* label = new QLabel(QStringLiteral("%1  1.00").arg(tasks[t]), m_weightsHost);
         label->setStyleSheet(QStringLiteral("color: %1; font-weight: bold").arg(taskColor(t).name()));
@@ -164,30 +165,21 @@ void StrategyPanel::rebuildControls() {
     m_weightsHost->setToolTip(usesWeight ? QString() : tr("%1 takes no per-task weights").arg(m_method->currentText()));
 }
 
-std::map<std::string, double> StrategyPanel::numericParams() const {
-    std::map<std::string, double> out;
-    for (const auto& [name, w] : m_controls)
-        if (auto* s = qobject_cast<QDoubleSpinBox*>(w)) out[name] = s->value();
-    return out;
-}
-
-std::vector<std::string> StrategyPanel::settings(const QStringList& except) const {
-    std::vector<std::string> out;
+core::merge::MergeSpec StrategyPanel::settings() const {
+    core::merge::MergeSpec spec;
+    spec.method = m_method->currentText().toStdString();
     for (const auto& [name, w] : m_controls) {
-        if (except.contains(QString::fromStdString(name))) continue;
-        if (auto* s = qobject_cast<QDoubleSpinBox*>(w)) out.push_back(name + "=" + QString::number(s->value(), 'g', 10).toStdString());
-        else if (auto* c = qobject_cast<QComboBox*>(w)) out.push_back(name + "=" + c->currentText().toStdString());
+        if (auto* s = qobject_cast<QDoubleSpinBox*>(w)) spec.params[name] = s->value();
+        else if (auto* c = qobject_cast<QComboBox*>(w)) spec.params[name] = c->currentText().toStdString();
     }
-    if (m_weightsHost->isEnabled() && !m_weightSliders.empty()) {
-        bool allOne = true;
-        std::string list = "weight=";
-        for (std::size_t i = 0; i < m_weightSliders.size(); ++i) {
-            allOne = allOne && m_weightSliders[i]->value() == 100;
-            list += (i ? "," : "") + QString::number(m_weightSliders[i]->value() / 100.0, 'g', 4).toStdString();
-        }
-        if (!allOne && !except.contains(QStringLiteral("weight"))) out.push_back(list);
+    for (std::size_t i = 0; i < m_weightSliders.size(); ++i) {
+        core::merge::ModelRef m;
+        m.task = m_weightSliders[i]->property("task").toString().toStdString();
+        if (m_weightsHost->isEnabled()) m.params["weight"] = m_weightSliders[i]->value() / 100.0;
+        spec.models.push_back(std::move(m));
     }
-    return out;
+    spec.lambda.blockCurve = lambdaBlocks();
+    return spec;
 }
 
 void StrategyPanel::updateCurveEnabled() {
@@ -227,6 +219,18 @@ void StrategyPanel::setParam(const QString& name, double value) {
     const auto it = m_controls.find(name.toStdString());
     if (it == m_controls.end()) return;
     if (auto* s = qobject_cast<QDoubleSpinBox*>(it->second)) s->setValue(value);
+}
+
+void StrategyPanel::setChoice(const QString& name, const QString& value) {
+    const auto it = m_controls.find(name.toStdString());
+    if (it == m_controls.end()) return;
+    if (auto* c = qobject_cast<QComboBox*>(it->second)) c->setCurrentText(value);
+}
+
+double StrategyPanel::param(const QString& name) const {
+    const auto it = m_controls.find(name.toStdString());
+    const auto* s = it == m_controls.end() ? nullptr : qobject_cast<const QDoubleSpinBox*>(it->second);
+    return s ? s->value() : std::nan("");
 }
 
 bool StrategyPanel::hasParam(const QString& name) const { return m_controls.count(name.toStdString()) > 0; }

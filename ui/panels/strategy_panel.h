@@ -1,12 +1,16 @@
 // The Strategy panel: a method picker and its controls, generated from the method registry
 // (numbers as spin boxes with the declared range and default, choices as combo boxes, the help
-// text as tooltip), and one weight slider per task. changed() fires on every edit.
+// text as tooltip), one weight slider per task and the per-block λ curve. What it shows is one
+// value, settings(): the live preview, queued sweeps and saved models all take it as it is.
+// changed() fires on every edit.
 #pragma once
 
 #include <QWidget>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "core/merge/merge_spec.h"
 
 class QComboBox;
 class QCheckBox;
@@ -25,15 +29,17 @@ public:
     void setTasks(const QStringList& tasks);
     QString method() const;
     void setMethod(const QString& name);
-    // Numeric global parameters as set (λ included); choices are not passed to the live preview.
-    std::map<std::string, double> numericParams() const;
-    // "key=value" settings of every control except those in `except` (for sweeps: --set).
-    std::vector<std::string> settings(const QStringList& except = {}) const;
+    // The merge as set: method, every parameter (numbers and choices), one model per task (named,
+    // with its weight where the method takes weights), the λ curve. Base and model files are the
+    // kit's (KitSession::bind).
+    core::merge::MergeSpec settings() const;
     std::vector<double> taskWeights() const;
     // The per-block λ curve (control points spread over the blocks), empty when not in use.
     std::vector<double> lambdaBlocks() const;
     void setLambdaBlocks(const std::vector<double>& curve);  // empty: off
     void setParam(const QString& name, double value);
+    void setChoice(const QString& name, const QString& value);
+    double param(const QString& name) const;  // NaN when the method has no such number
     bool hasParam(const QString& name) const;
 
 signals:

@@ -85,12 +85,12 @@ SweepPanel::SweepPanel(Workbench* workbench, StrategyPanel* strategy, QWidget* p
     });
     connect(cancel, &QPushButton::clicked, m_workbench, &Workbench::cancelSweeps);
     connect(m_workbench, &Workbench::queueChanged, this, &SweepPanel::refreshQueue);
-    // Learned methods have no λ: their sweep is one point unless their own knobs are swept.
+    // A method without λ (the learned ones, SLERP, Model Stock) sweeps one point unless its own knobs are swept.
     connect(m_strategy, &StrategyPanel::changed, this, [this] {
-        const bool learned = core::merge::findMethod(m_strategy->method().toStdString()).info().learned;
-        if (learned && m_grid1->text().startsWith(QStringLiteral("lambda"))) m_grid1->clear();
-        if (!learned && m_grid1->text().isEmpty()) m_grid1->setText(QStringLiteral("lambda=0:1.5:16"));
-        m_grid1->setPlaceholderText(learned ? tr("one point; or sweep a knob, e.g. steps=100,300,500") : QString());
+        const bool hasLambda = core::merge::findMethod(m_strategy->method().toStdString()).info().has("lambda");
+        if (!hasLambda && m_grid1->text().startsWith(QStringLiteral("lambda"))) m_grid1->clear();
+        if (hasLambda && m_grid1->text().isEmpty()) m_grid1->setText(QStringLiteral("lambda=0:1.5:16"));
+        m_grid1->setPlaceholderText(hasLambda ? QString() : tr("one point; or sweep a knob, e.g. steps=100,300,500"));
     });
 }
 
@@ -106,8 +106,8 @@ bool SweepPanel::queueFromForm(QString* error) {
     QString label;
     try {
         const bool relations = m_kind->currentData().toString() == QStringLiteral("relations");
-        job.spec.kind = relations ? "relations" : "merge";
-        job.spec.method = relations ? "task_arithmetic" : m_strategy->method().toStdString();
+        job.spec.kind = relations ? core::store::SweepKind::Relations : core::store::SweepKind::Merge;
+        job.spec.merge.method = "task_arithmetic";
         QStringList swept;
         for (QLineEdit* g : {m_grid1, m_grid2}) {
             if (!g->isEnabled() || g->text().trimmed().isEmpty()) continue;
@@ -120,8 +120,12 @@ bool SweepPanel::queueFromForm(QString* error) {
             swept << QStringLiteral("weight");
         }
         if (!relations) {
-            job.spec.sets = m_strategy->settings(swept);
-            job.spec.lambdaBlocks = m_strategy->lambdaBlocks();
+            // The Strategy panel's settings as they are, less the swept ones (each point sets those).
+            job.spec.merge = m_strategy->settings();
+            for (const QString& p : swept) {
+                job.spec.merge.params.erase(p.toStdString());
+                for (auto& m : job.spec.merge.models) m.params.erase(p.toStdString());
+            }
         }
         job.proxies.clear();
         for (const QString& p : m_proxies->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
@@ -156,7 +160,9 @@ void SweepPanel::refreshQueue() {
         auto* label = new QTableWidgetItem(s.label);
         label->setToolTip(s.label);
         m_queue->setItem(row, 0, label);
-        m_queue->setItem(row, 1, new QTableWidgetItem(s.state));
+        auto* state = new QTableWidgetItem(queueStateName(s.state));
+        if (s.state == QueueState::Running && !s.stage.isEmpty()) state->setToolTip(s.stage);
+        m_queue->setItem(row, 1, state);
         auto* bar = qobject_cast<QProgressBar*>(m_queue->cellWidget(row, 2));
         if (!bar) {
             bar = new QProgressBar(m_queue);
@@ -166,8 +172,10 @@ void SweepPanel::refreshQueue() {
         bar->setRange(0, std::max(1, s.total));
         bar->setValue(std::min(s.done, std::max(1, s.total)));
         bar->setFormat(QStringLiteral("%1/%2").arg(s.done).arg(s.total));
-        m_queue->setItem(row, 3, new QTableWidgetItem(s.state == QStringLiteral("running") ? s.eta : QString()));
-        anyPaused = anyPaused || s.state == QStringLiteral("paused");
+        m_queue->setItem(row, 3, new QTableWidgetItem(s.state == QueueState::Running
+                                                          ? QString::fromStdString(core::sweep::etaText(s.etaSeconds))
+                                                          : QString()));
+        anyPaused = anyPaused || s.state == QueueState::Paused;
         ++row;
     }
     m_pause->setText(anyPaused ? tr("Resume") : tr("Pause"));

@@ -321,7 +321,7 @@ void RelationsPlot::showSweep(const core::store::SweepRecord* sweep, double lamb
     clearItems();
     if (m_map) removePlottable(m_map);
     m_map = nullptr;
-    if (!sweep || sweep->kind != "relations" || sweep->points.empty()) {
+    if (!sweep || sweep->kind != core::store::SweepKind::Relations || sweep->points.empty()) {
         m_scale->setVisible(false);
         showPlaceholder(this, tr("task relationships: run a relations sweep (Sweeps panel → Relations)"));
         replot(rpQueuedReplot);

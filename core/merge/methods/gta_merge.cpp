@@ -201,6 +201,7 @@ public:
         m_info.name = m_config.name;
         m_info.summary = m_config.summary;
         m_info.params = {lambdaParam(), weightParam()};
+        m_info.linearInLambda = true;
         const bool magnitude = m_config.sparsify == Sparsify::Magnitude;
         const bool random = m_config.sparsify == Sparsify::Random;
         if (magnitude)

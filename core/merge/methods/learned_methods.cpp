@@ -1,28 +1,61 @@
-// Methods that learn the merge from a kit's unlabelled data (METHODS.md, "Data-driven merging"):
-// their parameters are declared here, with the others, so recipes, the CLI and the GUI know them;
-// the learning itself runs on encoders in core/learned (LibTorch) and needs a kit — it is not a
-// prepare/apply over weights alone.
+// Methods that learn the merge from a kit's unlabelled data (METHODS.md, "Data-driven merging").
+// They run like every other method: `prepare` learns (through the kit the engine was given,
+// merge::KitContext, implemented on LibTorch in core/learned) and keeps the learned tensors;
+// `apply` copies them out. Every parameter affects the preparation, so changing any of them
+// learns again, and equal parameters reuse what was learned.
 //   adamerging  θ = θ0 + Σ_t λ_t(,k) τ_t, coefficients learned by entropy minimisation
 //   calm        consensus-aware localized merging: learned binary masks, one task at a time
+#include <cstring>
+
 #include "core/errors.h"
+#include "core/merge/kit_context.h"
+#include "core/merge/method_registry.h"
 #include "core/merge/methods/methods.h"
 
 namespace ms::core::merge {
 
 namespace {
 
+struct LearnedPrepared final : PreparedState {
+    std::vector<std::vector<float>> values;  // per merged tensor, in plan order
+    Artifacts learnedArtifacts;
+    std::string summary;
+    const Artifacts* artifacts() const override { return &learnedArtifacts; }
+    std::string summaryJson() const override { return summary; }
+};
+
 class LearnedMerge final : public MergeMethod {
 public:
-    explicit LearnedMerge(MethodInfo info) : m_info(std::move(info)) { m_info.learned = true; }
-    const MethodInfo& info() const override { return m_info; }
-    std::shared_ptr<const PreparedState> prepare(const MergeProblem&, const MethodArgs&, ProgressSink&,
-                                                 const CancelToken*) const override {
-        throw InvalidArgument(m_info.name + " learns the merge from a kit's data and heads: run it with --kit "
-                                            "(merge, sweep) or from the workbench");
+    explicit LearnedMerge(MethodInfo info) : m_info(std::move(info)) {
+        m_info.needsKit = true;
+        for (auto& p : m_info.params) p.affectsPrepare = true;
     }
-    void apply(const MergeProblem&, const PreparedState*, const MethodArgs&, const Coefficients&, const ChunkView&,
-               float*) const override {
-        throw InvalidArgument(m_info.name + " needs a kit");
+    const MethodInfo& info() const override { return m_info; }
+
+    std::shared_ptr<const PreparedState> prepare(const MergeProblem& problem, const MethodArgs& args, ProgressSink& progress,
+                                                 const CancelToken* cancel) const override {
+        if (!problem.kit()) throw InvalidArgument(needsKitMessage(m_info.name));
+        LearnedWeights learned = problem.kit()->learn(m_info, args, progress, cancel);
+        auto p = std::make_shared<LearnedPrepared>();
+        for (const auto& t : problem.plan().merged) {
+            auto it = learned.tensors.find(t.name);
+            if (it == learned.tensors.end())
+                throw MismatchError(m_info.name + " learned no values for tensor '" + t.name + "' of the base (kit " +
+                                    problem.kit()->kitDir() + ")");
+            if (it->second.size() != t.numel)
+                throw MismatchError(m_info.name + " learned " + std::to_string(it->second.size()) + " values for tensor '" +
+                                    t.name + "', which has " + std::to_string(t.numel));
+            p->values.push_back(std::move(it->second));
+        }
+        p->learnedArtifacts = std::move(learned.artifacts);
+        p->summary = std::move(learned.summaryJson);
+        return p;
+    }
+
+    void apply(const MergeProblem& problem, const PreparedState* prepared, const MethodArgs&, const Coefficients&,
+               const ChunkView& c, float* out) const override {
+        const auto& values = static_cast<const LearnedPrepared*>(prepared)->values[problem.indexOf(c)];
+        std::memcpy(out, values.data() + c.begin, c.n * sizeof(float));
     }
 
 private:
@@ -30,6 +63,10 @@ private:
 };
 
 }  // namespace
+
+std::string needsKitMessage(const std::string& method) {
+    return method + " learns the merge from a kit's data and heads: give --kit (merge, sweep) or use the workbench";
+}
 
 void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
     MethodInfo ada;
@@ -39,13 +76,13 @@ void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
     ada.params = {choiceParam("granularity", "layer", {"layer", "task"}, "one coefficient per task per tensor, or per task"),
                   choiceParam("vectors", "ta", {"ta", "ties"},
                               "task vectors as they are, or TIES-processed (trim, elect, disjoint: AdaMerging++)"),
-                  densityParam(0.2, false, "TIES top-k fraction (vectors=ties)"),
+                  densityParam(0.2, true, "TIES top-k fraction (vectors=ties)"),
                   integerParam("steps", 500, 0, 100000, "Adam steps"),
                   numberParam("lr", 1e-3, 1e-6, 1.0, "Adam learning rate"),
                   integerParam("batch", 16, 1, 4096, "images per batch"),
                   integerParam("batches", 2, 1, 64, "batches per task per step"),
                   numberParam("init", 0.3, 0.0, 1.0, "initial coefficient"),
-                  seedParam(false)};
+                  seedParam(true)};
     out.push_back(std::make_unique<LearnedMerge>(ada));
 
     MethodInfo calm;
@@ -64,7 +101,7 @@ void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
                    numberParam("lr", 0.1, 1e-6, 10.0, "Adam learning rate of the mask logits"),
                    numberParam("top", 1e-5, 0.0, 1.0, "fraction of the new task vector (largest |τ|) whose mask starts on"),
                    numberParam("sparsity", 1e-3, 0.0, 10.0, "weight of the mean mask value in the loss"),
-                   seedParam(false)};
+                   seedParam(true)};
     out.push_back(std::make_unique<LearnedMerge>(calm));
 }
 

@@ -44,6 +44,7 @@ public:
         m_info.perTaskOutputs = !consensus;
         m_info.maxModels = 32;
         m_info.params = {lambdaParam(), weightParam(), tallLambdaParam()};
+        m_info.linearInLambda = true;
         if (consensus) {
             m_info.params.push_back(integerParam("min_tasks", 2, 0, 32,
                                                  "keep a coordinate when at least this many tasks' masks select it"));
@@ -93,6 +94,7 @@ public:
         m_info.summary = "one model per task from a unified task vector, masks and rescalers (Huang et al. 2024)";
         m_info.perTaskOutputs = true;
         m_info.params = {lambdaParam()};
+        m_info.linearInLambda = true;
     }
     const MethodInfo& info() const override { return m_info; }
 

@@ -78,7 +78,7 @@ TEST(DemoKit, ExpertsCarryTheirHeadsAndMergeWithTheEngine) {
     merge::MergeSpec spec;
     spec.method = "task_arithmetic";
     spec.base = k.path(k.baseFile);
-    for (const auto& t : k.tasks) spec.models.push_back({k.path(t.expertFile), t.task.name, {}});
+    for (const auto& t : k.tasks) spec.models.push_back({k.path(t.expertFile), t.task.name, {}, ""});
     merge::MergeEngine engine(spec);
     // Every encoder tensor merged; the four heads left out (each expert keeps its own).
     EXPECT_EQ(engine.problem().plan().merged.size(), model::vitParamShapes(k.config).size());

@@ -71,8 +71,8 @@ TEST(Cli, ConvertRecordsTheSourceHash) {
     EXPECT_EQ(b["files"][0]["metadata"]["mergescope.source_xxh128"], a["files"][0]["hash"]);
     EXPECT_EQ(b["files"][0]["metadata"]["checkpoint.epoch"], "3");
     EXPECT_EQ(b["files"][0]["total_params"], a["files"][0]["total_params"]);
-    // Writing into a directory that does not exist is a failure of the output: exit 1.
-    EXPECT_EQ(runCli({"convert", src, "/nonexistent-dir/x.safetensors"}).exitCode, 1);
+    // An output folder that does not exist is the user's to fix (issue 11): exit 2, before reading.
+    EXPECT_EQ(runCli({"convert", src, "/nonexistent-dir/x.safetensors"}).exitCode, 2);
 }
 
 TEST(Cli, CheckReportsIncompatibleModels) {

@@ -110,8 +110,8 @@ TEST(LearnedSweep, KeepsLossAndCoefficientsInTheExperimentFile) {
     test::TempDir tmp;
     store::Experiment exp;
     sweep::SweepOptions o;
-    o.spec.method = "adamerging";
-    o.spec.sets = {"steps=3", "granularity=task"};
+    o.spec.merge.method = "adamerging";
+    o.spec.merge.params = {{"steps", 3.0}, {"granularity", std::string("task")}};
     o.downstream.mode = eval::DownstreamMode::Frozen;
     sweep::runSweep(suite, o, exp, [&](const store::Experiment& e, const store::SweepRecord&, bool) {
         store::writeExperiment(tmp.path("exp.h5"), e);

@@ -35,7 +35,7 @@ MergeSpec twoExperts(const test::TempDir& tmp, const std::string& method) {
     MergeSpec s;
     s.method = method;
     s.base = tmp.path("base.safetensors");
-    s.models = {{tmp.path("a.safetensors"), "task-a", {}}, {tmp.path("b.safetensors"), "task-b", {}}};
+    s.models = {{tmp.path("a.safetensors"), "task-a", {}, ""}, {tmp.path("b.safetensors"), "task-b", {}, ""}};
     return s;
 }
 
@@ -141,7 +141,7 @@ TEST(MergeEngine, LambdaFastPathOnLargeTensorsEqualsAFullApply) {
     MergeSpec spec;
     spec.method = "ties";
     spec.base = tmp.path("b.safetensors");
-    spec.models = {{tmp.path("e1.safetensors"), "", {}}, {tmp.path("e2.safetensors"), "", {}}};
+    spec.models = {{tmp.path("e1.safetensors"), "", {}, ""}, {tmp.path("e2.safetensors"), "", {}, ""}};
     spec.params = {{"lambda", 0.3}};
     MergeEngine cached(spec);
     std::vector<std::vector<float>> out;

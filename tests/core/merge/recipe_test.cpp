@@ -16,8 +16,8 @@ TEST(Recipe, SaveThenLoadIsLossless) {
     MergeSpec s;
     s.method = "ties";
     s.base = "/models/base.safetensors";
-    s.models = {{"/models/a.pt", "fashion-class", {{"weight", 0.7}, {"density", 0.3}}},
-                {"/models/b.pt", "digits-class", {{"weight", 1.3}}}};
+    s.models = {{"/models/a.pt", "fashion-class", {{"weight", 0.7}, {"density", 0.3}}, ""},
+                {"/models/b.pt", "digits-class", {{"weight", 1.3}}, ""}};
     s.params = {{"lambda", 0.8}, {"topk_scope", std::string("global")}, {"disjoint", std::string("sum")}};
     s.lambda.blockCurve = {0.2, 1.0};
     s.lambda.overrides = {{R"(^norm\.)", 0.0}};

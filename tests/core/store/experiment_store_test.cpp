@@ -53,7 +53,7 @@ Experiment sample(int points) {
     e.sweeps.push_back(s);
     SweepRecord empty;
     empty.id = "sweep-002";
-    empty.kind = "relations";
+    empty.kind = SweepKind::Relations;
     empty.tasks = {"a", "b"};
     empty.paramNames = {"task", "lambda"};
     empty.plannedPoints = 4;
@@ -91,7 +91,7 @@ TEST(ExperimentStore, RoundTripsEveryField) {
         EXPECT_EQ(a.downstreamSeconds, b.downstreamSeconds);
         EXPECT_EQ(a.completedAt, b.completedAt);
     }
-    EXPECT_EQ(r.sweeps[1].kind, "relations");
+    EXPECT_EQ(r.sweeps[1].kind, SweepKind::Relations);
     EXPECT_TRUE(r.sweeps[1].points.empty());
     EXPECT_EQ(r.sweeps[1].paramNames, (std::vector<std::string>{"task", "lambda"}));
     // Summaries are computed from the points: proxy and downstream both rise with λ here.

@@ -113,7 +113,7 @@ TEST(SweepCli, KilledSweepKeepsItsPointsAndResumeCompletesIt) {
     const std::size_t kept = killed.sweeps[0].points.size();
     EXPECT_GE(kept, 3u);
     EXPECT_LT(kept, 40u);
-    EXPECT_EQ(killed.sweeps[0].status, "running");
+    EXPECT_EQ(killed.sweeps[0].status, core::store::SweepStatus::Running);
 
     std::vector<std::string> resume = args;
     resume.push_back("--resume");
@@ -128,7 +128,7 @@ TEST(SweepCli, KilledSweepKeepsItsPointsAndResumeCompletesIt) {
     EXPECT_EQ(pointLines, 40 - kept) << r.err;
     const core::store::Experiment done = core::store::readExperiment(exp);
     ASSERT_EQ(done.sweeps.size(), 1u);
-    EXPECT_EQ(done.sweeps[0].status, "complete");
+    EXPECT_EQ(done.sweeps[0].status, core::store::SweepStatus::Complete);
     ASSERT_EQ(done.sweeps[0].points.size(), 40u);
     std::set<double> lambdas;
     for (const auto& p : done.sweeps[0].points) lambdas.insert(p.params[0]);

@@ -15,7 +15,7 @@ namespace {
 
 SweepOptions taLambda(const std::string& grid, eval::DownstreamMode mode = eval::DownstreamMode::Frozen) {
     SweepOptions o;
-    o.spec.method = "task_arithmetic";
+    o.spec.merge.method = "task_arithmetic";
     o.spec.axes = {parseGridAxis(grid)};
     o.proxies = {"task-alignment", "weight-space"};
     o.downstream.mode = mode;
@@ -34,7 +34,7 @@ TEST(SweepRunner, RecordsEveryPointAndResumeSkipsThem) {
     EXPECT_EQ(commits, 3);  // one per point, the last one marks it complete
     EXPECT_EQ(added, 3);
     const store::SweepRecord& s = *exp.findSweep(id);
-    EXPECT_EQ(s.status, "complete");
+    EXPECT_EQ(s.status, store::SweepStatus::Complete);
     EXPECT_EQ(s.tasks, suite.taskNames());
     EXPECT_EQ(s.paramNames, (std::vector<std::string>{"lambda"}));
     ASSERT_EQ(s.points.size(), 3u);
@@ -76,7 +76,7 @@ TEST(SweepRunner, CancelKeepsCompletedPointsAndResumeFinishes) {
     EXPECT_THROW(runSweep(suite, taLambda("lambda=0:1:5"), exp, save, nullProgress(), &cancel), Cancelled);
     store::Experiment onDisk = store::readExperiment(tmp.path("exp.h5"));
     ASSERT_EQ(onDisk.sweeps.size(), 1u);
-    EXPECT_EQ(onDisk.sweeps[0].status, "cancelled");
+    EXPECT_EQ(onDisk.sweeps[0].status, store::SweepStatus::Cancelled);
     EXPECT_EQ(onDisk.sweeps[0].points.size(), 2u);
     const std::vector<double> first = onDisk.sweeps[0].points[0].params;
 
@@ -91,7 +91,7 @@ TEST(SweepRunner, CancelKeepsCompletedPointsAndResumeFinishes) {
     EXPECT_EQ(computed.size(), 3u);  // only the three missing points
     for (const auto& c : computed) EXPECT_NE(c, first);
     const store::Experiment done = store::readExperiment(tmp.path("exp.h5"));
-    EXPECT_EQ(done.sweeps[0].status, "complete");
+    EXPECT_EQ(done.sweeps[0].status, store::SweepStatus::Complete);
     EXPECT_EQ(done.sweeps[0].points.size(), 5u);
 }
 
@@ -100,7 +100,7 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     store::Experiment exp;
     const CommitFn none = [](const store::Experiment&, const store::SweepRecord&, bool) {};
     SweepOptions ties;
-    ties.spec.method = "ties";
+    ties.spec.merge.method = "ties";
     ties.spec.axes = {parseGridAxis("density=0.1,0.3"), parseGridAxis("lambda=0.5,1")};
     ties.downstream.mode = eval::DownstreamMode::None;
     const auto& s = *exp.findSweep(runSweep(suite, ties, exp, none));
@@ -109,7 +109,7 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
 
     SweepOptions weights;
     weights.spec.axes = {parseGridAxis("weight[digits-class]=0,1")};
-    weights.spec.sets = {"lambda=1"};
+    weights.spec.merge.params["lambda"] = 1.0;
     weights.proxies = {"weight-space"};
     weights.downstream.mode = eval::DownstreamMode::None;
     const auto& w = *exp.findSweep(runSweep(suite, weights, exp, none));
@@ -119,19 +119,19 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     // A per-block λ curve: blocks at λ 0, the rest (embeddings, final norm) at the global λ 1.
     SweepOptions flat, curve;
     for (SweepOptions* o : {&flat, &curve}) {
-        o->spec.sets = {"lambda=1"};
+        o->spec.merge.params["lambda"] = 1.0;
         o->proxies = {"weight-space"};
         o->downstream.mode = eval::DownstreamMode::None;
     }
-    curve.spec.lambdaBlocks = {0.0, 0.0};
+    curve.spec.merge.lambda.blockCurve = {0.0, 0.0};
     const double flatProxy = exp.findSweep(runSweep(suite, flat, exp, none))->points[0].proxyMean("weight-space");
     const auto& curved = *exp.findSweep(runSweep(suite, curve, exp, none));
     EXPECT_NE(curved.points[0].proxyMean("weight-space"), flatProxy);
     EXPECT_NE(curved.recipe.find("0"), std::string::npos);
-    EXPECT_EQ(SweepSpec::fromJson(curved.spec).lambdaBlocks, (std::vector<double>{0.0, 0.0}));
+    EXPECT_EQ(SweepSpec::fromJson(curved.spec).merge.lambda.blockCurve, (std::vector<double>{0.0, 0.0}));
 
     SweepOptions tall;  // one model per task
-    tall.spec.method = "tall_masks";
+    tall.spec.merge.method = "tall_masks";
     tall.downstream.mode = eval::DownstreamMode::Frozen;
     const auto& t = *exp.findSweep(runSweep(suite, tall, exp, none));
     ASSERT_EQ(t.points.size(), 1u);
@@ -147,11 +147,11 @@ TEST(SweepRunner, RelationsAddOneTaskVectorAtATime) {
     const eval::TaskSuite& suite = test::reducedSuite();
     store::Experiment exp;
     SweepOptions o;
-    o.spec.kind = "relations";
+    o.spec.kind = store::SweepKind::Relations;
     o.spec.axes = {parseGridAxis("lambda=0,1")};
     o.proxies = {"weight-space"};
     const auto& r = *exp.findSweep(runSweep(suite, o, exp, [](const store::Experiment&, const store::SweepRecord&, bool) {}));
-    EXPECT_EQ(r.kind, "relations");
+    EXPECT_EQ(r.kind, store::SweepKind::Relations);
     ASSERT_EQ(r.points.size(), 8u);  // 4 tasks × 2 λ
     for (const auto& p : r.points) {
         const auto t = static_cast<std::size_t>(p.params[0]);

@@ -74,7 +74,7 @@ TEST(SweepSpec, LatinHypercubeCoversEveryStratumOncePerTask) {
 
 TEST(SweepSpec, RelationsPlanAddsOneTaskAtATime) {
     SweepSpec s;
-    s.kind = "relations";
+    s.kind = store::SweepKind::Relations;
     s.axes = {parseGridAxis("lambda=0:1:2")};
     const SweepPlan p = planSweep(s, kTasks);
     EXPECT_EQ(p.paramNames, (std::vector<std::string>{"task", "lambda"}));
@@ -86,16 +86,40 @@ TEST(SweepSpec, RelationsPlanAddsOneTaskAtATime) {
 
 TEST(SweepSpec, JsonRoundTrip) {
     SweepSpec s;
-    s.method = "ties";
-    s.sets = {"density=0.2"};
+    s.merge.method = "ties";
+    s.merge.params = {{"density", 0.2}, {"topk_scope", std::string("per_tensor")}};
+    s.merge.models = {{"", "a", {{"weight", 0.1 + 0.2}}, ""}, {"", "b", {}, ""}};  // 0.30000000000000004: kept exactly
     s.axes = {parseGridAxis("lambda=0:1:3"), parseGridAxis("weight[a]=0.5,1")};
     s.sampling = parseTaskSampling("lhs:4:0.1:0.9");
     s.seed = 9;
-    s.lambdaBlocks = {0.2, 0.9};
+    s.merge.lambda.blockCurve = {0.2, 0.9};
     const SweepSpec back = SweepSpec::fromJson(s.toJson());
-    EXPECT_EQ(back.lambdaBlocks, s.lambdaBlocks);
+    EXPECT_EQ(back.merge.lambda.blockCurve, s.merge.lambda.blockCurve);
+    EXPECT_EQ(std::get<std::string>(back.merge.params.at("topk_scope")), "per_tensor");
+    EXPECT_EQ(std::get<double>(back.merge.models[0].params.at("weight")), 0.1 + 0.2);
     EXPECT_EQ(back.toJson(), s.toJson());
     EXPECT_EQ(planSweep(back, kTasks).points, planSweep(s, kTasks).points);
+}
+
+}  // namespace
+}  // namespace ms::core::sweep
+
+namespace ms::core::sweep {
+namespace {
+
+// Experiment files of schema 1 kept the fixed settings as --set strings; they still read.
+TEST(SweepSpec, ReadsTheSchema1Form) {
+    const SweepSpec s = SweepSpec::fromJson(
+        R"({"kind":"merge","method":"ties","sets":["density=0.2","topk_scope=per_tensor","weight=0.5,1.5"],)"
+        R"("axes":[{"param":"lambda","task":"","values":[0.5,1.0]}],)"
+        R"("task_weights":{"kind":"none","count":0,"lo":0,"hi":1,"param":"weight"},"seed":3,"lambda_blocks":[0.1,0.9]})");
+    EXPECT_EQ(s.merge.method, "ties");
+    EXPECT_EQ(std::get<std::string>(s.merge.params.at("density")), "0.2");  // validated (and parsed) by MethodArgs
+    EXPECT_EQ(std::get<std::string>(s.merge.params.at("topk_scope")), "per_tensor");
+    ASSERT_EQ(s.merge.models.size(), 2u);
+    EXPECT_EQ(std::get<std::string>(s.merge.models[1].params.at("weight")), "1.5");
+    EXPECT_EQ(s.merge.lambda.blockCurve, (std::vector<double>{0.1, 0.9}));
+    EXPECT_EQ(s.seed, 3u);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-namespace ms::core::sweep {
+namespace ms::core::stats {
 
 // Ranks 1..n, ties sharing their average rank.
 std::vector<double> averageRanks(const std::vector<double>& values);
@@ -32,4 +32,4 @@ std::optional<ProxyQuality> judgeProxy(const std::vector<double>& proxy, const s
                                        const std::vector<double>& proxySeconds,
                                        const std::vector<double>& downstreamSeconds);
 
-}  // namespace ms::core::sweep
+}  // namespace ms::core::stats

@@ -1,11 +1,11 @@
-#include "core/sweep/proxy_quality.h"
+#include "core/stats/proxy_quality.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
-namespace ms::core::sweep {
+namespace ms::core::stats {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -90,4 +90,4 @@ std::optional<ProxyQuality> judgeProxy(const std::vector<double>& proxy, const s
     return q;
 }
 
-}  // namespace ms::core::sweep
+}  // namespace ms::core::stats

@@ -1,12 +1,12 @@
 // Rank correlations, regret and cost ratio on hand-worked cases (values checked against
 // scipy.stats.spearmanr / kendalltau, which use average ranks and τ-b).
-#include "core/sweep/proxy_quality.h"
+#include "core/stats/proxy_quality.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-namespace ms::core::sweep {
+namespace ms::core::stats {
 namespace {
 
 TEST(ProxyQuality, AverageRanksShareTies) {
@@ -42,4 +42,4 @@ TEST(ProxyQuality, RegretCostRatioAndMissingPoints) {
 }
 
 }  // namespace
-}  // namespace ms::core::sweep
+}  // namespace ms::core::stats

@@ -1,0 +1,35 @@
+#include "core/learned/suite_kit_context.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/learned/learned_merge.h"
+
+namespace ms::core::learned {
+
+merge::LearnedWeights SuiteKitContext::learn(const merge::MethodInfo& method, const merge::MethodArgs& args,
+                                             ProgressSink& progress, const CancelToken* cancel) const {
+    LearnedResult r = runLearnedMerge(m_suite, method.name, args.global(), progress, cancel);
+    merge::LearnedWeights out;
+    for (const auto& [name, t] : r.merged) {
+        const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+        const float* p = c.data_ptr<float>();
+        out.tensors.emplace(name, std::vector<float>(p, p + c.numel()));
+    }
+    const LearnedArtifacts& a = r.artifacts;
+    out.artifacts["loss"] = {a.loss, {a.loss.size()}, {}, {}};
+    merge::Artifact m;
+    for (const auto& row : a.matrix) m.values.insert(m.values.end(), row.begin(), row.end());
+    m.shape = {a.matrix.size(), a.matrix.empty() ? 0 : a.matrix.front().size()};
+    m.rows = a.rows;
+    m.columns = a.columns;
+    out.artifacts[method.name == "adamerging" ? "coefficients" : "mask_density"] = std::move(m);
+    out.summaryJson = nlohmann::json{{"loss_first", a.loss.empty() ? 0.0 : a.loss.front()},
+                                     {"loss_last", a.loss.empty() ? 0.0 : a.loss.back()},
+                                     {"rows", a.rows},
+                                     {"columns", a.columns},
+                                     {"matrix", a.matrix}}
+                          .dump();
+    return out;
+}
+
+}  // namespace ms::core::learned

@@ -1,0 +1,34 @@
+// One point of a sweep as the merge settings it stands for: the sweep's fixed MergeSpec with the
+// point's swept values applied. The sweep runner scores exactly this spec, and `merge
+// --experiment` and the workbench's "Save merged model" re-make a point from it, so a saved point
+// is the scored one. Points are numbered from 1 in the sweep's plan order (planSweep: grids with
+// the last axis fastest, then samples), whatever order they were computed in; `report` prints
+// these numbers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/merge/merge_spec.h"
+#include "core/store/experiment.h"
+#include "core/sweep/sweep_spec.h"
+
+namespace ms::core::sweep {
+
+// Sets base and models of `spec` to the experiment's inputs (role "base", then the "expert"s in
+// order) with their hashes. Models already named by task are matched by name, unnamed ones by
+// position; the result lists them in the inputs' order. InvalidArgument when they do not fit.
+void bindToInputs(merge::MergeSpec& spec, const std::vector<store::InputRecord>& inputs);
+
+// The settings of the point with `values` (one per `paramNames` column, as SweepPlan has them).
+merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>& paramNames, const std::vector<double>& values);
+
+// The plan-order number (from 1) of each of the record's points; 0 for a point the plan lacks.
+std::vector<int> pointNumbers(const store::SweepRecord& record);
+
+// Point `number` (from 1, plan order) of sweep `sweepId`, bound to the experiment's inputs.
+// InvalidArgument naming what is wrong: no such sweep (listing the ids), a number outside the
+// plan, a point not computed yet.
+merge::MergeSpec pointSpec(const store::Experiment& experiment, const std::string& sweepId, int number);
+
+}  // namespace ms::core::sweep
