@@ -16,12 +16,13 @@ public:
     ~TerminalProgress() override;
     void report(const std::string& stage, std::uint64_t done, std::uint64_t total) override;
 
-    // Seconds between plain lines when stderr is not a terminal.
+    // Seconds between plain lines when stderr is not a terminal (MERGESCOPE_PROGRESS_SECONDS overrides).
     static constexpr int kLineSeconds = 5;
 
 private:
     bool m_terminal;
     bool m_drawn = false;
+    std::chrono::milliseconds m_interval;
     std::mutex m_mutex;
     std::chrono::steady_clock::time_point m_last;
 };

@@ -44,6 +44,7 @@ MergeEngine::MergeEngine(MergeSpec spec, const KitContext* kit) : m_spec(std::mo
                               (info.maxModels < (1 << 20) ? " to " + std::to_string(info.maxModels) : " or more") +
                               " models besides the base, not " + std::to_string(n));
     if (m_spec.base.empty()) throw InvalidArgument("no base model given");
+    m_spec = canonical(m_spec);  // validates the parameters; provenance records them normalised
     m_args = MethodArgs(info, m_spec.params, m_spec.perModelParams(), m_spec.models.size());
     m_base = io::openCheckpoint(m_spec.base, m_spec.open);
     std::vector<const io::TensorSource*> experts;
@@ -90,9 +91,8 @@ MergeEngine::~MergeEngine() = default;
 void MergeEngine::setParams(ParamValues global, std::vector<ParamValues> perModel) {
     MethodArgs next(m_method->info(), global, perModel, m_spec.models.size());
     m_args = std::move(next);
-    m_spec.params = std::move(global);
-    for (std::size_t i = 0; i < m_spec.models.size(); ++i)
-        m_spec.models[i].params = i < perModel.size() ? perModel[i] : ParamValues{};
+    m_spec.params = m_args.global();
+    for (std::size_t i = 0; i < m_spec.models.size(); ++i) m_spec.models[i].params = m_args.perModel()[i];
     setLambdaSchedule(m_spec.lambda);
 }
 

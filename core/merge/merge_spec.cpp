@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
 
 namespace ms::core::merge {
@@ -119,6 +120,14 @@ MergeSpec mergeSpecFromJson(const std::string& text, const std::string& source) 
     }
 }
 
-bool sameSettings(const MergeSpec& a, const MergeSpec& b) { return toJson(a) == toJson(b); }
+MergeSpec canonical(const MergeSpec& spec) {
+    const MethodArgs args(findMethod(spec.method).info(), spec.params, spec.perModelParams(), spec.models.size());
+    MergeSpec out = spec;
+    out.params = args.global();
+    for (std::size_t i = 0; i < out.models.size(); ++i) out.models[i].params = args.perModel()[i];
+    return out;
+}
+
+bool sameSettings(const MergeSpec& a, const MergeSpec& b) { return toJson(canonical(a)) == toJson(canonical(b)); }
 
 }  // namespace ms::core::merge

@@ -52,6 +52,11 @@ struct MergeSpec {
 std::string toJson(const MergeSpec& spec);
 MergeSpec mergeSpecFromJson(const std::string& json, const std::string& source = "merge spec");
 
+// The spec with its parameters validated against the method (InvalidArgument naming the
+// parameter) and normalised: numbers as numbers ("0.2" from a command line becomes 0.2), choices
+// as strings. Specs are stored and compared in this form.
+MergeSpec canonical(const MergeSpec& spec);
+
 // The same settings: equal canonical JSON.
 bool sameSettings(const MergeSpec& a, const MergeSpec& b);
 

@@ -119,6 +119,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
 
     // The settings, bound to the kit's files; every point's settings validated before any work.
     bindToInputs(spec.merge, kitInputs(suite));
+    spec.merge = merge::canonical(spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
     for (const auto& values : plan.points) {
         const merge::MergeSpec p = pointSpec(spec, plan.paramNames, values);
         (void)merge::MethodArgs(info, p.params, p.perModelParams(), p.models.size());

@@ -9,6 +9,7 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QImage>
+#include <QLabel>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QStandardPaths>
@@ -344,6 +345,19 @@ private slots:
         QVERIFY(w.findChild<QWidget*>(QStringLiteral("welcome"))->isVisibleTo(&w));
         QString err;
         QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_first_start")), 1600, 1000, &err));
+        // Regression (issue 11): the welcome text was cut off after "a small ViT pretrained on".
+        for (auto* label : w.findChild<QWidget*>(QStringLiteral("welcome"))->findChildren<QLabel*>())
+            if (label->text().contains(QStringLiteral("demo kit")))
+                QVERIFY2(label->height() >= label->heightForWidth(label->width()), "the welcome text is cut off");
+        // Regression (issue 11): the Live merge slider said 0.30 while the Strategy panel's λ said 1.000.
+        auto* strategy = w.findChild<ui::StrategyPanel*>();
+        auto* slider = w.findChild<QSlider*>(QStringLiteral("lambdaSlider"));
+        QVERIFY(strategy && slider);
+        QCOMPARE(slider->value() / 100.0, strategy->param(QStringLiteral("lambda")));
+        strategy->setParam(QStringLiteral("lambda"), 0.45);
+        QCOMPARE(slider->value(), 45);
+        slider->setValue(120);
+        QCOMPARE(strategy->param(QStringLiteral("lambda")), 1.2);
         qunsetenv("MS_KIT_DIR");
     }
 };

@@ -72,7 +72,10 @@ PlotsPanel::PlotsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent),
                             m_welcome);
     text->setWordWrap(true);
     text->setAlignment(Qt::AlignCenter);
-    text->setMaximumWidth(640);
+    // A fixed width: a word-wrapped label under a maximum width is laid out with the height of
+    // another width and cut its last paragraph off.
+    text->setFixedWidth(600);
+    text->setSizePolicy(QSizePolicy::Fixed, QSizePolicy::Minimum);
     auto* buttons = new QHBoxLayout;
     auto* build = new QPushButton(tr("Build the demo kit"), m_welcome);
     build->setObjectName(QStringLiteral("buildDemoButton"));

@@ -79,6 +79,7 @@ StrategyPanel::StrategyPanel(QWidget* parent) : QWidget(parent) {
         std::vector<double> curve = lambdaBlocks();
         if (curve.empty()) return;
         curve[static_cast<std::size_t>(m_dragged)] = std::round(y * 100.0) / 100.0;
+        m_curveUntouched = false;
         setLambdaBlocks(curve);
         emit changed();
     });
@@ -152,6 +153,7 @@ void StrategyPanel::rebuildControls() {
             s->setSingleStep(integer ? 1.0 : (p.max - p.min) > 5 ? 0.1 : 0.05);
             s->setValue(p.defaultNumber);
             connect(s, &QDoubleSpinBox::valueChanged, this, &StrategyPanel::changed);
+            if (p.name == "lambda") connect(s, &QDoubleSpinBox::valueChanged, this, [this] { restCurveAtLambda(); });
             control = s;
         }
         control->setObjectName(QStringLiteral("param_") + QString::fromStdString(p.name));
@@ -161,6 +163,7 @@ void StrategyPanel::rebuildControls() {
     }
     m_weightsHost->setEnabled(usesWeight);
     m_curveHost->setVisible(info.has("lambda"));
+    restCurveAtLambda();
     updateCurveEnabled();
     m_weightsHost->setToolTip(usesWeight ? QString() : tr("%1 takes no per-task weights").arg(m_method->currentText()));
 }
@@ -182,6 +185,16 @@ core::merge::MergeSpec StrategyPanel::settings() const {
     return spec;
 }
 
+void StrategyPanel::restCurveAtLambda() {
+    // An unused, unedited curve rests at the global λ, so switching it on changes nothing.
+    if (m_curveOn->isChecked() || !m_curveUntouched || !hasParam(QStringLiteral("lambda"))) return;
+    QVector<double> x, y;
+    for (auto it = m_curvePoints->data()->constBegin(); it != m_curvePoints->data()->constEnd(); ++it)
+        x << it->key, y << param(QStringLiteral("lambda"));
+    m_curvePoints->setData(x, y, true);
+    m_curve->replot(QCustomPlot::rpQueuedReplot);
+}
+
 void StrategyPanel::updateCurveEnabled() {
     m_curve->setEnabled(m_curveOn->isChecked());
     m_curvePoints->setPen(QPen(m_curveOn->isChecked() ? QColor(0, 114, 178) : QColor(190, 190, 190), 2));
@@ -196,6 +209,7 @@ std::vector<double> StrategyPanel::lambdaBlocks() const {
 }
 
 void StrategyPanel::setLambdaBlocks(const std::vector<double>& curve) {
+    m_curveUntouched = curve.empty();
     m_curveOn->setChecked(!curve.empty());
     if (!curve.empty()) {
         QVector<double> x, y;

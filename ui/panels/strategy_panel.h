@@ -60,7 +60,9 @@ private:
     QCustomPlot* m_curve;
     QCPGraph* m_curvePoints;
     int m_dragged = -1;
+    bool m_curveUntouched = true;  // the curve has not been edited: switching it on starts it at λ
     void updateCurveEnabled();
+    void restCurveAtLambda();
 };
 
 }  // namespace ms::ui

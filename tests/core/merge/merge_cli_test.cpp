@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -73,6 +74,101 @@ TEST(MergeCli, BadInputsExitTwoWithAMessage) {
     EXPECT_EQ(mismatch.exitCode, 2);
     EXPECT_NE(mismatch.err.find("blocks.0.attn.qkv.weight: missing"), std::string::npos) << mismatch.err;
     EXPECT_EQ(runCli({"merge", "--out", tmp.path("z.safetensors")}).exitCode, 2);
+}
+
+std::string bytesOf(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<std::string> filesIn(const std::filesystem::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Issue 11: an output that is one of the inputs — by name, through another spelling or a link —
+// is refused before anything is read; the input is left as it was and nothing is written.
+TEST(MergeCli, OutputThatIsAnInputIsRefusedAndTheInputKept) {
+    test::TempDir tmp;
+    namespace fs = std::filesystem;
+    for (const char* f : {"base", "expert_0", "expert_1"})
+        fs::copy_file(test::fixture(std::string("merge/") + f + ".safetensors"), tmp.path(std::string(f) + ".safetensors"));
+    fs::create_symlink(tmp.path("base.safetensors"), tmp.path("link.safetensors"));
+    const std::string before = bytesOf(tmp.path("base.safetensors"));
+    const auto listing = filesIn(tmp.dir());
+    for (const std::string& out : {tmp.path("base.safetensors"), tmp.path("link.safetensors"),
+                                   (tmp.dir() / "." / "expert_1.safetensors").string()}) {
+        SCOPED_TRACE(out);
+        const auto r = runCli({"merge", "--base", tmp.path("base.safetensors"), "--model", tmp.path("expert_0.safetensors"), "--model",
+                               tmp.path("expert_1.safetensors"), "--method", "task_arithmetic", "--out", out});
+        EXPECT_EQ(r.exitCode, 2) << r.err;
+        EXPECT_NE(r.err.find("is the input"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(out), std::string::npos) << r.err;
+        EXPECT_EQ(bytesOf(tmp.path("base.safetensors")), before);
+        EXPECT_EQ(filesIn(tmp.dir()), listing);  // no output, no temporary file
+    }
+    const auto convert = runCli({"convert", tmp.path("base.safetensors"), tmp.path("link.safetensors")});
+    EXPECT_EQ(convert.exitCode, 2) << convert.err;
+    EXPECT_EQ(bytesOf(tmp.path("base.safetensors")), before);
+}
+
+TEST(MergeCli, UsersPathsAndValuesExitTwoNamingThem) {
+    test::TempDir tmp;
+    auto run = [&](std::vector<std::string> extra) {
+        auto args = inputs();
+        args.insert(args.begin(), "merge");
+        for (auto& e : extra) args.push_back(std::move(e));
+        return runCli(args);
+    };
+    const auto noFolder = run({"--method", "ties", "--out", tmp.path("missing/merged.safetensors")});
+    EXPECT_EQ(noFolder.exitCode, 2) << noFolder.err;
+    EXPECT_NE(noFolder.err.find(tmp.path("missing")), std::string::npos) << noFolder.err;
+    EXPECT_NE(noFolder.err.find("does not exist"), std::string::npos) << noFolder.err;
+    const auto folder = run({"--method", "ties", "--out", tmp.path("")});
+    EXPECT_EQ(folder.exitCode, 2) << folder.err;
+    const auto override = run({"--method", "ties", "--lambda-override", "blocks=big", "--out", tmp.path("m.safetensors")});
+    EXPECT_EQ(override.exitCode, 2) << override.err;
+    EXPECT_NE(override.err.find("'big' is not a number"), std::string::npos) << override.err;
+    const auto choice = run({"--method", "ties", "--set", "topk_scope=everywhere", "--out", tmp.path("m.safetensors")});
+    EXPECT_EQ(choice.exitCode, 2) << choice.err;
+    EXPECT_NE(choice.err.find("topk_scope"), std::string::npos) << choice.err;
+    const auto learned = run({"--method", "calm", "--out", tmp.path("m.safetensors")});
+    EXPECT_EQ(learned.exitCode, 2) << learned.err;
+    EXPECT_NE(learned.err.find("--kit"), std::string::npos) << learned.err;
+    EXPECT_TRUE(filesIn(tmp.dir()).empty());
+}
+
+// Every merged file says how it was made: one provenance schema (docs/merging.md).
+TEST(MergeCli, ProvenanceCarriesTheSpecRecipeAndInputHashes) {
+    test::TempDir tmp;
+    auto args = inputs();
+    args.insert(args.begin(), "merge");
+    for (const char* a : {"--method", "ties", "--set", "topk_scope=per_tensor", "--set", "lambda=0.30000000000000004", "--out"}) args.push_back(a);
+    args.push_back(tmp.path("m.safetensors"));
+    const auto r = runCli(args);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto m = core::io::openCheckpoint(tmp.path("m.safetensors"))->metadata();
+    EXPECT_EQ(m.at("mergescope.provenance"), "1");
+    const auto spec = nlohmann::json::parse(m.at("mergescope.spec"));
+    EXPECT_EQ(spec["method"], "ties");
+    EXPECT_EQ(spec["params"]["topk_scope"], "per_tensor");
+    EXPECT_EQ(spec["params"]["lambda"].get<double>(), 0.30000000000000004);  // exactly, not 0.3
+    const auto hashes = nlohmann::json::parse(runCli({"inspect", "--json", "--hash", test::fixture("merge/base.safetensors")}).out);
+    EXPECT_EQ(spec["base"]["xxh128"], hashes["files"][0]["hash"]);
+    EXPECT_EQ(spec["models"].size(), 3u);
+    EXPECT_NE(m.at("mergescope.recipe").find("lambda: 0.30000000000000004"), std::string::npos) << m.at("mergescope.recipe");
+    EXPECT_EQ(nlohmann::json::parse(m.at("mergescope.inputs")).size(), 4u);
+}
+
+TEST(MergeCli, ProgressLinesWhenStderrIsNoTerminal) {
+    ::setenv("MERGESCOPE_PROGRESS_SECONDS", "0", 1);
+    const auto r = runCli({"inspect", "--hash", test::fixture("merge/base.safetensors")});
+    ::unsetenv("MERGESCOPE_PROGRESS_SECONDS");
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_NE(r.err.find("%\n"), std::string::npos) << r.err;  // plain lines, no bar redrawn with \r
+    EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
 }
 
 TEST(MergeCli, MethodsJsonListsEveryMethodWithParameters) {
