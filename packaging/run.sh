@@ -3,7 +3,8 @@
 # reuse the demo kit and show what MergeScope does with it: the kit, the interference between its
 # four experts, a TIES merge of them with its recipe, and a sweep of task arithmetic's λ over 16
 # points scored with the task alignment proxy and with head re-alignment, into
-# build/demo-experiment.h5 (about a minute; reused on later runs). Then it opens the workbench on
+# build/demo-experiment.h5 (about a minute; reused on later runs), and re-makes the point the proxy
+# ranks first as build/demo-best.safetensors. Then it opens the workbench on
 # the demo kit and that experiment — or, without a display, renders it to build/workbench.png.
 # Usage: bash packaging/run.sh [mergescope-cli arguments]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -27,6 +28,11 @@ ms_log "merging the four experts with TIES (density 0.2, λ 0.5) into build/demo
 ms_log "sweeping task arithmetic's λ: proxy vs head re-alignment, into $MS_BUILD/demo-experiment.h5"
 "$cli" sweep --method task_arithmetic --grid 'lambda=0:1.5:16' --proxy task-alignment --proxy cls-cosine \
   --downstream head-realign --resume --out "$MS_BUILD/demo-experiment.h5"
+best="$("$cli" report "$MS_BUILD/demo-experiment.h5" --json | python3 -c \
+  'import json,sys; s=json.load(sys.stdin)["sweeps"][-1]; print(s["id"], s["summary"]["proxy_best"])')"
+ms_log "re-making the point the proxy ranks first (${best#* } of ${best% *}) into $MS_BUILD/demo-best.safetensors"
+"$cli" merge --experiment "$MS_BUILD/demo-experiment.h5" --sweep "${best% *}" --point "${best#* }" \
+  --out "$MS_BUILD/demo-best.safetensors"
 gui="$MS_BUILD/app/mergescope"
 if [ -x "$gui" ]; then
   if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then

@@ -224,12 +224,17 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
             js["points"].push_back(jp);
         }
         const auto summaries = s.summaries();
+        // Best points by their numbers (what `merge --experiment --point` takes), as the points above.
+        const auto numberAt = [&](int i) {
+            return i >= 0 && static_cast<std::size_t>(i) < number.size() ? nlohmann::ordered_json(number[static_cast<std::size_t>(i)])
+                                                                         : nlohmann::ordered_json(nullptr);
+        };
         if (!summaries.empty()) {
             auto sj = [&](const core::store::SweepSummary& q) {
                 return nlohmann::ordered_json{{"proxy", q.proxy}, {"points", q.points}, {"spearman", num(q.spearman)},
                                               {"kendall", num(q.kendall)}, {"regret", num(q.regret)},
-                                              {"cost_ratio", num(q.costRatio)}, {"proxy_best", q.proxyBest},
-                                              {"downstream_best", q.downstreamBest}};
+                                              {"cost_ratio", num(q.costRatio)}, {"proxy_best", numberAt(q.proxyBest)},
+                                              {"downstream_best", numberAt(q.downstreamBest)}};
             };
             js["summary"] = sj(summaries.front());
             if (summaries.size() > 1) {
