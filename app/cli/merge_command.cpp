@@ -145,7 +145,8 @@ int runMerge(const MergeArgs& a) {
             const core::learned::SuiteKitContext context(suite);
             outcome = core::merge::writeMerged(spec, request, &context, progress);
 #else
-            throw core::InvalidArgument("this build of mergescope-cli has no model support (" + info.name + ")");
+            throw core::InvalidArgument(core::merge::needsKitMessage(info.name) +
+                                        " — but this build of mergescope-cli has no model support (built with MS_BUILD_MODEL=OFF)");
 #endif
         } else {
             outcome = core::merge::writeMerged(spec, request, nullptr, progress);
