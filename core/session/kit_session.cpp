@@ -112,9 +112,7 @@ std::vector<TaskInfo> KitSession::tasks() const {
 
 merge::MergeSpec KitSession::bind(const merge::MergeSpec& settings) const {
     merge::MergeSpec spec = settings;
-    std::vector<store::InputRecord> inputs{{"base", "", baseFile(), baseHash()}};
-    for (const auto& t : m_impl->suite.tasks) inputs.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
-    sweep::bindToInputs(spec, inputs);
+    sweep::bindToInputs(spec, sweep::kitInputs(m_impl->suite));
     return spec;
 }
 

@@ -37,13 +37,6 @@ std::string readText(const std::string& path) {
     return s;
 }
 
-// The kit's files as the experiment records them.
-std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite) {
-    std::vector<store::InputRecord> in{{"base", "", suite.kit.path(suite.kit.baseFile), suite.kit.baseHash}};
-    for (const auto& t : suite.tasks) in.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
-    return in;
-}
-
 void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
     if (!e.inputs.empty()) {
         if (e.inputs.front().hash != suite.kit.baseHash)
@@ -70,6 +63,12 @@ void checkColumns(const SweepPlan& plan, const merge::MethodInfo& info, bool rel
 }
 
 }  // namespace
+
+std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite) {
+    std::vector<store::InputRecord> in{{"base", "", suite.kit.path(suite.kit.baseFile), suite.kit.baseHash}};
+    for (const auto& t : suite.tasks) in.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
+    return in;
+}
 
 eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record) {
     eval::SuiteOptions o;

@@ -42,6 +42,9 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
 // The options as stored with the sweep (JSON): proxies, downstream and suite settings.
 std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& options);
 
+// The kit's files with their hashes, as an experiment records them (base first, then the experts).
+std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite);
+
 // The data settings a sweep ran with (its options JSON), to load the same suite again (a learned
 // point re-made from an experiment learns on the same images).
 eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record);
