@@ -136,7 +136,7 @@ void printSweepReport(std::ostream& out, const SweepRecord& s) {
     const auto number = numbersOf(s);
     for (std::size_t i : order) {
         const PointRecord& p = s.points[i];
-        out << fmt("%6d", number[i]);
+        out << fmt("%6.0f", number[i]);
         for (double v : p.params) out << " " << fmt("%10.4g", v);
         if (!primary.empty()) {
             out << " " << fmt("%10.4f", p.proxyMean(primary));

@@ -198,7 +198,13 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
             const merge::MergeSpec settings = pointSpec(spec, plan.paramNames, values);
             engine.setParams(settings.params, settings.perModelParams());
             // A learned method learns here (its steps are the stages); the others prepare once per configuration.
-            CallbackProgress inner([&](const std::string& what, std::uint64_t d, std::uint64_t t) { progress.report(prefix + ", " + what, d, t); });
+            auto lastStage = Clock::now();
+            CallbackProgress inner([&](const std::string& what, std::uint64_t d, std::uint64_t t) {
+                progress.report(prefix + ", " + what, d, t);
+                if (since(lastStage) < 0.1) return;  // typed progress at most ~10 Hz
+                lastStage = Clock::now();
+                stage(what + " " + std::to_string(d) + "/" + std::to_string(t));
+            });
             engine.prepare(inner, cancel);
             std::vector<model::ParamMap> merged(outputs, suite.base);
             for (std::size_t o = 0; o < outputs; ++o) {

@@ -160,8 +160,9 @@ void SweepPanel::refreshQueue() {
         auto* label = new QTableWidgetItem(s.label);
         label->setToolTip(s.label);
         m_queue->setItem(row, 0, label);
-        auto* state = new QTableWidgetItem(queueStateName(s.state));
-        if (s.state == QueueState::Running && !s.stage.isEmpty()) state->setToolTip(s.stage);
+        const bool showStage = s.state == QueueState::Running && !s.stage.isEmpty();
+        auto* state = new QTableWidgetItem(showStage ? queueStateName(s.state) + QStringLiteral(": ") + s.stage : queueStateName(s.state));
+        if (showStage) state->setToolTip(s.stage);
         m_queue->setItem(row, 1, state);
         auto* bar = qobject_cast<QProgressBar*>(m_queue->cellWidget(row, 2));
         if (!bar) {

@@ -58,7 +58,8 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
     const auto sweep = runCli(sweepArgs(exp, {"--method", "ties", "--set", "topk_scope=per_tensor", "--set", "disjoint=sum", "--set",
                                               "density=0.3", "--grid", "lambda=0.4,0.9"}));
     ASSERT_EQ(sweep.exitCode, 0) << sweep.err;
-    EXPECT_NE(sweep.out.find("     #"), std::string::npos) << sweep.out;  // the report numbers the points
+    EXPECT_NE(sweep.out.find("     #"), std::string::npos) << sweep.out;  // the report numbers the points from 1
+    EXPECT_NE(sweep.out.find("\n     2        0.9"), std::string::npos) << sweep.out;
 
     ASSERT_EQ(runCli(directMerge(tmp.path("direct.safetensors"), "per_tensor")).exitCode, 0);
     ASSERT_EQ(runCli(directMerge(tmp.path("global.safetensors"), "global")).exitCode, 0);
