@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/errors.h"
+#include "core/sweep/sweep_point.h"
+
 namespace ms::ui {
 
 using core::store::PointRecord;
@@ -12,7 +15,7 @@ using core::store::SweepRecord;
 ResultsModel::ResultsModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 std::vector<ResultsModel::Column> ResultsModel::columnsFor(const core::store::Experiment& e) const {
-    std::vector<Column> cols = {{Kind::Sweep, tr("sweep"), ""}, {Kind::Method, tr("method"), ""}};
+    std::vector<Column> cols = {{Kind::Sweep, tr("sweep"), ""}, {Kind::Point, QStringLiteral("#"), ""}, {Kind::Method, tr("method"), ""}};
     std::vector<std::string> params, tasks;
     for (const auto& s : e.sweeps) {
         for (const auto& p : s.paramNames)
@@ -28,7 +31,25 @@ std::vector<ResultsModel::Column> ResultsModel::columnsFor(const core::store::Ex
     return cols;
 }
 
+namespace {
+// Each point's number, as `report` prints it and `merge --experiment --point` takes it.
+std::vector<std::vector<int>> pointNumbersOf(const core::store::Experiment& e) {
+    std::vector<std::vector<int>> out;
+    for (const auto& s : e.sweeps) {
+        try {
+            out.push_back(core::sweep::pointNumbers(s));
+        } catch (const core::Error&) {  // a spec this build cannot plan: number them as stored
+            std::vector<int> n(s.points.size());
+            for (std::size_t i = 0; i < n.size(); ++i) n[i] = static_cast<int>(i) + 1;
+            out.push_back(std::move(n));
+        }
+    }
+    return out;
+}
+}  // namespace
+
 void ResultsModel::setExperiment(const core::store::Experiment& e) {
+    std::vector<std::vector<int>> numbers = pointNumbersOf(e);
     std::vector<std::pair<int, int>> rows;
     for (std::size_t s = 0; s < e.sweeps.size(); ++s)
         for (std::size_t p = 0; p < e.sweeps[s].points.size(); ++p) rows.emplace_back(static_cast<int>(s), static_cast<int>(p));
@@ -39,14 +60,17 @@ void ResultsModel::setExperiment(const core::store::Experiment& e) {
     if (appended && rows.size() > m_rows.size()) {
         beginInsertRows({}, static_cast<int>(m_rows.size()), static_cast<int>(rows.size()) - 1);
         m_experiment = e;
+        m_numbers = std::move(numbers);
         m_rows = std::move(rows);
         endInsertRows();
     } else if (appended) {
         m_experiment = e;  // same rows: refresh values (a status change)
+        m_numbers = std::move(numbers);
         if (!m_rows.empty()) emit dataChanged(index(0, 0), index(rowCount() - 1, columnCount() - 1));
     } else {
         beginResetModel();
         m_experiment = e;
+        m_numbers = std::move(numbers);
         m_columns = cols;
         m_rows = std::move(rows);
         endResetModel();
@@ -70,6 +94,7 @@ double ResultsModel::number(int row, const Column& c) const {
     const SweepRecord& s = m_experiment.sweeps[static_cast<std::size_t>(si)];
     const PointRecord& p = s.points[static_cast<std::size_t>(pi)];
     switch (c.kind) {
+        case Kind::Point: return m_numbers[static_cast<std::size_t>(si)][static_cast<std::size_t>(pi)];
         case Kind::Param: {
             const auto it = std::find(s.paramNames.begin(), s.paramNames.end(), c.key);
             return it == s.paramNames.end() ? NAN : p.params[static_cast<std::size_t>(it - s.paramNames.begin())];
@@ -95,6 +120,7 @@ QString ResultsModel::text(int row, const Column& c) const {
     if (c.kind == Kind::Param && s.kind == core::store::SweepKind::Relations && c.key == "task")
         return QString::fromStdString(s.tasks[static_cast<std::size_t>(v)]);
     if (c.kind == Kind::Param) return QString::number(v, 'g', 4);
+    if (c.kind == Kind::Point) return QString::number(static_cast<int>(v));
     if (c.kind == Kind::Seconds) return QString::number(v, 'f', 2);
     return QString::number(v, 'f', 4);
 }
@@ -126,6 +152,7 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
     if (role == Qt::DisplayRole) return c.title;
     if (role == Qt::ToolTipRole) {
         switch (c.kind) {
+            case Kind::Point: return tr("the point's number in its sweep, as `mergescope-cli report` prints it and `merge --experiment --point N` takes it");
             case Kind::Proxy: return tr("the sweep's primary proxy, mean over tasks of the normalised alignment");
             case Kind::Downstream: return tr("mean normalized performance over tasks (merged / expert; expert / merged for RMSE)");
             case Kind::Task: return tr("normalized performance of %1").arg(c.title);

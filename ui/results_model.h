@@ -33,7 +33,7 @@ public:
     QString toCsv() const;
 
 private:
-    enum class Kind { Sweep, Method, Param, Proxy, Downstream, Task, Seconds };
+    enum class Kind { Sweep, Point, Method, Param, Proxy, Downstream, Task, Seconds };
     struct Column {
         Kind kind;
         QString title;
@@ -46,6 +46,7 @@ private:
     core::store::Experiment m_experiment;
     std::vector<Column> m_columns;
     std::vector<std::pair<int, int>> m_rows;
+    std::vector<std::vector<int>> m_numbers;  // per sweep, per point: its number (from 1, plan order)
 };
 
 }  // namespace ms::ui

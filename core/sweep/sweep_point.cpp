@@ -1,6 +1,7 @@
 #include "core/sweep/sweep_point.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/errors.h"
 
@@ -59,10 +60,12 @@ merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>
 
 std::vector<int> pointNumbers(const store::SweepRecord& record) {
     const SweepPlan plan = planSweep(SweepSpec::fromJson(record.spec), record.tasks);
+    std::map<std::vector<double>, int> number;  // O(P log P): sweeps can hold 100,000 points
+    for (std::size_t i = plan.points.size(); i-- > 0;) number[plan.points[i]] = static_cast<int>(i) + 1;  // the first wins
     std::vector<int> out;
     for (const auto& p : record.points) {
-        const auto it = std::find(plan.points.begin(), plan.points.end(), p.params);
-        out.push_back(it == plan.points.end() ? 0 : static_cast<int>(it - plan.points.begin()) + 1);
+        const auto it = number.find(p.params);
+        out.push_back(it == number.end() ? 0 : it->second);
     }
     return out;
 }

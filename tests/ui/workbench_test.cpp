@@ -105,13 +105,15 @@ private slots:
         QCOMPARE(model.rowCount(), 5);
         QCOMPARE(inserted.count(), 1);
         QCOMPARE(reset.count(), 0);
-        // Columns: sweep, method, density, lambda, proxy, downstream, a, b, seconds.
-        QCOMPARE(model.columnCount(), 9);
-        QCOMPARE(model.headerData(3, Qt::Horizontal).toString(), QStringLiteral("lambda"));
-        QCOMPARE(model.data(model.index(4, 4)).toString(), QStringLiteral("0.3000"));  // proxy mean of point 4: (0.4 + 0.2) / 2
-        QCOMPARE(model.data(model.index(4, 4), Qt::UserRole).toDouble(), 0.3);
+        // Columns: sweep, # (the point's number, as `report` prints it), method, density, lambda, proxy,
+        // downstream, a, b, seconds.
+        QCOMPARE(model.columnCount(), 10);
+        QCOMPARE(model.headerData(4, Qt::Horizontal).toString(), QStringLiteral("lambda"));
+        QCOMPARE(model.data(model.index(4, 5)).toString(), QStringLiteral("0.3000"));  // proxy mean of point 4: (0.4 + 0.2) / 2
+        QCOMPARE(model.data(model.index(4, 5), Qt::UserRole).toDouble(), 0.3);
+        QCOMPARE(model.data(model.index(4, 1)).toString(), QStringLiteral("5"));  // no plannable spec: numbered as stored
         QCOMPARE(model.pointAt(4), std::make_pair(0, 4));
-        QVERIFY(model.toCsv().startsWith(QStringLiteral("sweep,method,density,lambda,proxy,downstream,a,b,seconds\n")));
+        QVERIFY(model.toCsv().startsWith(QStringLiteral("sweep,#,method,density,lambda,proxy,downstream,a,b,seconds\n")));
         model.setExperiment({});
         QCOMPARE(model.rowCount(), 0);
     }
