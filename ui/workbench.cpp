@@ -260,15 +260,19 @@ void Workbench::cancelSweeps() {
 
 void Workbench::requestLive(const core::merge::MergeSpec& settings) {
     if (!m_session) return;
-    if (m_liveWorker) {  // latest wins: the running one is stale
+    if (m_liveWorker) {
+        // Latest wins: the newest value waits in the one pending slot and runs next. A running
+        // preview is cancelled only when it is slow (a preparation): cancelling every quick one
+        // at each new value starves a continuous drag on a loaded machine (no update at all).
         m_livePending = settings;
-        m_liveWorker->cancel();
+        if (m_liveClock.elapsed() > kLiveCancelAfterMs) m_liveWorker->cancel();
         return;
     }
     startLive(settings);
 }
 
 void Workbench::startLive(const core::merge::MergeSpec& settings) {
+    m_liveClock.start();
     auto session = m_session;
     auto result = std::make_shared<core::session::LiveResult>();
     m_liveWorker = Worker::start(

@@ -1,11 +1,12 @@
 // The workbench's state and its long-running work, without widgets: the open kit (a
 // KitSession), the experiment (always saved: to its file, or to an autosave file until "Save
 // as"), the sweep queue (one sweep at a time, each point saved and shown as it completes; pause,
-// resume, cancel), the interactive λ preview ("latest wins": a new request cancels the stale
-// one), interference analysis and saving merged models. Everything heavy runs on worker threads
+// resume, cancel), the interactive λ preview ("latest wins": the newest request runs next; a
+// slow running one is cancelled), interference analysis and saving merged models. Everything heavy runs on worker threads
 // (ui/worker.h); state changes happen on the GUI thread only and are announced by signals.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -112,6 +113,8 @@ private:
     Worker* m_sweepWorker = nullptr;
     Worker* m_liveWorker = nullptr;
     std::optional<core::merge::MergeSpec> m_livePending;
+    QElapsedTimer m_liveClock;                       // since the running preview started
+    static constexpr qint64 kLiveCancelAfterMs = 250;  // a preview running longer is cancelled for a newer value
     std::optional<core::analysis::InterferenceReport> m_interference;
 };
 
