@@ -141,6 +141,11 @@ int runMerge(const MergeArgs& a) {
                 data = core::sweep::suiteOptionsOf(*e.findSweep(a.sweep));
             }
             if (kit.empty()) throw core::InvalidArgument(core::merge::needsKitMessage(info.name));
+            // Named before the kit's images are loaded (writeMerged checks again, for every path).
+            std::vector<std::string> inputs = request.otherInputs;
+            inputs.push_back(spec.base);
+            for (const auto& m : spec.models) inputs.push_back(m.path);
+            core::io::checkOutputPath(a.out, inputs);
             const core::eval::TaskSuite suite = core::eval::loadTaskSuite(kit, data, progress);
             const core::learned::SuiteKitContext context(suite);
             outcome = core::merge::writeMerged(spec, request, &context, progress);

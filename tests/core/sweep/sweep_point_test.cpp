@@ -113,6 +113,10 @@ TEST(SweepPoint, BadExperimentArgumentsAndChangedInputsAreRefused) {
     const auto self = runCli({"merge", "--experiment", exp, "--sweep", "sweep-001", "--point", "1", "--out", exp});
     EXPECT_EQ(self.exitCode, 2);
     EXPECT_FALSE(std::filesystem::exists(tmp.path("m.safetensors")));
+    // A learned merge names a bad output before it loads the kit's images.
+    const auto learned = runCli({"merge", "--kit", reducedKit().dir, "--method", "calm", "--out", tmp.path("missing/m.safetensors")});
+    EXPECT_EQ(learned.exitCode, 2) << learned.err;
+    EXPECT_NE(learned.err.find("does not exist"), std::string::npos) << learned.err;
 
     // An expert changed since the sweep: the point would not be the scored one.
     const core::store::Experiment e = core::store::readExperiment(exp);
