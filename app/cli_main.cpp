@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
 #ifdef MS_HAVE_MODEL
     ms::cli::addDemoCommand(app, exitCode);
     ms::cli::addSweepCommands(app, exitCode);
+    ms::cli::addKitCommand(app, exitCode);
 #endif
     try {
         app.parse(argc, argv);

@@ -15,6 +15,7 @@
 
 #include "bench/bench_util.h"
 #include "core/demo/demo_kit.h"
+#include "core/kit/kit_suite.h"
 #include "core/eval/downstream.h"
 #include "core/merge/merge_engine.h"
 #include "core/model/param_io.h"
@@ -41,9 +42,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "no kit in %s: run `mergescope-cli demo build` first\n", dir.c_str());
         return 2;
     }
-    const eval::TaskSuite suite = eval::loadTaskSuite(dir, {});
+    const eval::TaskSuite suite = kit::loadSuite(dir, {});
     merge::MergeSpec spec;
-    spec.base = suite.kit.path(suite.kit.baseFile);
+    spec.base = suite.kit.baseFile;
     for (const auto& t : suite.tasks) spec.models.push_back({t.expertFile, t.task.name, {}, ""});
     merge::MergeEngine engine(spec);
     std::vector<std::vector<float>> buffers;

@@ -15,5 +15,6 @@ void addAnalyzeCommand(CLI::App& app, int& exitCode);
 void addReportCommand(CLI::App& app, int& exitCode);
 void addDemoCommand(CLI::App& app, int& exitCode);   // only with MS_HAVE_MODEL
 void addSweepCommands(CLI::App& app, int& exitCode);  // sweep, relations; only with MS_HAVE_MODEL
+void addKitCommand(CLI::App& app, int& exitCode);     // kit check; only with MS_HAVE_MODEL
 
 }  // namespace ms::cli

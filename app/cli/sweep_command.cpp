@@ -17,6 +17,7 @@
 #include "app/cli/report_printer.h"
 #include "app/cli/terminal_progress.h"
 #include "core/demo/demo_kit.h"
+#include "core/kit/kit_suite.h"
 #include "core/errors.h"
 #include "core/io/output_path.h"
 #include "core/jobs/background_job.h"
@@ -114,7 +115,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     else exp.created = core::store::isoNow();
     TerminalProgress progress;
     const std::string kit = a.kit.empty() ? core::demo::defaultKitDir(0) : a.kit;
-    const core::eval::TaskSuite suite = core::eval::loadTaskSuite(kit, a.suite, progress);
+    const core::eval::TaskSuite suite = core::kit::loadSuite(kit, a.suite, progress);
     // Fixed settings: --set key=value for all tasks, key=v1,v2,... one value per task in kit order.
     auto& m = o.spec.merge;
     for (const auto& t : suite.taskNames()) m.models.push_back({"", t, {}, ""});

@@ -8,10 +8,10 @@ namespace ms::core::demo {
 
 const std::vector<DemoTask>& demoTasks() {
     static const std::vector<DemoTask> tasks = {
-        {"fashion-class", "fashion-mnist", TaskType::Classification, eval::Metric::Accuracy, 10},
-        {"fashion-seg", "fashion-mnist", TaskType::Segmentation, eval::Metric::MeanIoU, 2},
-        {"fashion-edges", "fashion-mnist", TaskType::Regression, eval::Metric::Rmse, 1},
-        {"digits-class", "mnist-digits", TaskType::Classification, eval::Metric::Accuracy, 10, 2},
+        {{"fashion-class", "fashion-mnist", TaskType::Classification, eval::Metric::Accuracy, 10}, 0},
+        {{"fashion-seg", "fashion-mnist", TaskType::Segmentation, eval::Metric::MeanIoU, 2}, 0},
+        {{"fashion-edges", "fashion-mnist", TaskType::Regression, eval::Metric::Rmse, 1}, 0},
+        {{"digits-class", "mnist-digits", TaskType::Classification, eval::Metric::Accuracy, 10}, 2},
     };
     return tasks;
 }
@@ -20,15 +20,6 @@ const DemoTask& findDemoTask(const std::string& name) {
     for (const auto& t : demoTasks())
         if (t.name == name) return t;
     throw InvalidArgument("unknown demo task '" + name + "'");
-}
-
-std::string taskTypeName(TaskType t) {
-    switch (t) {
-        case TaskType::Classification: return "classification";
-        case TaskType::Segmentation: return "segmentation";
-        case TaskType::Regression: return "regression";
-    }
-    return "?";
 }
 
 void segmentationTarget(const std::uint8_t* image, int h, int w, std::int32_t* out) {

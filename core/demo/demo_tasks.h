@@ -11,24 +11,20 @@
 #include <string>
 #include <vector>
 
-#include "core/eval/metrics.h"
+#include "core/kit/task.h"
 
 namespace ms::core::demo {
 
-enum class TaskType { Classification, Segmentation, Regression };
+using kit::TaskType;
+using kit::taskTypeName;
 
-struct DemoTask {
-    std::string name;
-    std::string dataset;  // "fashion-mnist" or "mnist-digits"
-    TaskType type;
-    eval::Metric metric;
-    int outputs;          // classes, or channels of a dense output
+// A kit task (dataset "fashion-mnist" or "mnist-digits") and how the demo fine-tunes it.
+struct DemoTask : kit::Task {
     int shiftAugment = 0;  // fine-tuning: shift images by up to ± this many pixels (0: none)
 };
 
 const std::vector<DemoTask>& demoTasks();
 const DemoTask& findDemoTask(const std::string& name);
-std::string taskTypeName(TaskType t);
 
 constexpr std::uint8_t kForegroundThreshold = 25;
 

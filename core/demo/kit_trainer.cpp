@@ -82,6 +82,33 @@ KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir,
     return d;
 }
 
+at::Tensor demoTargets(const kit::Task& task, const data::ImageSet& set, const std::vector<std::size_t>& idx) {
+    const int h = static_cast<int>(set.height), w = static_cast<int>(set.width);
+    const auto B = static_cast<std::int64_t>(idx.size());
+    switch (task.type) {
+        case TaskType::Classification: return eval::labelTargets(set, idx);
+        case TaskType::Segmentation: {
+            at::Tensor t = at::empty({B, h, w}, at::kInt);
+            for (std::int64_t b = 0; b < B; ++b)
+                segmentationTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<std::int32_t>());
+            return t.to(at::kLong);
+        }
+        case TaskType::Regression: {
+            at::Tensor t = at::empty({B, 1, h, w}, at::kFloat);
+            for (std::int64_t b = 0; b < B; ++b)
+                edgeTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<float>());
+            return t;
+        }
+    }
+    return {};
+}
+
+at::Tensor allDemoTargets(const kit::Task& task, const data::ImageSet& set) {
+    std::vector<std::size_t> idx(static_cast<std::size_t>(set.count));
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    return demoTargets(task, set, idx);
+}
+
 model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config) {
     model::HeadConfig h;
     h.kind = task.type == TaskType::Classification ? model::HeadKind::Classifier : model::HeadKind::Dense;
@@ -151,7 +178,7 @@ Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, cons
         at::Tensor x = imagesToTensor(train, idx);
         if (task.shiftAugment > 0) x = randomShift(x, rng, task.shiftAugment);
         const at::Tensor out = model::headForward(e.headConfig, e.head, model::vitForward(config, e.encoder, x).tokens);
-        eval::taskLoss(task, out, eval::taskTargets(task, train, idx)).backward();
+        eval::taskLoss(task, out, demoTargets(task, train, idx)).backward();
         opt.step();
         progress.report("fine-tuning " + task.name, static_cast<std::uint64_t>(step + 1), static_cast<std::uint64_t>(budget.finetuneSteps));
     }
@@ -169,7 +196,7 @@ double evaluateTask(const DemoTask& task, const model::VitConfig& config, const 
     eval::MetricAccumulator metric(task);
     for (const auto& idx : eval::batchesOf(n, 256))
         metric.add(model::headForward(headConfig, head, model::vitForward(config, encoder, imagesToTensor(test, idx)).tokens),
-                   eval::taskTargets(task, test, idx));
+                   demoTargets(task, test, idx));
     return metric.value();
 }
 

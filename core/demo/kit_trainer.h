@@ -57,6 +57,11 @@ struct Expert {
 
 model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config);
 
+// A demo task's targets, as the demo defines them: class labels int64 [B]; segmentation int64
+// [B, H, W] and edge regression float [B, 1, H, W] computed from the pixels (demo_tasks.h).
+at::Tensor demoTargets(const kit::Task& task, const data::ImageSet& set, const std::vector<std::size_t>& indices);
+at::Tensor allDemoTargets(const kit::Task& task, const data::ImageSet& set);
+
 Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, const model::ParamMap& base,
                       const KitData& data, const TrainBudget& budget, std::uint64_t seed, ProgressSink& progress,
                       const CancelToken* cancel);

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/model/heads.h"
 #include "core/model/param_io.h"
 #include "core/eval/metrics.h"
 #include "core/eval/task_batches.h"
@@ -16,6 +17,14 @@ namespace ms::core::eval {
 
 namespace {
 
+
+// The head re-alignment starts from: the task's own, else the project's head for its kind,
+// freshly initialised (SIMO's fix for a dense task without a usable decoder).
+model::ParamMap startingHead(const TaskSuite& suite, std::size_t t, std::uint64_t seed) {
+    const SuiteTask& task = suite.tasks[t];
+    if (task.hasHead()) return task.head;
+    return model::initHead(task.headConfig, suite.config().width, seed * 1009 + 31 + t);
+}
 
 struct Realigned {
     std::vector<model::ParamMap> heads;
@@ -39,8 +48,9 @@ Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& enc
         params.push_back(a.up);
         out.adapters.push_back(a);
     }
-    for (const auto& t : suite.tasks) {
-        out.heads.push_back(t.head);
+    for (std::size_t t = 0; t < suite.tasks.size(); ++t) {
+        out.heads.push_back(startingHead(suite, t, o.seed));
+        if (!suite.tasks[t].realign) continue;  // nothing to train it on
         for (auto& p : model::makeTrainable(out.heads.back())) params.push_back(p);
     }
     torch::optim::Adam opt(params, torch::optim::AdamOptions(o.reprLr));
@@ -90,13 +100,20 @@ DownstreamMode parseDownstreamMode(const std::string& name) {
 }
 
 double DownstreamScores::mean() const {
-    if (normalized.empty()) return std::nan("");
     double s = 0;
-    for (double v : normalized) s += v;
-    return s / static_cast<double>(normalized.size());
+    int n = 0;
+    for (double v : normalized)
+        if (!std::isnan(v)) s += v, ++n;
+    return n ? s / n : std::nan("");
 }
 
-model::ParamMap realignHead(const demo::DemoTask& task, const model::HeadConfig& config, const model::ParamMap& head,
+bool canScore(const SuiteTask& t, DownstreamMode mode) {
+    if (!t.eval || mode == DownstreamMode::None) return false;
+    if (mode == DownstreamMode::Frozen) return t.hasHead();
+    return t.realign != nullptr;
+}
+
+model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& config, const model::ParamMap& head,
                             const at::Tensor& tokens, const at::Tensor& targets, int steps, int batch, double lr,
                             std::uint64_t seed, const CancelToken* cancel) {
     at::AutoGradMode grad(true);
@@ -133,11 +150,12 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
         std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, at::Tensor> features;
         for (std::size_t t = 0; t < T; ++t) {
             const auto& task = suite.tasks[t];
+            if (!canScore(task, o.mode)) continue;
             auto key = std::make_pair(enc[t], task.realign.get());
             auto it = features.find(key);
             if (it == features.end())
                 it = features.emplace(key, encodeSet(suite.config(), *enc[t], *task.realign, {}, cancel).tokens).first;
-            heads[t] = realignHead(task.task, task.headConfig, task.head, it->second, task.realignTargets,
+            heads[t] = realignHead(task.task, task.headConfig, startingHead(suite, t, o.seed), it->second, task.realignTargets,
                                    o.headSteps, o.headBatch, o.headLr, o.seed + t, cancel);
         }
     } else if (o.mode == DownstreamMode::ReprRealign) {
@@ -154,6 +172,7 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
     std::vector<MetricAccumulator> metrics;
     for (const auto& t : suite.tasks) metrics.emplace_back(t.task);
     std::vector<bool> done(T, false);
+    for (std::size_t t = 0; t < T; ++t) done[t] = !canScore(suite.tasks[t], o.mode);
     for (std::size_t t0 = 0; t0 < T; ++t0) {
         if (done[t0]) continue;
         std::vector<std::size_t> group;
@@ -169,6 +188,11 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
         }
     }
     for (std::size_t t = 0; t < T; ++t) {
+        if (!canScore(suite.tasks[t], o.mode)) {
+            out.metric.push_back(std::nan(""));
+            out.normalized.push_back(std::nan(""));
+            continue;
+        }
         out.metric.push_back(metrics[t].value());
         out.normalized.push_back(normalizedPerformance(suite.tasks[t].task.metric, out.metric.back(), suite.tasks[t].expertScore));
     }

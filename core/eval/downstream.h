@@ -36,10 +36,14 @@ struct DownstreamOptions {
 };
 
 struct DownstreamScores {
-    std::vector<double> metric;      // per task
-    std::vector<double> normalized;  // per task
-    double mean() const;             // mean normalized performance
+    std::vector<double> metric;      // per task; NaN: not available (see canScore)
+    std::vector<double> normalized;  // per task; NaN: not available
+    double mean() const;             // mean normalized performance over the tasks scored; NaN if none
 };
+
+// Whether a task has what the mode needs: an eval set, and a head (frozen) or re-alignment data
+// (head-realign, repr-realign: a task without a head trains the project's head for its kind).
+bool canScore(const SuiteTask& task, DownstreamMode mode);
 
 // One merged encoder for every task, or (per-task methods) one per task: `perTask` non-empty
 // overrides `encoder` (repr-realign needs a single encoder).
@@ -49,7 +53,7 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
 
 // Trains a copy of `head` on fixed encoder tokens [N, T, D] with their targets (Adam, minibatches
 // drawn by `seed`); returns the trained head. Exposed for tests.
-model::ParamMap realignHead(const demo::DemoTask& task, const model::HeadConfig& config, const model::ParamMap& head,
+model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& config, const model::ParamMap& head,
                             const at::Tensor& tokens, const at::Tensor& targets, int steps, int batch, double lr,
                             std::uint64_t seed, const CancelToken* cancel = nullptr);
 

@@ -1,21 +1,30 @@
 #include "core/eval/task_batches.h"
 
+#include "core/errors.h"
 #include "core/eval/metrics.h"
 
 #include <cmath>
 
 namespace ms::core::eval {
 
-using demo::TaskType;
+using kit::TaskType;
 
 at::Tensor imagesToTensor(const data::ImageSet& set, const std::vector<std::size_t>& indices) {
     const auto B = static_cast<std::int64_t>(indices.size());
     at::Tensor t = at::empty({B, set.channels, set.height, set.width}, at::kFloat);
     float* dst = t.data_ptr<float>();
-    const std::size_t n = set.imageSize();
+    // One table per channel: v/(255·std) − mean/std, in float as (v / 127.5 − 1) for [-1, 1].
+    std::vector<float> lut(static_cast<std::size_t>(256 * set.channels));
+    for (std::int64_t c = 0; c < set.channels; ++c) {
+        const auto k = static_cast<std::size_t>(c);
+        const double mean = k < set.mean.size() ? set.mean[k] : 0.5, sd = k < set.std.size() ? set.std[k] : 0.5;
+        const auto scale = static_cast<float>(255.0 * sd), offset = static_cast<float>(mean / sd);
+        for (int v = 0; v < 256; ++v) lut[k * 256 + static_cast<std::size_t>(v)] = static_cast<float>(v) / scale - offset;
+    }
+    const std::size_t n = set.imageSize(), plane = static_cast<std::size_t>(set.height * set.width);
     for (std::size_t b = 0; b < indices.size(); ++b) {
         const std::uint8_t* src = set.image(indices[b]);
-        for (std::size_t i = 0; i < n; ++i) dst[b * n + i] = static_cast<float>(src[i]) / 127.5f - 1.0f;
+        for (std::size_t i = 0; i < n; ++i) dst[b * n + i] = lut[(i / plane) * 256 + src[i]];
     }
     return t;
 }
@@ -42,44 +51,20 @@ std::vector<std::vector<std::size_t>> batchesOf(std::size_t n, std::size_t batch
     return out;
 }
 
-at::Tensor taskTargets(const demo::DemoTask& task, const data::ImageSet& set, const std::vector<std::size_t>& idx) {
-    const int h = static_cast<int>(set.height), w = static_cast<int>(set.width);
-    const auto B = static_cast<std::int64_t>(idx.size());
-    switch (task.type) {
-        case TaskType::Classification: {
-            at::Tensor t = at::empty({B}, at::kLong);
-            auto* p = t.data_ptr<std::int64_t>();
-            for (std::size_t b = 0; b < idx.size(); ++b) p[b] = set.labels[idx[b]];
-            return t;
-        }
-        case TaskType::Segmentation: {
-            at::Tensor t = at::empty({B, h, w}, at::kInt);
-            for (std::int64_t b = 0; b < B; ++b)
-                demo::segmentationTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<std::int32_t>());
-            return t.to(at::kLong);
-        }
-        case TaskType::Regression: {
-            at::Tensor t = at::empty({B, 1, h, w}, at::kFloat);
-            for (std::int64_t b = 0; b < B; ++b)
-                demo::edgeTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<float>());
-            return t;
-        }
-    }
-    return {};
+at::Tensor labelTargets(const data::ImageSet& set, const std::vector<std::size_t>& idx) {
+    if (set.labels.size() != static_cast<std::size_t>(set.count)) throw InvalidArgument(set.name + ": the images have no labels");
+    at::Tensor t = at::empty({static_cast<std::int64_t>(idx.size())}, at::kLong);
+    auto* p = t.data_ptr<std::int64_t>();
+    for (std::size_t b = 0; b < idx.size(); ++b) p[b] = set.labels[idx[b]];
+    return t;
 }
 
-at::Tensor taskLoss(const demo::DemoTask& task, const at::Tensor& out, const at::Tensor& targets) {
+at::Tensor taskLoss(const kit::Task& task, const at::Tensor& out, const at::Tensor& targets) {
     if (task.type == TaskType::Regression) return at::mse_loss(out, targets);
     return at::cross_entropy_loss(out, targets);
 }
 
-at::Tensor allTargets(const demo::DemoTask& task, const data::ImageSet& set) {
-    std::vector<std::size_t> idx(static_cast<std::size_t>(set.count));
-    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    return taskTargets(task, set, idx);
-}
-
-MetricAccumulator::MetricAccumulator(const demo::DemoTask& task) : m_task(task) {
+MetricAccumulator::MetricAccumulator(const kit::Task& task) : m_task(task) {
     if (task.type != TaskType::Regression) m_confusion = at::zeros({task.outputs * task.outputs}, at::kLong);
 }
 

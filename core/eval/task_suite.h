@@ -2,7 +2,8 @@
 // head, expert score and data — a probe set (unlabelled images for the proxy), a small labelled
 // set for head/representation re-alignment and an eval split. Tasks on the same data set share
 // one copy of each image set (the three Fashion-MNIST tasks of the demo kit share theirs), so an
-// encoder runs once per data set, not once per task.
+// encoder runs once per data set, not once per task. Produced by kit::loadSuite from a user's kit
+// file or the demo kit; eval, the proxy, sweeps and the learned methods only read it.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +12,8 @@
 #include <vector>
 
 #include "core/data/image_set.h"
-#include "core/demo/demo_kit.h"
 #include "core/jobs/progress.h"
+#include "core/kit/task.h"
 #include "core/model/heads.h"
 #include "core/model/vit.h"
 
@@ -23,21 +24,38 @@ struct SuiteOptions {
     int realignSamples = 1000;   // labelled images per task for re-alignment (train split, disjoint from the probe)
     int evalLimit = 0;           // eval images per task (class-balanced from the test split); 0: the whole split
     std::uint64_t seed = 0;
-    std::string fashionDir, digitsDir;  // empty: the defaults of the demo kit
+    std::string fashionDir, digitsDir;  // the demo kit's data; empty: its defaults
+    std::string cacheDir;               // decoded image sets (user kits); empty: none
+};
+
+// Where the suite came from: the kit file (or the demo kit's directory) and what it names.
+struct KitInfo {
+    std::string path;          // the kit file, or the demo kit's directory
+    std::string dir;           // the folder the kit's relative paths start from
+    std::string name;
+    std::string producer;      // "kit" (a kit file) or "demo"
+    std::string manifestText;  // the kit file as read (stored in experiments)
+    std::string baseFile;      // absolute or as given
+    std::string baseHash;      // XXH3-128 of the base file
+    std::string layout;        // the weights' layout as found (timm, hf_clip, hf_dinov2)
+    model::VitConfig config;
 };
 
 struct SuiteTask {
-    demo::DemoTask task;
+    kit::Task task;
     model::HeadConfig headConfig;
-    model::ParamMap head;  // the expert's own head (head.weight, head.bias)
-    double expertScore = 0;  // the expert's metric on this suite's eval set
+    model::ParamMap head;    // the expert's own head (head.*); empty: none (frozen scores not available)
+    double expertScore = 0;  // the expert's metric on this suite's eval set; NaN: not available
     std::string expertFile, expertHash;
+    // probe: always; realign and eval: null when the kit has no labelled data for them.
     std::shared_ptr<const data::ImageSet> probe, realign, eval;
     at::Tensor realignTargets, evalTargets;  // every image's target, computed once
+
+    bool hasHead() const { return !head.empty(); }
 };
 
 struct TaskSuite {
-    demo::KitManifest kit;
+    KitInfo kit;
     SuiteOptions options;
     model::ParamMap base;                  // encoder tensors
     std::vector<model::ParamMap> experts;  // encoder tensors, one per task (heads stripped)
@@ -45,7 +63,8 @@ struct TaskSuite {
 
     const model::VitConfig& config() const { return kit.config; }
     std::vector<std::string> taskNames() const;
-    // Distinct image sets among the tasks' `member` sets, with the tasks that use each.
+    // Distinct image sets among the tasks' `member` sets, with the tasks that use each (tasks
+    // without such a set are left out).
     struct SetGroup {
         std::shared_ptr<const data::ImageSet> set;
         std::vector<std::size_t> tasks;
@@ -53,10 +72,19 @@ struct TaskSuite {
     std::vector<SetGroup> groups(std::shared_ptr<const data::ImageSet> SuiteTask::*member) const;
 };
 
-// Loads and verifies the kit, reads its data and draws the sets. The experts' scores are those
-// of the kit when the eval split is whole, else recomputed on the limited split.
-TaskSuite loadTaskSuite(const std::string& kitDir, const SuiteOptions& options, ProgressSink& progress = nullProgress(),
-                        const CancelToken* cancel = nullptr);
+// `count` indices of [0, total), class-balanced (classes interleaved) when labels are given,
+// else a seeded sample; every index (in order) when count ≤ 0 or ≥ what is left. `exclude`d
+// indices are never drawn.
+std::vector<std::size_t> drawBalanced(const std::vector<std::int32_t>& labels, int classes, std::size_t total, int count,
+                                      std::uint64_t seed, const std::vector<std::size_t>& exclude = {});
+
+// Splits a checkpoint's tensors into the encoder's and the head's (names starting "head.").
+model::ParamMap encoderOnly(model::ParamMap all, model::ParamMap* head);
+
+// The task's metric for `encoder` with the task's own head on its eval set (NaN without a head
+// or an eval set).
+double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamMap& encoder,
+                   const CancelToken* cancel = nullptr);
 
 // Encoder outputs of every image of a set, in batches, without gradients: tokens [N, T, D] and
 // the requested blocks.

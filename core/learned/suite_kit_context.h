@@ -12,7 +12,7 @@ namespace ms::core::learned {
 class SuiteKitContext final : public merge::KitContext {
 public:
     explicit SuiteKitContext(const eval::TaskSuite& suite) : m_suite(suite) {}  // the suite must outlive this
-    std::string kitDir() const override { return m_suite.kit.dir; }
+    std::string kitDir() const override { return m_suite.kit.path; }
     merge::LearnedWeights learn(const merge::MethodInfo& method, const merge::MethodArgs& args, ProgressSink& progress,
                                 const CancelToken* cancel) const override;
 

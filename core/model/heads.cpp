@@ -8,11 +8,18 @@
 
 namespace ms::core::model {
 
-std::string headKindName(HeadKind k) { return k == HeadKind::Classifier ? "classifier" : "dense"; }
+std::string headKindName(HeadKind k) {
+    switch (k) {
+        case HeadKind::Classifier: return "classifier";
+        case HeadKind::Dense: return "dense";
+        case HeadKind::ZeroShot: return "zeroshot";
+    }
+    return "?";
+}
 HeadKind parseHeadKind(const std::string& s) {
-    if (s == "classifier") return HeadKind::Classifier;
-    if (s == "dense") return HeadKind::Dense;
-    throw InvalidArgument("unknown head kind '" + s + "' (classifier, dense)");
+    for (HeadKind k : {HeadKind::Classifier, HeadKind::Dense, HeadKind::ZeroShot})
+        if (headKindName(k) == s) return k;
+    throw InvalidArgument("unknown head kind '" + s + "' (classifier, dense, zeroshot)");
 }
 std::string poolingName(Pooling p) { return p == Pooling::ClassToken ? "cls" : "mean"; }
 Pooling parsePooling(const std::string& s) {
@@ -23,6 +30,7 @@ Pooling parsePooling(const std::string& s) {
 
 ParamMap initHead(const HeadConfig& h, int width, std::uint64_t seed) {
     if (h.outputs <= 0) throw InvalidArgument("a head needs at least one output");
+    if (h.kind == HeadKind::ZeroShot) throw InvalidArgument("a zero-shot head comes from text embeddings, it is not initialised");
     const std::int64_t rows = h.kind == HeadKind::Classifier ? h.outputs
                                                              : static_cast<std::int64_t>(h.outputs) * h.patchSize * h.patchSize;
     at::Generator gen = at::detail::createCPUGenerator(seed);
@@ -31,6 +39,15 @@ ParamMap initHead(const HeadConfig& h, int width, std::uint64_t seed) {
 }
 
 at::Tensor headForward(const HeadConfig& h, const ParamMap& params, const at::Tensor& tokens) {
+    if (h.kind == HeadKind::ZeroShot) {
+        const auto text = params.find("head.text"), proj = params.find("head.projection"), scale = params.find("head.logit_scale");
+        if (text == params.end() || proj == params.end() || scale == params.end())
+            throw InvalidArgument("zero-shot head: head.text / head.projection / head.logit_scale missing");
+        const at::Tensor z = at::linear(tokens.select(1, 0), proj->second);
+        const at::Tensor zn = z / z.norm(2, {1}, true).clamp_min(1e-12);
+        const at::Tensor tn = text->second / text->second.norm(2, {1}, true).clamp_min(1e-12);
+        return at::matmul(zn, tn.t()) * scale->second.exp();
+    }
     const auto w = params.find("head.weight"), b = params.find("head.bias");
     if (w == params.end() || b == params.end()) throw InvalidArgument("head.weight / head.bias missing");
     if (h.kind == HeadKind::Classifier) {

@@ -8,6 +8,7 @@
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
+#include "core/kit/kit_suite.h"
 #include "core/learned/suite_kit_context.h"
 #include "core/merge/merge_engine.h"
 #include "core/merge/merged_output.h"
@@ -62,7 +63,7 @@ std::unique_ptr<KitSession> KitSession::open(const std::string& kitDir, const Se
     so.evalLimit = options.evalLimit;
     so.seed = options.seed;
     so.digitsDir = options.digitsDir;
-    impl->suite = eval::loadTaskSuite(kitDir, so, progress, cancel);
+    impl->suite = kit::loadSuite(kitDir, so, progress, cancel);
     impl->liveSuite = withSmallProbes(impl->suite, options.liveProbeSize);
     progress.report("live proxy", 0, 1);
     impl->liveProxy = std::make_unique<proxy::TaskAlignmentProxy>(
@@ -72,7 +73,7 @@ std::unique_ptr<KitSession> KitSession::open(const std::string& kitDir, const Se
     return std::unique_ptr<KitSession>(new KitSession(std::move(impl)));
 }
 
-const std::string& KitSession::kitDir() const { return m_impl->suite.kit.dir; }
+const std::string& KitSession::kitDir() const { return m_impl->suite.kit.path; }
 
 std::string KitSession::architecture() const {
     const auto& c = m_impl->suite.config();
@@ -84,7 +85,7 @@ std::string KitSession::architecture() const {
     return buf;
 }
 
-std::string KitSession::baseFile() const { return m_impl->suite.kit.path(m_impl->suite.kit.baseFile); }
+std::string KitSession::baseFile() const { return m_impl->suite.kit.baseFile; }
 std::string KitSession::baseHash() const { return m_impl->suite.kit.baseHash; }
 std::vector<std::string> KitSession::taskNames() const { return m_impl->suite.taskNames(); }
 
@@ -190,7 +191,7 @@ std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings
         if (so.probeSize != mine.probeSize || so.realignSamples != mine.realignSamples || so.evalLimit != mine.evalLimit ||
             so.seed != mine.seed) {
             so.digitsDir = m_impl->options.digitsDir;
-            other = eval::loadTaskSuite(kitDir(), so, progress, cancel);
+            other = kit::loadSuite(kitDir(), so, progress, cancel);
             suite = &other;
         }
     }

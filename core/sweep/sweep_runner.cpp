@@ -27,15 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string readText(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return {};
-    std::string s;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-    std::fclose(f);
-    return s;
-}
 
 void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
     if (!e.inputs.empty()) {
@@ -44,8 +35,8 @@ void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
                                   "); use a new --out file for this kit");
         return;
     }
-    e.kitDir = suite.kit.dir;
-    e.kitManifest = readText(suite.kit.dir + "/kit.yaml");
+    e.kitDir = suite.kit.path;
+    e.kitManifest = suite.kit.manifestText;
     e.inputs = kitInputs(suite);
 }
 
@@ -65,7 +56,7 @@ void checkColumns(const SweepPlan& plan, const merge::MethodInfo& info, bool rel
 }  // namespace
 
 std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite) {
-    std::vector<store::InputRecord> in{{"base", "", suite.kit.path(suite.kit.baseFile), suite.kit.baseHash}};
+    std::vector<store::InputRecord> in{{"base", "", suite.kit.baseFile, suite.kit.baseHash}};
     for (const auto& t : suite.tasks) in.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
     return in;
 }

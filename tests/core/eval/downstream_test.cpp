@@ -76,13 +76,13 @@ TEST(Downstream, HeadRealignmentRepairsAMisalignedHead) {
     const at::Tensor train = encodeSet(suite.config(), suite.experts[0], *task.realign).tokens;
     std::vector<std::size_t> all(static_cast<std::size_t>(task.realign->count));
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    const at::Tensor targets = taskTargets(task.task, *task.realign, all);
+    const at::Tensor targets = labelTargets(*task.realign, all);
     const at::Tensor eval = encodeSet(suite.config(), suite.experts[0], *task.eval).tokens;
     std::vector<std::size_t> evalIdx(static_cast<std::size_t>(task.eval->count));
     for (std::size_t i = 0; i < evalIdx.size(); ++i) evalIdx[i] = i;
     auto accuracy = [&](const model::ParamMap& h) {
         MetricAccumulator m(task.task);
-        m.add(model::headForward(task.headConfig, h, eval), taskTargets(task.task, *task.eval, evalIdx));
+        m.add(model::headForward(task.headConfig, h, eval), labelTargets(*task.eval, evalIdx));
         return m.value();
     };
     const double before = accuracy(bad);

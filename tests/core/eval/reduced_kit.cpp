@@ -46,7 +46,7 @@ core::eval::SuiteOptions reducedSuiteOptions() {
 }
 
 const core::eval::TaskSuite& reducedSuite() {
-    static const core::eval::TaskSuite suite = core::eval::loadTaskSuite(reducedKit().dir, reducedSuiteOptions());
+    static const core::eval::TaskSuite suite = core::kit::loadSuite(reducedKit().dir, reducedSuiteOptions());
     return suite;
 }
 

@@ -1,0 +1,50 @@
+// mergescope-cli kit check KIT.yaml [--json] [--eval-limit N] [--no-scores] [--probe-size N] [--seed N]
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "app/cli/cli_common.h"
+#include "app/cli/commands.h"
+#include "app/cli/terminal_progress.h"
+#include "core/kit/kit_suite.h"
+
+namespace ms::cli {
+
+namespace {
+struct KitArgs {
+    std::string kit;
+    bool json = false, noScores = false;
+    core::kit::CheckOptions options;
+};
+}  // namespace
+
+void addKitCommand(CLI::App& app, int& exitCode) {
+    auto a = std::make_shared<KitArgs>();
+    auto* kit = app.add_subcommand("kit", "Kits of your own models and images (docs/kits.md)");
+    kit->require_subcommand(1);
+    auto* check = kit->add_subcommand(
+        "check", "Validate a kit file before long work: files, layout, experts against the base, heads, images, labels; "
+                 "then score each expert with its own head (exit 2 naming every problem)");
+    check->add_option("kit", a->kit, "the kit file (kit: 1)")->required();
+    check->add_flag("--json", a->json, "print {kit, ok, layout, architecture, problems, tasks: [{name, expert_score, scores, ...}]}");
+    check->add_flag("--no-scores", a->noScores, "skip the expert scores (no encoder runs; images are still decoded)");
+    check->add_option("--eval-limit", a->options.suite.evalLimit, "score experts on at most this many eval images per set (default: all)");
+    check->add_option("--probe-size", a->options.suite.probeSize, "probe images per data set, as sweep draws them (default 128)");
+    check->add_option("--realign-samples", a->options.suite.realignSamples, "re-alignment images per data set (default 1000)");
+    check->add_option("--seed", a->options.suite.seed, "seed of the draws (default 0)");
+    check->callback([a, &exitCode] {
+        exitCode = runGuarded([&] {
+            a->options.scores = !a->noScores;
+            core::kit::KitReport r;
+            {
+                TerminalProgress progress;
+                r = core::kit::checkKit(a->kit, a->options, progress);
+            }
+            if (a->json) std::cout << core::kit::kitReportJson(r) << "\n";
+            else std::cout << core::kit::kitReportText(r);
+            return r.ok() ? kExitOk : kExitBadInput;
+        });
+    });
+}
+
+}  // namespace ms::cli

@@ -1,0 +1,325 @@
+#include "core/data/image_list.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "core/errors.h"
+#include "core/jobs/parallel.h"
+
+namespace ms::core::data {
+
+namespace fs = std::filesystem;
+
+std::size_t ImageList::count() const { return hdf5 ? static_cast<std::size_t>(hdf5->images.count) : files.size(); }
+
+int ImageList::classes() const {
+    if (!classNames.empty()) return static_cast<int>(classNames.size());
+    int k = 0;
+    for (auto l : labels) k = std::max(k, l + 1);
+    return k;
+}
+
+namespace {
+
+std::vector<std::string> imagesUnder(const fs::path& dir, bool recursive) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    if (recursive) {
+        for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+            if (it->is_regular_file(ec) && isImageFileName(it->path().filename().string())) out.push_back(it->path().string());
+    } else {
+        for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+            if (it->is_regular_file(ec) && isImageFileName(it->path().filename().string())) out.push_back(it->path().string());
+    }
+    if (ec) throw IoError(dir.string(), "cannot list the folder: " + ec.message());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// One CSV row: fields split on commas, double quotes around a field allowed ("" is a quote).
+std::vector<std::string> csvFields(const std::string& line) {
+    std::vector<std::string> f(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') f.back() += '"', ++i;
+            else if (c == '"') quoted = false;
+            else f.back() += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            f.emplace_back();
+        } else {
+            f.back() += c;
+        }
+    }
+    for (auto& s : f) {
+        while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
+    }
+    return f;
+}
+
+bool isInteger(const std::string& s) {
+    if (s.empty()) return false;
+    std::size_t i = s[0] == '-' ? 1 : 0;
+    return i < s.size() && s.find_first_not_of("0123456789", i) == std::string::npos;
+}
+
+ImageList listCsv(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw IoError(path, "cannot open the CSV list");
+    ImageList l;
+    l.source = path;
+    l.kind = "csv";
+    const fs::path root = fs::path(path).parent_path();
+    std::vector<std::string> rawLabels;
+    std::string line;
+    int row = 0;
+    bool anyLabel = false, anyMissing = false;
+    while (std::getline(in, line)) {
+        ++row;
+        if (line.empty() || line == "\r" || line[0] == '#') continue;
+        const auto f = csvFields(line);
+        if (row == 1 && (f[0] == "path" || f[0] == "file" || f[0] == "filename" || f[0] == "image")) continue;  // a header
+        if (f.size() > 2) throw FormatError(path, "row " + std::to_string(row) + ": expected path[,label], got " + std::to_string(f.size()) + " fields");
+        if (f[0].empty()) throw FormatError(path, "row " + std::to_string(row) + ": no path");
+        const fs::path p = fs::path(f[0]).is_absolute() ? fs::path(f[0]) : root / f[0];
+        l.files.push_back(p.lexically_normal().string());
+        l.relative.push_back(f[0]);
+        const std::string label = f.size() > 1 ? f[1] : "";
+        (label.empty() ? anyMissing : anyLabel) = true;
+        rawLabels.push_back(label);
+    }
+    if (l.files.empty()) throw FormatError(path, "the CSV list names no images");
+    if (anyLabel && anyMissing) throw FormatError(path, "some rows have a label and some do not");
+    if (anyLabel) {
+        const bool numeric = std::all_of(rawLabels.begin(), rawLabels.end(), isInteger);
+        if (numeric) {
+            for (std::size_t i = 0; i < rawLabels.size(); ++i) {
+                const long v = std::stol(rawLabels[i]);
+                if (v < 0 || v > 1000000) throw FormatError(path, "image " + l.relative[i] + ": label " + rawLabels[i] + " is out of range");
+                l.labels.push_back(static_cast<std::int32_t>(v));
+            }
+        } else {
+            const std::set<std::string> names(rawLabels.begin(), rawLabels.end());
+            l.classNames.assign(names.begin(), names.end());
+            for (const auto& r : rawLabels)
+                l.labels.push_back(static_cast<std::int32_t>(std::lower_bound(l.classNames.begin(), l.classNames.end(), r) - l.classNames.begin()));
+        }
+    }
+    return l;
+}
+
+ImageList listFolder(const std::string& path) {
+    ImageList l;
+    l.source = path;
+    std::vector<std::string> classes;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(path, fs::directory_options::follow_directory_symlink, ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec))
+        if (it->is_directory(ec)) classes.push_back(it->path().filename().string());
+    if (ec) throw IoError(path, "cannot list the folder: " + ec.message());
+    std::sort(classes.begin(), classes.end());
+    std::vector<std::string> classesWithImages;
+    for (const auto& c : classes) {
+        const auto files = imagesUnder(fs::path(path) / c, true);
+        if (files.empty()) continue;
+        const auto label = static_cast<std::int32_t>(classesWithImages.size());
+        classesWithImages.push_back(c);
+        for (const auto& f : files) {
+            l.files.push_back(f);
+            l.relative.push_back(fs::path(f).lexically_relative(path).string());
+            l.labels.push_back(label);
+        }
+    }
+    if (!classesWithImages.empty()) {
+        l.kind = "imagefolder";
+        l.classNames = classesWithImages;
+        return l;
+    }
+    l.kind = "folder";
+    for (const auto& f : imagesUnder(path, false)) {
+        l.files.push_back(f);
+        l.relative.push_back(fs::path(f).filename().string());
+    }
+    if (l.files.empty()) throw FormatError(path, "no JPEG or PNG images here (an ImageFolder has one sub-folder of images per class)");
+    return l;
+}
+
+// HWC → CHW into `dst`.
+void toPlanar(const DecodedImage& img, std::uint8_t* dst) {
+    const std::size_t n = static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height);
+    const auto C = static_cast<std::size_t>(img.channels);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) dst[c * n + i] = img.pixels[i * C + c];
+}
+
+DecodedImage hdf5Image(const Hdf5ImageSet& s, std::size_t index) {
+    DecodedImage img;
+    img.width = static_cast<int>(s.images.width);
+    img.height = static_cast<int>(s.images.height);
+    img.channels = static_cast<int>(s.images.channels);
+    const std::size_t n = static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height);
+    const auto C = static_cast<std::size_t>(img.channels);
+    img.pixels.resize(n * C);
+    const std::uint8_t* src = s.images.image(index);
+    for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t i = 0; i < n; ++i) img.pixels[i * C + c] = src[c * n + i];
+    return img;
+}
+
+}  // namespace
+
+ImageList listImages(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw IoError(path, "no such file or folder");
+    if (fs::is_directory(path, ec)) return listFolder(path);
+    std::string ext = fs::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (ext == ".csv" || ext == ".txt") return listCsv(path);
+    if (ext == ".h5" || ext == ".hdf5") {
+        ImageList l;
+        l.source = path;
+        l.kind = "hdf5";
+        auto set = std::make_shared<Hdf5ImageSet>(loadHdf5ImageSet(path));
+        if (set->images.count == 0) throw FormatError(path, "the image set is empty");
+        l.labels = set->images.labels;
+        l.classNames = set->classNames;
+        l.hdf5 = set;
+        return l;
+    }
+    throw FormatError(path, "not an image source: give an ImageFolder or image folder, a .csv list or an .h5 image set");
+}
+
+ImageSet loadImages(const ImageList& list, const std::vector<std::size_t>& indices, const Preprocess& p,
+                    const std::string& name, ProgressSink& progress, const CancelToken* cancel) {
+    p.validate();
+    ImageSet out;
+    out.name = name;
+    out.count = static_cast<std::int64_t>(indices.size());
+    out.channels = p.channels;
+    out.mean = p.mean;
+    out.std = p.std;
+    if (indices.empty()) return out;
+    const auto N = list.count();
+    for (auto i : indices)
+        if (i >= N) throw InvalidArgument(list.source + ": image index " + std::to_string(i) + " out of range");
+    auto decodeOne = [&](std::size_t k) {
+        const std::size_t i = indices[k];
+        if (list.hdf5) return preprocessImage(hdf5Image(*list.hdf5, i), p, list.source + " image " + std::to_string(i));
+        return preprocessImage(decodeImageFile(list.files[i]), p, list.files[i]);
+    };
+    // The first image fixes the size; the rest decode in parallel into place.
+    const DecodedImage first = decodeOne(0);
+    out.width = first.width;
+    out.height = first.height;
+    out.pixels.resize(indices.size() * out.imageSize());
+    toPlanar(first, out.pixels.data());
+    std::atomic<std::size_t> done{1};
+    std::mutex reportMutex;
+    parallelFor(indices.size() - 1, 8, [&](unsigned, std::size_t begin, std::size_t end) {
+        for (std::size_t k = begin + 1; k < end + 1; ++k) {
+            if (cancel) cancel->throwIfCancelled();
+            const DecodedImage img = decodeOne(k);
+            if (img.width != out.width || img.height != out.height) {
+                const std::string f = list.hdf5 ? list.source : list.files[indices[k]];
+                throw FormatError(f, "the image is " + std::to_string(img.width) + "×" + std::to_string(img.height) +
+                                         " after preprocessing, the others " + std::to_string(out.width) + "×" +
+                                         std::to_string(out.height) + " (set a crop in the kit's preprocess)");
+            }
+            toPlanar(img, out.pixels.data() + k * out.imageSize());
+            const std::size_t d = ++done;
+            if (d % 64 == 0) {
+                std::lock_guard<std::mutex> g(reportMutex);
+                progress.report("decoding " + name, d, indices.size());
+            }
+        }
+    });
+    progress.report("decoding " + name, indices.size(), indices.size());
+    if (list.labelled()) {
+        out.classes = list.classes();
+        for (auto i : indices) out.labels.push_back(list.labels[i]);
+    }
+    if (!list.hdf5)
+        for (auto i : indices) out.files.push_back(list.files[i]);
+    return out;
+}
+
+std::string targetFile(const ImageList& list, std::size_t index, const std::string& dir) {
+    if (list.hdf5 || dir.empty()) return {};
+    fs::path rel = fs::path(list.relative.at(index)).replace_extension(".png");
+    const fs::path nested = fs::path(dir) / rel;
+    std::error_code ec;
+    if (fs::exists(nested, ec)) return nested.string();
+    return (fs::path(dir) / rel.filename()).string();
+}
+
+TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& indices, const std::string& dir,
+                       const Preprocess& p, double scale, const CancelToken* cancel) {
+    TargetMaps out;
+    out.count = static_cast<std::int64_t>(indices.size());
+    if (indices.empty()) return out;
+    if (dir.empty()) {
+        if (!list.hdf5 || list.hdf5->targets.empty())
+            throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG maps) for this task");
+        const auto& s = *list.hdf5;
+        out.bits = 32;
+        if (s.targetChannels != 1) throw FormatError(list.source, "/targets must have one channel per pixel for a kit task");
+        const auto H = static_cast<int>(s.images.height), W = static_cast<int>(s.images.width);
+        const std::size_t plane = static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
+        for (std::size_t k = 0; k < indices.size(); ++k) {
+            const float* src = s.targets.data() + indices[k] * plane;
+            std::vector<float> map = resizeNearest(src, W, H, 1, resizedSize(p, W, H).first, resizedSize(p, W, H).second);
+            auto [w, h] = resizedSize(p, W, H);
+            if (p.crop > 0 && (w != p.crop || h != p.crop)) {
+                const auto [top, left] = cropOrigin(w, h, p.crop);
+                std::vector<float> c(static_cast<std::size_t>(p.crop) * static_cast<std::size_t>(p.crop));
+                for (int y = 0; y < p.crop; ++y)
+                    for (int x = 0; x < p.crop; ++x)
+                        c[static_cast<std::size_t>(y * p.crop + x)] = map[static_cast<std::size_t>((y + top) * w + x + left)];
+                map = std::move(c);
+                w = h = p.crop;
+            }
+            if (k == 0) {
+                out.width = w;
+                out.height = h;
+                out.values.resize(indices.size() * static_cast<std::size_t>(w * h));
+            }
+            for (std::size_t i = 0; i < map.size(); ++i) out.values[k * map.size() + i] = static_cast<float>(map[i] * scale);
+        }
+        return out;
+    }
+    std::mutex m;
+    parallelFor(indices.size(), 8, [&](unsigned, std::size_t begin, std::size_t end) {
+        for (std::size_t k = begin; k < end; ++k) {
+            if (cancel) cancel->throwIfCancelled();
+            const std::string f = targetFile(list, indices[k], dir);
+            const DecodedImage t = preprocessTarget(decodeImageFile(f), p, f);
+            std::lock_guard<std::mutex> g(m);
+            if (t.bits == 16) out.bits = 16;
+            if (out.values.empty()) {
+                out.width = t.width;
+                out.height = t.height;
+                out.values.resize(indices.size() * static_cast<std::size_t>(t.width * t.height));
+            } else if (t.width != out.width || t.height != out.height) {
+                throw FormatError(f, "the target is " + std::to_string(t.width) + "×" + std::to_string(t.height) + " after preprocessing, the others " +
+                                         std::to_string(out.width) + "×" + std::to_string(out.height));
+            }
+            const std::size_t plane = static_cast<std::size_t>(t.width) * static_cast<std::size_t>(t.height);
+            float* dst = out.values.data() + k * plane;
+            for (std::size_t i = 0; i < plane; ++i)
+                dst[i] = static_cast<float>((t.bits == 16 ? t.pixels16[i] : t.pixels[i]) * scale);
+        }
+    });
+    return out;
+}
+
+}  // namespace ms::core::data

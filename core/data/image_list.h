@@ -1,0 +1,57 @@
+// Where a kit's images are, before anything is decoded: the files of an ImageFolder tree (one
+// sub-folder per class, as torchvision's ImageFolder: classes are the sorted folder names, files
+// found recursively and sorted), of a flat folder (unlabelled), of a CSV list (`path[,label]`,
+// optional header, paths relative to the CSV, labels integers or class names), or an HDF5 image
+// set (docs/data.md). Listing is cheap, so a kit can be checked and sampled before decoding; only
+// the images a suite draws are decoded (in parallel) by loadImages.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/data/hdf5_image_set.h"
+#include "core/data/image_set.h"
+#include "core/data/preprocess.h"
+#include "core/jobs/progress.h"
+
+namespace ms::core::data {
+
+struct ImageList {
+    std::string source;  // the folder or file as given
+    std::string kind;    // "imagefolder", "folder" (unlabelled), "csv", "hdf5"
+    std::vector<std::string> files;     // full paths (not hdf5)
+    std::vector<std::string> relative;  // each file relative to the source's folder (for target files)
+    std::vector<std::int32_t> labels;   // one per image, or empty
+    std::vector<std::string> classNames;
+    std::shared_ptr<const Hdf5ImageSet> hdf5;  // kind hdf5: the whole set
+
+    std::size_t count() const;
+    bool labelled() const { return !labels.empty(); }
+    int classes() const;
+};
+
+// Throws IoError/FormatError naming the path (missing, empty, no images, bad CSV row, ...).
+ImageList listImages(const std::string& path);
+
+// Decodes and preprocesses the images at `indices` (in that order) into one set; every image
+// must come out the same size. FormatError names the first file that fails.
+ImageSet loadImages(const ImageList& list, const std::vector<std::size_t>& indices, const Preprocess& preprocess,
+                    const std::string& name, ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+
+// Dense targets of the images at `indices`, one channel per pixel after the images' geometry:
+// from files in `dir` with the image's relative path and a .png extension (or its file name
+// stem + .png directly in `dir`), or from an HDF5 set's /targets when `dir` is empty. 8- or
+// 16-bit PNG values are multiplied by `scale`. N × H × W floats.
+struct TargetMaps {
+    std::int64_t count = 0, height = 0, width = 0;
+    int bits = 8;  // 16 when any map was a 16-bit PNG (32 for HDF5 floats)
+    std::vector<float> values;
+};
+TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& indices, const std::string& dir,
+                       const Preprocess& preprocess, double scale, const CancelToken* cancel = nullptr);
+// The target file of image `index` (for messages and checks); empty for HDF5 sets.
+std::string targetFile(const ImageList& list, std::size_t index, const std::string& dir);
+
+}  // namespace ms::core::data

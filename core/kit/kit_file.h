@@ -1,0 +1,74 @@
+// A kit file (schema `kit: 1`, docs/kits.md): the user's base, experts, weight layout,
+// architecture, preprocessing and tasks with their data, heads and metrics, as written in YAML.
+// Reading checks the structure (known keys, types, required fields) and resolves paths against
+// the file's folder; whether the files exist and fit together is kit check's job (kit_check.h).
+// Torch-free: the workbench's New kit dialog writes kits with it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/data/preprocess.h"
+#include "core/kit/task.h"
+#include "core/model/vit_config.h"
+
+namespace ms::core::kit {
+
+constexpr int kKitSchema = 1;
+
+struct HeadSpec {
+    // linear: {weight [C, D], bias [C]} (or head.weight/head.bias); zeroshot: text embeddings
+    // [C, P] applied to the base's visual projection; dense: the project's dense head. "" (auto):
+    // `file` as linear (dense for dense tasks), else the expert's own head.* tensors, else none.
+    std::string kind;
+    std::string file;  // absolute; empty: none
+    std::string pool = "cls";  // linear heads: cls | mean
+};
+
+struct TaskEntry {
+    std::string name;
+    std::string expert;                   // absolute
+    std::string images;                   // probe (and re-alignment) images
+    std::string eval;                     // optional: labelled eval images
+    std::string targets, evalTargets;     // dense tasks: target maps beside `images` / `eval`
+    TaskType type = TaskType::Classification;
+    std::optional<eval::Metric> metric;   // default by type
+    int classes = 0;                      // 0: from the head, else the labels
+    double targetScale = 0;               // regression: value = PNG value × scale (0: 1/255 or 1/65535)
+    HeadSpec head;
+    std::string dataset;                  // share key; default: the images path
+};
+
+struct KitFile {
+    std::string path;  // the kit file
+    std::string dir;   // its folder (relative paths start here)
+    std::string text;  // as read
+    std::string name;
+    std::string base;           // absolute
+    std::string layout = "auto";  // auto | timm | hf_clip | hf_dinov2
+    std::map<std::string, std::string> architecture;  // given fields (image_size, width, ...), as text
+    std::string preprocessPreset = "clip";            // clip | imagenet | none | custom
+    std::optional<data::Preprocess> preprocessCustom;
+    std::vector<TaskEntry> tasks;
+
+    const TaskEntry& task(const std::string& name) const;
+};
+
+// Throws IoError (unreadable) or FormatError naming the kit file and the field at fault
+// ("tasks[2] (cars): unknown key 'expet' (name, expert, images, ...)").
+KitFile readKitFile(const std::string& path);
+// The YAML of a kit (paths written relative to `dir` where they lie below it).
+std::string kitFileYaml(const KitFile& kit, const std::string& dir);
+// Whether `path` looks like a kit file (a .yaml/.yml file whose top level has `kit:`).
+bool isKitFile(const std::string& path);
+
+// The architecture fields known to a kit file, and applying given ones onto a config.
+const std::vector<std::string>& architectureKeys();
+void applyArchitecture(model::VitConfig& config, const std::map<std::string, std::string>& fields, const std::string& where);
+
+// The preprocessing of a kit, resolved for a model's channels.
+data::Preprocess kitPreprocess(const KitFile& kit, int modelChannels, int modelImageSize);
+
+}  // namespace ms::core::kit

@@ -1,0 +1,533 @@
+#include "core/kit/kit_suite.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "core/data/image_list.h"
+#include "core/demo/demo_suite.h"
+#include "core/errors.h"
+#include "core/eval/downstream.h"
+#include "core/eval/task_batches.h"
+#include "core/io/content_hash.h"
+#include "core/io/source_factory.h"
+#include "core/jobs/parallel.h"
+#include "core/model/encoder_weights.h"
+#include "core/model/heads.h"
+#include "core/model/param_io.h"
+
+namespace ms::core::kit {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string shape(const at::Tensor& t) { return std::string(at::str(t.sizes())); }
+
+const at::Tensor* findAny(const model::ParamMap& p, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+        if (auto it = p.find(n); it != p.end()) return &it->second;
+    return nullptr;
+}
+
+const at::Tensor* findSuffix(const model::ParamMap& p, const std::string& suffix) {
+    for (const auto& [n, t] : p)
+        if (n == suffix || n.ends_with("." + suffix)) return &t;
+    return nullptr;
+}
+
+struct ResolvedHead {
+    model::HeadConfig config;
+    model::ParamMap params;  // empty: none
+    std::string description;
+};
+
+std::string describe(const ResolvedHead& h) {
+    if (h.params.empty() && h.config.kind != model::HeadKind::Dense && h.config.outputs <= 0) return "none";
+    const std::string n = std::to_string(h.config.outputs);
+    std::string s;
+    switch (h.config.kind) {
+        case model::HeadKind::Classifier: s = "linear, " + n + " classes, " + model::poolingName(h.config.pooling) + " pooling"; break;
+        case model::HeadKind::ZeroShot: s = "zero-shot, " + n + " classes"; break;
+        case model::HeadKind::Dense: s = "dense, " + n + (h.config.outputs == 1 ? " channel" : " outputs") + " per pixel"; break;
+    }
+    if (h.params.empty()) s += " (none given: re-alignment trains a fresh one; frozen scores not available)";
+    return s;
+}
+
+// The task's head from its file, the expert's own tensors, or none; checked against the width.
+ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const model::Encoder& expert) {
+    const model::VitConfig& c = base.config;
+    const std::int64_t D = c.width, p2 = static_cast<std::int64_t>(c.patchSize) * c.patchSize;
+    const bool dense = t.type != TaskType::Classification;
+    ResolvedHead h;
+    h.config.patchSize = c.patchSize;
+    h.config.pooling = model::parsePooling(t.head.pool);
+    h.config.kind = dense ? model::HeadKind::Dense : model::HeadKind::Classifier;
+    const std::string where = "task " + t.name + ": ";
+    if (t.head.kind == "zeroshot") {
+        if (dense) throw FormatError(t.head.file, where + "a zero-shot head classifies images, the task is " + taskTypeName(t.type));
+        const model::ParamMap file = model::loadParams(*io::openCheckpoint(t.head.file));
+        const at::Tensor* text = findAny(file, {"text", "zeroshot_weights", "text_embeddings", "classifier", "weight", "head.text"});
+        if (!text && file.size() == 1) text = &file.begin()->second;
+        if (!text) throw FormatError(t.head.file, where + "no text embeddings (a tensor named text or zeroshot_weights, [classes, dim])");
+        const at::Tensor* proj = findAny(file, {"visual_projection.weight", "projection", "head.projection"});
+        if (!proj) proj = findSuffix(base.others, "visual_projection.weight");
+        if (!proj) proj = findSuffix(expert.others, "visual_projection.weight");
+        if (!proj)
+            throw FormatError(base.found.prefix.empty() ? t.head.file : t.head.file, where +
+                              "a zero-shot head needs CLIP's visual projection [dim, width]: neither the text file nor the base "
+                              "has visual_projection.weight");
+        if (proj->dim() != 2 || proj->size(1) != D)
+            throw FormatError(t.head.file, "visual_projection.weight", where + "shape " + shape(*proj) + ", expected [dim, " + std::to_string(D) + "]");
+        if (text->dim() != 2 || text->size(1) != proj->size(0))
+            throw FormatError(t.head.file, where + "text embeddings of shape " + shape(*text) + ", expected [classes, " +
+                                               std::to_string(proj->size(0)) + "] (the projection's output)");
+        const at::Tensor* scale = findAny(file, {"logit_scale", "head.logit_scale"});
+        if (!scale) scale = findSuffix(base.others, "logit_scale");
+        h.config.kind = model::HeadKind::ZeroShot;
+        h.config.outputs = static_cast<int>(text->size(0));
+        h.params = {{"head.text", text->clone()},
+                    {"head.projection", proj->clone()},
+                    {"head.logit_scale", scale ? scale->reshape({1}).clone() : at::full({1}, std::log(100.0), at::kFloat)}};
+    } else {
+        model::ParamMap given;
+        std::string from;
+        if (!t.head.file.empty()) {
+            const model::ParamMap file = model::loadParams(*io::openCheckpoint(t.head.file));
+            const at::Tensor* w = findAny(file, {"weight", "head.weight", "classifier.weight"});
+            const at::Tensor* b = findAny(file, {"bias", "head.bias", "classifier.bias"});
+            if (!w) throw FormatError(t.head.file, where + "no head weight (a tensor named weight or head.weight)");
+            given["head.weight"] = *w;
+            given["head.bias"] = b ? *b : at::zeros({w->size(0)}, at::kFloat);
+            from = t.head.file;
+        } else if (!expert.head.empty()) {
+            given = expert.head;
+            from = t.expert;
+        }
+        if (!given.empty()) {
+            const at::Tensor& w = given.at("head.weight");
+            const at::Tensor& b = given.at("head.bias");
+            if (w.dim() != 2 || w.size(1) != D)
+                throw FormatError(from, "head.weight", where + "shape " + shape(w) + ": a head on this encoder reads width " + std::to_string(D));
+            if (b.dim() != 1 || b.size(0) != w.size(0))
+                throw FormatError(from, "head.bias", where + "shape " + shape(b) + ", expected [" + std::to_string(w.size(0)) + "]");
+            if (dense && (t.head.kind == "linear"))
+                throw FormatError(from, where + "a linear head on a " + taskTypeName(t.type) + " task (use a dense head)");
+            if (dense) {
+                if (w.size(0) % p2 != 0)
+                    throw FormatError(from, "head.weight", where + "a dense head has outputs × patch² rows (patch " + std::to_string(c.patchSize) +
+                                                            "), " + std::to_string(w.size(0)) + " is not a multiple of " + std::to_string(p2));
+                h.config.outputs = static_cast<int>(w.size(0) / p2);
+            } else {
+                h.config.outputs = static_cast<int>(w.size(0));
+            }
+            h.params = {{"head.weight", w.clone()}, {"head.bias", b.clone()}};
+        }
+    }
+    if (t.classes > 0 && !h.params.empty() && t.type != TaskType::Regression && h.config.outputs != t.classes)
+        throw FormatError(t.head.file.empty() ? t.expert : t.head.file,
+                          where + "the head has " + std::to_string(h.config.outputs) + " outputs, the kit says " + std::to_string(t.classes) + " classes");
+    if (h.params.empty()) h.config.outputs = t.type == TaskType::Regression ? 1 : t.classes;  // labels may still tell (below)
+    if (t.type == TaskType::Regression && !h.params.empty() && h.config.outputs != 1)
+        throw FormatError(t.head.file.empty() ? t.expert : t.head.file, where + "a regression head has 1 output per pixel, this one " + std::to_string(h.config.outputs));
+    return h;
+}
+
+struct Sources {
+    data::ImageList images;
+    std::optional<data::ImageList> eval;
+};
+
+bool hasTargets(const data::ImageList& l, const std::string& dir) { return !dir.empty() || (l.hdf5 && !l.hdf5->targets.empty()); }
+
+// What the task can score with these sources, and what is wrong with them (problems).
+void requirements(const TaskEntry& t, const Sources& s, const ResolvedHead& h, TaskReport& r, std::vector<std::string>& problems) {
+    const bool dense = t.type != TaskType::Classification;
+    r.images = static_cast<std::int64_t>(s.images.count());
+    r.evalImages = s.eval ? static_cast<std::int64_t>(s.eval->count()) : 0;
+    r.labelled = dense ? hasTargets(s.images, t.targets) : s.images.labelled();
+    r.proxy = true;
+    const std::string where = "task " + t.name + ": ";
+    bool evalOk = false;
+    if (s.eval) {
+        if (!dense && !s.eval->labelled())
+            problems.push_back(s.eval->source + ": " + where + "eval images have no labels (use an ImageFolder or a CSV with labels)");
+        else if (dense && !hasTargets(*s.eval, t.evalTargets))
+            problems.push_back(s.eval->source + ": " + where + "eval images of a " + taskTypeName(t.type) + " task need `eval_targets`");
+        else evalOk = true;
+    } else {
+        r.notes.push_back("no eval set: proxy only");
+    }
+    if (!dense) {
+        const int outputs = h.config.outputs;
+        for (const data::ImageList* l : {&s.images, s.eval ? &*s.eval : nullptr}) {
+            if (!l || !l->labelled() || outputs <= 0) continue;
+            for (std::size_t i = 0; i < l->labels.size(); ++i)
+                if (l->labels[i] >= outputs) {
+                    problems.push_back((l->hdf5 ? l->source : l->files[i]) + ": " + where + "label " + std::to_string(l->labels[i]) +
+                                       " but the head has " + std::to_string(outputs) + " classes");
+                    break;
+                }
+        }
+        if (!h.params.empty() && s.images.labelled() && s.eval && s.eval->labelled() && !s.images.classNames.empty() &&
+            !s.eval->classNames.empty() && s.images.classNames != s.eval->classNames)
+            problems.push_back(s.eval->source + ": " + where + "the eval classes differ from the images' (" +
+                               std::to_string(s.eval->classNames.size()) + " vs " + std::to_string(s.images.classNames.size()) + " class folders)");
+    }
+    r.frozen = evalOk && !h.params.empty();
+    r.headRealign = r.reprRealign = evalOk && r.labelled;
+    if (evalOk && h.params.empty()) r.notes.push_back("no head: frozen scores not available");
+    if (evalOk && !r.labelled)
+        r.notes.push_back(dense ? "no `targets` for the images: re-alignment not available" : "unlabelled images: re-alignment not available");
+}
+
+// Every listed file's header (cheap), in parallel: up to `limit` problems.
+std::vector<std::string> checkImageFiles(const data::ImageList& l, const std::string& targetsDir, int limit, const CancelToken* cancel) {
+    std::vector<std::string> out;
+    if (l.hdf5) return out;
+    std::mutex m;
+    std::size_t bad = 0;
+    parallelFor(l.files.size(), 64, [&](unsigned, std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) {
+            if (cancel) cancel->throwIfCancelled();
+            std::string why;
+            try {
+                data::readImageHeader(l.files[i]);
+                if (!targetsDir.empty()) {
+                    const std::string f = data::targetFile(l, i, targetsDir);
+                    const auto th = data::readImageHeader(f);
+                    if (th.channels != 1) why = f + ": a target map has one channel, this has " + std::to_string(th.channels);
+                }
+            } catch (const Error& err) {
+                why = err.what();
+            }
+            if (why.empty()) continue;
+            std::lock_guard<std::mutex> g(m);
+            if (static_cast<int>(out.size()) < limit) out.push_back(why);
+            ++bad;
+        }
+    });
+    if (bad > out.size()) out.push_back(l.source + ": " + std::to_string(bad - out.size()) + " more unreadable images or targets");
+    return out;
+}
+
+Sources listSources(const TaskEntry& t) {
+    Sources s{data::listImages(t.images), std::nullopt};
+    if (!t.eval.empty()) s.eval = data::listImages(t.eval);
+    return s;
+}
+
+void checkPreprocess(const data::Preprocess& p, const model::VitConfig& c, const std::string& kitPath) {
+    if (p.channels != c.channels)
+        throw FormatError(kitPath, "preprocess gives " + std::to_string(p.channels) + "-channel images, the encoder reads " + std::to_string(c.channels));
+    if (p.crop > 0 && p.crop % c.patchSize != 0)
+        throw FormatError(kitPath, "preprocess crop " + std::to_string(p.crop) + " is not a multiple of the patch size " + std::to_string(c.patchSize));
+}
+
+std::string architectureText(const model::VitConfig& c) {
+    return "ViT " + std::to_string(c.imageSize) + " px, patch " + std::to_string(c.patchSize) + ", width " + std::to_string(c.width) +
+           ", depth " + std::to_string(c.depth) + ", " + std::to_string(c.heads) + " heads, mlp ×" +
+           std::to_string(c.mlpRatio).substr(0, 4) + ", " + model::activationName(c.activation) + ", " + std::to_string(c.channels) + " channels";
+}
+
+std::uint64_t datasetSeed(std::uint64_t seed, const std::string& key) {
+    return seed * 7 + std::stoull(io::hashBytes(key.data(), key.size()).substr(0, 6), nullptr, 16);
+}
+
+at::Tensor denseTargets(const TaskEntry& t, const data::ImageList& list, const std::vector<std::size_t>& idx, const std::string& dir,
+                        const data::Preprocess& p, const data::ImageSet& images, int outputs, const CancelToken* cancel) {
+    double scale = t.targetScale;
+    if (t.type == TaskType::Segmentation) scale = 1.0;
+    const data::TargetMaps m = data::loadTargets(list, idx, dir, p, scale > 0 ? scale : 1.0, cancel);
+    if (m.height != images.height || m.width != images.width)
+        throw FormatError(dir.empty() ? list.source : dir, "task " + t.name + ": targets are " + std::to_string(m.width) + "×" +
+                                                              std::to_string(m.height) + " after preprocessing, the images " +
+                                                              std::to_string(images.width) + "×" + std::to_string(images.height));
+    at::Tensor v = at::from_blob(const_cast<float*>(m.values.data()), {m.count, m.height, m.width}, at::kFloat).clone();
+    if (t.type == TaskType::Segmentation) {
+        const float mx = m.values.empty() ? 0.f : v.max().item<float>();
+        if (mx >= static_cast<float>(outputs) || (!m.values.empty() && v.min().item<float>() < 0)) {
+            // Name the first file at fault.
+            for (std::size_t k = 0; k < idx.size(); ++k)
+                if (v[static_cast<std::int64_t>(k)].max().item<float>() >= static_cast<float>(outputs))
+                    throw FormatError(dir.empty() ? list.source : data::targetFile(list, idx[k], dir),
+                                      "task " + t.name + ": class " + std::to_string(static_cast<int>(v[static_cast<std::int64_t>(k)].max().item<float>())) +
+                                          " in the mask, the task has " + std::to_string(outputs) + " classes");
+        }
+        return v.to(at::kLong);
+    }
+    if (t.targetScale <= 0 && m.bits <= 16) v = v / (m.bits == 16 ? 65535.f : 255.f);  // PNG maps to [0, 1] unless scaled
+    return v.unsqueeze(1);
+}
+
+}  // namespace
+
+eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOptions& options, ProgressSink& progress,
+                             const CancelToken* cancel) {
+    const KitFile k = readKitFile(kitFile);
+    eval::TaskSuite s;
+    s.options = options;
+    progress.report("loading the base", 0, 1);
+    const model::Encoder base = model::loadEncoder(k.base, k.layout, k.architecture);
+    s.kit = {k.path, k.dir, k.name, "kit", k.text, k.base, io::hashFile(k.base), model::layoutName(base.found.layout), base.config};
+    s.base = base.params;
+    const data::Preprocess pre = kitPreprocess(k, base.config.channels, base.config.imageSize);
+    checkPreprocess(pre, base.config, k.path);
+    // Every expert, head and source first: a problem is named before anything is decoded.
+    std::vector<ResolvedHead> heads;
+    std::vector<Sources> sources;
+    for (std::size_t i = 0; i < k.tasks.size(); ++i) {
+        if (cancel) cancel->throwIfCancelled();
+        const TaskEntry& t = k.tasks[i];
+        progress.report("loading experts", i, k.tasks.size());
+        model::Encoder e = model::loadEncoder(t.expert, k.layout, k.architecture, &base.config);
+        heads.push_back(resolveHead(t, base, e));
+        sources.push_back(listSources(t));
+        TaskReport r;
+        std::vector<std::string> problems;
+        requirements(t, sources.back(), heads.back(), r, problems);
+        if (!problems.empty()) throw FormatError(k.path, problems.front());
+        if (heads.back().config.outputs <= 0) {
+            if (t.type == TaskType::Segmentation)
+                throw FormatError(k.path, "task " + t.name + ": give `classes` (no head tells how many)");
+            heads.back().config.outputs = sources.back().images.classes();
+            if (heads.back().config.outputs <= 0 && sources.back().eval) heads.back().config.outputs = sources.back().eval->classes();
+        }
+        eval::SuiteTask st;
+        st.task = {t.name, t.dataset, t.type, t.metric ? *t.metric : defaultMetric(t.type), heads.back().config.outputs};
+        st.headConfig = heads.back().config;
+        st.head = heads.back().params;
+        st.expertFile = t.expert;
+        st.expertHash = io::hashFile(t.expert);
+        s.experts.push_back(std::move(e.params));
+        s.tasks.push_back(std::move(st));
+    }
+    // Decoding: once per data set (probe, re-alignment) and eval source; targets per task.
+    struct Drawn {
+        std::shared_ptr<const data::ImageSet> probe, realign;
+        std::vector<std::size_t> realignIdx;
+        std::string images;
+    };
+    std::map<std::string, Drawn> byDataset;
+    std::map<std::string, std::pair<std::shared_ptr<const data::ImageSet>, std::vector<std::size_t>>> byEval;
+    for (std::size_t i = 0; i < k.tasks.size(); ++i) {
+        const TaskEntry& t = k.tasks[i];
+        const Sources& src = sources[i];
+        eval::SuiteTask& st = s.tasks[i];
+        const std::uint64_t seed = datasetSeed(options.seed, t.dataset);
+        auto [it, fresh] = byDataset.try_emplace(t.dataset);
+        const auto& L = src.images;
+        if (fresh) {
+            const auto probeIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.probeSize, seed);
+            it->second.probe = std::make_shared<data::ImageSet>(data::loadImages(L, probeIdx, pre, t.dataset + "/probe", progress, cancel));
+            auto realignIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.realignSamples, seed + 1, probeIdx);
+            if (realignIdx.empty()) realignIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.realignSamples, seed + 1);
+            it->second.realignIdx = realignIdx;
+            it->second.realign = std::make_shared<data::ImageSet>(data::loadImages(L, realignIdx, pre, t.dataset + "/realign", progress, cancel));
+            it->second.images = t.images;
+        } else if (it->second.images != t.images) {
+            throw FormatError(k.path, "task " + t.name + ": dataset '" + t.dataset + "' is shared with a task that names other images");
+        }
+        st.probe = it->second.probe;
+        const bool dense = t.type != TaskType::Classification;
+        if (dense ? hasTargets(L, t.targets) : L.labelled()) {
+            st.realign = it->second.realign;
+            st.realignTargets = dense ? denseTargets(t, L, it->second.realignIdx, t.targets, pre, *st.realign, st.task.outputs, cancel)
+                                      : eval::labelTargets(*st.realign, [&] {
+                                            std::vector<std::size_t> all(static_cast<std::size_t>(st.realign->count));
+                                            for (std::size_t j = 0; j < all.size(); ++j) all[j] = j;
+                                            return all;
+                                        }());
+        }
+        if (src.eval) {
+            auto [e, freshEval] = byEval.try_emplace(t.eval);
+            if (freshEval) {
+                const auto& E = *src.eval;
+                e->second.second = eval::drawBalanced(E.labels, E.classes(), E.count(), options.evalLimit, seed + 2);
+                e->second.first = std::make_shared<data::ImageSet>(data::loadImages(E, e->second.second, pre, t.dataset + "/eval", progress, cancel));
+            }
+            st.eval = e->second.first;
+            std::vector<std::size_t> all(static_cast<std::size_t>(st.eval->count));
+            for (std::size_t j = 0; j < all.size(); ++j) all[j] = j;
+            st.evalTargets = dense ? denseTargets(t, *src.eval, e->second.second, t.evalTargets, pre, *st.eval, st.task.outputs, cancel)
+                                   : eval::labelTargets(*st.eval, all);
+        }
+    }
+    progress.report("expert scores", 0, s.tasks.size());
+    for (std::size_t i = 0; i < s.tasks.size(); ++i) {
+        s.tasks[i].expertScore = eval::scoreOnEval(s, i, s.experts[i], cancel);
+        progress.report("expert scores", i + 1, s.tasks.size());
+    }
+    return s;
+}
+
+eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options, ProgressSink& progress,
+                          const CancelToken* cancel) {
+    std::error_code ec;
+    if (fs::is_directory(kitPath, ec)) {
+        const std::string manifest = (fs::path(kitPath) / "kit.yaml").string();
+        if (isKitFile(manifest)) return loadKitSuite(manifest, options, progress, cancel);
+        return demo::loadDemoSuite(kitPath, options, progress, cancel);
+    }
+    if (!fs::exists(kitPath, ec)) throw IoError(kitPath, "no such kit file or folder");
+    return loadKitSuite(kitPath, options, progress, cancel);
+}
+
+KitReport checkKit(const std::string& kitFile, const CheckOptions& options, ProgressSink& progress, const CancelToken* cancel) {
+    KitReport r;
+    r.kit = kitFile;
+    KitFile k;
+    try {
+        k = readKitFile(kitFile);
+    } catch (const Error& e) {
+        r.problems.push_back(e.what());
+        return r;
+    }
+    r.kit = k.path;
+    r.name = k.name;
+    std::optional<model::Encoder> base;
+    try {
+        progress.report("checking the base", 0, 1);
+        base = model::loadEncoder(k.base, k.layout, k.architecture);
+        r.layout = model::layoutName(base->found.layout);
+        r.prefix = base->found.prefix;
+        r.architecture = architectureText(base->config);
+        const data::Preprocess pre = kitPreprocess(k, base->config.channels, base->config.imageSize);
+        r.preprocess = k.preprocessPreset == "custom" ? pre.key() : k.preprocessPreset;
+        checkPreprocess(pre, base->config, k.path);
+    } catch (const Error& e) {
+        r.problems.push_back(e.what());
+    }
+    for (std::size_t i = 0; i < k.tasks.size(); ++i) {
+        const TaskEntry& t = k.tasks[i];
+        progress.report("checking tasks", i, k.tasks.size());
+        TaskReport tr;
+        tr.name = t.name;
+        tr.type = taskTypeName(t.type);
+        const eval::Metric metric = t.metric ? *t.metric : defaultMetric(t.type);
+        tr.metric = eval::metricName(metric);
+        tr.higherIsBetter = eval::higherIsBetter(metric);
+        tr.dataset = t.dataset;
+        tr.expertScore = kNaN;
+        std::optional<model::Encoder> expert;
+        try {
+            if (!fs::exists(t.expert)) throw IoError(t.expert, "task " + t.name + ": the expert file is missing");
+            if (base) expert = model::loadEncoder(t.expert, k.layout, k.architecture, &base->config);
+        } catch (const Error& e) {
+            r.problems.push_back(e.what());
+        }
+        ResolvedHead head;
+        bool headOk = false;
+        try {
+            if (base && expert) {
+                head = resolveHead(t, *base, *expert);
+                headOk = true;
+            }
+        } catch (const Error& e) {
+            r.problems.push_back(e.what());
+        }
+        try {
+            const Sources s = listSources(t);
+            if (headOk && head.config.outputs <= 0 && t.type == TaskType::Classification) head.config.outputs = s.images.classes();
+            if (headOk) requirements(t, s, head, tr, r.problems);
+            else tr.images = static_cast<std::int64_t>(s.images.count()), tr.proxy = true;
+            for (auto& p : checkImageFiles(s.images, t.targets, options.maxImageProblems, cancel)) r.problems.push_back(p);
+            if (s.eval)
+                for (auto& p : checkImageFiles(*s.eval, t.evalTargets, options.maxImageProblems, cancel)) r.problems.push_back(p);
+        } catch (const Error& e) {
+            r.problems.push_back(e.what());
+        }
+        if (t.type == TaskType::Segmentation && headOk && head.config.outputs <= 0)
+            r.problems.push_back(k.path + ": task " + t.name + ": give `classes` (no head tells how many)");
+        tr.head = headOk ? describe(head) : "?";
+        r.tasks.push_back(std::move(tr));
+    }
+    if (r.ok()) {
+        // Decode what a sweep would (same draws) and score the experts: problems inside image
+        // data (truncated files, masks with classes out of range) show up here.
+        try {
+            eval::SuiteOptions so = options.suite;
+            if (!options.scores) so.evalLimit = 1;  // still decodes one eval image per set
+            CallbackProgress p([&](const std::string& stage, std::uint64_t d, std::uint64_t n) { progress.report(stage, d, n); });
+            const eval::TaskSuite suite = loadKitSuite(kitFile, so, p, cancel);
+            if (options.scores)
+                for (std::size_t i = 0; i < suite.tasks.size(); ++i) r.tasks[i].expertScore = suite.tasks[i].expertScore;
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            r.problems.push_back(e.what());
+        }
+    }
+    return r;
+}
+
+std::string kitReportJson(const KitReport& r) {
+    nlohmann::ordered_json j;
+    j["kit"] = r.kit;
+    j["name"] = r.name;
+    j["ok"] = r.ok();
+    j["layout"] = r.layout;
+    j["prefix"] = r.prefix;
+    j["architecture"] = r.architecture;
+    j["preprocess"] = r.preprocess;
+    j["problems"] = r.problems;
+    j["tasks"] = nlohmann::ordered_json::array();
+    for (const auto& t : r.tasks) {
+        nlohmann::ordered_json x;
+        x["name"] = t.name;
+        x["type"] = t.type;
+        x["dataset"] = t.dataset;
+        x["metric"] = t.metric;
+        x["higher_is_better"] = t.higherIsBetter;
+        x["expert_score"] = std::isnan(t.expertScore) ? nlohmann::ordered_json() : nlohmann::ordered_json(t.expertScore);
+        x["head"] = t.head;
+        x["images"] = t.images;
+        x["eval_images"] = t.evalImages;
+        x["labelled"] = t.labelled;
+        x["scores"] = {{"proxy", t.proxy}, {"frozen", t.frozen}, {"head-realign", t.headRealign}, {"repr-realign", t.reprRealign}};
+        x["notes"] = t.notes;
+        j["tasks"].push_back(x);
+    }
+    return j.dump(2);
+}
+
+std::string kitReportText(const KitReport& r) {
+    std::string s = "kit " + r.kit + (r.name.empty() ? "" : " (" + r.name + ")") + "\n";
+    if (!r.layout.empty())
+        s += "  weights: " + r.layout + (r.prefix.empty() ? "" : ", prefix '" + r.prefix + "'") + "; " + r.architecture + "\n";
+    if (!r.preprocess.empty()) s += "  preprocess: " + r.preprocess + "\n";
+    if (!r.tasks.empty()) {
+        char line[512];
+        std::snprintf(line, sizeof line, "  %-16s %-14s %-9s %7s %6s  %-28s %s\n", "task", "type", "metric", "images", "eval",
+                      "scores", "expert");
+        s += line;
+        for (const auto& t : r.tasks) {
+            std::string scores = "proxy";
+            if (t.frozen) scores += " frozen";
+            if (t.headRealign) scores += " head-realign";
+            if (t.reprRealign) scores += " repr-realign";
+            char score[32] = "n/a";
+            if (!std::isnan(t.expertScore)) std::snprintf(score, sizeof score, "%.4f", t.expertScore);
+            std::snprintf(line, sizeof line, "  %-16s %-14s %-9s %7lld %6lld  %-28s %s\n", t.name.c_str(), t.type.c_str(), t.metric.c_str(),
+                          static_cast<long long>(t.images), static_cast<long long>(t.evalImages), scores.c_str(), score);
+            s += line;
+            s += "    head: " + t.head + "\n";
+            for (const auto& n : t.notes) s += "    note: " + n + "\n";
+        }
+    }
+    if (r.ok()) s += "OK: no problems found\n";
+    else {
+        s += std::to_string(r.problems.size()) + (r.problems.size() == 1 ? " problem:\n" : " problems:\n");
+        for (const auto& p : r.problems) s += "  - " + p + "\n";
+    }
+    return s;
+}
+
+}  // namespace ms::core::kit

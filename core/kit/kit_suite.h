@@ -1,0 +1,55 @@
+// A kit file → a task suite (eval::TaskSuite), and `kit check`: everything a user can get wrong
+// in a kit named before long work. Both use the same steps, in the same order:
+//   1. the kit file (structure, known keys)          4. image sources listed, labels where scores need them
+//   2. the base: layout, prefix, architecture       5. heads against the width and the classes
+//   3. each expert against the base                 6. images decoded (only those drawn), targets read
+// loadKitSuite stops at the first problem (FormatError naming file, tensor or image; exit 2 in
+// the CLI); checkKit goes on and lists every problem it can find, then (when nothing is wrong)
+// scores each expert with its own head on its eval set.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/eval/task_suite.h"
+#include "core/kit/kit_file.h"
+
+namespace ms::core::kit {
+
+eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOptions& options,
+                             ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+
+// A kit file, or the demo kit's directory (or a directory holding kit.yaml of either kind).
+eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options,
+                          ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+
+struct TaskReport {
+    std::string name, type, metric, dataset, head;
+    std::int64_t images = 0, evalImages = 0;
+    bool labelled = false;  // the probe images have labels (re-alignment can use them)
+    bool proxy = false, frozen = false, headRealign = false, reprRealign = false;
+    double expertScore = 0;  // NaN when not available
+    bool higherIsBetter = true;
+    std::vector<std::string> notes;  // why a score is not available
+};
+
+struct KitReport {
+    std::string kit, name, layout, prefix, architecture, preprocess;
+    std::vector<std::string> problems;  // each names the file (and tensor or image) and the reason
+    std::vector<TaskReport> tasks;
+    bool ok() const { return problems.empty(); }
+};
+
+struct CheckOptions {
+    eval::SuiteOptions suite;  // sizes of the sets scored (evalLimit bounds the expert scores' cost)
+    bool scores = true;        // score each expert (decodes its eval images; encoder forwards)
+    int maxImageProblems = 5;  // per image source
+};
+
+KitReport checkKit(const std::string& kitFile, const CheckOptions& options, ProgressSink& progress = nullProgress(),
+                   const CancelToken* cancel = nullptr);
+std::string kitReportJson(const KitReport& report);
+std::string kitReportText(const KitReport& report);
+
+}  // namespace ms::core::kit
