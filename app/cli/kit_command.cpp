@@ -32,6 +32,8 @@ void addKitCommand(CLI::App& app, int& exitCode) {
     check->add_option("--probe-size", a->options.suite.probeSize, "probe images per data set, as sweep draws them (default 128)");
     check->add_option("--realign-samples", a->options.suite.realignSamples, "re-alignment images per data set (default 1000)");
     check->add_option("--seed", a->options.suite.seed, "seed of the draws (default 0)");
+    check->add_option("--downstream", a->options.downstream,
+                      "also refuse what keeps this downstream mode from scoring (head-realign, repr-realign need labelled images)");
     check->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             a->options.scores = !a->noScores;

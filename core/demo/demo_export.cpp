@@ -16,6 +16,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/source_factory.h"
 #include "core/kit/kit_file.h"
+#include "core/model/heads.h"
 #include "core/model/param_io.h"
 #include "core/model/vit_layouts.h"
 
@@ -49,14 +50,14 @@ struct Written {
     std::string images, masks, edges;  // folders (or the CSV list for images)
 };
 
-// Images of `set` [0, n) as an ImageFolder (class-K folders) or a CSV list, with masks and edge
-// maps under the same relative paths.
-Written writeSplit(const data::ImageSet& set, std::size_t n, const fs::path& root, const std::string& split, bool csv,
-                   bool dense, const CancelToken* cancel) {
+// Images of `set` at `which` as an ImageFolder (class-K folders) or a CSV list (in that order),
+// with masks and edge maps under the same relative paths.
+Written writeSplit(const data::ImageSet& set, const std::vector<std::size_t>& which, const fs::path& root, const std::string& split,
+                   bool csv, bool dense, const CancelToken* cancel) {
     Written w;
     const fs::path images = root / split, masks = root / (split + "-masks"), edges = root / (split + "-edges");
     std::string list = "path,label\n";
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i : which) {
         if (cancel && i % 256 == 0) cancel->throwIfCancelled();
         const std::string rel = csv ? "images/" + number(i) + ".png" : "class-" + std::to_string(set.labels[i]) + "/" + number(i) + ".png";
         fs::create_directories((images / rel).parent_path());
@@ -154,8 +155,14 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
         const std::size_t nTest = evalN > 0 ? std::min<std::size_t>(static_cast<std::size_t>(evalN), static_cast<std::size_t>(sp.test->count))
                                             : static_cast<std::size_t>(sp.test->count);
         const fs::path root = out / "data" / sp.dataset;
-        written[sp.dataset] = {writeSplit(*sp.train, nTrain, root, "train", false, sp.dense, cancel),
-                               writeSplit(*sp.test, nTest, root, "test", true, sp.dense, cancel)};
+        // Training images class-balanced (the digits split is ordered by class); eval images the
+        // first of the test split, the images the demo scored its experts on.
+        const auto train = eval::drawBalanced(sp.train->labels, sp.train->classes, static_cast<std::size_t>(sp.train->count),
+                                              static_cast<int>(nTrain), k.seed);
+        std::vector<std::size_t> test(nTest);
+        for (std::size_t i = 0; i < nTest; ++i) test[i] = i;
+        written[sp.dataset] = {writeSplit(*sp.train, train, root, "train", false, sp.dense, cancel),
+                               writeSplit(*sp.test, test, root, "test", true, sp.dense, cancel)};
     }
     progress.report("writing images", splits.size(), splits.size());
     for (const auto& t : k.tasks) {
@@ -168,6 +175,7 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
         e.images = train.images;
         e.eval = test.images;
         e.head.file = (out / "heads" / (t.task.name + ".safetensors")).string();
+        e.head.pool = model::poolingName(t.head.pooling);
         e.dataset = e.images;
         if (t.task.type == kit::TaskType::Segmentation) {
             e.targets = train.masks;

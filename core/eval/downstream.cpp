@@ -4,6 +4,7 @@
 #include <torch/optim/adam.h>
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -111,6 +112,21 @@ bool canScore(const SuiteTask& t, DownstreamMode mode) {
     if (!t.eval || mode == DownstreamMode::None) return false;
     if (mode == DownstreamMode::Frozen) return t.hasHead();
     return t.realign != nullptr;
+}
+
+std::vector<std::string> downstreamProblems(const TaskSuite& suite, DownstreamMode mode) {
+    std::vector<std::string> out;
+    if (mode != DownstreamMode::HeadRealign && mode != DownstreamMode::ReprRealign) return out;
+    for (const auto& t : suite.tasks)
+        if (t.eval && !t.realign) {
+            const std::string images = t.probe && !t.probe->files.empty()
+                                           ? std::filesystem::path(t.probe->files.front()).parent_path().string()
+                                           : t.task.dataset;
+            out.push_back("task " + t.task.name + ": " + downstreamModeName(mode) + " trains on labelled images, and its images (" +
+                          images + ") have no " + (t.task.type == kit::TaskType::Classification ? "labels" : "targets") +
+                          " (use an ImageFolder or a labelled CSV, or `targets`; or --downstream frozen)");
+        }
+    return out;
 }
 
 model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& config, const model::ParamMap& head,

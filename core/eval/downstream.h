@@ -44,6 +44,11 @@ struct DownstreamScores {
 // Whether a task has what the mode needs: an eval set, and a head (frozen) or re-alignment data
 // (head-realign, repr-realign: a task without a head trains the project's head for its kind).
 bool canScore(const SuiteTask& task, DownstreamMode mode);
+// What keeps the mode from scoring tasks that have an eval set (one line per task, naming it and
+// its files): re-alignment on a task whose images have no labels (or dense targets). Tasks
+// without an eval set are proxy-only and no problem; frozen tasks without a head are "not
+// available" (SIMO), no problem either.
+std::vector<std::string> downstreamProblems(const TaskSuite& suite, DownstreamMode mode);
 
 // One merged encoder for every task, or (per-task methods) one per task: `perTask` non-empty
 // overrides `encoder` (repr-realign needs a single encoder).

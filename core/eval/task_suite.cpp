@@ -9,7 +9,9 @@
 #include "core/data/sampling.h"
 #include "core/errors.h"
 #include "core/eval/task_batches.h"
+#include "core/model/encoder_weights.h"
 #include "core/model/heads.h"
+#include "core/model/vit_layouts.h"
 
 namespace ms::core::eval {
 
@@ -79,6 +81,21 @@ double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamM
         m.add(model::headForward(t.headConfig, t.head, tokens), t.evalTargets.narrow(0, b0, n));
     }
     return m.value();
+}
+
+model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& merged) {
+    model::ParamMap out = suite.base;
+    const model::VitLayout layout = suite.kit.layout.empty() ? model::VitLayout::Timm : model::parseLayout(suite.kit.layout);
+    if (layout == model::VitLayout::Timm && suite.kit.basePrefix.empty()) {
+        for (const auto& [n, t] : merged)
+            if (auto it = out.find(n); it != out.end()) it->second = t;
+        return out;
+    }
+    const model::ParamMap canonical =
+        model::toCanonical(model::stripPrefix(merged, {layout, suite.kit.basePrefix}), layout, suite.config());
+    for (const auto& [n, t] : canonical)
+        if (auto it = out.find(n); it != out.end()) it->second = t;
+    return out;
 }
 
 model::VitFeatures encodeSet(const model::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,

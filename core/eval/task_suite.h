@@ -38,6 +38,7 @@ struct KitInfo {
     std::string baseFile;      // absolute or as given
     std::string baseHash;      // XXH3-128 of the base file
     std::string layout;        // the weights' layout as found (timm, hf_clip, hf_dinov2)
+    std::string basePrefix;    // the prefix of the encoder's names in the base file ("" for most)
     model::VitConfig config;
 };
 
@@ -85,6 +86,11 @@ model::ParamMap encoderOnly(model::ParamMap all, model::ParamMap* head);
 // or an eval set).
 double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamMap& encoder,
                    const CancelToken* cancel = nullptr);
+
+// Merged tensors under the base file's names (views) → the suite's canonical encoder: renamed and
+// q/k/v fused by the base's layout; what the merge did not produce comes from the base. The
+// demo's (timm, no prefix) keeps the views as they are.
+model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& mergedByFileName);
 
 // Encoder outputs of every image of a set, in batches, without gradients: tokens [N, T, D] and
 // the requested blocks.

@@ -176,6 +176,11 @@ void requirements(const TaskEntry& t, const Sources& s, const ResolvedHead& h, T
                     break;
                 }
         }
+        for (const data::ImageList* l : {&s.images, s.eval ? &*s.eval : nullptr})
+            if (l && l->kind == "imagefolder" && outputs > 0 && static_cast<int>(l->classNames.size()) != outputs)
+                problems.push_back(l->source + ": " + where + std::to_string(l->classNames.size()) +
+                                   " class folders, the head has " + std::to_string(outputs) +
+                                   " classes (an ImageFolder's labels are the positions of its sorted folders)");
         if (!h.params.empty() && s.images.labelled() && s.eval && s.eval->labelled() && !s.images.classNames.empty() &&
             !s.eval->classNames.empty() && s.images.classNames != s.eval->classNames)
             problems.push_back(s.eval->source + ": " + where + "the eval classes differ from the images' (" +
@@ -276,7 +281,8 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     s.options = options;
     progress.report("loading the base", 0, 1);
     const model::Encoder base = model::loadEncoder(k.base, k.layout, k.architecture);
-    s.kit = {k.path, k.dir, k.name, "kit", k.text, k.base, io::hashFile(k.base), model::layoutName(base.found.layout), base.config};
+    s.kit = {k.path, k.dir, k.name, "kit", k.text, k.base, io::hashFile(k.base), model::layoutName(base.found.layout), base.found.prefix,
+             base.config};
     s.base = base.params;
     const data::Preprocess pre = kitPreprocess(k, base.config.channels, base.config.imageSize);
     checkPreprocess(pre, base.config, k.path);
@@ -459,6 +465,9 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
             const eval::TaskSuite suite = loadKitSuite(kitFile, so, p, cancel);
             if (options.scores)
                 for (std::size_t i = 0; i < suite.tasks.size(); ++i) r.tasks[i].expertScore = suite.tasks[i].expertScore;
+            if (!options.downstream.empty())
+                for (auto& p : eval::downstreamProblems(suite, eval::parseDownstreamMode(options.downstream)))
+                    r.problems.push_back(k.path + ": " + p);
         } catch (const Cancelled&) {
             throw;
         } catch (const Error& e) {

@@ -45,6 +45,7 @@ struct CheckOptions {
     eval::SuiteOptions suite;  // sizes of the sets scored (evalLimit bounds the expert scores' cost)
     bool scores = true;        // score each expert (decodes its eval images; encoder forwards)
     int maxImageProblems = 5;  // per image source
+    std::string downstream;    // a downstream mode to check for (head-realign needs labels); empty: none
 };
 
 KitReport checkKit(const std::string& kitFile, const CheckOptions& options, ProgressSink& progress = nullProgress(),

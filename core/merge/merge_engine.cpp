@@ -9,6 +9,7 @@
 
 #include "core/errors.h"
 #include "core/jobs/parallel.h"
+#include "core/io/prefixed_source.h"
 #include "core/io/source_factory.h"
 #include "core/merge/method_registry.h"
 #include "core/merge/recipe.h"
@@ -49,7 +50,11 @@ MergeEngine::MergeEngine(MergeSpec spec, const KitContext* kit) : m_spec(std::mo
     m_base = io::openCheckpoint(m_spec.base, m_spec.open);
     std::vector<const io::TensorSource*> experts;
     for (const auto& m : m_spec.models) {
-        m_experts.push_back(io::openCheckpoint(m.path, m_spec.open));
+        auto expert = io::openCheckpoint(m.path, m_spec.open);
+        // An expert saved by another class than its base (module., vision_model., ...) is read
+        // under the base's names.
+        const io::PrefixChange change = io::alignPrefixes(*m_base, *expert);
+        m_experts.push_back(io::withPrefix(std::move(expert), change));
         experts.push_back(m_experts.back().get());
     }
     TensorPlan plan = makePlan(*m_base, experts, m_spec.filter);

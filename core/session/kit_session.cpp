@@ -113,7 +113,7 @@ std::vector<TaskInfo> KitSession::tasks() const {
 
 merge::MergeSpec KitSession::bind(const merge::MergeSpec& settings) const {
     merge::MergeSpec spec = settings;
-    sweep::bindToInputs(spec, sweep::kitInputs(m_impl->suite));
+    sweep::bindToKit(spec, m_impl->suite);
     return spec;
 }
 
@@ -136,12 +136,13 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
     const bool perTask = info.perTaskOutputs;
     const std::size_t outputs = perTask ? T : 1;
     m.liveBuffers.resize(outputs);
-    std::vector<model::ParamMap> merged(outputs, m.suite.base);
+    std::vector<model::ParamMap> merged(outputs);
     const auto& planned = m.liveEngine->problem().plan().merged;
     for (std::size_t o = 0; o < outputs; ++o) {
         m.liveEngine->applyToMemory(perTask ? static_cast<int>(o) : -1, m.liveBuffers[o], nullProgress(), cancel);
-        for (std::size_t i = 0; i < planned.size(); ++i)
-            merged[o][planned[i].name] = model::viewFloats(m.liveBuffers[o][i].data(), planned[i].shape);
+        model::ParamMap views;
+        for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(m.liveBuffers[o][i].data(), planned[i].shape);
+        merged[o] = eval::toEncoder(m.suite, views);
     }
     LiveResult out;
     out.mergeSeconds = since(t0);

@@ -10,11 +10,14 @@
 namespace ms::core::store {
 
 namespace {
+// Over the values present: a task without a score (NaN: proxy-only, or no head for frozen) is
+// left out of the mean, not counted as zero.
 double mean(const std::vector<double>& v) {
-    if (v.empty()) return kMissing;
     double s = 0;
-    for (double x : v) s += x;
-    return s / static_cast<double>(v.size());
+    std::size_t n = 0;
+    for (double x : v)
+        if (!std::isnan(x)) s += x, ++n;
+    return n ? s / static_cast<double>(n) : kMissing;
 }
 }  // namespace
 

@@ -45,7 +45,7 @@ struct PointRecord {
     std::map<std::string, Artifact> artifacts;
 
     bool hasDownstream() const { return !normalized.empty(); }
-    double downstreamMean() const;                        // mean normalized performance (NaN: none)
+    double downstreamMean() const;                        // mean normalized performance over the tasks scored (NaN: none)
     double proxyMean(const std::string& variant) const;  // mean over tasks (NaN: none)
     double proxyMin(const std::string& variant) const;
 };

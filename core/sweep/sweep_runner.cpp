@@ -61,6 +61,18 @@ std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite) {
     return in;
 }
 
+void bindToKit(merge::MergeSpec& spec, const eval::TaskSuite& suite) {
+    bindToInputs(spec, kitInputs(suite));
+    const std::string& prefix = suite.kit.basePrefix;
+    if (prefix.empty() || !spec.filter.include.empty()) return;
+    std::string rx = "^";
+    for (char c : prefix) {
+        if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) rx += '\\';
+        rx += c;
+    }
+    spec.filter.include.push_back(rx);
+}
+
 eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record) {
     eval::SuiteOptions o;
     try {
@@ -102,13 +114,15 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     if (options.downstream.mode == eval::DownstreamMode::ReprRealign && info.perTaskOutputs)
         throw InvalidArgument("repr-realign trains one encoder for all tasks; " + info.name + " gives one model per task");
     checkColumns(plan, info, relations);
+    if (const auto problems = eval::downstreamProblems(suite, options.downstream.mode); !problems.empty())
+        throw InvalidArgument(problems.front());
     if (!spec.merge.lambda.empty() && !info.has("lambda"))
         throw InvalidArgument(info.name + " has no λ: a per-block λ curve or λ override does not apply");
     std::vector<proxy::ProxyVariant> variants;
     for (const auto& n : options.proxies) variants.push_back(proxy::parseProxyVariant(n));
 
     // The settings, bound to the kit's files; every point's settings validated before any work.
-    bindToInputs(spec.merge, kitInputs(suite));
+    bindToKit(spec.merge, suite);
     spec.merge = merge::canonical(spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
     for (const auto& values : plan.points) {
         const merge::MergeSpec p = pointSpec(spec, plan.paramNames, values);
@@ -197,11 +211,12 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
                 stage(what + " " + std::to_string(d) + "/" + std::to_string(t));
             });
             engine.prepare(inner, cancel);
-            std::vector<model::ParamMap> merged(outputs, suite.base);
+            std::vector<model::ParamMap> merged(outputs);
             for (std::size_t o = 0; o < outputs; ++o) {
                 engine.applyToMemory(info.perTaskOutputs ? static_cast<int>(o) : -1, buffers[o], nullProgress(), cancel);
-                for (std::size_t i = 0; i < planned.size(); ++i)
-                    merged[o][planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
+                model::ParamMap views;
+                for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
+                merged[o] = eval::toEncoder(suite, views);
             }
             point.artifacts = engine.artifacts();
             std::vector<const model::ParamMap*> perTask;

@@ -44,6 +44,10 @@ std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& o
 
 // The kit's files with their hashes, as an experiment records them (base first, then the experts).
 std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite);
+// Binds merge settings to the kit's files (bindToInputs) and, when the base keeps its encoder
+// under a prefix (a CLIPModel's vision_model.), merges only that part: the rest (text tower,
+// projection) is copied from the base and need not be in the experts.
+void bindToKit(merge::MergeSpec& spec, const eval::TaskSuite& suite);
 
 // The data settings a sweep ran with (its options JSON), to load the same suite again (a learned
 // point re-made from an experiment learns on the same images).

@@ -1,0 +1,235 @@
+// Kits of the user's own: a reduced-size Hugging Face CLIP kit with zero-shot heads scored
+// against python3-torch (tests/fixtures/kits/make_clip_kit.py), the demo kit exported as a user
+// kit (another layout, head files, PNG folders, CSV lists, mask and 16-bit edge maps) scoring
+// what the demo says, a proxy-only task sweeping, and malformed kits refused by kit check and
+// by sweep with exit 2, naming the file.
+#include "core/kit/kit_suite.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "core/data/mnist_readers.h"
+#include "core/demo/demo_export.h"
+#include "core/demo/kit_trainer.h"
+#include "core/demo/demo_suite.h"
+#include "core/errors.h"
+#include "core/eval/task_batches.h"
+#include "core/io/source_factory.h"
+#include "core/model/heads.h"
+#include "core/model/param_io.h"
+#include "tests/core/eval/reduced_kit.h"
+#include "tests/test_support.h"
+
+namespace ms::test {
+namespace {
+
+namespace fs = std::filesystem;
+using core::eval::TaskSuite;
+
+std::string readAll(const std::string& p) {
+    std::ifstream in(p);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The CLIP fixture kit copied into `dir` (so a test can break it).
+std::string clipKit(const TempDir& dir) {
+    fs::copy(fixture("kits/clip_tiny"), dir.dir(), fs::copy_options::recursive);
+    return dir.path("kit.yaml");
+}
+
+void replaceInFile(const std::string& path, const std::string& from, const std::string& to) {
+    std::string s = readAll(path);
+    const auto at = s.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    s.replace(at, from.size(), to);
+    std::ofstream(path) << s;
+}
+
+core::eval::SuiteOptions small() {
+    core::eval::SuiteOptions o;
+    o.probeSize = 10;
+    o.realignSamples = 10;
+    return o;
+}
+
+TEST(ClipKit, ZeroShotHeadsScoreWhatPyTorchComputes) {
+    const TaskSuite s = core::kit::loadSuite(fixture("kits/clip_tiny/kit.yaml"), small());
+    EXPECT_EQ(s.kit.layout, "hf_clip");
+    EXPECT_EQ(s.config().heads, 2);  // from config.json's vision_config (shapes alone would say 1)
+    EXPECT_EQ(s.config().activation, core::model::Activation::QuickGelu);
+    EXPECT_TRUE(s.config().preNorm);
+    EXPECT_FALSE(s.config().patchBias);
+    std::ifstream in(fixture("kits/clip_tiny/expected.json"));
+    const auto expected = nlohmann::json::parse(in);
+    ASSERT_EQ(s.tasks.size(), 2u);
+    for (std::size_t t = 0; t < s.tasks.size(); ++t) {
+        const auto& task = s.tasks[t];
+        const auto& e = expected["tasks"][t];
+        SCOPED_TRACE(task.task.name);
+        ASSERT_EQ(task.headConfig.kind, core::model::HeadKind::ZeroShot);
+        ASSERT_TRUE(task.eval);
+        const at::Tensor tokens = core::eval::encodeSet(s.config(), s.experts[t], *task.eval).tokens;
+        const at::Tensor logits = core::model::headForward(task.headConfig, task.head, tokens);
+        ASSERT_EQ(logits.size(0), static_cast<std::int64_t>(e["logits"].size()));
+        double worst = 0;
+        for (std::int64_t i = 0; i < logits.size(0); ++i)
+            for (std::int64_t c = 0; c < logits.size(1); ++c)
+                worst = std::max(worst, std::abs(logits[i][c].item<double>() - e["logits"][i][c].get<double>()));
+        EXPECT_LT(worst, 2e-3) << "logits are scaled by 100; JPEG decoding and preprocessing are exact";
+        EXPECT_NEAR(task.expertScore, e["accuracy"].get<double>(), 1e-6);  // PyTorch took a float32 mean
+    }
+    // The two experts came as safetensors and as a nested PyTorch .bin, both without the
+    // vision_model. prefix of the base: their weights differ from the base's, as fine-tuned.
+    EXPECT_GT((s.experts[0].at("blocks.0.attn.qkv.weight") - s.base.at("blocks.0.attn.qkv.weight")).abs().max().item<float>(), 0);
+    EXPECT_GT((s.experts[1].at("norm.weight") - s.base.at("norm.weight")).abs().max().item<float>(), 0);
+}
+
+TEST(ClipKit, MalformedKitsAreRefusedByKitCheckAndBySweepNamingTheProblem) {
+    struct Case {
+        std::string what;
+        std::function<void(const TempDir&)> breakIt;
+        std::string needle;
+        std::vector<std::string> extra;  // kit check / sweep flags
+    };
+    const std::vector<Case> cases = {
+        {"missing file", [](const TempDir& d) { replaceInFile(d.path("kit.yaml"), "shapes.safetensors", "gone.safetensors"); },
+         "gone.safetensors", {}},
+        {"wrong-width head",
+         [](const TempDir& d) {
+             core::model::writeParams(d.path("narrow.safetensors"), {{"weight", at::zeros({5, 32})}, {"bias", at::zeros({5})}}, {});
+             replaceInFile(d.path("kit.yaml"), "{text: shapes_text.safetensors}", "narrow.safetensors");
+         },
+         "reads width 64", {}},
+        {"unreadable image", [](const TempDir& d) { fs::copy_file(fixture("images/truncated.jpg"), d.path("train/c1/broken.jpg")); },
+         "broken.jpg", {}},
+        {"missing labels for head-realign",
+         [](const TempDir& d) {
+             fs::create_directories(d.path("flat"));
+             for (const auto& f : fs::directory_iterator(d.path("train/c0"))) fs::copy_file(f.path(), d.path("flat") + "/" + f.path().filename().string());
+             replaceInFile(d.path("kit.yaml"), "images: train", "images: flat");
+         },
+         "have no labels", {"--downstream", "head-realign"}},
+        {"expert of another architecture",
+         [](const TempDir& d) {
+             core::model::ParamMap p = core::model::loadParams(*core::io::openCheckpoint(d.path("shapes.safetensors")));
+             for (auto it = p.begin(); it != p.end();) it = it->first.starts_with("encoder.layers.1.") ? p.erase(it) : std::next(it);
+             core::model::writeParams(d.path("shapes.safetensors"), p, {});
+         },
+         "not the base's architecture", {}},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
+        TempDir dir;
+        const std::string kit = clipKit(dir);
+        c.breakIt(dir);
+        std::vector<std::string> check = {"kit", "check", kit};
+        check.insert(check.end(), c.extra.begin(), c.extra.end());
+        const auto r = runCli(check);
+        EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+        EXPECT_NE(r.out.find(c.needle), std::string::npos) << r.out;
+        std::vector<std::string> sweep = {"sweep", "--kit", kit, "--out", dir.path("exp.h5"), "--grid", "lambda=0.5,1",
+                                          "--probe-size", "8", "--no-feature-cache"};
+        if (c.extra.empty()) sweep.insert(sweep.end(), {"--downstream", "frozen"});
+        else sweep.insert(sweep.end(), c.extra.begin(), c.extra.end());
+        const auto s = runCli(sweep);
+        EXPECT_EQ(s.exitCode, 2) << s.out << s.err;
+        EXPECT_NE(s.err.find(c.needle), std::string::npos) << s.err;
+        EXPECT_FALSE(fs::exists(dir.path("exp.h5"))) << "nothing is written for a refused kit";
+    }
+}
+
+// The reduced demo kit exported once per process (a second or two).
+const std::string& exportedKit() {
+    static TempDir dir;
+    static const std::string kit = [] {
+        core::demo::ExportOptions o;
+        o.kitDir = reducedKit().dir;
+        o.outDir = dir.path("kit");
+        o.trainImages = 120;
+        o.digitsDir = MS_MNIST_DIGITS_DIR;
+        return core::demo::exportDemoKit(o);
+    }();
+    return kit;
+}
+
+TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
+    core::eval::SuiteOptions o = small();
+    const TaskSuite user = core::kit::loadSuite(exportedKit(), o);
+    EXPECT_EQ(user.kit.producer, "kit");
+    EXPECT_EQ(user.kit.layout, "hf_dinov2");
+    EXPECT_EQ(user.config().heads, reducedKit().config.heads);  // config.json beside the models
+    // The same experts scored by the demo's own evaluation (the function that wrote the manifest)
+    // on the same first 200 test images, in this process: equal to the last bit, except edge
+    // maps (16-bit PNG: within 1e-5).
+    const auto& k = reducedKit();
+    const core::demo::KitData data = core::demo::loadKitData(core::data::kFashionMnistDir, MS_MNIST_DIGITS_DIR, k.seed);
+    o.digitsDir = MS_MNIST_DIGITS_DIR;
+    const TaskSuite demo = core::demo::loadDemoSuite(k.dir, o);
+    ASSERT_EQ(user.tasks.size(), demo.tasks.size());
+    for (std::size_t t = 0; t < user.tasks.size(); ++t) {
+        const auto& u = user.tasks[t];
+        SCOPED_TRACE(u.task.name);
+        EXPECT_EQ(u.task.type, demo.tasks[t].task.type);
+        EXPECT_EQ(u.eval->count, 200);
+        const double own = core::demo::evaluateTask(core::demo::findDemoTask(u.task.name), k.config, demo.experts[t], demo.tasks[t].head,
+                                                    demo.tasks[t].headConfig, data, 200);
+        if (u.task.type == core::kit::TaskType::Regression) EXPECT_NEAR(u.expertScore, own, 1e-5);
+        else EXPECT_DOUBLE_EQ(u.expertScore, own);
+        // And what the demo kit's manifest says (scored when it was built, one thread): one
+        // image of 200 may fall on the other side of a near tie.
+        EXPECT_NEAR(u.expertScore, reducedKit().task(u.task.name).expertScore, 0.0051);
+        for (const auto& [name, t0] : user.experts[t]) EXPECT_TRUE(t0.equal(demo.experts[t].at(name))) << name;
+    }
+    // The three Fashion-MNIST tasks share one probe set, as in the demo.
+    EXPECT_EQ(user.tasks[0].probe, user.tasks[1].probe);
+    EXPECT_NE(user.tasks[0].probe, user.tasks[3].probe);
+}
+
+TEST(ExportedDemoKit, AProxyOnlyTaskSweepsBesideScoredOnes) {
+    TempDir dir;
+    const std::string kit = dir.path("kit.yaml");
+    const std::string exported = exportedKit();
+    const fs::path root = fs::path(exported).parent_path();
+    // An unlabelled folder of digits, no eval set: proxy only. Paths of the export made absolute.
+    fs::create_directories(dir.path("probe"));
+    int n = 0;
+    for (const auto& f : fs::directory_iterator(root / "data/mnist-digits/train/class-3"))
+        if (n++ < 20) fs::copy_file(f.path(), dir.path("probe/" + f.path().filename().string()));
+    std::string text = std::regex_replace(readAll(exported), std::regex(R"((expert|images|eval|targets|eval_targets|base|file): (models|data|heads)/)"),
+                                          "$1: " + root.string() + "/$2/");
+    text += "  - name: digits-probe\n    expert: " + (root / "models/digits-class.safetensors").string() + "\n    images: probe\n";
+    std::ofstream(kit) << text;
+    const auto check = runCli({"kit", "check", kit, "--json"});
+    ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
+    const auto j = nlohmann::json::parse(check.out);
+    ASSERT_EQ(j["tasks"].size(), 5u);
+    EXPECT_EQ(j["tasks"][4]["name"], "digits-probe");
+    EXPECT_TRUE(j["tasks"][4]["expert_score"].is_null());
+    EXPECT_TRUE(j["tasks"][4]["scores"]["proxy"].get<bool>());
+    EXPECT_FALSE(j["tasks"][4]["scores"]["frozen"].get<bool>());
+    EXPECT_TRUE(j["tasks"][0]["scores"]["head-realign"].get<bool>());
+    const auto r = runCli({"sweep", "--kit", kit, "--out", dir.path("exp.h5"), "--grid", "lambda=0.5,1", "--downstream", "frozen",
+                           "--probe-size", "16", "--no-feature-cache"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto rep = runCli({"report", dir.path("exp.h5"), "--json"});
+    ASSERT_EQ(rep.exitCode, 0) << rep.err;
+    const auto e = nlohmann::json::parse(rep.out);
+    const auto& points = e["sweeps"][0]["points"];
+    ASSERT_EQ(points.size(), 2u);
+    EXPECT_EQ(e["sweeps"][0]["tasks"].size(), 5u) << rep.out.substr(0, 2000);
+    for (const auto& p : points) {
+        EXPECT_TRUE(p["downstream"]["mean"].is_number()) << p.dump();  // the mean over the tasks scored
+        EXPECT_TRUE(p["downstream"]["per_task"]["digits-probe"].is_null()) << p.dump();
+        EXPECT_TRUE(p["proxy"]["per_task"]["digits-probe"].is_number()) << p.dump();
+    }
+    // The merge changed the encoder (tensors renamed and q/k/v fused through the layout): λ moves the proxy.
+    EXPECT_NE(points[0]["proxy"]["mean"].get<double>(), points[1]["proxy"]["mean"].get<double>());
+}
+
+}  // namespace
+}  // namespace ms::test
