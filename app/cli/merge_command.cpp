@@ -77,6 +77,7 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
         spec.method = a.method;
         spec.base = k.base;
         for (const auto& [file, task] : k.experts) spec.models.push_back({file, task, {}, ""});
+        if (!k.include.empty() && a.include.empty()) spec.filter.include.push_back(k.include);
 #else
         throw core::InvalidArgument("this build of mergescope-cli has no model support (--kit)");
 #endif

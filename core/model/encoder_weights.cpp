@@ -30,12 +30,12 @@ const Marker kMarkers[] = {
     {VitLayout::Timm, "patch_embed.proj.weight", ""},
 };
 
-std::string someNames(const ParamMap& raw) {
+std::string someNames(const std::vector<std::string>& names) {
     std::string s;
     int n = 0;
-    for (const auto& [name, t] : raw) {
+    for (const auto& name : names) {
         if (n++ == 8) {
-            s += ", ... (" + std::to_string(raw.size()) + " tensors)";
+            s += ", ... (" + std::to_string(names.size()) + " tensors)";
             break;
         }
         s += (s.empty() ? "" : ", ") + name;
@@ -63,10 +63,16 @@ int countBlocks(const ParamMap& p, const std::string& before) {
 }  // namespace
 
 FoundLayout findLayout(const ParamMap& raw, const std::string& hint, const std::string& file) {
+    std::vector<std::string> names;
+    for (const auto& [name, t] : raw) names.push_back(name);
+    return findLayoutInNames(names, hint, file);
+}
+
+FoundLayout findLayoutInNames(const std::vector<std::string>& names, const std::string& hint, const std::string& file) {
     const bool any = hint.empty() || hint == "auto";
     const VitLayout wanted = any ? VitLayout::Timm : parseLayout(hint);
     std::vector<FoundLayout> found;
-    for (const auto& [name, t] : raw)
+    for (const auto& name : names)
         for (const auto& m : kMarkers) {
             if (!any && m.layout != wanted) continue;
             const std::string patch = m.patch;
@@ -82,7 +88,7 @@ FoundLayout findLayout(const ParamMap& raw, const std::string& hint, const std::
                                     std::string(any ? "timm patch_embed.proj.weight, hf_clip embeddings.patch_embedding.weight or "
                                                       "hf_dinov2 embeddings.patch_embeddings.projection.weight"
                                                     : "the patch embedding of layout " + hint) +
-                                    " under any prefix); the file has: " + someNames(raw));
+                                    " under any prefix); the file has: " + someNames(names));
     // The shortest prefix: the outermost model (a wrapped copy of a second encoder is unusual).
     std::sort(found.begin(), found.end(), [](const FoundLayout& a, const FoundLayout& b) { return a.prefix.size() < b.prefix.size(); });
     return found.front();

@@ -23,6 +23,7 @@ struct FoundLayout {
 // Throws FormatError naming `file` and listing some names when no known layout fits. `hint`:
 // "auto" or a layout name (then only that layout is looked for).
 FoundLayout findLayout(const ParamMap& raw, const std::string& hint, const std::string& file);
+FoundLayout findLayoutInNames(const std::vector<std::string>& names, const std::string& hint, const std::string& file);
 
 // The names under the prefix, renamed to what the layout's rules read (HF CLIP names keep
 // their `vision_model.` root); tensors outside the prefix go to `others` (text towers,

@@ -1,11 +1,15 @@
 #include "core/session/kit_session.h"
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/demo/demo_kit.h"
+#include "core/io/source_factory.h"
+#include "core/kit/kit_file.h"
+#include "core/model/encoder_weights.h"
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
 #include "core/kit/kit_suite.h"
@@ -200,8 +204,26 @@ std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings
     return merge::writeMerged(spec, request, &kit, progress, cancel).files;
 }
 
-KitInputs kitInputs(const std::string& kitDir) {
-    const demo::KitManifest k = demo::loadKit(kitDir, true);
+KitInputs kitInputs(const std::string& kitPath) {
+    namespace fs = std::filesystem;
+    std::string file = kitPath;
+    if (fs::is_directory(kitPath) && kit::isKitFile((fs::path(kitPath) / "kit.yaml").string())) file = (fs::path(kitPath) / "kit.yaml").string();
+    if (!fs::is_directory(file)) {
+        const kit::KitFile k = kit::readKitFile(file);
+        KitInputs out;
+        out.base = k.base;
+        for (const auto& t : k.tasks) out.experts.emplace_back(t.expert, t.name);
+        std::vector<std::string> names;
+        const auto source = io::openCheckpoint(k.base);  // alive for the loop (a temporary would not be)
+        for (const auto& t : source->tensors()) names.push_back(t.name);
+        const std::string prefix = model::findLayoutInNames(names, k.layout, k.base).prefix;
+        if (!prefix.empty()) {
+            out.include = "^";
+            for (char c : prefix) out.include += std::string(std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos ? "\\" : "") + c;
+        }
+        return out;
+    }
+    const demo::KitManifest k = demo::loadKit(kitPath, true);
     KitInputs out;
     out.base = k.path(k.baseFile);
     for (const auto& t : k.tasks) out.experts.emplace_back(k.path(t.expertFile), t.task.name);

@@ -104,8 +104,10 @@ private:
 struct KitInputs {
     std::string base;
     std::vector<std::pair<std::string, std::string>> experts;  // (file, task)
+    std::string include;  // a base that keeps its encoder under a prefix: merge only that (regex)
 };
-KitInputs kitInputs(const std::string& kitDir);
+// A kit file, or the demo kit's directory.
+KitInputs kitInputs(const std::string& kitPath);
 
 // The demo kit: its default directory and a build that reuses a valid cache.
 std::string defaultDemoKitDir();

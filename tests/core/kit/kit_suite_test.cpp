@@ -233,3 +233,30 @@ TEST(ExportedDemoKit, AProxyOnlyTaskSweepsBesideScoredOnes) {
 
 }  // namespace
 }  // namespace ms::test
+
+namespace ms::test {
+namespace {
+
+TEST(ClipKit, MergeKitMergesTheVisionTowerOfAClipModelBase) {
+    TempDir dir;
+    const auto r = runCli({"merge", "--kit", fixture("kits/clip_tiny/kit.yaml"), "--method", "task_arithmetic", "--set", "lambda=0.5",
+                           "--out", dir.path("merged.safetensors")});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto merged = core::model::loadParams(*core::io::openCheckpoint(dir.path("merged.safetensors")));
+    const auto base = core::model::loadParams(*core::io::openCheckpoint(fixture("kits/clip_tiny/base.safetensors")));
+    // The base's names and its text tower (copied); the experts came without the vision_model. prefix.
+    ASSERT_TRUE(merged.count("vision_model.encoder.layers.0.self_attn.q_proj.weight"));
+    ASSERT_TRUE(merged.count("text_model.embeddings.token_embedding.weight"));
+    EXPECT_TRUE(merged.at("logit_scale").equal(base.at("logit_scale")));
+    const std::string q = "vision_model.encoder.layers.0.self_attn.q_proj.weight";
+    EXPECT_FALSE(merged.at(q).equal(base.at(q)));
+    // Task arithmetic by hand: base + 0.5 · Σ (expert − base), experts read from their own files.
+    const auto e0 = core::model::loadParams(*core::io::openCheckpoint(fixture("kits/clip_tiny/shapes.safetensors")));
+    const auto e1 = core::model::loadParams(*core::io::openCheckpoint(fixture("kits/clip_tiny/shapes-ft.bin")));
+    const std::string eq = "encoder.layers.0.self_attn.q_proj.weight";
+    const at::Tensor want = base.at(q) + 0.5 * ((e0.at(eq) - base.at(q)) + (e1.at(eq) - base.at(q)));
+    EXPECT_TRUE(at::allclose(merged.at(q), want, 1e-6, 1e-6));
+}
+
+}  // namespace
+}  // namespace ms::test
