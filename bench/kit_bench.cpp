@@ -1,0 +1,112 @@
+// A user kit at real size: ViT-B/32 at 224 px in the Hugging Face CLIP layout (random weights,
+// made by bench/vit_b32_kit.py with python3-torch), 4 experts, 32 JPEG images per task, zero-shot
+// heads. Prints, each against a floor measured in the same run:
+//   forward     our encoder's images/s on task 0's 32 images  vs  python3-torch's forward of the
+//               same weights on the same batch (CLIP's vision tower as Hugging Face computes it)
+//   proxy       seconds per sweep point (task arithmetic at a new λ, merged weights through the
+//               layout, task-alignment proxy)  vs  the bare forward passes over the probe sets
+// and the kit's load time (5 checkpoints, decoding, expert scores), the feature cache's size and
+// the peak RSS. Usage: bench_kit [DIR] (default $TMPDIR/mergescope-vitb32-kit; made if missing).
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "bench/bench_util.h"
+#include "core/kit/kit_suite.h"
+#include "core/merge/merge_engine.h"
+#include "core/model/param_io.h"
+#include "core/proxy/task_alignment.h"
+#include "core/sweep/sweep_runner.h"
+
+using namespace ms;
+using namespace ms::core;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string run(const std::string& command) {
+    std::string out;
+    if (FILE* p = ::popen(command.c_str(), "r")) {
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        if (::pclose(p) != 0) return {};
+    }
+    return out;
+}
+
+double since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string dir = argc > 1 ? argv[1] : (fs::temp_directory_path() / "mergescope-vitb32-kit").string();
+    const std::string script = std::string(MS_SOURCE_DIR) + "/bench/vit_b32_kit.py";
+    if (!fs::exists(dir + "/kit.yaml")) {
+        std::printf("making the ViT-B/32 kit in %s (python3-torch, ~1.7 GB)\n", dir.c_str());
+        if (std::system(("/usr/bin/python3 " + script + " make " + dir).c_str()) != 0) {
+            std::fprintf(stderr, "could not make the kit (needs python3-torch and python3-pil)\n");
+            return 2;
+        }
+    }
+    const std::string torchJson = run("/usr/bin/python3 " + script + " forward " + dir);
+    if (torchJson.empty()) {
+        std::fprintf(stderr, "python3-torch's forward failed\n");
+        return 2;
+    }
+    const auto torch = nlohmann::json::parse(torchJson);
+    bench::header("a ViT-B/32 kit at 224 px, HF CLIP layout, 4 experts x 32 JPEGs (" + std::to_string(at::get_num_threads()) +
+                  " LibTorch threads)");
+    eval::SuiteOptions so;
+    so.probeSize = 32;
+    so.realignSamples = 32;
+    so.evalLimit = 32;
+    auto t0 = std::chrono::steady_clock::now();
+    const eval::TaskSuite suite = kit::loadKitSuite(dir + "/kit.yaml", so);
+    const double load = since(t0);
+    const data::ImageSet& batch = *suite.tasks[0].probe;
+    bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>());  // warm-up
+    const double ours = bench::bestSeconds(3, [&] { bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>()); });
+    const double theirs = torch["seconds"].get<double>();
+    const double n = static_cast<double>(batch.count);
+    std::printf("  %-34s %9.2f img/s  python3-torch %7.2f img/s   time ratio %5.2f (target <= 1.10)\n", "encoder forward, batch 32",
+                n / ours, n / theirs, ours / theirs);
+
+    const std::string cache = (fs::temp_directory_path() / "mergescope-vitb32-features").string();
+    fs::remove_all(cache);
+    t0 = std::chrono::steady_clock::now();
+    const proxy::TaskAlignmentProxy proxy(suite, {proxy::parseProxyVariant("task-alignment")}, cache);
+    const double proxySetup = since(t0);
+    merge::MergeSpec spec;
+    spec.method = "task_arithmetic";
+    sweep::bindToKit(spec, suite);
+    merge::MergeEngine engine(spec);
+    std::vector<std::vector<float>> buffers;
+    double lambda = 0.3;
+    const auto& planned = engine.problem().plan().merged;
+    const double point = bench::bestSeconds(3, [&] {
+        lambda = lambda == 0.3 ? 0.4 : 0.3;
+        engine.setParams({{"lambda", lambda}}, {});
+        engine.prepare();
+        engine.applyToMemory(-1, buffers);
+        model::ParamMap views;
+        for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(buffers[i].data(), planned[i].shape);
+        const model::ParamMap merged = eval::toEncoder(suite, views);
+        bench::sink(proxy.score(merged).begin()->second[0]);
+    });
+    double floor = 0;
+    for (const auto& g : suite.groups(&eval::SuiteTask::probe)) (void)g, floor += ours * static_cast<double>(g.set->count) / n;
+    std::printf("  %-34s %9.2f s      floor %7.2f s (forward over the probe sets)   ratio %5.2f\n", "proxy, one sweep point", point, floor,
+                point / floor);
+    std::uintmax_t cacheBytes = 0;
+    for (const auto& f : fs::recursive_directory_iterator(cache)) if (f.is_regular_file()) cacheBytes += f.file_size();
+    std::printf("  %-34s %9.2f s  (5 checkpoints, 4x32 + 4x32 JPEGs decoded, 4 expert scores)\n", "kit load", load);
+    std::printf("  %-34s %9.2f s  (expert and base features of the probe sets, cached)\n", "proxy setup", proxySetup);
+    std::printf("  %-34s %9.1f MiB\n", "feature cache", static_cast<double>(cacheBytes) / (1 << 20));
+    std::printf("  peak RSS %.0f MiB\n", bench::peakRssMiB());
+    fs::remove_all(cache);
+    return 0;
+}
