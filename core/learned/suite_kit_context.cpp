@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/learned/learned_merge.h"
+#include "core/model/encoder_weights.h"
+#include "core/model/vit_layouts.h"
 
 namespace ms::core::learned {
 
@@ -10,7 +12,13 @@ merge::LearnedWeights SuiteKitContext::learn(const merge::MethodInfo& method, co
                                              ProgressSink& progress, const CancelToken* cancel) const {
     LearnedResult r = runLearnedMerge(m_suite, method.name, args.global(), progress, cancel);
     merge::LearnedWeights out;
-    for (const auto& [name, t] : r.merged) {
+    // Learned on the canonical encoder; the engine merges under the base file's names.
+    const auto& kit = m_suite.kit;
+    const model::ParamMap named =
+        kit.layout.empty() || (kit.layout == "timm" && kit.basePrefix.empty())
+            ? r.merged
+            : model::toFileNames(r.merged, {model::parseLayout(kit.layout), kit.basePrefix}, m_suite.config());
+    for (const auto& [name, t] : named) {
         const at::Tensor c = t.detach().to(at::kFloat).contiguous();
         const float* p = c.data_ptr<float>();
         out.tensors.emplace(name, std::vector<float>(p, p + c.numel()));

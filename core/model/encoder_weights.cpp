@@ -108,6 +108,16 @@ ParamMap stripPrefix(const ParamMap& raw, const FoundLayout& f, ParamMap* others
     return out;
 }
 
+ParamMap toFileNames(const ParamMap& canonical, const FoundLayout& f, const VitConfig& config) {
+    std::string root;
+    for (const auto& m : kMarkers)
+        if (m.layout == f.layout) root = m.root;
+    ParamMap out;
+    for (const auto& [name, t] : fromCanonical(canonical, f.layout, config))
+        out[f.prefix + (name.starts_with(root) ? name.substr(root.size()) : name)] = t;
+    return out;
+}
+
 VitConfig inferConfig(const ParamMap& p, VitLayout layout, const std::string& file) {
     VitConfig c;
     std::string patch, pos, blocks, fc1, ls, norm_pre, patchBias;

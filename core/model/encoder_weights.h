@@ -30,6 +30,10 @@ FoundLayout findLayoutInNames(const std::vector<std::string>& names, const std::
 // projections, logit scales, heads of HF models).
 ParamMap stripPrefix(const ParamMap& raw, const FoundLayout& found, ParamMap* others = nullptr);
 
+// Canonical tensors → the names (and shapes) they have in the file `found` describes: the
+// inverse of stripPrefix + toCanonical (learned merges hand their tensors back to the engine so).
+ParamMap toFileNames(const ParamMap& canonical, const FoundLayout& found, const VitConfig& config);
+
 // The architecture the shapes imply (heads: width / 64, the ViT convention; activation and
 // epsilon the layout's: CLIP quick_gelu and 1e-5, others gelu and 1e-6). Throws FormatError.
 VitConfig inferConfig(const ParamMap& stripped, VitLayout layout, const std::string& file);

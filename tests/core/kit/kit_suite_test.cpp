@@ -256,6 +256,15 @@ TEST(ClipKit, MergeKitMergesTheVisionTowerOfAClipModelBase) {
     const std::string eq = "encoder.layers.0.self_attn.q_proj.weight";
     const at::Tensor want = base.at(q) + 0.5 * ((e0.at(eq) - base.at(q)) + (e1.at(eq) - base.at(q)));
     EXPECT_TRUE(at::allclose(merged.at(q), want, 1e-6, 1e-6));
+
+    // A learned merge on this kit learns on the canonical encoder and writes the base's names.
+    const auto l = runCli({"merge", "--kit", fixture("kits/clip_tiny/kit.yaml"), "--method", "adamerging", "--set", "steps=5", "--out",
+                           dir.path("ada.safetensors")});
+    ASSERT_EQ(l.exitCode, 0) << l.err;
+    const auto ada = core::model::loadParams(*core::io::openCheckpoint(dir.path("ada.safetensors")));
+    EXPECT_EQ(ada.at(q).sizes(), base.at(q).sizes());
+    EXPECT_FALSE(ada.at(q).equal(base.at(q)));
+    EXPECT_TRUE(ada.count("vision_model.embeddings.class_embedding"));
 }
 
 }  // namespace
