@@ -16,6 +16,7 @@
 #include <QTabWidget>
 
 #include "ui/about_dialog.h"
+#include "ui/new_kit_dialog.h"
 #include "ui/panels/live_panel.h"
 #include "ui/panels/models_panel.h"
 #include "ui/panels/plots_panel.h"
@@ -139,6 +140,7 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty() && !m_results->exportCsv(path, &error)) emit m_workbench->message(QStringLiteral("error"), error);
     });
     file->addSeparator();
+    file->addAction(tr("New &kit…"), this, &MainWindow::newKit);
     file->addAction(tr("Open &kit…"), this, &MainWindow::chooseKit);
     file->addAction(tr("&Build the demo kit"), m_workbench, &Workbench::buildDemoKit);
     file->addSeparator();
@@ -170,8 +172,14 @@ void MainWindow::updateTitle() {
 }
 
 void MainWindow::chooseKit() {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open kit (a directory with kit.yaml)"));
-    if (!dir.isEmpty()) m_workbench->openKit(dir);
+    // A kit file (kit: 1), or the demo kit's kit.yaml.
+    const QString file = QFileDialog::getOpenFileName(this, tr("Open kit"), QString(), tr("Kit files (*.yaml *.yml)"));
+    if (!file.isEmpty()) m_workbench->openKit(file);
+}
+
+void MainWindow::newKit() {
+    NewKitDialog dialog(this);
+    if (dialog.exec() == QDialog::Accepted) m_workbench->openKit(dialog.kitFile());
 }
 
 void MainWindow::startWithoutKit() {

@@ -56,6 +56,7 @@ private:
     void addRecent(const QString& path);
     void rebuildRecentMenu();
     void chooseKit();
+    void newKit();
 
     Workbench* m_workbench;
     PlotsPanel* m_plots;

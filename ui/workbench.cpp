@@ -135,7 +135,7 @@ bool Workbench::openExperiment(const QString& path, QString* error) {
     // The experiment's kit, when it is not the one open.
     if (!m_experiment.inputs.empty() && (!m_session || m_session->baseHash() != m_experiment.inputs.front().hash)) {
         const QString kit = QString::fromStdString(m_experiment.kitDir);
-        if (!kit.isEmpty() && QFileInfo::exists(kit + QStringLiteral("/kit.yaml"))) openKit(kit);
+        if (!kit.isEmpty() && QFileInfo::exists(kit)) openKit(kit);  // a kit file, or the demo kit's folder
         else emit message(QStringLiteral("warning"), tr("the experiment's kit %1 is not available: its results are shown, new sweeps need it").arg(kit));
     }
     return true;

@@ -28,10 +28,10 @@ void addKitCommand(CLI::App& app, int& exitCode) {
     check->add_option("kit", a->kit, "the kit file (kit: 1)")->required();
     check->add_flag("--json", a->json, "print {kit, ok, layout, architecture, problems, tasks: [{name, expert_score, scores, ...}]}");
     check->add_flag("--no-scores", a->noScores, "skip the expert scores (no encoder runs; images are still decoded)");
-    check->add_option("--eval-limit", a->options.suite.evalLimit, "score experts on at most this many eval images per set (default: all)");
-    check->add_option("--probe-size", a->options.suite.probeSize, "probe images per data set, as sweep draws them (default 128)");
-    check->add_option("--realign-samples", a->options.suite.realignSamples, "re-alignment images per data set (default 1000)");
-    check->add_option("--seed", a->options.suite.seed, "seed of the draws (default 0)");
+    check->add_option("--eval-limit", a->options.evalLimit, "score experts on at most this many eval images per set (default: all)");
+    check->add_option("--probe-size", a->options.probeSize, "probe images per data set, as sweep draws them (default 128)");
+    check->add_option("--realign-samples", a->options.realignSamples, "re-alignment images per data set (default 1000)");
+    check->add_option("--seed", a->options.seed, "seed of the draws (default 0)");
     check->add_option("--downstream", a->options.downstream,
                       "also refuse what keeps this downstream mode from scoring (head-realign, repr-realign need labelled images)");
     check->callback([a, &exitCode] {

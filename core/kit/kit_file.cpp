@@ -150,6 +150,23 @@ bool isKitFile(const std::string& path) {
     }
 }
 
+KitPath resolveKitPath(const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        const std::string manifest = (fs::path(path) / "kit.yaml").string();
+        if (isKitFile(manifest)) return {false, manifest};
+        return {true, path};
+    }
+    if (isKitFile(path)) return {false, path};
+    try {
+        const YAML::Node y = YAML::LoadFile(path);
+        if (y.IsMap() && y["mergescope_kit"]) return {true, fs::path(path).parent_path().string()};
+    } catch (const std::exception&) {
+        // Not YAML: readKitFile names the problem.
+    }
+    return {false, path};
+}
+
 KitFile readKitFile(const std::string& path) {
     KitFile k;
     k.path = fs::absolute(path).lexically_normal().string();

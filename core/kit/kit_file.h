@@ -64,6 +64,13 @@ std::string kitFileYaml(const KitFile& kit, const std::string& dir);
 // Whether `path` looks like a kit file (a .yaml/.yml file whose top level has `kit:`).
 bool isKitFile(const std::string& path);
 
+// What a kit path names: a kit file, or the demo kit (its folder, or the kit.yaml inside it).
+struct KitPath {
+    bool demo = false;
+    std::string path;  // the kit file, or the demo kit's folder
+};
+KitPath resolveKitPath(const std::string& path);
+
 // The architecture fields known to a kit file, and applying given ones onto a config.
 const std::vector<std::string>& architectureKeys();
 void applyArchitecture(model::VitConfig& config, const std::map<std::string, std::string>& fields, const std::string& where);

@@ -377,13 +377,10 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
 eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options, ProgressSink& progress,
                           const CancelToken* cancel) {
     std::error_code ec;
-    if (fs::is_directory(kitPath, ec)) {
-        const std::string manifest = (fs::path(kitPath) / "kit.yaml").string();
-        if (isKitFile(manifest)) return loadKitSuite(manifest, options, progress, cancel);
-        return demo::loadDemoSuite(kitPath, options, progress, cancel);
-    }
     if (!fs::exists(kitPath, ec)) throw IoError(kitPath, "no such kit file or folder");
-    return loadKitSuite(kitPath, options, progress, cancel);
+    const KitPath k = resolveKitPath(kitPath);
+    if (k.demo) return demo::loadDemoSuite(k.path, options, progress, cancel);
+    return loadKitSuite(k.path, options, progress, cancel);
 }
 
 KitReport checkKit(const std::string& kitFile, const CheckOptions& options, ProgressSink& progress, const CancelToken* cancel) {
@@ -452,14 +449,18 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
         }
         if (t.type == TaskType::Segmentation && headOk && head.config.outputs <= 0)
             r.problems.push_back(k.path + ": task " + t.name + ": give `classes` (no head tells how many)");
-        tr.head = headOk ? describe(head) : "?";
+        tr.head = headOk ? describe(head) : "not checked (the base or the expert could not be read)";
         r.tasks.push_back(std::move(tr));
     }
     if (r.ok()) {
         // Decode what a sweep would (same draws) and score the experts: problems inside image
         // data (truncated files, masks with classes out of range) show up here.
         try {
-            eval::SuiteOptions so = options.suite;
+            eval::SuiteOptions so;
+            so.probeSize = options.probeSize;
+            so.realignSamples = options.realignSamples;
+            so.evalLimit = options.evalLimit;
+            so.seed = options.seed;
             if (!options.scores) so.evalLimit = 1;  // still decodes one eval image per set
             CallbackProgress p([&](const std::string& stage, std::uint64_t d, std::uint64_t n) { progress.report(stage, d, n); });
             const eval::TaskSuite suite = loadKitSuite(kitFile, so, p, cancel);

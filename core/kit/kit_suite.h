@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/eval/task_suite.h"
+#include "core/kit/kit_check.h"
 #include "core/kit/kit_file.h"
 
 namespace ms::core::kit {
@@ -23,34 +24,5 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
 // A kit file, or the demo kit's directory (or a directory holding kit.yaml of either kind).
 eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options,
                           ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
-
-struct TaskReport {
-    std::string name, type, metric, dataset, head;
-    std::int64_t images = 0, evalImages = 0;
-    bool labelled = false;  // the probe images have labels (re-alignment can use them)
-    bool proxy = false, frozen = false, headRealign = false, reprRealign = false;
-    double expertScore = 0;  // NaN when not available
-    bool higherIsBetter = true;
-    std::vector<std::string> notes;  // why a score is not available
-};
-
-struct KitReport {
-    std::string kit, name, layout, prefix, architecture, preprocess;
-    std::vector<std::string> problems;  // each names the file (and tensor or image) and the reason
-    std::vector<TaskReport> tasks;
-    bool ok() const { return problems.empty(); }
-};
-
-struct CheckOptions {
-    eval::SuiteOptions suite;  // sizes of the sets scored (evalLimit bounds the expert scores' cost)
-    bool scores = true;        // score each expert (decodes its eval images; encoder forwards)
-    int maxImageProblems = 5;  // per image source
-    std::string downstream;    // a downstream mode to check for (head-realign needs labels); empty: none
-};
-
-KitReport checkKit(const std::string& kitFile, const CheckOptions& options, ProgressSink& progress = nullProgress(),
-                   const CancelToken* cancel = nullptr);
-std::string kitReportJson(const KitReport& report);
-std::string kitReportText(const KitReport& report);
 
 }  // namespace ms::core::kit

@@ -205,10 +205,9 @@ std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings
 }
 
 KitInputs kitInputs(const std::string& kitPath) {
-    namespace fs = std::filesystem;
-    std::string file = kitPath;
-    if (fs::is_directory(kitPath) && kit::isKitFile((fs::path(kitPath) / "kit.yaml").string())) file = (fs::path(kitPath) / "kit.yaml").string();
-    if (!fs::is_directory(file)) {
+    const kit::KitPath resolved = kit::resolveKitPath(kitPath);
+    const std::string& file = resolved.path;
+    if (!resolved.demo) {
         const kit::KitFile k = kit::readKitFile(file);
         KitInputs out;
         out.base = k.base;
@@ -223,7 +222,7 @@ KitInputs kitInputs(const std::string& kitPath) {
         }
         return out;
     }
-    const demo::KitManifest k = demo::loadKit(kitPath, true);
+    const demo::KitManifest k = demo::loadKit(resolved.path, true);
     KitInputs out;
     out.base = k.path(k.baseFile);
     for (const auto& t : k.tasks) out.experts.emplace_back(k.path(t.expertFile), t.task.name);

@@ -21,7 +21,9 @@
 
 #include "core/errors.h"
 #include "tests/core/eval/reduced_kit_path.h"
+#include "core/kit/kit_file.h"
 #include "ui/main_window.h"
+#include "ui/new_kit_dialog.h"
 #include "ui/panels/live_panel.h"
 #include "ui/panels/plots_panel.h"
 #include "ui/panels/results_panel.h"
@@ -338,6 +340,72 @@ private slots:
         QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_presentation")), 1600, 1000, &err));
         QTest::keyClick(&w, Qt::Key_Escape);
         QVERIFY(!w.presentationMode());
+    }
+
+    void newKitDialogChecksInlineThenTheWorkbenchSweepsTheKit() {
+        QTemporaryDir tmp;
+        const QString fx = QStringLiteral(MS_FIXTURES_DIR "/kits/clip_tiny/");
+        using D = ui::NewKitDialog;
+        D d;
+        d.setKitFile(tmp.filePath(QStringLiteral("kits/clip-tiny.yaml")));
+        d.setName(QStringLiteral("clip-tiny"));
+        d.setBase(fx + QStringLiteral("base.safetensors"));
+        d.setPreprocess(QStringLiteral("clip"));
+        for (const char* name : {"shapes", "shapes-ft"}) {
+            const int r = d.addTask(QString::fromLatin1(name));
+            d.setCell(r, D::Images, fx + QStringLiteral("train"));
+            d.setCell(r, D::Eval, fx + QStringLiteral("test.csv"));
+            d.setCell(r, D::Head, fx + QString::fromLatin1(name) + QStringLiteral("_text.safetensors"));
+            d.setCell(r, D::HeadKind, QStringLiteral("zeroshot"));
+        }
+        d.setCell(0, D::Expert, fx + QStringLiteral("shapes.safetensors"));
+        d.setCell(1, D::Expert, fx + QStringLiteral("shapes-ft.safetensors"));  // a mistake: the file is shapes-ft.bin
+        d.show();
+        d.check();
+        QTRY_VERIFY_WITH_TIMEOUT(!d.checking(), 60000);
+        QVERIFY(!d.report().ok());
+        bool named = false;
+        for (const auto& p : d.report().problems) named = named || p.find("shapes-ft.safetensors") != std::string::npos;
+        QVERIFY(named);
+        QVERIFY(d.table()->item(1, D::Expert)->background().color() != d.table()->item(0, D::Expert)->background().color());
+        d.resize(1280, 760);
+        QVERIFY(d.grab().save(shotPath(QStringLiteral("new_kit_dialog_problem"))));
+        // Fixed: the checks pass, the experts are scored inline, and Save writes a kit file.
+        d.setCell(1, D::Expert, fx + QStringLiteral("shapes-ft.bin"));
+        d.check(true);
+        QTRY_VERIFY_WITH_TIMEOUT(!d.checking(), 60000);
+        QVERIFY2(d.report().ok(), d.report().problems.empty() ? "" : d.report().problems.front().c_str());
+        QCOMPARE(d.report().tasks.size(), 2u);
+        QVERIFY(d.report().tasks[0].frozen);
+        QVERIFY(!std::isnan(d.report().tasks[0].expertScore));
+        QVERIFY(d.grab().save(shotPath(QStringLiteral("new_kit_dialog"))));
+        QString error;
+        QVERIFY2(d.save(&error), qPrintable(error));
+        const auto kit = core::kit::readKitFile(d.kitFile().toStdString());
+        QCOMPARE(kit.tasks.size(), 2u);
+        QCOMPARE(QString::fromStdString(kit.tasks[1].expert), fx + QStringLiteral("shapes-ft.bin"));
+        QCOMPARE(kit.tasks[0].head.kind, std::string("zeroshot"));
+
+        // The workbench on that kit: a sweep with downstream scores, and a screenshot.
+        ui::MainWindow w;
+        auto& o = w.workbench()->sessionOptions();
+        o.probeSize = 20;
+        o.liveProbeSize = 10;
+        o.realignSamples = 20;
+        o.featureCache.clear();
+        w.workbench()->openKitNow(d.kitFile());
+        w.resize(1600, 1000);
+        w.strategy()->setMethod(QStringLiteral("ties"));
+        w.sweeps()->setGrid(QStringLiteral("lambda=0.2:1.4:5"));
+        w.sweeps()->setDownstream(QStringLiteral("frozen"));
+        QVERIFY2(w.sweeps()->queueFromForm(&error), qPrintable(error));
+        QVERIFY(waitQueueDone(w.workbench(), 120000));
+        QVERIFY(w.workbench()->queue().front().state == ui::QueueState::Done);
+        QCOMPARE(w.workbench()->experiment().sweeps.at(0).points.size(), 5u);
+        QCOMPARE(QString::fromStdString(w.workbench()->experiment().kitDir), d.kitFile());
+        QTRY_VERIFY_WITH_TIMEOUT(w.live()->updates() > 0, 60000);
+        w.plots()->tabs()->setCurrentIndex(0);
+        QVERIFY2(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_user_kit")), 1600, 1000, &error), qPrintable(error));
     }
 
     void firstStartOffersTheDemoKit() {
