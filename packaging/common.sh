@@ -13,7 +13,7 @@ MS_PACKAGES=(
   libhdf5-dev hdf5-tools zlib1g-dev libturbojpeg0-dev libpng-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang python3-h5py python3-numpy python3-pil python3-torch
+  clang python3-h5py python3-numpy python3-pil
   xvfb xauth dataset-fashion-mnist
 )
 
