@@ -7,6 +7,7 @@
 #include <csetjmp>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #include "core/errors.h"
 #include "core/io/atomic_file.h"
@@ -104,12 +105,13 @@ void pngWarning(png_structp, png_const_charp) {}
 struct PngResult {
     int width, height, channels, bits;
     std::uint8_t* buffer;  // malloc'd, height × rowbytes
+    png_bytep* rows;       // malloc'd row pointers (here, not a local: locals changed after setjmp are lost by longjmp)
     std::size_t rowBytes;
     int headerOnly;
 };
 
 // Plain C-style code between setjmp and longjmp: no object with a destructor lives in this
-// frame, and everything that changes after setjmp is reached through pointers.
+// frame, and everything that changes after setjmp lives in *res (the caller's frame).
 bool pngDecodeRaw(PngReader* reader, PngResult* res) {
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, reader, pngError, pngWarning);
     if (!png) return false;
@@ -118,10 +120,9 @@ bool pngDecodeRaw(PngReader* reader, PngResult* res) {
         png_destroy_read_struct(&png, nullptr, nullptr);
         return false;
     }
-    png_bytepp rows = nullptr;
-    png_bytepp* rowsPtr = &rows;
     if (setjmp(png_jmpbuf(png))) {
-        std::free(*rowsPtr);
+        std::free(res->rows);
+        res->rows = nullptr;
         std::free(res->buffer);
         res->buffer = nullptr;
         png_destroy_read_struct(&png, &info, nullptr);
@@ -154,12 +155,13 @@ bool pngDecodeRaw(PngReader* reader, PngResult* res) {
     const std::size_t expected = static_cast<std::size_t>(w) * static_cast<std::size_t>(res->channels) * (res->bits / 8);
     if (res->rowBytes != expected) png_error(png, "unexpected row layout");
     res->buffer = static_cast<std::uint8_t*>(std::malloc(res->rowBytes * h));
-    rows = static_cast<png_bytepp>(std::malloc(sizeof(png_bytep) * h));
-    if (!res->buffer || !rows) png_error(png, "out of memory");
-    for (png_uint_32 y = 0; y < h; ++y) rows[y] = res->buffer + y * res->rowBytes;
-    png_read_image(png, rows);
+    res->rows = static_cast<png_bytepp>(std::malloc(sizeof(png_bytep) * h));
+    if (!res->buffer || !res->rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; ++y) res->rows[y] = res->buffer + y * res->rowBytes;
+    png_read_image(png, res->rows);
     png_read_end(png, nullptr);
-    std::free(rows);
+    std::free(res->rows);
+    res->rows = nullptr;
     png_destroy_read_struct(&png, &info, nullptr);
     return true;
 }
@@ -167,9 +169,10 @@ bool pngDecodeRaw(PngReader* reader, PngResult* res) {
 DecodedImage decodePng(const std::uint8_t* data, std::size_t size, const std::string& name, bool headerOnly,
                        ImageHeader* header) {
     PngReader reader{data, size, 0, {}};
-    PngResult res{0, 0, 0, 8, nullptr, 0, headerOnly ? 1 : 0};
+    PngResult res{0, 0, 0, 8, nullptr, nullptr, 0, headerOnly ? 1 : 0};
     if (!pngDecodeRaw(&reader, &res))
         throw FormatError(name, std::string("broken PNG data: ") + (reader.error[0] ? reader.error : "libpng failed"));
+    const std::unique_ptr<std::uint8_t, void (*)(void*)> owned(res.buffer, std::free);
     checkSize(name, static_cast<std::uint64_t>(res.width), static_cast<std::uint64_t>(res.height));
     if (header) *header = {"png", res.width, res.height, res.channels, res.bits};
     DecodedImage img;
@@ -186,7 +189,6 @@ DecodedImage decodePng(const std::uint8_t* data, std::size_t size, const std::st
     } else {
         img.pixels.assign(res.buffer, res.buffer + n);
     }
-    std::free(res.buffer);
     return img;
 }
 

@@ -150,6 +150,15 @@ bool isKitFile(const std::string& path) {
     }
 }
 
+std::string prefixPattern(const std::string& prefix) {
+    std::string rx = "^";
+    for (char c : prefix) {
+        if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) rx += '\\';
+        rx += c;
+    }
+    return rx;
+}
+
 KitPath resolveKitPath(const std::string& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) {
@@ -186,9 +195,11 @@ KitFile readKitFile(const std::string& path) {
     }
     if (!y.IsMap()) throw FormatError(path, "a kit file is a YAML map (kit: 1, base: ..., tasks: [...])");
     try {
+        if (!y["kit"] && y["mergescope_kit"])
+            throw FormatError(path, "this is the demo kit's own manifest, not a kit file: give its folder (or `mergescope-cli demo export` writes it as a kit file)");
+        if (!y["kit"]) throw FormatError(path, "no `kit: 1` line: not a kit file");
         static const std::vector<std::string> top = {"kit", "name", "base", "layout", "architecture", "preprocess", "tasks"};
         checkKeys(y, top, path, "");
-        if (!y["kit"]) throw FormatError(path, "no `kit: 1` line: not a kit file");
         if (y["kit"].as<std::string>() != std::to_string(kKitSchema))
             throw FormatError(path, "kit schema " + y["kit"].as<std::string>() + " is not supported (this MergeScope reads kit: 1)");
         k.name = y["name"] ? scalar(y["name"], path, "name ") : fs::path(path).stem().string();

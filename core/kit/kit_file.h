@@ -71,6 +71,10 @@ struct KitPath {
 };
 KitPath resolveKitPath(const std::string& path);
 
+// A regex matching the names under `prefix` (its special characters escaped): what a kit's merge
+// includes when the base keeps its encoder under a prefix.
+std::string prefixPattern(const std::string& prefix);
+
 // The architecture fields known to a kit file, and applying given ones onto a config.
 const std::vector<std::string>& architectureKeys();
 void applyArchitecture(model::VitConfig& config, const std::map<std::string, std::string>& fields, const std::string& where);

@@ -388,7 +388,10 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
     r.kit = kitFile;
     KitFile k;
     try {
-        k = readKitFile(kitFile);
+        const KitPath where = resolveKitPath(kitFile);
+        if (where.demo)
+            throw FormatError(kitFile, "the demo kit: `mergescope-cli demo info` verifies it; `demo export` writes it as a kit file to check");
+        k = readKitFile(where.path);
     } catch (const Error& e) {
         r.problems.push_back(e.what());
         return r;

@@ -216,10 +216,7 @@ KitInputs kitInputs(const std::string& kitPath) {
         const auto source = io::openCheckpoint(k.base);  // alive for the loop (a temporary would not be)
         for (const auto& t : source->tensors()) names.push_back(t.name);
         const std::string prefix = model::findLayoutInNames(names, k.layout, k.base).prefix;
-        if (!prefix.empty()) {
-            out.include = "^";
-            for (char c : prefix) out.include += std::string(std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos ? "\\" : "") + c;
-        }
+        if (!prefix.empty()) out.include = kit::prefixPattern(prefix);
         return out;
     }
     const demo::KitManifest k = demo::loadKit(resolved.path, true);

@@ -1,5 +1,7 @@
 #include "core/sweep/sweep_runner.h"
 
+#include "core/kit/kit_file.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -65,12 +67,7 @@ void bindToKit(merge::MergeSpec& spec, const eval::TaskSuite& suite) {
     bindToInputs(spec, kitInputs(suite));
     const std::string& prefix = suite.kit.basePrefix;
     if (prefix.empty() || !spec.filter.include.empty()) return;
-    std::string rx = "^";
-    for (char c : prefix) {
-        if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) rx += '\\';
-        rx += c;
-    }
-    spec.filter.include.push_back(rx);
+    spec.filter.include.push_back(kit::prefixPattern(prefix));
 }
 
 eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record) {

@@ -89,7 +89,7 @@ ModelsPanel::ModelsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent
     buttons->addStretch();
     buttons->addWidget(m_analyse);
     layout->addLayout(buttons);
-    auto* hint = new QLabel(tr("Drop a kit directory, its kit.yaml, or checkpoints (.safetensors, .pt, .bin, .h5) here."), this);
+    auto* hint = new QLabel(tr("Drop a kit file (.yaml), the demo kit's directory, or checkpoints (.safetensors, .pt, .bin, .h5) here."), this);
     hint->setStyleSheet(QStringLiteral("color: gray"));
     hint->setWordWrap(true);
     layout->addWidget(hint);
@@ -107,7 +107,8 @@ ModelsPanel::ModelsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent
 void ModelsPanel::addPath(const QString& path) {
     const QFileInfo info(path);
     if (info.isDir() && QFileInfo::exists(path + QStringLiteral("/kit.yaml"))) return m_workbench->openKit(path);
-    if (info.fileName() == QStringLiteral("kit.yaml")) return m_workbench->openKit(info.absolutePath());
+    // A kit file of any name (kit: 1), or the demo kit's kit.yaml: the kit loader tells them apart.
+    if (info.suffix() == QStringLiteral("yaml") || info.suffix() == QStringLiteral("yml")) return m_workbench->openKit(info.absoluteFilePath());
     if (!m_extra.contains(path)) m_extra << path;
     refresh();
 }
