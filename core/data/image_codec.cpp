@@ -39,6 +39,15 @@ void checkSize(const std::string& name, std::uint64_t w, std::uint64_t h) {
     if (w * h > kMaxPixels) throw FormatError(name, "image of " + std::to_string(w) + "×" + std::to_string(h) + " pixels is too large");
 }
 
+// Before allocating for a header's size: the compressed bytes must be able to hold that many
+// pixels. A JPEG spends at least ~4 bits per 8×8 block (a flat image: DC code and EOB), a PNG's
+// deflate stream at most ~1032:1 of one-bit pixels; the bounds leave a margin of 8× and more.
+void checkPlausible(const std::string& name, std::size_t bytes, std::uint64_t w, std::uint64_t h, std::uint64_t pixelsPerByte) {
+    if (w * h > static_cast<std::uint64_t>(bytes) * pixelsPerByte)
+        throw FormatError(name, "the header says " + std::to_string(w) + "×" + std::to_string(h) + " pixels, far more than " +
+                                    std::to_string(bytes) + " bytes can hold (a truncated or forged file)");
+}
+
 // ---- JPEG -----------------------------------------------------------------------------------
 
 struct TjHandle {
@@ -63,6 +72,7 @@ DecodedImage decodeJpeg(const std::uint8_t* data, std::size_t size, const std::s
     if (!tj.h) throw Error("libjpeg-turbo could not start a decoder");
     int cs = 0;
     const ImageHeader hdr = jpegHeader(tj.h, data, size, name, &cs);
+    checkPlausible(name, size, static_cast<std::uint64_t>(hdr.width), static_cast<std::uint64_t>(hdr.height), 1024);
     DecodedImage img;
     img.width = hdr.width;
     img.height = hdr.height;
@@ -134,6 +144,8 @@ bool pngDecodeRaw(PngReader* reader, PngResult* res) {
     const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     const int colorType = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if (static_cast<std::uint64_t>(w) * h > kMaxPixels) png_error(png, "image too large");
+    if (!res->headerOnly && static_cast<std::uint64_t>(w) * h > static_cast<std::uint64_t>(reader->size) * 8 * 1100)
+        png_error(png, "the header's size is far more than the file's bytes can hold (truncated or forged)");
     res->width = static_cast<int>(w);
     res->height = static_cast<int>(h);
     res->bits = depth == 16 ? 16 : 8;

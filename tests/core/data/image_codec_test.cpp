@@ -115,6 +115,26 @@ TEST(ImageCodec, BrokenAndHostileFilesAreRefusedByName) {
     }
 }
 
+TEST(ImageCodec, AHeaderClaimingFarMorePixelsThanTheBytesHoldIsRefusedBeforeAllocating) {
+    auto jpg = raw("photo.jpg");
+    // SOF0/SOF2: FF C0|C2, length (2), precision (1), height (2), width (2).
+    std::size_t sof = 0;
+    for (std::size_t i = 0; i + 9 < jpg.size(); ++i)
+        if (jpg[i] == 0xFF && (jpg[i + 1] == 0xC0 || jpg[i + 1] == 0xC2)) {
+            sof = i;
+            break;
+        }
+    ASSERT_GT(sof, 0u);
+    jpg[sof + 5] = jpg[sof + 7] = 0x75;  // 30000 × 30000 (0x7530): 900 M pixels in 3 KB
+    jpg[sof + 6] = jpg[sof + 8] = 0x30;
+    try {
+        decodeImage(jpg.data(), jpg.size(), "forged.jpg");
+        ADD_FAILURE();
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("far more than"), std::string::npos) << e.what();
+    }
+}
+
 TEST(ImageCodec, PngRoundTripsEightAndSixteenBits) {
     test::TempDir dir;
     DecodedImage a;
