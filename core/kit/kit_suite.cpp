@@ -323,6 +323,13 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     };
     std::map<std::string, Drawn> byDataset;
     std::map<std::string, std::pair<std::shared_ptr<const data::ImageSet>, std::vector<std::size_t>>> byEval;
+    // A data set's re-alignment images are decoded only when a task on it can train on them.
+    auto canRealign = [&](std::size_t i) {
+        const TaskEntry& t = k.tasks[i];
+        return t.type != TaskType::Classification ? hasTargets(sources[i].images, t.targets) : sources[i].images.labelled();
+    };
+    std::map<std::string, bool> realignNeeded;
+    for (std::size_t i = 0; i < k.tasks.size(); ++i) realignNeeded[k.tasks[i].dataset] = realignNeeded[k.tasks[i].dataset] || canRealign(i);
     for (std::size_t i = 0; i < k.tasks.size(); ++i) {
         const TaskEntry& t = k.tasks[i];
         const Sources& src = sources[i];
@@ -336,14 +343,15 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
             auto realignIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.realignSamples, seed + 1, probeIdx);
             if (realignIdx.empty()) realignIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.realignSamples, seed + 1);
             it->second.realignIdx = realignIdx;
-            it->second.realign = std::make_shared<data::ImageSet>(data::loadImages(L, realignIdx, pre, t.dataset + "/realign", progress, cancel));
+            if (realignNeeded[t.dataset])
+                it->second.realign = std::make_shared<data::ImageSet>(data::loadImages(L, realignIdx, pre, t.dataset + "/realign", progress, cancel));
             it->second.images = t.images;
         } else if (it->second.images != t.images) {
             throw FormatError(k.path, "task " + t.name + ": dataset '" + t.dataset + "' is shared with a task that names other images");
         }
         st.probe = it->second.probe;
         const bool dense = t.type != TaskType::Classification;
-        if (dense ? hasTargets(L, t.targets) : L.labelled()) {
+        if (canRealign(i)) {
             st.realign = it->second.realign;
             st.realignTargets = dense ? denseTargets(t, L, it->second.realignIdx, t.targets, pre, *st.realign, st.task.outputs, cancel)
                                       : eval::labelTargets(*st.realign, [&] {
