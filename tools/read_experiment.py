@@ -11,17 +11,32 @@ import h5py
 import numpy as np
 
 
+def open_experiment(path):
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        # A sweep appending to it (or killed while it did): HDF5 only lets a SWMR reader in.
+        return h5py.File(path, "r", libver="latest", swmr=True)
+
+
+def committed(s):
+    """Points committed: schema 2 keeps completed_at as a dataset (rows of the other datasets
+    beyond its length were not committed); schema 1 as an attribute."""
+    return len(s["completed_at"]) if "completed_at" in s else len(s.attrs["completed_at"])
+
+
 def main(path):
-    with h5py.File(path, "r") as f:
+    with open_experiment(path) as f:
         if f.attrs.get("format") != "mergescope-experiment":
             sys.exit(f"{path}: not a MergeScope experiment file")
         print(f"schema {int(f.attrs['schema_version'])}, written by MergeScope {f.attrs['tool_version']}")
         for sid, s in f["sweeps"].items():
             names = list(s.attrs["param_names"])
-            params = s["params"][()]  # [points, parameters]
+            n = committed(s)
+            params = s["params"][:n]  # [points, parameters]
             proxies = list(s.attrs["proxies"])
-            proxy = s["proxy"][proxies[0]][()] if proxies else None  # [points, tasks]
-            down = s["downstream/normalized"][()]  # [points, tasks]; NaN: not computed
+            proxy = s["proxy"][proxies[0]][:n] if proxies else None  # [points, tasks]
+            down = s["downstream/normalized"][:n]  # [points, tasks]; NaN: not computed
             order = np.lexsort(params.T[::-1]) if params.shape[1] else range(len(params))
             for i in order:
                 setting = " ".join(f"{n}={v:g}" for n, v in zip(names, params[i]))

@@ -196,10 +196,11 @@ void Workbench::startNextSweep() {
     Worker* w = Worker::start(
         it->label,
         [session, job, path, experiment, self](core::ProgressSink& p, const core::CancelToken& c) {
-            session->runSweep(job, *experiment, [path, self](const core::store::Experiment& e, const core::store::SweepRecord& r, bool) {
+            auto saver = std::make_shared<core::store::ExperimentSaver>(path);  // appends points; rewrites at start and end
+            session->runSweep(job, *experiment, [saver, self](const core::store::Experiment& e, const core::store::SweepRecord& r, bool added) {
+                saver->save(e, r, added);  // every point on disk before the next starts
                 core::store::Experiment copy = e;
                 copy.modified = core::store::isoNow();
-                core::store::writeExperiment(path, copy);  // every point on disk before the next starts
                 const std::size_t done = r.points.size();
                 const int planned = r.plannedPoints;
                 QMetaObject::invokeMethod(

@@ -70,7 +70,8 @@ struct SweepRecord {
     std::string downstream = "none";   // none | frozen | head-realign | repr-realign
     SweepStatus status = SweepStatus::Running;
     std::string created, updated;
-    int plannedPoints = 0;
+    int plannedPoints = 0;       // points this record will hold when complete (a shard: its share)
+    std::string shard;           // "I/N" for shard I of N (sweep --shard), "" for a whole sweep
     std::vector<PointRecord> points;
 
     // Proxy quality per variant (mean proxy vs mean normalized downstream) over the points that
@@ -81,7 +82,7 @@ struct SweepRecord {
 };
 
 struct Experiment {
-    int schemaVersion = 1;
+    int schemaVersion = 2;  // of the file it was read from
     std::string toolVersion, created, modified;
     std::string kitDir, kitManifest;  // the kit's directory and its kit.yaml text
     std::vector<InputRecord> inputs;

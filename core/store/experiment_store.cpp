@@ -2,9 +2,12 @@
 
 #include <hdf5.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/errors.h"
 #include "core/io/atomic_file.h"
@@ -15,6 +18,23 @@ namespace ms::core::store {
 
 namespace {
 using io::Hdf5Handle;
+
+constexpr hsize_t kChunkRows = 64;    // rows per chunk of the per-point datasets
+constexpr std::size_t kTimeBytes = 32;  // completed_at: fixed-length ASCII ("2026-11-23T10:00:00Z")
+
+// Files are written in HDF5's newest format (1.10): SWMR appending needs it; h5py reads it.
+hid_t newestFormatAccess() {
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    return fapl;
+}
+
+hid_t timeType() {
+    const hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, kTimeBytes);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    return t;
+}
 
 // ---- writing ---------------------------------------------------------------------------
 
@@ -52,13 +72,36 @@ public:
         for (const auto& v : values) p.push_back(v.c_str());
         if (!attr.ok() || (n > 0 && H5Awrite(attr.id, type.id, p.data()) < 0)) fail("cannot write attribute '" + name + "'");
     }
-    // A rows × cols float64 dataset (NaN marks missing values).
+    // A rows × cols float64 dataset, chunked and extendible along its rows (NaN: missing, and the
+    // fill value of rows an appender added but did not commit).
     void matrix(hid_t parent, const std::string& name, const std::vector<double>& values, hsize_t rows, hsize_t cols) {
         const hsize_t dims[2] = {rows, cols};
-        Hdf5Handle space(H5Screate_simple(2, dims, nullptr));
-        Hdf5Handle ds(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        const hsize_t maxDims[2] = {H5S_UNLIMITED, cols > 0 ? cols : H5S_UNLIMITED};
+        const hsize_t chunk[2] = {kChunkRows, cols > 0 ? cols : 1};
+        Hdf5Handle space(H5Screate_simple(2, dims, maxDims));
+        Hdf5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+        const double fill = kMissing;
+        H5Pset_chunk(dcpl.id, 2, chunk);
+        H5Pset_fill_value(dcpl.id, H5T_NATIVE_DOUBLE, &fill);
+        Hdf5Handle ds(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.id, H5P_DEFAULT, dcpl.id, H5P_DEFAULT));
         if (!ds.ok()) fail("cannot create dataset '" + name + "'");
         if (rows * cols > 0 && H5Dwrite(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+            fail("cannot write dataset '" + name + "'");
+    }
+    // completed_at: one fixed-length time string per point, extendible; its length is the number
+    // of committed points.
+    void times(hid_t parent, const std::string& name, const std::vector<std::string>& values) {
+        const hsize_t n = values.size(), maxDims = H5S_UNLIMITED, chunk = kChunkRows;
+        Hdf5Handle type(timeType());
+        Hdf5Handle space(H5Screate_simple(1, &n, &maxDims));
+        Hdf5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+        H5Pset_chunk(dcpl.id, 1, &chunk);
+        Hdf5Handle ds(H5Dcreate2(parent, name.c_str(), type.id, space.id, H5P_DEFAULT, dcpl.id, H5P_DEFAULT));
+        if (!ds.ok()) fail("cannot create dataset '" + name + "'");
+        std::vector<char> buf(values.size() * kTimeBytes, '\0');
+        for (std::size_t i = 0; i < values.size(); ++i)
+            std::memcpy(buf.data() + i * kTimeBytes, values[i].data(), std::min(values[i].size(), kTimeBytes));
+        if (n > 0 && H5Dwrite(ds.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
             fail("cannot write dataset '" + name + "'");
     }
     // An N-d float64 dataset.
@@ -88,6 +131,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     w.string(g.id, "created", s.created);
     w.string(g.id, "updated", s.updated);
     w.integer(g.id, "planned_points", s.plannedPoints);
+    w.string(g.id, "shard", s.shard);
     w.strings(g.id, "tasks", s.tasks);
     w.strings(g.id, "param_names", s.paramNames);
     w.strings(g.id, "proxies", s.proxies);
@@ -114,7 +158,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
         Hdf5Handle secs(H5Dopen2(g.id, "seconds", H5P_DEFAULT));
         w.strings(secs.id, "columns", {"merge", "proxy", "downstream"});
     }
-    w.strings(g.id, "completed_at", completed);
+    w.times(g.id, "completed_at", completed);
     Hdf5Handle proxy(w.group(g.id, "proxy"));
     for (const auto& variant : s.proxies) {
         std::vector<double> v;
@@ -192,19 +236,46 @@ public:
         }
         return out;
     }
-    // A 2-D float64 dataset that must be rows × cols.
-    std::vector<double> matrix(hid_t parent, const std::string& name, hsize_t rows, hsize_t cols) {
+    // The first `rows` rows of a 2-D float64 dataset of `cols` columns. Schema 2 datasets may hold
+    // more rows (an appender stopped between a point's rows and its commit); schema 1 ones exactly.
+    std::vector<double> matrix(hid_t parent, const std::string& name, hsize_t rows, hsize_t cols, bool exact) {
         Hdf5Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT));
         if (!ds.ok()) fail("dataset '" + name + "' is missing");
         Hdf5Handle space(H5Dget_space(ds.id));
         hsize_t dims[2] = {0, 0};
         if (H5Sget_simple_extent_ndims(space.id) != 2 || H5Sget_simple_extent_dims(space.id, dims, nullptr) != 2 ||
-            dims[0] != rows || dims[1] != cols)
-            fail("dataset '" + name + "' should be " + std::to_string(rows) + " x " + std::to_string(cols));
+            dims[1] != cols || dims[0] < rows || (exact && dims[0] != rows))
+            fail("dataset '" + name + "' should be " + std::to_string(rows) + " x " + std::to_string(cols) + ", not " +
+                 std::to_string(dims[0]) + " x " + std::to_string(dims[1]));
         std::vector<double> v(rows * cols);
-        if (!v.empty() && H5Dread(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
-            fail("cannot read dataset '" + name + "'");
+        if (v.empty()) return v;
+        const hsize_t start[2] = {0, 0}, count[2] = {rows, cols};
+        Hdf5Handle mem(H5Screate_simple(2, count, nullptr));
+        if (H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
+            H5Dread(ds.id, H5T_NATIVE_DOUBLE, mem.id, space.id, H5P_DEFAULT, v.data()) < 0)
+            fail("cannot read dataset '" + name + "': " + io::hdf5LastError());
         return v;
+    }
+    // A 1-D dataset of fixed-length strings.
+    std::vector<std::string> times(hid_t parent, const std::string& name) {
+        Hdf5Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT));
+        if (!ds.ok()) fail("dataset '" + name + "' is missing");
+        Hdf5Handle space(H5Dget_space(ds.id));
+        Hdf5Handle type(H5Dget_type(ds.id));
+        hsize_t n = 0;
+        if (H5Sget_simple_extent_ndims(space.id) != 1 || H5Tget_class(type.id) != H5T_STRING || H5Tis_variable_str(type.id) > 0)
+            fail("dataset '" + name + "' should be a list of fixed-length strings");
+        H5Sget_simple_extent_dims(space.id, &n, nullptr);
+        const std::size_t size = H5Tget_size(type.id);
+        std::vector<char> buf(static_cast<std::size_t>(n) * size + 1, '\0');
+        if (n > 0 && H5Dread(ds.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+            fail("cannot read dataset '" + name + "'");
+        std::vector<std::string> out;
+        for (hsize_t i = 0; i < n; ++i) {
+            const char* c = buf.data() + i * size;
+            out.emplace_back(c, strnlen(c, size));
+        }
+        return out;
     }
     hid_t group(hid_t parent, const std::string& name) {
         const hid_t g = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
@@ -246,7 +317,7 @@ private:
     std::string m_path;
 };
 
-SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name) {
+SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name, int schema) {
     Hdf5Handle g(r.group(sweeps, name));
     SweepRecord s;
     s.id = r.string(g.id, "id");
@@ -264,16 +335,20 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name) {
     s.tasks = r.strings(g.id, "tasks");
     s.paramNames = r.strings(g.id, "param_names");
     s.proxies = r.strings(g.id, "proxies");
-    const std::vector<std::string> completed = r.strings(g.id, "completed_at");
+    s.shard = r.string(g.id, "shard");
+    // Schema 1: completed_at is an attribute and every dataset has exactly one row per point.
+    // Schema 2: completed_at is a dataset; its length is the number of committed points.
+    const bool exact = schema < 2;
+    const std::vector<std::string> completed = exact ? r.strings(g.id, "completed_at") : r.times(g.id, "completed_at");
     const hsize_t P = completed.size(), K = s.paramNames.size(), T = s.tasks.size();
-    const auto params = r.matrix(g.id, "params", P, K);
-    const auto seconds = r.matrix(g.id, "seconds", P, 3);
+    const auto params = r.matrix(g.id, "params", P, K, exact);
+    const auto seconds = r.matrix(g.id, "seconds", P, 3, exact);
     Hdf5Handle down(r.group(g.id, "downstream"));
-    const auto metric = r.matrix(down.id, "metric", P, T);
-    const auto normalized = r.matrix(down.id, "normalized", P, T);
+    const auto metric = r.matrix(down.id, "metric", P, T, exact);
+    const auto normalized = r.matrix(down.id, "normalized", P, T, exact);
     Hdf5Handle proxy(r.group(g.id, "proxy"));
     std::map<std::string, std::vector<double>> proxies;
-    for (const auto& v : s.proxies) proxies[v] = r.matrix(proxy.id, v, P, T);
+    for (const auto& v : s.proxies) proxies[v] = r.matrix(proxy.id, v, P, T, exact);
     for (hsize_t i = 0; i < P; ++i) {
         PointRecord p;
         p.params.assign(params.begin() + static_cast<long>(i * K), params.begin() + static_cast<long>((i + 1) * K));
@@ -322,7 +397,13 @@ Experiment readExperiment(const std::string& path) {
         throw FormatError(path, "not an HDF5 file (a MergeScope experiment file is HDF5)");
     }
     Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-    if (!file.ok()) throw IoError(path, "cannot open the experiment file: " + io::hdf5LastError());
+    if (!file.ok()) {
+        // A sweep appending to it now, or killed while it did: HDF5 marks such a file open for
+        // writing, and only a SWMR reader may open it (its content is consistent either way).
+        const std::string plain = io::hdf5LastError();
+        file.id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+        if (!file.ok()) throw IoError(path, "cannot open the experiment file: " + plain);
+    }
     Reader r(path);
     if (io::readStringAttribute(file.id, "format") != kFormatName)
         r.fail("not a MergeScope experiment file (no format = \"" + std::string(kFormatName) + "\" attribute)");
@@ -344,7 +425,7 @@ Experiment readExperiment(const std::string& path) {
         e.inputs.push_back({r.string(g.id, "role"), r.string(g.id, "task"), r.string(g.id, "path"), r.string(g.id, "xxh128")});
     }
     Hdf5Handle sweeps(r.group(file.id, "sweeps"));
-    for (const auto& name : r.children(sweeps.id)) e.sweeps.push_back(readSweep(r, sweeps.id, name));
+    for (const auto& name : r.children(sweeps.id)) e.sweeps.push_back(readSweep(r, sweeps.id, name, e.schemaVersion));
     return e;
 }
 
@@ -352,7 +433,8 @@ void writeExperiment(const std::string& path, const Experiment& e) {
     io::AtomicFile out(path);
     {
         auto lock = io::lockHdf5();
-        Hdf5Handle file(H5Fcreate(out.tempPath().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+        Hdf5Handle fapl(newestFormatAccess());
+        Hdf5Handle file(H5Fcreate(out.tempPath().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id));
         if (!file.ok()) throw OutputError(path, "cannot create HDF5 file: " + io::hdf5LastError());
         Writer w(path);
         w.string(file.id, "format", kFormatName);
@@ -377,6 +459,152 @@ void writeExperiment(const std::string& path, const Experiment& e) {
         if (H5Fflush(file.id, H5F_SCOPE_GLOBAL) < 0) w.fail("cannot flush");
     }
     out.commit();
+}
+
+// ---- appending -------------------------------------------------------------------------
+
+struct ExperimentAppender::Handles {
+    struct Rows {
+        hid_t ds;
+        hsize_t cols;
+    };
+    hid_t file = -1;
+    std::vector<Rows> rows;  // params, seconds, proxy/<variant>..., downstream/metric, downstream/normalized
+    hid_t completed = -1;
+    std::vector<std::string> proxies;
+    hsize_t params = 0, tasks = 0;
+    ~Handles() {
+        for (const auto& r : rows) H5Dclose(r.ds);
+        if (completed >= 0) H5Dclose(completed);
+        if (file >= 0) H5Fclose(file);
+    }
+};
+
+ExperimentAppender::ExperimentAppender(const std::string& path, const std::string& sweepId, bool durable)
+    : m_path(path), m_sweepId(sweepId), m_durable(durable), m_h(std::make_unique<Handles>()) {
+    auto lock = io::lockHdf5();
+    const auto fail = [&](const std::string& what) { throw OutputError(path, "cannot append to sweep " + sweepId + ": " + what); };
+    Hdf5Handle fapl(newestFormatAccess());
+    m_h->file = H5Fopen(path.c_str(), H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl.id);
+    if (m_h->file < 0) fail("cannot open it for appending: " + io::hdf5LastError());
+    if (io::readStringAttribute(m_h->file, "format") != kFormatName) fail("not a MergeScope experiment file");
+    Reader r(path);
+    if (r.integer(m_h->file, "schema_version") != kSchemaVersion)
+        fail("only schema " + std::to_string(kSchemaVersion) + " files are appended to (rewrite it first)");
+    Hdf5Handle g(H5Gopen2(m_h->file, ("sweeps/" + sweepId).c_str(), H5P_DEFAULT));
+    if (!g.ok()) fail("the file has no such sweep");
+    m_h->params = r.strings(g.id, "param_names").size();
+    m_h->tasks = r.strings(g.id, "tasks").size();
+    m_h->proxies = r.strings(g.id, "proxies");
+    const auto open = [&](const std::string& name, hsize_t cols) {
+        const hid_t ds = H5Dopen2(g.id, name.c_str(), H5P_DEFAULT);
+        if (ds < 0) fail("dataset '" + name + "' is missing");
+        m_h->rows.push_back({ds, cols});
+    };
+    open("params", m_h->params);
+    open("seconds", 3);
+    for (const auto& v : m_h->proxies) open("proxy/" + v, m_h->tasks);
+    open("downstream/metric", m_h->tasks);
+    open("downstream/normalized", m_h->tasks);
+    m_h->completed = H5Dopen2(g.id, "completed_at", H5P_DEFAULT);
+    if (m_h->completed < 0) fail("dataset 'completed_at' is missing");
+    Hdf5Handle space(H5Dget_space(m_h->completed));
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space.id, &n, nullptr);
+    m_points = static_cast<std::size_t>(n);
+}
+
+ExperimentAppender::~ExperimentAppender() {
+    try {
+        close();
+    } catch (...) {  // destructors do not throw; close() reports errors to callers that ask
+    }
+}
+
+void ExperimentAppender::close() {
+    if (!m_h) return;
+    auto lock = io::lockHdf5();
+    m_h.reset();
+}
+
+void ExperimentAppender::append(const PointRecord& p) {
+    if (!m_h) throw OutputError(m_path, "sweep " + m_sweepId + ": the appender is closed");
+    if (!p.artifacts.empty())
+        throw OutputError(m_path, "sweep " + m_sweepId + ": a point with artifacts is saved by rewriting the file, not appended");
+    auto lock = io::lockHdf5();
+    const auto fail = [&](const std::string& what) {
+        throw OutputError(m_path, "cannot append point " + std::to_string(m_points + 1) + " to sweep " + m_sweepId + ": " + what +
+                                      ": " + io::hdf5LastError());
+    };
+    const hsize_t T = m_h->tasks, row = m_points;
+    const auto pad = [](const std::vector<double>& v, hsize_t n) {
+        std::vector<double> out(n, kMissing);
+        for (hsize_t i = 0; i < n && i < v.size(); ++i) out[i] = v[i];
+        return out;
+    };
+    std::vector<std::vector<double>> values;
+    values.push_back(pad(p.params, m_h->params));
+    values.push_back({p.mergeSeconds, p.proxySeconds, p.downstreamSeconds});
+    for (const auto& v : m_h->proxies) {
+        const auto it = p.proxy.find(v);
+        values.push_back(pad(it != p.proxy.end() ? it->second : std::vector<double>{}, T));
+    }
+    values.push_back(pad(p.metric, T));
+    values.push_back(pad(p.normalized, T));
+    // The point's rows first, flushed; then completed_at grows by one: the commit.
+    for (std::size_t d = 0; d < m_h->rows.size(); ++d) {
+        const auto& [ds, cols] = m_h->rows[d];
+        const hsize_t dims[2] = {row + 1, cols};
+        if (H5Dset_extent(ds, dims) < 0) fail("cannot extend a dataset");
+        if (cols == 0) continue;
+        Hdf5Handle space(H5Dget_space(ds));
+        const hsize_t start[2] = {row, 0}, count[2] = {1, cols};
+        Hdf5Handle mem(H5Screate_simple(2, count, nullptr));
+        if (H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
+            H5Dwrite(ds, H5T_NATIVE_DOUBLE, mem.id, space.id, H5P_DEFAULT, values[d].data()) < 0)
+            fail("cannot write a row");
+    }
+    if (H5Fflush(m_h->file, H5F_SCOPE_LOCAL) < 0) fail("cannot flush");
+    {
+        const hsize_t n = row + 1, start = row, count = 1;
+        if (H5Dset_extent(m_h->completed, &n) < 0) fail("cannot extend completed_at");
+        Hdf5Handle type(timeType());
+        Hdf5Handle space(H5Dget_space(m_h->completed));
+        Hdf5Handle mem(H5Screate_simple(1, &count, nullptr));
+        char text[kTimeBytes] = {};
+        std::memcpy(text, p.completedAt.data(), std::min(p.completedAt.size(), kTimeBytes));
+        if (H5Sselect_hyperslab(space.id, H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
+            H5Dwrite(m_h->completed, type.id, mem.id, space.id, H5P_DEFAULT, text) < 0)
+            fail("cannot write completed_at");
+    }
+    if (H5Fflush(m_h->file, H5F_SCOPE_LOCAL) < 0) fail("cannot flush");
+    if (m_durable) {
+        void* handle = nullptr;
+        if (H5Fget_vfd_handle(m_h->file, H5P_DEFAULT, &handle) < 0 || !handle || ::fsync(*static_cast<int*>(handle)) != 0)
+            fail("cannot sync the file to disk");
+    }
+    ++m_points;
+}
+
+ExperimentSaver::ExperimentSaver(std::string path, bool durable) : m_path(std::move(path)), m_durable(durable) {}
+
+ExperimentSaver::~ExperimentSaver() = default;
+
+void ExperimentSaver::close() { m_appender.reset(); }
+
+void ExperimentSaver::save(const Experiment& e, const SweepRecord& sweep, bool pointAdded) {
+    if (pointAdded && m_appender && m_appender->sweepId() == sweep.id && sweep.status == SweepStatus::Running &&
+        !sweep.points.empty() && sweep.points.back().artifacts.empty() && m_appender->points() + 1 == sweep.points.size()) {
+        m_appender->append(sweep.points.back());
+        ++m_appends;
+        return;
+    }
+    close();
+    Experiment copy = e;
+    copy.modified = isoNow();
+    writeExperiment(m_path, copy);
+    ++m_rewrites;
+    if (sweep.status == SweepStatus::Running) m_appender = std::make_unique<ExperimentAppender>(m_path, sweep.id, m_durable);
 }
 
 }  // namespace ms::core::store

@@ -187,7 +187,7 @@ TEST(ExperimentStore, H5pyReadsWhatWeWrite) {
     char buf[512];
     for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
     ASSERT_EQ(::pclose(p), 0) << text;
-    std::string expected = "schema 1, written by MergeScope " MS_VERSION "\n";
+    std::string expected = "schema 2, written by MergeScope " MS_VERSION "\n";
     const SweepRecord& s = e.sweeps[0];
     char line[256];
     for (const auto& pt : s.points) {
@@ -201,6 +201,150 @@ TEST(ExperimentStore, H5pyReadsWhatWeWrite) {
         expected += line;
     }
     EXPECT_EQ(text, expected);
+}
+
+TEST(ExperimentStore, Schema1FilesStillRead) {
+    // tests/fixtures/store/schema1.h5 was written by the schema-1 writer (make_schema1.cpp).
+    const Experiment e = readExperiment(MS_SOURCE_DIR "/tests/fixtures/store/schema1.h5");
+    EXPECT_EQ(e.schemaVersion, 1);
+    EXPECT_EQ(e.kitManifest, "mergescope_kit: 2\nseed: 0\n");
+    ASSERT_EQ(e.inputs.size(), 3u);
+    EXPECT_EQ(e.inputs[1].hash, "11ee");
+    ASSERT_EQ(e.sweeps.size(), 2u);
+    const SweepRecord& s = e.sweeps[0];
+    EXPECT_EQ(s.status, SweepStatus::Complete);
+    EXPECT_EQ(s.shard, "");
+    ASSERT_EQ(s.points.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        const PointRecord& p = s.points[static_cast<std::size_t>(i)];
+        EXPECT_EQ(p.params, std::vector<double>{0.5 * i});
+        EXPECT_EQ(p.proxy.at("task-alignment"), (std::vector<double>{0.5 + 0.125 * i, 0.25}));
+        EXPECT_EQ(p.proxy.at("weight-space"), (std::vector<double>{0.75, 0.5 - 0.0625 * i}));
+        EXPECT_EQ(p.hasDownstream(), i != 1);
+        EXPECT_EQ(p.completedAt, "2026-11-23T10:01:0" + std::to_string(i) + "Z");
+        EXPECT_DOUBLE_EQ(p.mergeSeconds, 0.01 * (i + 1));
+    }
+    EXPECT_EQ(s.points[0].normalized, (std::vector<double>{0.875, 0.9375}));
+    EXPECT_EQ(s.points[2].artifacts.at("loss").values, (std::vector<double>{1.0, 0.5, 0.25}));
+    EXPECT_EQ(e.sweeps[1].kind, SweepKind::Relations);
+    EXPECT_EQ(e.sweeps[1].status, SweepStatus::Cancelled);
+    // Saved again, it is a schema-2 file with the same content.
+    test::TempDir tmp;
+    writeExperiment(tmp.path("v2.h5"), e);
+    const Experiment r = readExperiment(tmp.path("v2.h5"));
+    EXPECT_EQ(r.schemaVersion, kSchemaVersion);
+    ASSERT_EQ(r.sweeps[0].points.size(), 3u);
+    EXPECT_EQ(r.sweeps[0].points[2].artifacts.at("loss").values, s.points[2].artifacts.at("loss").values);
+    EXPECT_EQ(r.sweeps[0].points[1].proxy, s.points[1].proxy);
+}
+
+Experiment running(int points) {
+    Experiment e = sample(points);
+    e.sweeps[0].status = SweepStatus::Running;
+    e.sweeps[0].plannedPoints = 1000000;
+    return e;
+}
+
+PointRecord nextPoint(int i) {
+    PointRecord p;
+    p.params = {0.1 * i};
+    p.proxy["task-alignment"] = {0.5 + 0.01 * i, 0.4};
+    p.proxy["weight-space"] = {0.7, 0.6};
+    p.metric = {0.8, 0.05 + 0.001 * i};
+    p.normalized = {0.9 + 0.001 * i, 0.95};
+    p.mergeSeconds = 0.01;
+    p.completedAt = "2026-11-23T11:00:00Z";
+    return p;
+}
+
+TEST(ExperimentStore, AppendedPointsReadBackAndTheSaverRewritesOnlyWhenItMust) {
+    test::TempDir tmp;
+    const std::string path = tmp.path("exp.h5");
+    Experiment e = running(2);
+    ExperimentSaver saver(path);
+    saver.save(e, e.sweeps[0], true);  // the sweep's first commit: a rewrite
+    for (int i = 2; i < 6; ++i) {
+        e.sweeps[0].points.push_back(nextPoint(i));
+        saver.save(e, e.sweeps[0], true);
+    }
+    // A reader while the saver holds the file open for appending (SWMR read).
+    Experiment r = readExperiment(path);
+    ASSERT_EQ(r.sweeps[0].points.size(), 6u);
+    EXPECT_EQ(r.sweeps[0].points[5].params, std::vector<double>{0.5});
+    EXPECT_EQ(r.sweeps[0].points[5].proxy, e.sweeps[0].points[5].proxy);
+    EXPECT_EQ(r.sweeps[0].points[5].normalized, e.sweeps[0].points[5].normalized);
+    EXPECT_EQ(r.sweeps[0].points[5].completedAt, "2026-11-23T11:00:00Z");
+    EXPECT_EQ(saver.rewrites(), 1);
+    EXPECT_EQ(saver.appends(), 4);
+    // A point without downstream appends as NaN and reads back without.
+    PointRecord bare = nextPoint(6);
+    bare.metric.clear();
+    bare.normalized.clear();
+    e.sweeps[0].points.push_back(bare);
+    saver.save(e, e.sweeps[0], true);
+    // A point with artifacts cannot be appended: the saver rewrites.
+    PointRecord learned = nextPoint(7);
+    learned.artifacts["loss"] = Artifact{{3.0, 2.0}, {2}, {}, {}};
+    e.sweeps[0].points.push_back(learned);
+    saver.save(e, e.sweeps[0], true);
+    EXPECT_EQ(saver.rewrites(), 2);
+    e.sweeps[0].status = SweepStatus::Complete;
+    saver.save(e, e.sweeps[0], false);
+    EXPECT_EQ(saver.rewrites(), 3);
+    r = readExperiment(path);
+    ASSERT_EQ(r.sweeps[0].points.size(), 8u);
+    EXPECT_FALSE(r.sweeps[0].points[6].hasDownstream());
+    EXPECT_EQ(r.sweeps[0].points[7].artifacts.at("loss").values, (std::vector<double>{3.0, 2.0}));
+    EXPECT_EQ(r.sweeps[0].status, SweepStatus::Complete);
+    // An appender refuses a point with artifacts and a sweep the file lacks.
+    EXPECT_THROW(ExperimentAppender(path, "sweep-099"), OutputError);
+}
+
+TEST(ExperimentStore, AppenderKilledAtAnyMomentLeavesEveryCommittedPoint) {
+    // A child appends points as fast as it can (not durable: kill -9 keeps what reached the
+    // kernel) and reports each commit through a pipe; SIGKILL lands mid-append.
+    test::TempDir tmp;
+    const std::string path = tmp.path("exp.h5");
+    writeExperiment(path, running(1));
+    std::size_t before = 1;
+    for (int round = 0; round < 6; ++round) {
+        int fds[2];
+        ASSERT_EQ(pipe(fds), 0);
+        const pid_t child = fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {
+            ::close(fds[0]);
+            ExperimentAppender a(path, "sweep-001", false);
+            for (int i = static_cast<int>(a.points());; ++i) {
+                a.append(nextPoint(i));
+                const std::uint64_t n = a.points();
+                if (::write(fds[1], &n, sizeof n) != sizeof n) _exit(3);
+            }
+        }
+        ::close(fds[1]);
+        usleep(static_cast<useconds_t>(15000 + 13000 * round));
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status));
+        std::uint64_t n = 0, last = before;
+        while (::read(fds[0], &n, sizeof n) == sizeof n) last = n;
+        ::close(fds[0]);
+        const Experiment r = readExperiment(path);  // must not throw, though the writer held it open
+        const auto& pts = r.sweeps[0].points;
+        // Every point the child saw committed is there (one more may have landed before the report).
+        ASSERT_GE(pts.size(), last) << "round " << round;
+        ASSERT_LE(pts.size(), last + 1) << "round " << round;
+        EXPECT_GT(pts.size(), before) << "round " << round << ": the child appended nothing";
+        for (std::size_t i = 1; i < pts.size(); ++i) {
+            ASSERT_EQ(pts[i].params, std::vector<double>{0.1 * static_cast<double>(i)}) << i;
+            ASSERT_EQ(pts[i].completedAt, "2026-11-23T11:00:00Z");
+        }
+        // The next writer goes on from there: rewrite (as a resumed sweep does), then append.
+        Experiment again = r;
+        writeExperiment(path, again);
+        before = pts.size();
+    }
 }
 
 }  // namespace
