@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
                  "mergescope-cli"};
     app.set_version_flag("--version", "mergescope-cli " MS_VERSION);
     app.require_subcommand(1);
+    ms::cli::setCommandLine(argc, argv);
     int exitCode = ms::cli::kExitOk;
     ms::cli::addInspectCommand(app, exitCode);
     ms::cli::addCheckCommand(app, exitCode);
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
     ms::cli::addMethodsCommand(app, exitCode);
     ms::cli::addAnalyzeCommand(app, exitCode);
     ms::cli::addReportCommand(app, exitCode);
+    ms::cli::addGatherCommand(app, exitCode);
 #ifdef MS_HAVE_MODEL
     ms::cli::addDemoCommand(app, exitCode);
     ms::cli::addSweepCommands(app, exitCode);

@@ -42,6 +42,25 @@ core::io::OpenOptions OpenFlags::options() const {
     return o;
 }
 
+namespace {
+std::vector<std::string>& argvStore() {
+    static std::vector<std::string> v;
+    return v;
+}
+}  // namespace
+
+void setCommandLine(int argc, char** argv) { argvStore().assign(argv, argv + argc); }
+const std::vector<std::string>& commandLine() { return argvStore(); }
+
+std::string shellQuote(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out += "'\\''";
+        else out += c;
+    }
+    return out + "'";
+}
+
 std::string humanBytes(std::uint64_t n) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = static_cast<double>(n);

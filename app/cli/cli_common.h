@@ -27,6 +27,12 @@ struct OpenFlags {
     core::io::OpenOptions options() const;
 };
 
+// The process's command line (set once by main): what `sweep --slurm` writes into its job script.
+void setCommandLine(int argc, char** argv);
+const std::vector<std::string>& commandLine();
+// `text` quoted for a POSIX shell ('…', with ' as '\'').
+std::string shellQuote(const std::string& text);
+
 std::string humanBytes(std::uint64_t n);
 std::string groupedInt(std::uint64_t n);  // 1,234,567
 std::string shapeText(const std::vector<std::int64_t>& shape);

@@ -13,6 +13,7 @@ void addMergeCommand(CLI::App& app, int& exitCode);
 void addMethodsCommand(CLI::App& app, int& exitCode);
 void addAnalyzeCommand(CLI::App& app, int& exitCode);
 void addReportCommand(CLI::App& app, int& exitCode);
+void addGatherCommand(CLI::App& app, int& exitCode);  // gather the shards of a sweep
 void addDemoCommand(CLI::App& app, int& exitCode);   // only with MS_HAVE_MODEL
 void addSweepCommands(CLI::App& app, int& exitCode);  // sweep, relations; only with MS_HAVE_MODEL
 void addKitCommand(CLI::App& app, int& exitCode);     // kit check; only with MS_HAVE_MODEL

@@ -1,4 +1,6 @@
 // mergescope-cli report EXP.h5 [--json | --csv] [--sweep ID]
+// mergescope-cli gather OUT.h5 PART.h5...
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -6,7 +8,9 @@
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "core/errors.h"
+#include "core/io/output_path.h"
 #include "core/store/experiment_store.h"
+#include "core/sweep/gather.h"
 
 namespace ms::cli {
 
@@ -40,6 +44,47 @@ void addReportCommand(CLI::App& app, int& exitCode) {
                     std::cout << "\n";
                 }
             }
+            return kExitOk;
+        });
+    });
+}
+
+// mergescope-cli gather OUT.h5 PART.h5... [--force]
+void addGatherCommand(CLI::App& app, int& exitCode) {
+    struct Args {
+        std::string out;
+        std::vector<std::string> parts;
+        bool force = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("gather",
+                                   "Gather the shards of a sweep (sweep --shard I/N, one file each) into one experiment file");
+    cmd->add_option("out", a->out, "experiment file to write (refused if it exists, unless --force)")->required();
+    cmd->add_option("parts", a->parts, "the shards' experiment files")->required();
+    cmd->add_flag("--force", a->force, "replace OUT if it exists");
+    cmd->callback([a, &exitCode] {
+        exitCode = runGuarded([&] {
+            core::io::checkOutputPath(a->out, a->parts);
+            if (std::filesystem::exists(a->out) && !a->force)
+                throw core::InvalidArgument(a->out + " exists: gather writes a new experiment file (--force replaces it)");
+            std::vector<std::pair<std::string, core::store::Experiment>> parts;
+            for (const auto& p : a->parts) parts.emplace_back(p, core::store::readExperiment(p));
+            const core::sweep::GatherResult g = core::sweep::gatherShards(parts);
+            core::store::writeExperiment(a->out, g.experiment);
+            const auto& s = g.experiment.sweeps.front();
+            std::cerr << "gathered " << parts.size() << " part(s) (shards";
+            for (const auto& sh : g.shards) std::cerr << " " << sh;
+            std::cerr << "): " << s.points.size() << " of " << s.plannedPoints << " points";
+            if (g.duplicates) std::cerr << ", " << g.duplicates << " held twice (the first part's kept)";
+            std::cerr << "\n";
+            if (!g.missing.empty()) {
+                std::cerr << "missing " << g.missing.size() << " point(s):";
+                for (std::size_t i = 0; i < g.missing.size() && i < 20; ++i) std::cerr << " " << g.missing[i];
+                if (g.missing.size() > 20) std::cerr << " …";
+                std::cerr << "\nrun the same sweep command with --resume --out " << a->out << " (no --shard) to fill them\n";
+            }
+            printSweepReport(std::cout, s);
+            std::cout << "saved in " << a->out << "\n";
             return kExitOk;
         });
     });

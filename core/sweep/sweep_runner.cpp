@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <set>
 
 #include <ATen/Parallel.h>
 
@@ -104,6 +105,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     const std::vector<std::string> tasks = suite.taskNames();
     const std::size_t T = tasks.size();
     const SweepPlan plan = planSweep(options.spec, tasks);
+    const std::vector<std::size_t> mine = shardPoints(plan.points.size(), options.shard);
     const bool relations = options.spec.kind == store::SweepKind::Relations;
     SweepSpec spec = options.spec;
     if (relations) spec.merge.method = "task_arithmetic";
@@ -133,7 +135,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     store::SweepRecord* record = nullptr;
     if (options.resume)
         for (auto it = experiment.sweeps.rbegin(); it != experiment.sweeps.rend() && !record; ++it)
-            if (it->spec == specJson && it->options == optionsJson) record = &*it;
+            if (it->spec == specJson && it->options == optionsJson && it->shard == options.shard.text()) record = &*it;
     if (!record) {
         store::SweepRecord r;
         r.id = experiment.nextSweepId();
@@ -147,17 +149,21 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
         r.downstream = eval::downstreamModeName(options.downstream.mode);
         r.created = store::isoNow();
         r.recipe = merge::saveRecipe(spec.merge);
+        r.shard = options.shard.text();
         experiment.sweeps.push_back(std::move(r));
         record = &experiment.sweeps.back();
     }
     const std::string id = record->id;
     record->status = store::SweepStatus::Running;
-    record->plannedPoints = static_cast<int>(plan.points.size());
-
+    // This shard's points (all of them for a whole sweep), those done left out (values come from the
+    // same plan of the same spec, so they compare exactly; a set keeps resuming 100k points fast).
+    record->plannedPoints = static_cast<int>(mine.size());
+    std::set<std::vector<double>> done;
+    for (const auto& p : record->points) done.insert(p.params);
     // Points still to do, those sharing a prepared state next to each other.
     std::vector<std::size_t> todo;
-    for (std::size_t i = 0; i < plan.points.size(); ++i)
-        if (record->findPoint(plan.points[i]) < 0) todo.push_back(i);
+    for (std::size_t i : mine)
+        if (!done.count(plan.points[i])) todo.push_back(i);
     std::vector<std::size_t> prepareColumns;
     for (std::size_t c = 0; c < plan.paramNames.size(); ++c) {
         const merge::ParamSpec* p = info.find(splitLabel(plan.paramNames[c]).first);
@@ -170,7 +176,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     });
 
     auto findRecord = [&]() -> store::SweepRecord& { return *experiment.findSweep(id); };
-    const int total = static_cast<int>(plan.points.size());
+    const int total = static_cast<int>(mine.size());
     const int already = total - static_cast<int>(todo.size());
     progress.report("preparing proxy", 0, 1);
     const std::unique_ptr<proxy::TaskAlignmentProxy> proxy =

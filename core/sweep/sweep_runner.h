@@ -24,7 +24,8 @@ struct SweepOptions {
     std::vector<std::string> proxies = {"task-alignment"};  // variants; empty: no proxy
     eval::DownstreamOptions downstream;                     // mode None: no downstream
     std::string featureCache;                               // "" : no disk cache for expert features
-    bool resume = false;  // continue the newest sweep of the file with the same spec and options
+    bool resume = false;  // continue the newest sweep of the file with the same spec, options and shard
+    Shard shard;          // compute only this shard's points (the record keeps them and its "I/N")
     SweepProgressFn onProgress;  // optional: at each point's start and stage
 };
 

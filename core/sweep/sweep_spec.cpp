@@ -215,4 +215,35 @@ SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks
     return plan;
 }
 
+std::string Shard::text() const { return whole() ? std::string() : std::to_string(index) + "/" + std::to_string(count); }
+
+Shard parseShard(const std::string& text) {
+    const auto slash = text.find('/');
+    const auto bad = [&] { return InvalidArgument("--shard " + text + ": expected I/N with 1 <= I <= N, e.g. 2/4"); };
+    if (slash == std::string::npos) throw bad();
+    Shard s;
+    try {
+        std::size_t a = 0, b = 0;
+        s.index = std::stoi(text.substr(0, slash), &a);
+        s.count = std::stoi(text.substr(slash + 1), &b);
+        if (a != slash || b != text.size() - slash - 1) throw bad();
+    } catch (const std::logic_error&) {
+        throw bad();
+    }
+    if (s.count < 1 || s.index < 1 || s.index > s.count) throw bad();
+    return s;
+}
+
+std::vector<std::size_t> shardPoints(std::size_t points, const Shard& shard) {
+    if (shard.count < 1 || shard.index < 1 || shard.index > shard.count)
+        throw InvalidArgument("shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) + " does not exist");
+    if (static_cast<std::size_t>(shard.count) > points)
+        throw InvalidArgument("--shard " + shard.text() + ": the sweep has " + std::to_string(points) + " point" +
+                              (points == 1 ? "" : "s") + "; use at most that many shards");
+    const std::size_t N = static_cast<std::size_t>(shard.count), I = static_cast<std::size_t>(shard.index);
+    std::vector<std::size_t> out;
+    for (std::size_t i = (I - 1) * points / N; i < I * points / N; ++i) out.push_back(i);
+    return out;
+}
+
 }  // namespace ms::core::sweep

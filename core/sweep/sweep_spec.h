@@ -61,6 +61,19 @@ struct SweepPlan {
 // Checks axis tasks against `tasks`. Relations specs need exactly one axis, "lambda".
 SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks);
 
+// One of N shards of a sweep (sweep --shard I/N): a contiguous block of the plan, so points that
+// share a prepared state (outer axes) stay together. Every point is in exactly one shard.
+struct Shard {
+    int index = 1, count = 1;  // index counts from 1
+    bool whole() const { return count <= 1; }
+    std::string text() const;  // "2/4"; "" for the whole sweep
+};
+// "I/N" with 1 ≤ I ≤ N; InvalidArgument otherwise.
+Shard parseShard(const std::string& text);
+// The plan indices of `shard` among `points` points: [⌊(I−1)P/N⌋, ⌊IP/N⌋). InvalidArgument when
+// N exceeds the points (a shard would be empty).
+std::vector<std::size_t> shardPoints(std::size_t points, const Shard& shard);
+
 // Splits a column label "weight[task]" into ("weight", "task"); "lambda" into ("lambda", "").
 std::pair<std::string, std::string> splitLabel(const std::string& label);
 

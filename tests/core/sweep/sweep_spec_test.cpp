@@ -124,3 +124,42 @@ TEST(SweepSpec, ReadsTheSchema1Form) {
 
 }  // namespace
 }  // namespace ms::core::sweep
+
+namespace ms::core::sweep {
+namespace {
+
+TEST(SweepShards, EveryPointIsInExactlyOneShardForAnyShardCount) {
+    for (std::size_t P = 1; P <= 40; ++P) {
+        for (int N = 1; N <= static_cast<int>(P); ++N) {
+            std::vector<int> seen(P, 0);
+            std::size_t smallest = P, largest = 0, next = 0;
+            for (int I = 1; I <= N; ++I) {
+                const auto mine = shardPoints(P, {I, N});
+                smallest = std::min(smallest, mine.size());
+                largest = std::max(largest, mine.size());
+                for (std::size_t i : mine) {
+                    ASSERT_LT(i, P);
+                    ++seen[i];
+                    ASSERT_EQ(i, next++) << "shards are contiguous blocks in plan order";
+                }
+            }
+            for (std::size_t i = 0; i < P; ++i) ASSERT_EQ(seen[i], 1) << "P=" << P << " N=" << N << " point " << i;
+            EXPECT_LE(largest - smallest, 1u) << "P=" << P << " N=" << N;
+            EXPECT_GE(smallest, 1u);
+        }
+        EXPECT_THROW(shardPoints(P, {1, static_cast<int>(P) + 1}), InvalidArgument);
+    }
+}
+
+TEST(SweepShards, ShardTextIsIOverNWithIFromOne) {
+    const Shard s = parseShard("2/4");
+    EXPECT_EQ(s.index, 2);
+    EXPECT_EQ(s.count, 4);
+    EXPECT_EQ(s.text(), "2/4");
+    EXPECT_EQ(parseShard("1/1").text(), "");  // the whole sweep
+    for (const char* bad : {"0/3", "4/3", "a/b", "2", "1/0", "1/2x", "-1/2", "/2", "1/"})
+        EXPECT_THROW(parseShard(bad), InvalidArgument) << bad;
+}
+
+}  // namespace
+}  // namespace ms::core::sweep
