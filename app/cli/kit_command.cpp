@@ -7,6 +7,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
 #include "core/kit/kit_suite.h"
+#include "core/model/device.h"
 
 namespace ms::cli {
 
@@ -34,8 +35,11 @@ void addKitCommand(CLI::App& app, int& exitCode) {
     check->add_option("--seed", a->options.seed, "seed of the draws (default 0)");
     check->add_option("--downstream", a->options.downstream,
                       "also refuse what keeps this downstream mode from scoring (head-realign, repr-realign need labelled images)");
-    check->callback([a, &exitCode] {
+    auto device = std::make_shared<std::string>("auto");
+    check->add_option("--device", *device, "where the expert scores run: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
+    check->callback([a, device, &exitCode] {
         exitCode = runGuarded([&] {
+            core::model::resolveDevice(*device);
             a->options.scores = !a->noScores;
             core::kit::KitReport r;
             {

@@ -24,6 +24,7 @@
 #include "core/store/experiment_store.h"
 #include "core/sweep/sweep_point.h"
 #ifdef MS_HAVE_MODEL
+#include "core/model/device.h"
 #include "core/eval/task_suite.h"
 #include "core/kit/kit_suite.h"
 #include "core/learned/suite_kit_context.h"
@@ -35,6 +36,7 @@ namespace ms::cli {
 
 namespace {
 struct MergeArgs {
+    std::string device = "auto";
     std::string recipe, base, method, out, task, dtype, saveRecipe, kit, experiment, sweep;
     int point = 0;
     std::vector<std::string> models, taskNames, sets, include, exclude, lambdaOverrides;
@@ -73,6 +75,7 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
 #ifdef MS_HAVE_MODEL
         if (!a.base.empty() || !a.models.empty()) throw core::InvalidArgument("give either --kit or --base/--model, not both");
         if (a.method.empty()) throw core::InvalidArgument("merge --kit needs --method");
+        core::model::resolveDevice(a.device);
         const auto k = core::session::kitInputs(a.kit);
         spec.method = a.method;
         spec.base = k.base;
@@ -177,6 +180,7 @@ void addMergeCommand(CLI::App& app, int& exitCode) {
     auto* cmd = app.add_subcommand("merge", "Merge fine-tuned models into one (or one per task), from a recipe, flags, a kit or a sweep point");
     cmd->add_option("--recipe", a->recipe, "YAML recipe (mergekit field names; see docs/merging.md)");
     cmd->add_option("--kit", a->kit, "take the base and the experts from a kit (needed by adamerging and calm)");
+    cmd->add_option("--device", a->device, "with --kit: where learned methods run encoders: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
     cmd->add_option("--experiment", a->experiment, "re-make a sweep point of this experiment file (with --sweep and --point)");
     cmd->add_option("--sweep", a->sweep, "with --experiment: the sweep's id (sweep-001, ...)");
     cmd->add_option("--point", a->point, "with --experiment: the point's number, from 1, as `report` prints it");

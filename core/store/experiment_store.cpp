@@ -19,7 +19,7 @@ namespace ms::core::store {
 namespace {
 using io::Hdf5Handle;
 
-constexpr hsize_t kChunkRows = 64;    // rows per chunk of the per-point datasets
+constexpr hsize_t kChunkRows = 1024;   // rows per chunk of the per-point datasets
 constexpr std::size_t kTimeBytes = 32;  // completed_at: fixed-length ASCII ("2026-11-23T10:00:00Z")
 
 // Files are written in HDF5's newest format (1.10): SWMR appending needs it; h5py reads it.

@@ -8,7 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/model/device.h"
 #include "core/store/experiment_store.h"
+#include "core/errors.h"
 #include "tests/test_support.h"
 
 namespace ms::test {
@@ -137,6 +139,26 @@ TEST(ShardedSweep, SlurmScriptRunsTheShardsAndAGatherAfterThem) {
     std::ofstream(dir.path("taken.h5")) << "x";
     EXPECT_EQ(runCli(with(sweepArgs(dir.path("taken.h5")), {"--slurm", dir.path("j3.sbatch"), "--shards", "2"})).exitCode, 2);
     EXPECT_FALSE(std::filesystem::exists(dir.path("j2.sbatch")));
+}
+
+TEST(Devices, CudaWithoutCudaIsRefusedSayingWhatWasFound) {
+    TempDir dir;
+    for (const auto& args : {with(sweepArgs(dir.path("a.h5")), {"--device", "cuda"}),
+                             std::vector<std::string>{"kit", "check", fixture("kits/clip_tiny/kit.yaml"), "--device", "cuda:1"},
+                             std::vector<std::string>{"merge", "--kit", fixture("kits/clip_tiny/kit.yaml"), "--method", "task_arithmetic",
+                                                      "--device", "cuda", "--out", dir.path("m.safetensors")}}) {
+        const auto r = runCli(args);
+        EXPECT_EQ(r.exitCode, 2) << args[0] << ": " << r.err;
+        EXPECT_NE(r.err.find("LibTorch"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("--device cpu"), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.path("a.h5")));
+    EXPECT_FALSE(std::filesystem::exists(dir.path("m.safetensors")));
+    EXPECT_EQ(runCli(with(sweepArgs(dir.path("b.h5")), {"--device", "tpu"})).exitCode, 2);
+    const auto cpu = runCli(with(sweepArgs(dir.path("c.h5"), "lambda=0.5"), {"--device", "cpu"}));
+    EXPECT_EQ(cpu.exitCode, 0) << cpu.err;
+    EXPECT_EQ(core::model::resolveDevice("auto").name, "cpu");
+    EXPECT_THROW(core::model::resolveDevice("cuda:x"), core::InvalidArgument);
 }
 
 }  // namespace
