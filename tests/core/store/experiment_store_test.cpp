@@ -17,6 +17,20 @@
 namespace ms::core::store {
 namespace {
 
+PointRecord samplePoint(int i) {
+    PointRecord p;
+    p.params = {0.1 * i};
+    p.proxy["task-alignment"] = {0.5 + 0.01 * i, 0.4};
+    p.proxy["weight-space"] = {0.7, 0.6};
+    p.metric = {0.8, 0.05 + 0.001 * i};
+    p.normalized = {0.9 + 0.001 * i, 0.95};
+    p.mergeSeconds = 0.01;
+    p.proxySeconds = 0.1;
+    p.downstreamSeconds = 2.5;
+    p.completedAt = "2026-11-23T10:01:0" + std::to_string(i % 10) + "Z";
+    return p;
+}
+
 Experiment sample(int points) {
     Experiment e;
     e.created = "2026-11-23T10:00:00Z";
@@ -37,19 +51,7 @@ Experiment sample(int points) {
     s.downstream = "frozen";
     s.created = e.created;
     s.plannedPoints = points;
-    for (int i = 0; i < points; ++i) {
-        PointRecord p;
-        p.params = {0.1 * i};
-        p.proxy["task-alignment"] = {0.5 + 0.01 * i, 0.4};
-        p.proxy["weight-space"] = {0.7, 0.6};
-        p.metric = {0.8, 0.05 + 0.001 * i};
-        p.normalized = {0.9 + 0.001 * i, 0.95};
-        p.mergeSeconds = 0.01;
-        p.proxySeconds = 0.1;
-        p.downstreamSeconds = 2.5;
-        p.completedAt = "2026-11-23T10:01:0" + std::to_string(i % 10) + "Z";
-        s.points.push_back(p);
-    }
+    for (int i = 0; i < points; ++i) s.points.push_back(samplePoint(i));
     e.sweeps.push_back(s);
     SweepRecord empty;
     empty.id = "sweep-002";
@@ -246,13 +248,7 @@ Experiment running(int points) {
 }
 
 PointRecord nextPoint(int i) {
-    PointRecord p;
-    p.params = {0.1 * i};
-    p.proxy["task-alignment"] = {0.5 + 0.01 * i, 0.4};
-    p.proxy["weight-space"] = {0.7, 0.6};
-    p.metric = {0.8, 0.05 + 0.001 * i};
-    p.normalized = {0.9 + 0.001 * i, 0.95};
-    p.mergeSeconds = 0.01;
+    PointRecord p = samplePoint(i);
     p.completedAt = "2026-11-23T11:00:00Z";
     return p;
 }
