@@ -110,7 +110,8 @@ void printRelations(std::ostream& out, const SweepRecord& s) {
 }  // namespace
 
 void printSweepReport(std::ostream& out, const SweepRecord& s) {
-    out << s.id << "  " << core::store::sweepKindName(s.kind) << "  " << s.method << "  " << s.points.size() << "/" << s.plannedPoints << " points  "
+    out << s.id << "  " << core::store::sweepKindName(s.kind) << "  " << s.method << "  " << (s.shard.empty() ? "" : "shard " + s.shard + "  ")
+        << s.points.size() << "/" << s.plannedPoints << " points  "
         << core::store::sweepStatusName(s.status) << "  downstream: " << s.downstream << "  proxy: ";
     for (std::size_t i = 0; i < s.proxies.size(); ++i) out << (i ? ", " : "") << s.proxies[i];
     out << (s.proxies.empty() ? "none" : "") << "\n";
@@ -179,6 +180,7 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
         js["proxies"] = s.proxies;
         js["downstream_mode"] = s.downstream;
         js["planned_points"] = s.plannedPoints;
+        js["shard"] = s.shard;  // "I/N" for a shard of a sweep (sweep --shard), "" for a whole sweep
         js["points"] = nlohmann::ordered_json::array();
         const auto number = numbersOf(s);
         for (std::size_t i : sortedPoints(s)) {

@@ -61,6 +61,9 @@ TEST(ShardedSweep, ShardsGatheredEqualTheUnshardedSweep) {
     EXPECT_EQ(p2.sweeps[0].shard, "2/3");
     EXPECT_EQ(p2.sweeps[0].points.size(), 2u);  // points 2 and 3 of 5: [⌊5/3⌋, ⌊10/3⌋)
     EXPECT_EQ(p2.sweeps[0].status, core::store::SweepStatus::Complete);
+    const auto rep = runCli({"report", dir.path("p2.h5"), "--json"});
+    EXPECT_EQ(nlohmann::json::parse(rep.out)["sweeps"][0]["shard"], "2/3") << rep.out.substr(0, 400);
+    EXPECT_NE(runCli({"report", dir.path("p2.h5")}).out.find("shard 2/3  2/2 points"), std::string::npos);
 
     // Parts in any order; every point once, in plan order, equal to the unsharded run's.
     const auto g = runCli({"gather", dir.path("all.h5"), dir.path("p3.h5"), dir.path("p1.h5"), dir.path("p2.h5")});
