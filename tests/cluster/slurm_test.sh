@@ -67,6 +67,13 @@ for _ in $(seq 60); do
 done
 sinfo -h -o %t 2>/dev/null | grep -q idle || skip "the node did not come up: $(sinfo 2>&1 | tail -n 2 | tr '\n' ' ') $(tail -n 3 "$tmp/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 echo "slurm up: node $node, port $port"
+# Can this machine run a job at all? (A container may start the daemons yet not launch tasks.)
+probe="$(sbatch --parsable --wrap 'echo ok' --output="$tmp/probe.out" 2>&1)" || skip "sbatch refuses a trivial job: $probe"
+for _ in $(seq 60); do
+  [ -z "$(squeue -h -j "$probe" 2>/dev/null)" ] && break
+  sleep 0.5
+done
+grep -q ok "$tmp/probe.out" 2>/dev/null || skip "a trivial job did not run here: $(tail -n 3 "$tmp/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 
 fail() { echo "FAILED: $*"; for f in "$tmp"/*.log "$tmp"/work/exp.shards/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done; exit 1; }
 cd "$tmp/work"
