@@ -474,6 +474,7 @@ struct ExperimentAppender::Handles {
     std::vector<std::string> proxies;
     hsize_t params = 0, tasks = 0;
     ~Handles() {
+        auto lock = io::lockHdf5();  // also when a constructor that failed half-way unwinds
         for (const auto& r : rows) H5Dclose(r.ds);
         if (completed >= 0) H5Dclose(completed);
         if (file >= 0) H5Fclose(file);
