@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/io/writer_lock.h"
 #include "core/merge/merge_engine.h"
 #include "core/store/experiment_store.h"
 #include "core/sweep/sweep_point.h"
@@ -145,6 +146,7 @@ bool Workbench::saveExperimentAs(const QString& path, QString* error) {
     try {
         core::store::Experiment copy = m_experiment;
         copy.modified = core::store::isoNow();
+        const core::io::WriterLock lock(path.toStdString(), "mergescope workbench save");
         core::store::writeExperiment(path.toStdString(), copy);
     } catch (const core::Error& e) {
         if (error) *error = QString::fromUtf8(e.what());
@@ -196,6 +198,11 @@ void Workbench::startNextSweep() {
     Worker* w = Worker::start(
         it->label,
         [session, job, path, experiment, self](core::ProgressSink& p, const core::CancelToken& c) {
+            // One writer per file: a CLI sweep (or another workbench) writing `path` refuses this one, naming
+            // itself. Under the lock the file on disk is the truth: it may have gained sweeps since this
+            // workbench read it.
+            const core::io::WriterLock lock(path, "mergescope workbench sweep");
+            if (QFileInfo::exists(QString::fromStdString(path))) *experiment = core::store::readExperiment(path);
             auto saver = std::make_shared<core::store::ExperimentSaver>(path);  // appends points; rewrites at start and end
             session->runSweep(job, *experiment, [saver, self](const core::store::Experiment& e, const core::store::SweepRecord& r, bool added) {
                 saver->save(e, r, added);  // every point on disk before the next starts

@@ -8,6 +8,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "core/errors.h"
+#include "core/io/writer_lock.h"
 #include "core/io/output_path.h"
 #include "core/store/experiment_store.h"
 #include "core/sweep/gather.h"
@@ -65,6 +66,7 @@ void addGatherCommand(CLI::App& app, int& exitCode) {
     cmd->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::io::checkOutputPath(a->out, a->parts);
+            const core::io::WriterLock lock(a->out, "mergescope-cli gather");  // before the exists check
             if (std::filesystem::exists(a->out) && !a->force)
                 throw core::InvalidArgument(a->out + " exists: gather writes a new experiment file (--force replaces it)");
             std::vector<std::pair<std::string, core::store::Experiment>> parts;

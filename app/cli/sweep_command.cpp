@@ -25,6 +25,7 @@
 #include "core/kit/kit_suite.h"
 #include "core/errors.h"
 #include "core/io/output_path.h"
+#include "core/io/writer_lock.h"
 #include "core/jobs/background_job.h"
 #include "core/proxy/task_alignment.h"
 #include "core/store/experiment_store.h"
@@ -258,6 +259,9 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     // Check everything cheap before loading the kit.
     for (const auto& p : o.proxies) core::proxy::parseProxyVariant(p);
     core::io::checkOutputPath(a.out, {});
+    // One writer per experiment file: held from before the file is read until the last commit,
+    // so a second sweep into it is refused (exit 2, naming this one) before it loads its kit.
+    const core::io::WriterLock lock(a.out, "mergescope-cli " + std::string(o.spec.kind == core::store::SweepKind::Relations ? "relations" : "sweep"));
     core::store::Experiment exp;
     if (fs::exists(a.out)) exp = core::store::readExperiment(a.out);
     else exp.created = core::store::isoNow();

@@ -14,7 +14,8 @@
 
 namespace ms::core::io {
 
-AtomicFile::AtomicFile(std::string finalPath) : m_finalPath(std::move(finalPath)) {
+AtomicFile::AtomicFile(std::string finalPath)
+    : m_finalPath(std::move(finalPath)), m_lock(WriterLock::unlessHeldHere(m_finalPath)) {
     namespace fs = std::filesystem;
     const fs::path target(m_finalPath);
     fs::path dir = target.parent_path();
@@ -32,6 +33,7 @@ AtomicFile::AtomicFile(std::string finalPath) : m_finalPath(std::move(finalPath)
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept
     : m_finalPath(std::move(other.m_finalPath)),
+      m_lock(std::move(other.m_lock)),
       m_tempPath(std::move(other.m_tempPath)),
       m_fd(other.m_fd),
       m_committed(other.m_committed) {

@@ -1,10 +1,15 @@
 // Output files that appear complete or not at all: data goes to a temporary file beside the
 // target, which is fsync'ed and renamed over the target only on commit(). Destroying an
-// uncommitted AtomicFile (error, cancel, exception) removes the temporary file.
+// uncommitted AtomicFile (error, cancel, exception) removes the temporary file. It holds the
+// target's WriterLock while it lives (unless this process already holds it), so two writers of
+// one output never interleave their renames unnoticed: the second is refused, naming the first.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "core/io/writer_lock.h"
 
 namespace ms::core::io {
 
@@ -29,6 +34,7 @@ public:
 
 private:
     std::string m_finalPath;
+    std::optional<WriterLock> m_lock;
     std::string m_tempPath;
     int m_fd = -1;
     bool m_committed = false;

@@ -482,7 +482,8 @@ struct ExperimentAppender::Handles {
 };
 
 ExperimentAppender::ExperimentAppender(const std::string& path, const std::string& sweepId, bool durable)
-    : m_path(path), m_sweepId(sweepId), m_durable(durable), m_h(std::make_unique<Handles>()) {
+    : m_path(path), m_sweepId(sweepId), m_durable(durable), m_lock(io::WriterLock::unlessHeldHere(path)),
+      m_h(std::make_unique<Handles>()) {
     auto lock = io::lockHdf5();
     const auto fail = [&](const std::string& what) { throw OutputError(path, "cannot append to sweep " + sweepId + ": " + what); };
     Hdf5Handle fapl(newestFormatAccess());
@@ -587,7 +588,8 @@ void ExperimentAppender::append(const PointRecord& p) {
     ++m_points;
 }
 
-ExperimentSaver::ExperimentSaver(std::string path, bool durable) : m_path(std::move(path)), m_durable(durable) {}
+ExperimentSaver::ExperimentSaver(std::string path, bool durable)
+    : m_path(std::move(path)), m_durable(durable), m_lock(io::WriterLock::unlessHeldHere(m_path)) {}
 
 ExperimentSaver::~ExperimentSaver() = default;
 

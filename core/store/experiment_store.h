@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/io/writer_lock.h"
 #include "core/store/experiment.h"
 
 namespace ms::core::store {
@@ -54,12 +55,15 @@ private:
     std::string m_path, m_sweepId;
     bool m_durable;
     std::size_t m_points = 0;
+    std::optional<io::WriterLock> m_lock;  // unless the caller's run holds it
     std::unique_ptr<Handles> m_h;
 };
 
 // Saves a running sweep's commits (sweep::CommitFn) into `path`: a point added to the sweep the
 // saver is appending to is appended; anything else (the sweep's first commit, a status change, a
 // point with artifacts) rewrites the file and, while the sweep runs, reopens it for appending.
+// It holds the file's WriterLock from construction to destruction, unless this process already
+// holds it (a run that locked the file before reading it: sweep::SweepRun).
 class ExperimentSaver {
 public:
     explicit ExperimentSaver(std::string path, bool durable = true);
@@ -73,6 +77,7 @@ public:
 private:
     std::string m_path;
     bool m_durable;
+    std::optional<io::WriterLock> m_lock;
     std::unique_ptr<ExperimentAppender> m_appender;
     int m_rewrites = 0, m_appends = 0;
 };

@@ -4,6 +4,9 @@
 // table and the plots, cancel a sweep, reopen the experiment, export plots and the table,
 // presentation mode — with a screenshot of each main view; and the GUI thread's longest stall
 // while a sweep runs and the λ slider moves.
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <QAbstractItemModelTester>
 #include <QDir>
 #include <QElapsedTimer>
@@ -15,11 +18,15 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest/QtTest>
 #include <qcustomplot.h>
 
 #include "core/errors.h"
+#include "core/io/writer_lock.h"
+#include "core/store/experiment_store.h"
+#include "tests/test_support.h"
 #include "tests/core/eval/reduced_kit_path.h"
 #include "core/kit/kit_file.h"
 #include "ui/main_window.h"
@@ -288,6 +295,44 @@ private slots:
         const std::size_t n = w.workbench()->experiment().sweeps[0].points.size();
         QVERIFY(n >= 2 && n < 40);
         QCOMPARE(w.results()->model()->rowCount(), static_cast<int>(n));
+    }
+
+    // The workbench beside a CLI run: a sweep queued into the file a `mergescope-cli sweep` is
+    // writing fails, naming the CLI's pid, and takes none of its points away.
+    void aSweepIntoAFileACliRunIsWritingIsRefusedNamingIt() {
+        QTemporaryDir tmp;
+        const std::string exp = tmp.filePath(QStringLiteral("exp.h5")).toStdString();
+        const pid_t cli = test::startCli({"sweep", "--kit", test::reducedKitDir(), "--out", exp, "--grid", "lambda=0:1.5:40",
+                                          "--downstream", "frozen", "--probe-size", "32", "--eval-limit", "200",
+                                          "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR},
+                                         tmp.filePath(QStringLiteral("cli.out")).toStdString(),
+                                         tmp.filePath(QStringLiteral("cli.err")).toStdString());
+        QVERIFY(cli > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(core::io::WriterLock::holder(exp).has_value() && QFileInfo::exists(QString::fromStdString(exp)), 60000);
+        ui::MainWindow w;
+        prepare(w);
+        QString error;
+        QVERIFY2(w.workbench()->openExperiment(QString::fromStdString(exp), &error), qPrintable(error));  // readers need no lock
+        QSignalSpy messages(w.workbench(), &ui::Workbench::message);
+        w.sweeps()->setGrid(QStringLiteral("lambda=0.5,1"));
+        QVERIFY(w.sweeps()->queueFromForm());
+        QVERIFY(waitQueueDone(w.workbench(), 60000));
+        QVERIFY(w.workbench()->queue().back().state == ui::QueueState::Failed);
+        QString said;
+        for (const auto& m : messages) said += m.at(1).toString() + QStringLiteral("\n");
+        QVERIFY2(said.contains(QStringLiteral("is being written by pid %1 on host").arg(cli)), qPrintable(said));
+        ::kill(cli, SIGINT);  // cancel the CLI run: its completed points stay
+        int status = 0;
+        ::waitpid(cli, &status, 0);
+        QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 130);
+        QFile errFile(tmp.filePath(QStringLiteral("cli.err")));
+        QVERIFY(errFile.open(QIODevice::ReadOnly));
+        const QString cliErr = QString::fromUtf8(errFile.readAll());
+        const core::store::Experiment e = core::store::readExperiment(exp);
+        QCOMPARE(e.sweeps.size(), std::size_t(1));  // the workbench's sweep never reached the file
+        const int reported = static_cast<int>(cliErr.count(QStringLiteral("/40] lambda=")));
+        QVERIFY2(reported >= 1, qPrintable(cliErr));
+        QVERIFY(static_cast<int>(e.sweeps[0].points.size()) >= reported);  // every point reported saved is there
     }
 
     void guiThreadNeverStallsWhileASweepRunsAndTheSliderMoves() {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -67,6 +69,49 @@ TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
     EXPECT_FALSE(j2["sweeps"][1].contains("summary"));
     EXPECT_EQ(j2["sweeps"][2]["points"][0]["params"]["task"], "fashion-class");
     EXPECT_EQ(runCli({"report", exp}).exitCode, 0);
+}
+
+// Two sweeps started together into one file: one writes, the other is refused at once (exit 2)
+// naming the writer; every point the writer reported as saved is in the file. Before the lock,
+// both exited 0 and the file kept only one of the sweeps.
+TEST(SweepCli, TwoWritersOfOneExperimentFileOneIsRefusedNamingTheOther) {
+    TempDir tmp;
+    const std::string exp = tmp.path("exp.h5");
+    const auto args = sweepArgs(exp, {"--grid", "lambda=0:1:4"});
+    const pid_t a = startCli(args, tmp.path("a.out"), tmp.path("a.err"));
+    const pid_t b = startCli(args, tmp.path("b.out"), tmp.path("b.err"));
+    ASSERT_GT(a, 0);
+    ASSERT_GT(b, 0);
+    int sa = 0, sb = 0;
+    waitpid(a, &sa, 0);
+    waitpid(b, &sb, 0);
+    const auto slurp = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    ASSERT_TRUE(WIFEXITED(sa) && WIFEXITED(sb));
+    if (WEXITSTATUS(sa) == 0 && WEXITSTATUS(sb) == 0) {  // one started after the other had finished: both kept
+        EXPECT_EQ(core::store::readExperiment(exp).sweeps.size(), 2u);
+        GTEST_SKIP() << "the two sweeps did not overlap on this machine";
+    }
+    const bool aWon = WEXITSTATUS(sa) == 0;
+    const pid_t winner = aWon ? a : b;
+    const int loserCode = WEXITSTATUS(aWon ? sb : sa);
+    const std::string loserErr = slurp(tmp.path(aWon ? "b.err" : "a.err"));
+    const std::string winnerErr = slurp(tmp.path(aWon ? "a.err" : "b.err"));
+    EXPECT_EQ(loserCode, 2) << loserErr;
+    EXPECT_NE(loserErr.find(exp + " is being written by pid " + std::to_string(winner) + " on host "), std::string::npos) << loserErr;
+    EXPECT_NE(loserErr.find("mergescope-cli sweep"), std::string::npos) << loserErr;
+    // Every point the winner reported ("[k/4] ...") is in the file, and nothing else.
+    const auto e = core::store::readExperiment(exp);
+    ASSERT_EQ(e.sweeps.size(), 1u);
+    for (int k = 1; k <= 4; ++k) EXPECT_NE(winnerErr.find("[" + std::to_string(k) + "/4]"), std::string::npos) << winnerErr;
+    EXPECT_EQ(e.sweeps[0].points.size(), 4u);
+    EXPECT_EQ(e.sweeps[0].status, core::store::SweepStatus::Complete);
+    EXPECT_FALSE(std::filesystem::exists(exp + ".lock"));
+    // The file is free again: a second sweep adds itself beside the first.
+    ASSERT_EQ(runCli(sweepArgs(exp, {"--grid", "lambda=0.5,1"})).exitCode, 0);
+    EXPECT_EQ(core::store::readExperiment(exp).sweeps.size(), 2u);
 }
 
 TEST(SweepCli, BadInputIsRefusedWithExitTwo) {
