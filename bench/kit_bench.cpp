@@ -14,11 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 #include "core/merge/merge_engine.h"
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
-#include "core/sweep/sweep_runner.h"
+#include "core/session/suite_loader.h"
+#include "core/session/sweep_runner.h"
 
 using namespace ms;
 using namespace ms::core;
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
     so.realignSamples = 32;
     so.evalLimit = 32;
     auto t0 = std::chrono::steady_clock::now();
-    const eval::TaskSuite suite = kit::loadKitSuite(dir + "/kit.yaml", so);
+    const eval::TaskSuite suite = eval::loadKitSuite(dir + "/kit.yaml", so);
     const double load = since(t0);
     const data::ImageSet& batch = *suite.tasks[0].probe;
     bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>());  // warm-up
@@ -82,14 +83,16 @@ int main(int argc, char** argv) {
     const double proxySetup = since(t0);
     merge::MergeSpec spec;
     spec.method = "task_arithmetic";
-    sweep::bindToKit(spec, suite);
+    sweep::bindToKit(spec, session::kitBinding(suite));
     merge::MergeEngine engine(spec);
     std::vector<std::vector<float>> buffers;
     double lambda = 0.3;
     const auto& planned = engine.problem().plan().merged;
     const double point = bench::bestSeconds(3, [&] {
         lambda = lambda == 0.3 ? 0.4 : 0.3;
-        engine.setParams({{"lambda", lambda}}, {});
+        merge::MergeSpec s = engine.spec();
+        s.params = {{"lambda", lambda}};
+        engine.update(s);
         engine.prepare();
         engine.applyToMemory(-1, buffers);
         model::ParamMap views;

@@ -194,13 +194,18 @@ int main(int argc, char** argv) {
         double lambda = 0.3;
         const double lambdaS = bench::bestSeconds(5, [&] {
             lambda += 0.01;
-            engine.setParams({{"lambda", lambda}}, {});
+            merge::MergeSpec s = engine.spec();
+            s.params = {{"lambda", lambda}};
+            engine.update(s);
             engine.applyToMemory(-1, merged);
         });
         double w = 0.5;
         const double weightS = bench::bestSeconds(2, [&] {
             w += 0.1;
-            engine.setParams({{"lambda", lambda}}, {{{"weight", w}}});
+            merge::MergeSpec s = engine.spec();
+            s.params = {{"lambda", lambda}};
+            s.models[0].params = {{"weight", w}};
+            engine.update(s);
             engine.applyToMemory(-1, merged);
         });
         std::string m(method);

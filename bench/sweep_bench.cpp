@@ -14,8 +14,10 @@
 #include <filesystem>
 
 #include "bench/bench_util.h"
+#include "core/io/cache_paths.h"
+#include "core/session/suite_loader.h"
 #include "core/demo/demo_kit.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 #include "core/eval/downstream.h"
 #include "core/merge/merge_engine.h"
 #include "core/model/param_io.h"
@@ -37,12 +39,12 @@ double forwardSeconds(const eval::TaskSuite& suite, const model::ParamMap& enc,
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::string dir = argc > 1 ? argv[1] : demo::defaultKitDir(0);
+    const std::string dir = argc > 1 ? argv[1] : io::demoKitDir(0);
     if (!std::filesystem::exists(dir + "/kit.yaml")) {
         std::fprintf(stderr, "no kit in %s: run `mergescope-cli demo build` first\n", dir.c_str());
         return 2;
     }
-    const eval::TaskSuite suite = kit::loadSuite(dir, {});
+    const eval::TaskSuite suite = session::loadSuite(dir, {});
     merge::MergeSpec spec;
     spec.base = suite.kit.baseFile;
     for (const auto& t : suite.tasks) spec.models.push_back({t.expertFile, t.task.name, {}, ""});
@@ -60,7 +62,9 @@ int main(int argc, char** argv) {
     });
     const double apply = bench::bestSeconds(20, [&] {
         lambda = lambda == 0.3 ? 0.4 : 0.3;
-        engine.setParams({{"lambda", lambda}}, {});
+        merge::MergeSpec s = engine.spec();
+        s.params = {{"lambda", lambda}};
+        engine.update(s);
         engine.applyToMemory(-1, buffers);
     });
     bench::report("apply (λ change)", bytes, apply, memcpyFloor);

@@ -1,3 +1,4 @@
+#include "core/io/cache_paths.h"
 #include "ui/main_window.h"
 
 #include <QAction>
@@ -183,7 +184,7 @@ void MainWindow::newKit() {
 }
 
 void MainWindow::startWithoutKit() {
-    const QString demo = QString::fromStdString(core::session::defaultDemoKitDir());
+    const QString demo = QString::fromStdString(core::io::demoKitDir());
     if (QFileInfo::exists(demo + QStringLiteral("/kit.yaml"))) {
         m_workbench->openKit(demo);
         return;

@@ -265,8 +265,8 @@ void NewKitDialog::check(bool scores) {
     if (!m_checkFile.isEmpty()) QFile::remove(m_checkFile);
     m_checkFile = tmp->fileName();
     const std::string file = m_checkFile.toStdString();
-    auto report = std::make_shared<core::kit::KitReport>();
-    core::kit::CheckOptions options;
+    auto report = std::make_shared<core::eval::KitReport>();
+    core::eval::CheckOptions options;
     options.scores = scores;
     options.probeSize = 32;
     options.realignSamples = 32;
@@ -276,7 +276,7 @@ void NewKitDialog::check(bool scores) {
     m_progress->setVisible(true);
     m_cancel->setVisible(true);
     m_worker = Worker::start(tr("Checking the kit"), [file, options, report](core::ProgressSink& p, const core::CancelToken& c) {
-        *report = core::kit::checkKit(file, options, p, &c);
+        *report = core::eval::checkKit(file, options, p, &c);
     }, this);
     connect(m_worker, &Worker::progress, this, [this](const QString& stage, qulonglong done, qulonglong total) {
         m_status->setText(stage);
@@ -306,7 +306,7 @@ void NewKitDialog::check(bool scores) {
 
 void NewKitDialog::showReport() {
     // Messages name the temporary file the check read; show the kit file instead.
-    QString text = QString::fromStdString(core::kit::kitReportText(m_report));
+    QString text = QString::fromStdString(core::eval::kitReportText(m_report));
     const QString shown = kitFile().isEmpty() ? tr("(the kit file)") : kitFile();
     text.replace(m_checkFile, shown);
     m_checks->setPlainText(text);

@@ -8,7 +8,7 @@
 #include <QPointer>
 #include <QString>
 
-#include "core/kit/kit_check.h"
+#include "core/eval/kit_check.h"
 #include "core/kit/kit_file.h"
 #include "ui/worker.h"
 
@@ -50,7 +50,7 @@ public:
     // while one runs cancels it first.
     void check(bool scores = false);
     bool checking() const { return m_worker != nullptr; }
-    const core::kit::KitReport& report() const { return m_report; }
+    const core::eval::KitReport& report() const { return m_report; }
     // Writes the kit file (atomically); false with the reason when it cannot.
     bool save(QString* error);
 
@@ -76,7 +76,7 @@ private:
     QCheckBox* m_scores;
     QTimer* m_debounce;
     QPointer<Worker> m_worker;
-    core::kit::KitReport m_report;
+    core::eval::KitReport m_report;
     QString m_checkFile;  // the temporary kit file the last check read
     bool m_pending = false, m_pendingScores = false;
 };

@@ -1,3 +1,4 @@
+#include "core/io/cache_paths.h"
 #include "ui/workbench.h"
 
 #include <QDateTime>
@@ -23,7 +24,7 @@ using core::session::KitSession;
 
 Workbench::Workbench(QObject* parent) : QObject(parent) {
     m_pool.setMaxThreadCount(4);  // a sweep, the live preview, one kit/analysis/save job
-    m_options.featureCache = core::session::defaultFeatureCacheDir();
+    m_options.featureCache = core::io::featureCacheDir();
     newExperiment();
 }
 
@@ -89,7 +90,7 @@ void Workbench::buildDemoKit() {
     runJob(
         tr("Building the demo kit"),
         [dir](core::ProgressSink& p, const core::CancelToken& c) {
-            *dir = core::session::buildDemoKit(core::session::defaultDemoKitDir(), 0, p, &c);
+            *dir = core::session::buildDemoKit(core::io::demoKitDir(), 0, p, &c);
         },
         [this, dir](bool ok, const QString& msg) {
             if (!ok) {

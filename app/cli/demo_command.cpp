@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "core/io/cache_paths.h"
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
@@ -30,7 +31,7 @@ void printKit(const core::demo::KitManifest& k) {
     std::printf("  %-14s %-15s %-9s %8s %8s   %s\n", "task", "type", "metric", "expert", "seconds", "expert file");
     for (const auto& t : k.tasks)
         std::printf("  %-14s %-15s %-9s %8.4f %8.1f   %s\n", t.task.name.c_str(), core::demo::taskTypeName(t.task.type).c_str(),
-                    core::eval::metricName(t.task.metric).c_str(), t.expertScore, t.seconds, t.expertFile.c_str());
+                    core::kit::metricName(t.task.metric).c_str(), t.expertScore, t.seconds, t.expertFile.c_str());
     std::printf("  total build time %.1f s (data %.1f s)\n", k.totalSeconds, k.dataSeconds);
 }
 
@@ -83,7 +84,7 @@ void addDemoCommand(CLI::App& app, int& exitCode) {
     exp->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::demo::ExportOptions o = a->exportOptions;
-            o.kitDir = a->dir.empty() ? core::demo::defaultKitDir(a->seed) : a->dir;
+            o.kitDir = a->dir.empty() ? core::io::demoKitDir(a->seed) : a->dir;
             o.digitsDir = a->digitsDir;
             std::string file;
             {
@@ -96,7 +97,7 @@ void addDemoCommand(CLI::App& app, int& exitCode) {
     });
     info->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
-            const auto k = core::demo::loadKit(a->dir.empty() ? core::demo::defaultKitDir(a->seed) : a->dir, true);
+            const auto k = core::demo::loadKit(a->dir.empty() ? core::io::demoKitDir(a->seed) : a->dir, true);
             if (a->json) std::cout << core::demo::kitInfoJson(k) << "\n";
             else printKit(k);
             return kExitOk;

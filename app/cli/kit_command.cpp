@@ -6,7 +6,7 @@
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 #include "core/model/device.h"
 
 namespace ms::cli {
@@ -15,7 +15,7 @@ namespace {
 struct KitArgs {
     std::string kit;
     bool json = false, noScores = false;
-    core::kit::CheckOptions options;
+    core::eval::CheckOptions options;
 };
 }  // namespace
 
@@ -41,13 +41,13 @@ void addKitCommand(CLI::App& app, int& exitCode) {
         exitCode = runGuarded([&] {
             core::model::resolveDevice(*device);
             a->options.scores = !a->noScores;
-            core::kit::KitReport r;
+            core::eval::KitReport r;
             {
                 TerminalProgress progress;
-                r = core::kit::checkKit(a->kit, a->options, progress);
+                r = core::eval::checkKit(a->kit, a->options, progress);
             }
-            if (a->json) std::cout << core::kit::kitReportJson(r) << "\n";
-            else std::cout << core::kit::kitReportText(r);
+            if (a->json) std::cout << core::eval::kitReportJson(r) << "\n";
+            else std::cout << core::eval::kitReportText(r);
             return r.ok() ? kExitOk : kExitBadInput;
         });
     });

@@ -26,10 +26,11 @@
 #ifdef MS_HAVE_MODEL
 #include "core/model/device.h"
 #include "core/eval/task_suite.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 #include "core/learned/suite_kit_context.h"
 #include "core/session/kit_session.h"
-#include "core/sweep/sweep_runner.h"
+#include "core/session/suite_loader.h"
+#include "core/session/sweep_runner.h"
 #endif
 
 namespace ms::cli {
@@ -76,11 +77,9 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
         if (!a.base.empty() || !a.models.empty()) throw core::InvalidArgument("give either --kit or --base/--model, not both");
         if (a.method.empty()) throw core::InvalidArgument("merge --kit needs --method");
         core::model::resolveDevice(a.device);
-        const auto k = core::session::kitInputs(a.kit);
         spec.method = a.method;
-        spec.base = k.base;
-        for (const auto& [file, task] : k.experts) spec.models.push_back({file, task, {}, ""});
-        if (!k.include.empty() && a.include.empty()) spec.filter.include.push_back(k.include);
+        core::sweep::bindToKit(spec, core::session::kitBinding(a.kit));  // the kit's files, hashes and prefix
+        if (!a.include.empty()) spec.filter.include.clear();             // the user's --include wins over the prefix
 #else
         throw core::InvalidArgument("this build of mergescope-cli has no model support (--kit)");
 #endif
@@ -143,7 +142,7 @@ int runMerge(const MergeArgs& a) {
             if (!a.experiment.empty()) {  // learn again on the images the sweep used (deterministic for its seed)
                 const auto e = core::store::readExperiment(a.experiment);
                 if (kit.empty()) kit = e.kitDir;
-                data = core::sweep::suiteOptionsOf(*e.findSweep(a.sweep));
+                data = core::session::suiteOptionsOf(*e.findSweep(a.sweep));
             }
             if (kit.empty()) throw core::InvalidArgument(core::merge::needsKitMessage(info.name));
             // Named before the kit's images are loaded (writeMerged checks again, for every path).
@@ -151,7 +150,7 @@ int runMerge(const MergeArgs& a) {
             inputs.push_back(spec.base);
             for (const auto& m : spec.models) inputs.push_back(m.path);
             core::io::checkOutputPath(a.out, inputs);
-            const core::eval::TaskSuite suite = core::kit::loadSuite(kit, data, progress);
+            const core::eval::TaskSuite suite = core::session::loadSuite(kit, data, progress);
             const core::learned::SuiteKitContext context(suite);
             outcome = core::merge::writeMerged(spec, request, &context, progress);
 #else

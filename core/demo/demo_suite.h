@@ -1,6 +1,6 @@
 // The demo kit as a task suite: its manifest, experts and heads, Fashion-MNIST and MNIST drawn
 // into probe, re-alignment and eval sets, dense targets computed from the pixels. One producer
-// of suites beside the kit files of core/kit (kit::loadSuite takes either).
+// of suites beside the kit files of core/kit (session::loadSuite takes either).
 #pragma once
 
 #include <string>

@@ -8,10 +8,10 @@ namespace ms::core::demo {
 
 const std::vector<DemoTask>& demoTasks() {
     static const std::vector<DemoTask> tasks = {
-        {{"fashion-class", "fashion-mnist", TaskType::Classification, eval::Metric::Accuracy, 10}, 0},
-        {{"fashion-seg", "fashion-mnist", TaskType::Segmentation, eval::Metric::MeanIoU, 2}, 0},
-        {{"fashion-edges", "fashion-mnist", TaskType::Regression, eval::Metric::Rmse, 1}, 0},
-        {{"digits-class", "mnist-digits", TaskType::Classification, eval::Metric::Accuracy, 10}, 2},
+        {{"fashion-class", "fashion-mnist", TaskType::Classification, kit::Metric::Accuracy, 10}, 0},
+        {{"fashion-seg", "fashion-mnist", TaskType::Segmentation, kit::Metric::MeanIoU, 2}, 0},
+        {{"fashion-edges", "fashion-mnist", TaskType::Regression, kit::Metric::Rmse, 1}, 0},
+        {{"digits-class", "mnist-digits", TaskType::Classification, kit::Metric::Accuracy, 10}, 2},
     };
     return tasks;
 }

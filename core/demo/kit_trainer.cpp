@@ -109,7 +109,7 @@ at::Tensor allDemoTargets(const kit::Task& task, const data::ImageSet& set) {
     return demoTargets(task, set, idx);
 }
 
-model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config) {
+model::HeadConfig headFor(const DemoTask& task, const kit::VitConfig& config) {
     model::HeadConfig h;
     h.kind = task.type == TaskType::Classification ? model::HeadKind::Classifier : model::HeadKind::Dense;
     h.outputs = task.outputs;
@@ -118,7 +118,7 @@ model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config) 
     return h;
 }
 
-ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const TrainBudget& budget, std::uint64_t seed,
+ParamMap pretrainBase(const kit::VitConfig& config, const KitData& data, const TrainBudget& budget, std::uint64_t seed,
                       ProgressSink& progress, const CancelToken* cancel) {
     ParamMap enc = model::initVit(config, seed);
     model::HeadConfig recon;
@@ -159,7 +159,7 @@ ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const
     return enc;
 }
 
-Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, const ParamMap& base, const KitData& data,
+Expert finetuneExpert(const DemoTask& task, const kit::VitConfig& config, const ParamMap& base, const KitData& data,
                       const TrainBudget& budget, std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel) {
     Expert e;
     e.encoder = base;
@@ -187,7 +187,7 @@ Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, cons
     return e;
 }
 
-double evaluateTask(const DemoTask& task, const model::VitConfig& config, const ParamMap& encoder, const ParamMap& head,
+double evaluateTask(const DemoTask& task, const kit::VitConfig& config, const ParamMap& encoder, const ParamMap& head,
                     const model::HeadConfig& headConfig, const KitData& data, int limit) {
     at::NoGradGuard noGrad;
     const data::ImageSet& test = data.test(task);

@@ -46,7 +46,7 @@ struct TrainBudget {
     int evalLimit = 0;  // evaluate on at most this many images (0: the whole split)
 };
 
-model::ParamMap pretrainBase(const model::VitConfig& config, const KitData& data, const TrainBudget& budget,
+model::ParamMap pretrainBase(const kit::VitConfig& config, const KitData& data, const TrainBudget& budget,
                              std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel);
 
 struct Expert {
@@ -55,18 +55,18 @@ struct Expert {
     model::HeadConfig headConfig;
 };
 
-model::HeadConfig headFor(const DemoTask& task, const model::VitConfig& config);
+model::HeadConfig headFor(const DemoTask& task, const kit::VitConfig& config);
 
 // A demo task's targets, as the demo defines them: class labels int64 [B]; segmentation int64
 // [B, H, W] and edge regression float [B, 1, H, W] computed from the pixels (demo_tasks.h).
 at::Tensor demoTargets(const kit::Task& task, const data::ImageSet& set, const std::vector<std::size_t>& indices);
 at::Tensor allDemoTargets(const kit::Task& task, const data::ImageSet& set);
 
-Expert finetuneExpert(const DemoTask& task, const model::VitConfig& config, const model::ParamMap& base,
+Expert finetuneExpert(const DemoTask& task, const kit::VitConfig& config, const model::ParamMap& base,
                       const KitData& data, const TrainBudget& budget, std::uint64_t seed, ProgressSink& progress,
                       const CancelToken* cancel);
 
-double evaluateTask(const DemoTask& task, const model::VitConfig& config, const model::ParamMap& encoder,
+double evaluateTask(const DemoTask& task, const kit::VitConfig& config, const model::ParamMap& encoder,
                     const model::ParamMap& head, const model::HeadConfig& headConfig, const KitData& data,
                     int limit = 0);
 

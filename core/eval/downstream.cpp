@@ -11,7 +11,7 @@
 #include "core/errors.h"
 #include "core/model/heads.h"
 #include "core/model/param_io.h"
-#include "core/eval/metrics.h"
+#include "core/kit/metrics.h"
 #include "core/eval/task_batches.h"
 
 namespace ms::core::eval {

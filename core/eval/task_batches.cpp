@@ -1,7 +1,7 @@
 #include "core/eval/task_batches.h"
 
 #include "core/errors.h"
-#include "core/eval/metrics.h"
+#include "core/kit/metrics.h"
 
 #include <cmath>
 
@@ -87,8 +87,8 @@ double MetricAccumulator::value() const {
     const std::int64_t K = m_task.outputs;
     const at::Tensor c = m_confusion.reshape({K, K});
     const auto* p = m_confusion.data_ptr<std::int64_t>();
-    if (m_task.metric == Metric::Accuracy) return static_cast<double>(c.trace().item<std::int64_t>()) / static_cast<double>(m_count);
-    // mIoU over the classes present in the prediction or the truth (as eval::meanIoU).
+    if (m_task.metric == kit::Metric::Accuracy) return static_cast<double>(c.trace().item<std::int64_t>()) / static_cast<double>(m_count);
+    // mIoU over the classes present in the prediction or the truth (as kit::meanIoU).
     double sum = 0;
     int present = 0;
     for (std::int64_t k = 0; k < K; ++k) {

@@ -98,7 +98,7 @@ model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& merged)
     return out;
 }
 
-model::VitFeatures encodeSet(const model::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
+model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
                              const model::ForwardOptions& options, const CancelToken* cancel, int batch) {
     at::NoGradGuard noGrad;
     std::vector<at::Tensor> tokens;

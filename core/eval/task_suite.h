@@ -2,7 +2,7 @@
 // head, expert score and data — a probe set (unlabelled images for the proxy), a small labelled
 // set for head/representation re-alignment and an eval split. Tasks on the same data set share
 // one copy of each image set (the three Fashion-MNIST tasks of the demo kit share theirs), so an
-// encoder runs once per data set, not once per task. Produced by kit::loadSuite from a user's kit
+// encoder runs once per data set, not once per task. Produced by session::loadSuite from a user's kit
 // file or the demo kit; eval, the proxy, sweeps and the learned methods only read it.
 #pragma once
 
@@ -39,7 +39,7 @@ struct KitInfo {
     std::string baseHash;      // XXH3-128 of the base file
     std::string layout;        // the weights' layout as found (timm, hf_clip, hf_dinov2)
     std::string basePrefix;    // the prefix of the encoder's names in the base file ("" for most)
-    model::VitConfig config;
+    kit::VitConfig config;
 };
 
 struct SuiteTask {
@@ -62,7 +62,7 @@ struct TaskSuite {
     std::vector<model::ParamMap> experts;  // encoder tensors, one per task (heads stripped)
     std::vector<SuiteTask> tasks;
 
-    const model::VitConfig& config() const { return kit.config; }
+    const kit::VitConfig& config() const { return kit.config; }
     std::vector<std::string> taskNames() const;
     // Distinct image sets among the tasks' `member` sets, with the tasks that use each (tasks
     // without such a set are left out).
@@ -94,7 +94,7 @@ model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& mergedB
 
 // Encoder outputs of every image of a set, in batches, without gradients: tokens [N, T, D] and
 // the requested blocks.
-model::VitFeatures encodeSet(const model::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
+model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
                              const model::ForwardOptions& options = {}, const CancelToken* cancel = nullptr,
                              int batch = 256);
 

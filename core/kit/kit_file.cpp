@@ -105,7 +105,7 @@ const std::vector<std::string>& architectureKeys() {
     return keys;
 }
 
-void applyArchitecture(model::VitConfig& c, const std::map<std::string, std::string>& f, const std::string& where) {
+void applyArchitecture(kit::VitConfig& c, const std::map<std::string, std::string>& f, const std::string& where) {
     for (const auto& [k, v] : f) {
         try {
             auto toBool = [&](const std::string& s) {
@@ -120,7 +120,7 @@ void applyArchitecture(model::VitConfig& c, const std::map<std::string, std::str
             else if (k == "depth") c.depth = std::stoi(v);
             else if (k == "heads") c.heads = std::stoi(v);
             else if (k == "mlp_ratio") c.mlpRatio = std::stod(v);
-            else if (k == "activation") c.activation = model::parseActivation(v);
+            else if (k == "activation") c.activation = kit::parseActivation(v);
             else if (k == "layer_scale") c.layerScale = toBool(v);
             else if (k == "patch_bias") c.patchBias = toBool(v);
             else if (k == "pre_norm") c.preNorm = toBool(v);
@@ -216,7 +216,7 @@ KitFile readKitFile(const std::string& path) {
             if (!a.IsMap()) throw FormatError(path, "architecture: a map of " + joinKeys(architectureKeys()));
             checkKeys(a, architectureKeys(), path, "architecture: ");
             for (const auto& kv : a) k.architecture[kv.first.as<std::string>()] = scalar(kv.second, path, "architecture." + kv.first.as<std::string>() + " ");
-            model::VitConfig probe;
+            kit::VitConfig probe;
             applyArchitecture(probe, k.architecture, "");
         }
         if (y["preprocess"]) {
@@ -254,7 +254,7 @@ KitFile readKitFile(const std::string& path) {
             if (t["targets"]) e.targets = resolve(k.dir, scalar(t["targets"], path, where + "targets "));
             if (t["eval_targets"]) e.evalTargets = resolve(k.dir, scalar(t["eval_targets"], path, where + "eval_targets "));
             if (t["type"]) e.type = parseTaskType(scalar(t["type"], path, where + "type "));
-            if (t["metric"]) e.metric = eval::parseMetric(scalar(t["metric"], path, where + "metric "));
+            if (t["metric"]) e.metric = kit::parseMetric(scalar(t["metric"], path, where + "metric "));
             if (t["classes"]) e.classes = t["classes"].as<int>();
             if (e.classes < 0) throw FormatError(path, where + "classes must be positive");
             if (t["target_scale"]) e.targetScale = t["target_scale"].as<double>();
@@ -305,7 +305,7 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
     for (const auto& t : k.tasks) {
         y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << t.name;
         if (t.type != TaskType::Classification) y << YAML::Key << "type" << YAML::Value << taskTypeName(t.type);
-        if (t.metric) y << YAML::Key << "metric" << YAML::Value << eval::metricName(*t.metric);
+        if (t.metric) y << YAML::Key << "metric" << YAML::Value << kit::metricName(*t.metric);
         y << YAML::Key << "expert" << YAML::Value << relativeTo(t.expert, dir);
         y << YAML::Key << "images" << YAML::Value << relativeTo(t.images, dir);
         if (!t.targets.empty()) y << YAML::Key << "targets" << YAML::Value << relativeTo(t.targets, dir);

@@ -12,7 +12,7 @@
 
 #include "core/data/preprocess.h"
 #include "core/kit/task.h"
-#include "core/model/vit_config.h"
+#include "core/kit/vit_config.h"
 
 namespace ms::core::kit {
 
@@ -34,7 +34,7 @@ struct TaskEntry {
     std::string eval;                     // optional: labelled eval images
     std::string targets, evalTargets;     // dense tasks: target maps beside `images` / `eval`
     TaskType type = TaskType::Classification;
-    std::optional<eval::Metric> metric;   // default by type
+    std::optional<kit::Metric> metric;   // default by type
     int classes = 0;                      // 0: from the head, else the labels
     double targetScale = 0;               // regression: value = PNG value × scale (0: 1/255 or 1/65535)
     HeadSpec head;
@@ -77,7 +77,7 @@ std::string prefixPattern(const std::string& prefix);
 
 // The architecture fields known to a kit file, and applying given ones onto a config.
 const std::vector<std::string>& architectureKeys();
-void applyArchitecture(model::VitConfig& config, const std::map<std::string, std::string>& fields, const std::string& where);
+void applyArchitecture(kit::VitConfig& config, const std::map<std::string, std::string>& fields, const std::string& where);
 
 // The preprocessing of a kit, resolved for a model's channels.
 data::Preprocess kitPreprocess(const KitFile& kit, int modelChannels, int modelImageSize);

@@ -19,13 +19,13 @@ TaskType parseTaskType(const std::string& name) {
     throw InvalidArgument("unknown task type '" + name + "' (classification, segmentation, regression)");
 }
 
-eval::Metric defaultMetric(TaskType t) {
+kit::Metric defaultMetric(TaskType t) {
     switch (t) {
-        case TaskType::Classification: return eval::Metric::Accuracy;
-        case TaskType::Segmentation: return eval::Metric::MeanIoU;
-        case TaskType::Regression: return eval::Metric::Rmse;
+        case TaskType::Classification: return kit::Metric::Accuracy;
+        case TaskType::Segmentation: return kit::Metric::MeanIoU;
+        case TaskType::Regression: return kit::Metric::Rmse;
     }
-    return eval::Metric::Accuracy;
+    return kit::Metric::Accuracy;
 }
 
 }  // namespace ms::core::kit

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "core/eval/metrics.h"
+#include "core/kit/metrics.h"
 
 namespace ms::core::kit {
 
@@ -14,13 +14,13 @@ enum class TaskType { Classification, Segmentation, Regression };
 std::string taskTypeName(TaskType t);     // classification, segmentation, regression
 TaskType parseTaskType(const std::string& name);  // throws InvalidArgument listing the types
 // accuracy for classification, miou for segmentation, rmse for regression.
-eval::Metric defaultMetric(TaskType t);
+kit::Metric defaultMetric(TaskType t);
 
 struct Task {
     std::string name;
     std::string dataset;  // a key: tasks with the same key share image sets
     TaskType type = TaskType::Classification;
-    eval::Metric metric = eval::Metric::Accuracy;
+    kit::Metric metric = kit::Metric::Accuracy;
     int outputs = 0;  // classes, or channels of a dense output
 };
 

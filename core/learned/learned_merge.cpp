@@ -358,9 +358,17 @@ std::vector<ParamMap> tiesVectors(const std::vector<ParamMap>& tau, double densi
 
 LearnedResult runLearnedMerge(const eval::TaskSuite& suite, const std::string& method, const merge::ParamValues& params,
                               ProgressSink& progress, const CancelToken* cancel) {
-    const merge::MethodArgs args = argsFor(method, params, suite.tasks.size());
-    if (method == "adamerging") return adaMerging(suite, args, progress, cancel);
-    return calm(suite, args, progress, cancel);
+    return runLearnedMerge(suite, merge::findMethod(method).info(), argsFor(method, params, suite.tasks.size()), progress, cancel);
+}
+
+LearnedResult runLearnedMerge(const eval::TaskSuite& suite, const merge::MethodInfo& method, const merge::MethodArgs& args,
+                              ProgressSink& progress, const CancelToken* cancel) {
+    switch (method.learns) {
+    case merge::LearnedAlgorithm::EntropyCoefficients: return adaMerging(suite, args, progress, cancel);
+    case merge::LearnedAlgorithm::ConsensusMasks: return calm(suite, args, progress, cancel);
+    case merge::LearnedAlgorithm::None: break;
+    }
+    throw InvalidArgument("'" + method.name + "' is not a learned merge method (adamerging, calm)");
 }
 
 }  // namespace ms::core::learned

@@ -40,6 +40,9 @@ struct LearnedResult {
 // `params`: the method's parameters (validated against its declaration; defaults fill the rest).
 LearnedResult runLearnedMerge(const eval::TaskSuite& suite, const std::string& method, const merge::ParamValues& params,
                               ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+// The algorithm `method` declares (MethodInfo::learns) with validated arguments.
+LearnedResult runLearnedMerge(const eval::TaskSuite& suite, const merge::MethodInfo& method, const merge::MethodArgs& args,
+                              ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 
 // CALM's class-balanced entropy-minimisation sampling: for each pseudo-class, the `ratio` share
 // (rounded up, at least one) of its samples with the lowest entropy; indices in ascending order.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/errors.h"
 #include "core/learned/learned_merge.h"
 #include "core/model/encoder_weights.h"
 #include "core/model/vit_layouts.h"
@@ -10,7 +11,7 @@ namespace ms::core::learned {
 
 merge::LearnedWeights SuiteKitContext::learn(const merge::MethodInfo& method, const merge::MethodArgs& args,
                                              ProgressSink& progress, const CancelToken* cancel) const {
-    LearnedResult r = runLearnedMerge(m_suite, method.name, args.global(), progress, cancel);
+    LearnedResult r = runLearnedMerge(m_suite, method, args, progress, cancel);
     merge::LearnedWeights out;
     // Learned on the canonical encoder; the engine merges under the base file's names.
     const auto& kit = m_suite.kit;
@@ -24,13 +25,19 @@ merge::LearnedWeights SuiteKitContext::learn(const merge::MethodInfo& method, co
         out.tensors.emplace(name, std::vector<float>(p, p + c.numel()));
     }
     const LearnedArtifacts& a = r.artifacts;
-    out.artifacts["loss"] = {a.loss, {a.loss.size()}, {}, {}};
+    // Under the keys the method declares: its curve, then its matrix.
+    const auto declared = [&](merge::ArtifactSpec::Kind kind) {
+        for (const auto& s : method.artifacts)
+            if (s.kind == kind) return s.key;
+        throw InvalidArgument(method.name + " declares no " + (kind == merge::ArtifactSpec::Kind::Curve ? "curve" : "matrix") + " artifact");
+    };
+    out.artifacts[declared(merge::ArtifactSpec::Kind::Curve)] = {a.loss, {a.loss.size()}, {}, {}};
     merge::Artifact m;
     for (const auto& row : a.matrix) m.values.insert(m.values.end(), row.begin(), row.end());
     m.shape = {a.matrix.size(), a.matrix.empty() ? 0 : a.matrix.front().size()};
     m.rows = a.rows;
     m.columns = a.columns;
-    out.artifacts[method.name == "adamerging" ? "coefficients" : "mask_density"] = std::move(m);
+    out.artifacts[declared(merge::ArtifactSpec::Kind::Matrix)] = std::move(m);
     out.summaryJson = nlohmann::json{{"loss_first", a.loss.empty() ? 0.0 : a.loss.front()},
                                      {"loss_last", a.loss.empty() ? 0.0 : a.loss.back()},
                                      {"rows", a.rows},

@@ -18,4 +18,16 @@ struct Artifact {
 
 using Artifacts = std::map<std::string, Artifact>;
 
+// What a method declares about an artifact it produces (merge::MethodInfo::artifacts).
+struct ArtifactSpec {
+    enum class Kind { Curve, Matrix };
+    std::string key;    // the key in Artifacts ("loss", "coefficients", ...)
+    Kind kind = Kind::Curve;
+    std::string title;  // "learned coefficient λ per task and tensor"
+    std::string valueLabel;  // a curve's y axis ("Σ entropy")
+    // A curve made of equally long stages, one per row of the method's matrix (CALM adds one task
+    // per stage): plots mark the stage boundaries.
+    bool stagedByMatrixRows = false;
+};
+
 }  // namespace ms::core::merge

@@ -93,12 +93,28 @@ void MergeEngine::verifyInputs(ProgressSink& progress, const CancelToken* cancel
 
 MergeEngine::~MergeEngine() = default;
 
-void MergeEngine::setParams(ParamValues global, std::vector<ParamValues> perModel) {
-    MethodArgs next(m_method->info(), global, perModel, m_spec.models.size());
+namespace {
+// The parts of a spec that decide the engine itself (what update() cannot change), as JSON.
+std::string engineKey(MergeSpec spec) {
+    spec.params.clear();
+    spec.lambda = {};
+    spec.baseHash.clear();
+    for (auto& m : spec.models) m.params.clear(), m.hash.clear();
+    return toJson(spec);
+}
+}  // namespace
+
+bool MergeEngine::accepts(const MergeSpec& spec) const { return engineKey(spec) == engineKey(m_spec); }
+
+void MergeEngine::update(const MergeSpec& spec) {
+    if (!accepts(spec))
+        throw InvalidArgument("these settings need another merge engine (method '" + spec.method + "' on " + spec.base +
+                              "; this engine runs '" + m_spec.method + "' on " + m_spec.base + ")");
+    MethodArgs next(m_method->info(), spec.params, spec.perModelParams(), m_spec.models.size());  // validates
     m_args = std::move(next);
     m_spec.params = m_args.global();
     for (std::size_t i = 0; i < m_spec.models.size(); ++i) m_spec.models[i].params = m_args.perModel()[i];
-    setLambdaSchedule(m_spec.lambda);
+    setLambdaSchedule(spec.lambda);
 }
 
 void MergeEngine::setLambdaSchedule(LambdaSchedule schedule) {

@@ -28,8 +28,14 @@ public:
     const MergeMethod& method() const { return *m_method; }
     const MethodArgs& args() const { return m_args; }
 
-    void setParams(ParamValues global, std::vector<ParamValues> perModel);
-    void setLambdaSchedule(LambdaSchedule schedule);
+    // Whether `spec` runs on this engine: the same method, inputs, filter, output dtype and open
+    // options (its parameters, per-model parameters and λ schedule may differ).
+    bool accepts(const MergeSpec& spec) const;
+    // Takes the settings of `spec` — one value, validated here once — and decides itself what to
+    // redo: prepare() re-prepares only when a prepare-affecting parameter changed; λ, weights and
+    // the λ schedule keep the prepared state. InvalidArgument (engine unchanged) for an invalid
+    // parameter, or when !accepts(spec): that needs a new engine.
+    void update(const MergeSpec& spec);
 
     // Prepares if the prepared state is missing or stale; counts real preparations.
     void prepare(ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
@@ -78,6 +84,7 @@ private:
     std::unique_ptr<MergeProblem> m_problem;
     const MergeMethod* m_method = nullptr;
     MethodArgs m_args;
+    void setLambdaSchedule(LambdaSchedule schedule);
     std::shared_ptr<const PreparedState> m_prepared;
     std::string m_preparedKey;
     bool m_isPrepared = false;

@@ -7,6 +7,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/merge/merge_artifact.h"
+
 namespace ms::core::merge {
 
 enum class ParamKind { Number, Integer, Choice };
@@ -24,6 +26,12 @@ struct ParamSpec {
     bool affectsPrepare = false;  // changing it redoes the λ-independent preparation
 };
 
+enum class LearnedAlgorithm {
+    None,
+    EntropyCoefficients,  // AdaMerging: merge coefficients learned by entropy minimisation
+    ConsensusMasks,       // CALM: binary masks learned one task at a time on pseudo-labels
+};
+
 struct MethodInfo {
     std::string name;
     std::string summary;
@@ -32,6 +40,12 @@ struct MethodInfo {
     bool perTaskOutputs = false;  // tall_masks, emr: one merged model per task
     bool linearInLambda = false;  // θ = θ0 + λ·M(weights, other knobs): a change of λ alone costs one pass
     bool needsKit = false;        // adamerging, calm: prepare learns from a kit's data (merge::KitContext)
+    // What a method that learns runs on the kit (the algorithm it owns; core/learned implements
+    // them), declared here so that nothing else picks an algorithm by the method's name.
+    LearnedAlgorithm learns = LearnedAlgorithm::None;
+    // The arrays a point of this method keeps beside its scores (store::PointRecord::artifacts):
+    // plots and reports read these declarations, never a guess from the keys present.
+    std::vector<ArtifactSpec> artifacts;
     int minModels = 1;
     int maxModels = 1 << 20;
 

@@ -25,6 +25,12 @@ const Registry& registry() {
 
 const std::vector<const MergeMethod*>& allMethods() { return registry().view; }
 
+const MergeMethod* lookupMethod(const std::string& name) {
+    for (const MergeMethod* m : allMethods())
+        if (m->info().name == name) return m;
+    return nullptr;
+}
+
 const MergeMethod& findMethod(const std::string& name) {
     std::string known;
     for (const auto* m : allMethods()) {

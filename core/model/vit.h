@@ -17,9 +17,16 @@
 #include <string>
 #include <vector>
 
-#include "core/model/vit_config.h"
+#include "core/kit/vit_config.h"
 
 namespace ms::core::model {
+
+// The architecture is the kit's description (torch-free, core/kit/vit_config.h); the encoder
+// here runs it.
+using kit::Activation;
+using kit::VitConfig;
+using kit::activationName;
+using kit::parseActivation;
 
 using ParamMap = std::map<std::string, at::Tensor>;
 

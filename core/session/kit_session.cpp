@@ -9,10 +9,11 @@
 #include "core/demo/demo_kit.h"
 #include "core/io/source_factory.h"
 #include "core/kit/kit_file.h"
+#include "core/session/suite_loader.h"
 #include "core/model/encoder_weights.h"
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 #include "core/learned/suite_kit_context.h"
 #include "core/merge/merge_engine.h"
 #include "core/merge/merged_output.h"
@@ -21,7 +22,7 @@
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
 #include "core/sweep/sweep_point.h"
-#include "core/sweep/sweep_runner.h"
+#include "core/session/sweep_runner.h"
 
 namespace ms::core::session {
 
@@ -50,7 +51,6 @@ struct KitSession::Impl {
     eval::TaskSuite liveSuite;
     std::unique_ptr<proxy::TaskAlignmentProxy> liveProxy;
     std::unique_ptr<merge::MergeEngine> liveEngine;
-    std::string liveMethod;
     std::vector<std::vector<std::vector<float>>> liveBuffers;
 };
 
@@ -67,7 +67,7 @@ std::unique_ptr<KitSession> KitSession::open(const std::string& kitDir, const Se
     so.evalLimit = options.evalLimit;
     so.seed = options.seed;
     so.digitsDir = options.digitsDir;
-    impl->suite = kit::loadSuite(kitDir, so, progress, cancel);
+    impl->suite = session::loadSuite(kitDir, so, progress, cancel);
     impl->liveSuite = withSmallProbes(impl->suite, options.liveProbeSize);
     progress.report("live proxy", 0, 1);
     impl->liveProxy = std::make_unique<proxy::TaskAlignmentProxy>(
@@ -98,10 +98,10 @@ std::vector<TaskInfo> KitSession::tasks() const {
     for (const auto& t : m_impl->suite.tasks) {
         TaskInfo i;
         i.name = t.task.name;
-        i.type = demo::taskTypeName(t.task.type);
+        i.type = kit::taskTypeName(t.task.type);
         i.dataset = t.task.dataset;
-        i.metric = eval::metricName(t.task.metric);
-        i.higherIsBetter = eval::higherIsBetter(t.task.metric);
+        i.metric = kit::metricName(t.task.metric);
+        i.higherIsBetter = kit::higherIsBetter(t.task.metric);
         i.expertScore = t.expertScore;
         i.expertFile = t.expertFile;
         i.expertHash = t.expertHash;
@@ -117,7 +117,7 @@ std::vector<TaskInfo> KitSession::tasks() const {
 
 merge::MergeSpec KitSession::bind(const merge::MergeSpec& settings) const {
     merge::MergeSpec spec = settings;
-    sweep::bindToKit(spec, m_impl->suite);
+    sweep::bindToKit(spec, kitBinding(m_impl->suite));
     return spec;
 }
 
@@ -127,15 +127,9 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
     const merge::MethodInfo& info = merge::findMethod(settings.method).info();
     if (info.needsKit) throw InvalidArgument(info.name + " learns from the kit's data: queue it as a sweep; it is not previewed live");
     const merge::MergeSpec spec = bind(settings);
-    if (!m.liveEngine || m.liveMethod != spec.method || !(m.liveEngine->spec().filter.include == spec.filter.include &&
-                                                          m.liveEngine->spec().filter.exclude == spec.filter.exclude &&
-                                                          m.liveEngine->spec().filter.excludeHeads == spec.filter.excludeHeads)) {
-        m.liveEngine = std::make_unique<merge::MergeEngine>(spec);
-        m.liveMethod = spec.method;
-    }
+    if (m.liveEngine && m.liveEngine->accepts(spec)) m.liveEngine->update(spec);  // the engine decides what to redo
+    else m.liveEngine = std::make_unique<merge::MergeEngine>(spec);
     const std::size_t T = m.suite.tasks.size();
-    m.liveEngine->setParams(spec.params, spec.perModelParams());
-    m.liveEngine->setLambdaSchedule(spec.lambda);
     m.liveEngine->prepare(nullProgress(), cancel);
     const bool perTask = info.perTaskOutputs;
     const std::size_t outputs = perTask ? T : 1;
@@ -164,7 +158,7 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
 
 std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experiment, const CommitFn& commit,
                                  ProgressSink& progress, const CancelToken* cancel) const {
-    sweep::SweepOptions o;
+    session::SweepOptions o;
     o.spec = job.spec;
     o.spec.seed = m_impl->options.seed;
     o.proxies = job.proxies;
@@ -175,7 +169,7 @@ std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experim
     o.featureCache = m_impl->options.featureCache;
     o.resume = job.resume;
     o.onProgress = job.onProgress;
-    return sweep::runSweep(m_impl->suite, o, experiment, commit, progress, cancel);
+    return session::runSweep(m_impl->suite, o, experiment, commit, progress, cancel);
 }
 
 std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings, const std::string& path, const std::string& task,
@@ -191,43 +185,18 @@ std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings
     if (merge::findMethod(spec.method).info().needsKit && !sweepOptions.empty()) {
         store::SweepRecord r;
         r.options = sweepOptions;
-        eval::SuiteOptions so = sweep::suiteOptionsOf(r);
+        eval::SuiteOptions so = session::suiteOptionsOf(r);
         const auto& mine = suite->options;
         if (so.probeSize != mine.probeSize || so.realignSamples != mine.realignSamples || so.evalLimit != mine.evalLimit ||
             so.seed != mine.seed) {
             so.digitsDir = m_impl->options.digitsDir;
-            other = kit::loadSuite(kitDir(), so, progress, cancel);
+            other = session::loadSuite(kitDir(), so, progress, cancel);
             suite = &other;
         }
     }
     const learned::SuiteKitContext kit(*suite);
     return merge::writeMerged(spec, request, &kit, progress, cancel).files;
 }
-
-KitInputs kitInputs(const std::string& kitPath) {
-    const kit::KitPath resolved = kit::resolveKitPath(kitPath);
-    const std::string& file = resolved.path;
-    if (!resolved.demo) {
-        const kit::KitFile k = kit::readKitFile(file);
-        KitInputs out;
-        out.base = k.base;
-        for (const auto& t : k.tasks) out.experts.emplace_back(t.expert, t.name);
-        std::vector<std::string> names;
-        const auto source = io::openCheckpoint(k.base);  // alive for the loop (a temporary would not be)
-        for (const auto& t : source->tensors()) names.push_back(t.name);
-        const std::string prefix = model::findLayoutInNames(names, k.layout, k.base).prefix;
-        if (!prefix.empty()) out.include = kit::prefixPattern(prefix);
-        return out;
-    }
-    const demo::KitManifest k = demo::loadKit(resolved.path, true);
-    KitInputs out;
-    out.base = k.path(k.baseFile);
-    for (const auto& t : k.tasks) out.experts.emplace_back(k.path(t.expertFile), t.task.name);
-    return out;
-}
-
-std::string defaultDemoKitDir() { return demo::defaultKitDir(0); }
-std::string defaultFeatureCacheDir() { return demo::defaultFeatureCacheDir(); }
 
 std::string buildDemoKit(const std::string& dir, std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel) {
     demo::KitOptions o;

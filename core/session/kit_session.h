@@ -80,7 +80,7 @@ public:
     // Methods that learn from data (needsKit) are refused: they are swept, not previewed.
     LiveResult live(const merge::MergeSpec& settings, const CancelToken* cancel = nullptr);
 
-    // Runs a sweep into `experiment` (sweep::runSweep); re-entrant.
+    // Runs a sweep into `experiment` (session::runSweep); re-entrant.
     std::string runSweep(const SweepJob& job, store::Experiment& experiment, const CommitFn& commit,
                          ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
 
@@ -100,18 +100,7 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-// A kit's base and expert files (with task names), read from its manifest (verified).
-struct KitInputs {
-    std::string base;
-    std::vector<std::pair<std::string, std::string>> experts;  // (file, task)
-    std::string include;  // a base that keeps its encoder under a prefix: merge only that (regex)
-};
-// A kit file, or the demo kit's directory.
-KitInputs kitInputs(const std::string& kitPath);
-
-// The demo kit: its default directory and a build that reuses a valid cache.
-std::string defaultDemoKitDir();
-std::string defaultFeatureCacheDir();
+// The first start: builds the demo kit into `dir` (a valid cached one is reused); returns its folder.
 std::string buildDemoKit(const std::string& dir, std::uint64_t seed, ProgressSink& progress, const CancelToken* cancel);
 
 }  // namespace ms::core::session

@@ -59,7 +59,7 @@ private:
     std::unique_ptr<Handles> m_h;
 };
 
-// Saves a running sweep's commits (sweep::CommitFn) into `path`: a point added to the sweep the
+// Saves a running sweep's commits (session::CommitFn) into `path`: a point added to the sweep the
 // saver is appending to is appended; anything else (the sweep's first commit, a status change, a
 // point with artifacts) rewrites the file and, while the sweep runs, reopens it for appending.
 // It holds the file's WriterLock from construction to destruction, unless this process already

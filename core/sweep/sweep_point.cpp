@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/errors.h"
+#include "core/kit/kit_file.h"
 
 namespace ms::core::sweep {
 
@@ -88,6 +89,12 @@ merge::MergeSpec pointSpec(const store::Experiment& e, const std::string& sweepI
                               " has not been computed yet (--resume the sweep first)");
     if (spec.merge.base.empty()) bindToInputs(spec.merge, e.inputs);  // schema-1 specs kept no paths
     return pointSpec(spec, r->paramNames, values);
+}
+
+void bindToKit(merge::MergeSpec& spec, const KitBinding& kit) {
+    bindToInputs(spec, kit.inputs);
+    if (kit.basePrefix.empty() || !spec.filter.include.empty()) return;
+    spec.filter.include.push_back(kit::prefixPattern(kit.basePrefix));
 }
 
 }  // namespace ms::core::sweep

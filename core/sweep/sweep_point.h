@@ -20,6 +20,18 @@ namespace ms::core::sweep {
 // position; the result lists them in the inputs' order. InvalidArgument when they do not fit.
 void bindToInputs(merge::MergeSpec& spec, const std::vector<store::InputRecord>& inputs);
 
+// A kit as merge inputs — the one binding that sweeps, relations, `merge --kit`, learned methods
+// and the workbench use: the kit's files with their hashes (base first, then one expert per task,
+// as an experiment records them) and the prefix under which the base keeps its encoder ("": none).
+// session::kitBinding makes one from a loaded suite or from a kit path.
+struct KitBinding {
+    std::vector<store::InputRecord> inputs;
+    std::string basePrefix;
+};
+// bindToInputs, and when the base keeps its encoder under a prefix (a CLIPModel's vision_model.)
+// merges only that part: the rest (text tower, projection) is copied from the base.
+void bindToKit(merge::MergeSpec& spec, const KitBinding& kit);
+
 // The settings of the point with `values` (one per `paramNames` column, as SweepPlan has them).
 merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>& paramNames, const std::vector<double>& values);
 

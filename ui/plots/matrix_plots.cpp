@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/merge/method_registry.h"
 #include "ui/plot_data.h"
 #include "ui/plots/plot_style.h"
 #include "ui/task_colors.h"
@@ -373,18 +374,26 @@ void LearnedPlot::showPoint(const core::store::SweepRecord* sweep, int point) {
     plotLayout()->clear();
     const core::store::PointRecord* p =
         sweep && point >= 0 && point < static_cast<int>(sweep->points.size()) ? &sweep->points[static_cast<std::size_t>(point)] : nullptr;
-    if (!p || !p->artifacts.count("loss")) {
+    // The method's own declarations say which artifact is its curve and which its matrix.
+    const core::merge::ArtifactSpec* curveSpec = nullptr;
+    const core::merge::ArtifactSpec* matrixSpec = nullptr;
+    const core::merge::MergeMethod* method = p ? core::merge::lookupMethod(sweep->method) : nullptr;
+    if (method)
+        for (const auto& a : method->info().artifacts) {
+            if (!p->artifacts.count(a.key)) continue;
+            (a.kind == core::merge::ArtifactSpec::Kind::Curve ? curveSpec : matrixSpec) = &a;
+        }
+    if (!curveSpec || !matrixSpec) {
         plotLayout()->addElement(0, 0, new QCPAxisRect(this));
         showPlaceholder(this, tr("learned merges (adamerging, calm): queue one in the Sweeps panel, then select its point"));
         replot(rpQueuedReplot);
         return;
     }
-    const auto& loss = p->artifacts.at("loss");
-    const bool ada = p->artifacts.count("coefficients") > 0;
-    const auto& m = p->artifacts.at(ada ? "coefficients" : "mask_density");
-    auto* title = new QCPTextElement(this, tr("%1 · %2: loss per step (top), %3 (bottom)")
+    const auto& loss = p->artifacts.at(curveSpec->key);
+    const auto& m = p->artifacts.at(matrixSpec->key);
+    auto* title = new QCPTextElement(this, tr("%1 · %2: %3 (top), %4 (bottom)")
                                                .arg(QString::fromStdString(sweep->id), QString::fromStdString(sweep->method),
-                                                    ada ? tr("learned coefficient λ per task and tensor") : tr("mask density per added task and block")));
+                                                    QString::fromStdString(curveSpec->title), QString::fromStdString(matrixSpec->title)));
     plotLayout()->addElement(0, 0, title);
     auto* top = new QCPAxisRect(this);
     auto* bottom = new QCPAxisRect(this);
@@ -400,9 +409,9 @@ void LearnedPlot::showPoint(const core::store::SweepRecord* sweep, int point) {
     curve->setPen(QPen(aggregateColor(), 1.5));
     curve->setName(tr("loss"));
     top->axis(QCPAxis::atBottom)->setLabel(tr("step"));
-    top->axis(QCPAxis::atLeft)->setLabel(ada ? tr("Σ entropy") : tr("pseudo-label loss"));
+    top->axis(QCPAxis::atLeft)->setLabel(QString::fromStdString(curveSpec->valueLabel));
     curve->rescaleAxes();
-    if (!ada && m.shape.size() == 2 && m.shape[0] > 1) {  // CALM: one stage per added task, equally long
+    if (curveSpec->stagedByMatrixRows && m.shape.size() == 2 && m.shape[0] > 1) {  // one stage per matrix row, equally long
         const std::size_t stage = loss.values.size() / m.shape[0];
         for (std::size_t k = 1; k < m.shape[0]; ++k) {
             auto* line = new QCPItemStraightLine(this);
@@ -448,7 +457,7 @@ void LearnedPlot::showPoint(const core::store::SweepRecord* sweep, int point) {
     }
     bx->setRange(-0.5, static_cast<double>(cols) - 0.5);
     bottom->axis(QCPAxis::atLeft)->setRange(0, 1.05);
-    bottom->axis(QCPAxis::atLeft)->setLabel(ada ? tr("λ") : tr("mask density"));
+    bottom->axis(QCPAxis::atLeft)->setLabel(QString::fromStdString(matrixSpec->valueLabel));
     scalePlotFonts(this, 1.0);
     replot(rpQueuedReplot);
 }

@@ -83,6 +83,9 @@ void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
                   integerParam("batches", 2, 1, 64, "batches per task per step"),
                   numberParam("init", 0.3, 0.0, 1.0, "initial coefficient"),
                   seedParam(true)};
+    ada.learns = LearnedAlgorithm::EntropyCoefficients;
+    ada.artifacts = {{"loss", ArtifactSpec::Kind::Curve, "loss per step", "Σ entropy", false},
+                     {"coefficients", ArtifactSpec::Kind::Matrix, "learned coefficient λ per task and tensor", "λ", false}};
     out.push_back(std::make_unique<LearnedMerge>(ada));
 
     MethodInfo calm;
@@ -102,6 +105,9 @@ void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
                    numberParam("top", 1e-5, 0.0, 1.0, "fraction of the new task vector (largest |τ|) whose mask starts on"),
                    numberParam("sparsity", 1e-3, 0.0, 10.0, "weight of the mean mask value in the loss"),
                    seedParam(true)};
+    calm.learns = LearnedAlgorithm::ConsensusMasks;
+    calm.artifacts = {{"loss", ArtifactSpec::Kind::Curve, "loss per step", "pseudo-label loss", true},
+                      {"mask_density", ArtifactSpec::Kind::Matrix, "mask density per added task and block", "mask density", false}};
     out.push_back(std::make_unique<LearnedMerge>(calm));
 }
 

@@ -38,7 +38,7 @@ TEST(DemoKit, ReducedKitIsCompleteDeterministicAndCached) {
     EXPECT_EQ(a.tasks[3].task.name, "digits-class");
     for (const auto& t : a.tasks) {
         EXPECT_TRUE(std::filesystem::exists(a.path(t.expertFile))) << t.expertFile;
-        if (t.task.metric == eval::Metric::Rmse) EXPECT_GT(t.expertScore, 0.0);
+        if (t.task.metric == kit::Metric::Rmse) EXPECT_GT(t.expertScore, 0.0);
         else EXPECT_TRUE(t.expertScore >= 0.0 && t.expertScore <= 1.0) << t.task.name;
     }
     EXPECT_FALSE(std::filesystem::exists(tmp.path("a.partial")));

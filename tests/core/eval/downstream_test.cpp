@@ -6,15 +6,20 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.h"
-#include "core/eval/metrics.h"
+#include "core/kit/metrics.h"
 #include "core/eval/task_batches.h"
 #include "tests/core/eval/reduced_kit.h"
 
 namespace ms::core::eval {
 namespace {
 
+using kit::Metric;
+using kit::accuracy;
+using kit::meanIoU;
+using kit::rmse;
+
 TEST(Downstream, StreamingMetricsEqualTheReferenceFunctions) {
-    // Two batches through the accumulator vs eval::accuracy / meanIoU / rmse on everything at once.
+    // Two batches through the accumulator vs kit::accuracy / meanIoU / rmse on everything at once.
     at::manual_seed(1);
     const demo::DemoTask cls{"c", "x", demo::TaskType::Classification, Metric::Accuracy, 5};
     const demo::DemoTask seg{"s", "x", demo::TaskType::Segmentation, Metric::MeanIoU, 3};

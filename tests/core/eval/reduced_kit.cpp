@@ -1,3 +1,4 @@
+#include "core/session/suite_loader.h"
 #include "tests/core/eval/reduced_kit.h"
 #include "tests/core/eval/reduced_kit_path.h"
 
@@ -46,7 +47,7 @@ core::eval::SuiteOptions reducedSuiteOptions() {
 }
 
 const core::eval::TaskSuite& reducedSuite() {
-    static const core::eval::TaskSuite suite = core::kit::loadSuite(reducedKit().dir, reducedSuiteOptions());
+    static const core::eval::TaskSuite suite = core::session::loadSuite(reducedKit().dir, reducedSuiteOptions());
     return suite;
 }
 

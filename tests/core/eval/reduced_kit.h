@@ -4,7 +4,7 @@
 
 #include "core/demo/demo_kit.h"
 #include "core/eval/task_suite.h"
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 
 namespace ms::test {
 

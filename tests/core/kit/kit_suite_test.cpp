@@ -3,7 +3,8 @@
 // kit (another layout, head files, PNG folders, CSV lists, mask and 16-bit edge maps) scoring
 // what the demo says, a proxy-only task sweeping, and malformed kits refused by kit check and
 // by sweep with exit 2, naming the file.
-#include "core/kit/kit_suite.h"
+#include "core/session/suite_loader.h"
+#include "core/eval/kit_suite.h"
 
 #include <gtest/gtest.h>
 
@@ -58,10 +59,10 @@ core::eval::SuiteOptions small() {
 }
 
 TEST(ClipKit, ZeroShotHeadsScoreWhatPyTorchComputes) {
-    const TaskSuite s = core::kit::loadSuite(fixture("kits/clip_tiny/kit.yaml"), small());
+    const TaskSuite s = core::session::loadSuite(fixture("kits/clip_tiny/kit.yaml"), small());
     EXPECT_EQ(s.kit.layout, "hf_clip");
     EXPECT_EQ(s.config().heads, 2);  // from config.json's vision_config (shapes alone would say 1)
-    EXPECT_EQ(s.config().activation, core::model::Activation::QuickGelu);
+    EXPECT_EQ(s.config().activation, core::kit::Activation::QuickGelu);
     EXPECT_TRUE(s.config().preNorm);
     EXPECT_FALSE(s.config().patchBias);
     std::ifstream in(fixture("kits/clip_tiny/expected.json"));
@@ -159,7 +160,7 @@ const std::string& exportedKit() {
 
 TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
     core::eval::SuiteOptions o = small();
-    const TaskSuite user = core::kit::loadSuite(exportedKit(), o);
+    const TaskSuite user = core::session::loadSuite(exportedKit(), o);
     EXPECT_EQ(user.kit.producer, "kit");
     EXPECT_EQ(user.kit.layout, "hf_dinov2");
     EXPECT_EQ(user.config().heads, reducedKit().config.heads);  // config.json beside the models

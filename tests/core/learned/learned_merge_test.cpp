@@ -10,7 +10,7 @@
 
 #include "core/errors.h"
 #include "core/store/experiment_store.h"
-#include "core/sweep/sweep_runner.h"
+#include "core/session/sweep_runner.h"
 #include "tests/core/eval/reduced_kit.h"
 #include "tests/test_support.h"
 
@@ -109,11 +109,11 @@ TEST(LearnedSweep, KeepsLossAndCoefficientsInTheExperimentFile) {
     const eval::TaskSuite& suite = test::reducedSuite();
     test::TempDir tmp;
     store::Experiment exp;
-    sweep::SweepOptions o;
+    session::SweepOptions o;
     o.spec.merge.method = "adamerging";
     o.spec.merge.params = {{"steps", 3.0}, {"granularity", std::string("task")}};
     o.downstream.mode = eval::DownstreamMode::Frozen;
-    sweep::runSweep(suite, o, exp, [&](const store::Experiment& e, const store::SweepRecord&, bool) {
+    session::runSweep(suite, o, exp, [&](const store::Experiment& e, const store::SweepRecord&, bool) {
         store::writeExperiment(tmp.path("exp.h5"), e);
     });
     const store::Experiment back = store::readExperiment(tmp.path("exp.h5"));

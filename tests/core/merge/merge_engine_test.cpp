@@ -39,6 +39,14 @@ MergeSpec twoExperts(const test::TempDir& tmp, const std::string& method) {
     return s;
 }
 
+// The engine's settings with these parameters (per-model ones cleared unless given).
+MergeSpec withParams(const MergeEngine& e, ParamValues global, std::vector<ParamValues> perModel = {}) {
+    MergeSpec s = e.spec();
+    s.params = std::move(global);
+    for (std::size_t i = 0; i < s.models.size(); ++i) s.models[i].params = i < perModel.size() ? perModel[i] : ParamValues{};
+    return s;
+}
+
 TEST(TopK, ThresholdRankFollowsTheOfficialCode) {
     EXPECT_EQ(thresholdRank(10, 0.2), 8u);  // keep int(10*0.2)=2 → the 8th smallest
     EXPECT_EQ(thresholdRank(10, 1.0), 0u);  // keep all
@@ -94,13 +102,33 @@ TEST(MergeEngine, LambdaAndWeightChangesReuseThePreparation) {
     MergeEngine e(spec);
     const auto first = e.applyToMemory(-1);
     EXPECT_EQ(e.prepareCount(), 1);
-    e.setParams({{"lambda", 0.5}}, {{{"weight", 2.0}}, {}});
+    e.update(withParams(e, {{"lambda", 0.5}}, {{{"weight", 2.0}}, {}}));
     const auto second = e.applyToMemory(-1);
     EXPECT_EQ(e.prepareCount(), 1) << "λ and weights must not redo prepare";
     EXPECT_NE(first, second);
-    e.setParams({{"lambda", 0.5}, {"density", 0.5}}, {});
+    e.update(withParams(e, {{"lambda", 0.5}, {"density", 0.5}}, {}));
     e.applyToMemory(-1);
     EXPECT_EQ(e.prepareCount(), 2) << "density changes the trimming: prepare again";
+}
+
+TEST(MergeEngine, UpdateTakesOneSpecAndRefusesOneThatNeedsAnotherEngine) {
+    test::TempDir tmp;
+    MergeEngine e(twoExperts(tmp, "ties"));
+    MergeSpec other = e.spec();
+    other.method = "task_arithmetic";
+    EXPECT_FALSE(e.accepts(other));
+    EXPECT_THROW(e.update(other), InvalidArgument);
+    MergeSpec bad = withParams(e, {{"density", 2.0}});
+    EXPECT_TRUE(e.accepts(bad));
+    EXPECT_THROW(e.update(bad), InvalidArgument);
+    const std::string before = toJson(e.spec());
+    EXPECT_THROW(e.update(bad), InvalidArgument);
+    EXPECT_EQ(toJson(e.spec()), before) << "a refused update leaves the engine as it was";
+    MergeSpec curve = withParams(e, {{"lambda", 0.7}});
+    curve.lambda.blockCurve = {0.2, 1.0};
+    e.update(curve);
+    EXPECT_EQ(e.spec().lambda.blockCurve, (std::vector<double>{0.2, 1.0}));
+    EXPECT_DOUBLE_EQ(std::get<double>(e.spec().params.at("lambda")), 0.7);
 }
 
 TEST(MergeEngine, LambdaOnlyChangesUseTheCachedTaskVectorAndMatchAFullApply) {
@@ -110,7 +138,7 @@ TEST(MergeEngine, LambdaOnlyChangesUseTheCachedTaskVectorAndMatchAFullApply) {
         spec.params = {{"lambda", 0.3}};
         MergeEngine cached(spec);
         cached.applyToMemory(-1);
-        cached.setParams({{"lambda", 0.8}}, {});
+        cached.update(withParams(cached, {{"lambda", 0.8}}, {}));
         const auto fast = cached.applyToMemory(-1);
         EXPECT_EQ(cached.deltaComputations(), 1) << method;
         spec.params = {{"lambda", 0.8}};
@@ -119,7 +147,7 @@ TEST(MergeEngine, LambdaOnlyChangesUseTheCachedTaskVectorAndMatchAFullApply) {
         fresh.prepare();
         fresh.applyTensor(0, -1, direct.data());
         EXPECT_EQ(fast[0], direct) << method << ": the cached path must equal a full apply";
-        cached.setParams({{"lambda", 0.8}}, {{{"weight", 0.5}}, {}});
+        cached.update(withParams(cached, {{"lambda", 0.8}}, {{{"weight", 0.5}}, {}}));
         cached.applyToMemory(-1);
         EXPECT_EQ(cached.deltaComputations(), 2) << method << ": weights change the task vector";
     }
@@ -146,7 +174,7 @@ TEST(MergeEngine, LambdaFastPathOnLargeTensorsEqualsAFullApply) {
     MergeEngine cached(spec);
     std::vector<std::vector<float>> out;
     cached.applyToMemory(-1, out);
-    cached.setParams({{"lambda", 0.9}}, {});
+    cached.update(withParams(cached, {{"lambda", 0.9}}, {}));
     cached.applyToMemory(-1, out);
     spec.params = {{"lambda", 0.9}};
     MergeEngine fresh(spec);

@@ -9,7 +9,7 @@
 
 #include "core/jobs/progress.h"
 
-namespace ms::core::kit {
+namespace ms::core::eval {
 
 struct TaskReport {
     std::string name, type, metric, dataset, head;
@@ -42,4 +42,4 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
 std::string kitReportJson(const KitReport& report);
 std::string kitReportText(const KitReport& report);
 
-}  // namespace ms::core::kit
+}  // namespace ms::core::eval

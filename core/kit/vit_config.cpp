@@ -1,8 +1,8 @@
-#include "core/model/vit_config.h"
+#include "core/kit/vit_config.h"
 
 #include "core/errors.h"
 
-namespace ms::core::model {
+namespace ms::core::kit {
 
 void VitConfig::validate() const {
     auto bad = [](const std::string& m) { throw InvalidArgument("ViT config: " + m); };
@@ -20,4 +20,4 @@ Activation parseActivation(const std::string& name) {
     throw InvalidArgument("unknown activation '" + name + "' (gelu, quick_gelu)");
 }
 
-}  // namespace ms::core::model
+}  // namespace ms::core::kit

@@ -1,5 +1,5 @@
 // Metrics on hand-worked cases.
-#include "core/eval/metrics.h"
+#include "core/kit/metrics.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include "core/errors.h"
 
-namespace ms::core::eval {
+namespace ms::core::kit {
 namespace {
 
 TEST(Metrics, Accuracy) {
@@ -32,4 +32,4 @@ TEST(Metrics, RmseAndNormalizedPerformance) {
 }
 
 }  // namespace
-}  // namespace ms::core::eval
+}  // namespace ms::core::kit

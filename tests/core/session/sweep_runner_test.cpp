@@ -1,7 +1,7 @@
 // Sweeps end to end on the reduced kit: points recorded with proxy, downstream and timings,
 // prepare once per λ-independent configuration, resume skips done points, cancellation keeps
 // the completed ones, relations sweeps add one task vector at a time.
-#include "core/sweep/sweep_runner.h"
+#include "core/session/sweep_runner.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,10 @@
 #include "tests/core/eval/reduced_kit.h"
 #include "tests/test_support.h"
 
-namespace ms::core::sweep {
+namespace ms::core::session {
 namespace {
+
+using namespace ms::core::sweep;
 
 SweepOptions taLambda(const std::string& grid, eval::DownstreamMode mode = eval::DownstreamMode::Frozen) {
     SweepOptions o;
@@ -172,4 +174,4 @@ TEST(SweepRunner, AnotherKitsExperimentIsRefused) {
 }
 
 }  // namespace
-}  // namespace ms::core::sweep
+}  // namespace ms::core::session

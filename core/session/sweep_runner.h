@@ -17,16 +17,16 @@
 #include "core/sweep/sweep_progress.h"
 #include "core/sweep/sweep_spec.h"
 
-namespace ms::core::sweep {
+namespace ms::core::session {
 
 struct SweepOptions {
-    SweepSpec spec;
+    sweep::SweepSpec spec;
     std::vector<std::string> proxies = {"task-alignment"};  // variants; empty: no proxy
     eval::DownstreamOptions downstream;                     // mode None: no downstream
     std::string featureCache;                               // "" : no disk cache for expert features
     bool resume = false;  // continue the newest sweep of the file with the same spec, options and shard
-    Shard shard;          // compute only this shard's points (the record keeps them and its "I/N")
-    SweepProgressFn onProgress;  // optional: at each point's start and stage
+    sweep::Shard shard;          // compute only this shard's points (the record keeps them and its "I/N")
+    sweep::SweepProgressFn onProgress;  // optional: at each point's start and stage
 };
 
 // Called after every completed point (pointAdded: it is sweep.points.back()) and after a change of
@@ -43,15 +43,8 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
 // The options as stored with the sweep (JSON): proxies, downstream and suite settings.
 std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& options);
 
-// The kit's files with their hashes, as an experiment records them (base first, then the experts).
-std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite);
-// Binds merge settings to the kit's files (bindToInputs) and, when the base keeps its encoder
-// under a prefix (a CLIPModel's vision_model.), merges only that part: the rest (text tower,
-// projection) is copied from the base and need not be in the experts.
-void bindToKit(merge::MergeSpec& spec, const eval::TaskSuite& suite);
-
 // The data settings a sweep ran with (its options JSON), to load the same suite again (a learned
 // point re-made from an experiment learns on the same images).
 eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record);
 
-}  // namespace ms::core::sweep
+}  // namespace ms::core::session

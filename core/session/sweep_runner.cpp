@@ -1,4 +1,6 @@
-#include "core/sweep/sweep_runner.h"
+#include "core/session/sweep_runner.h"
+
+#include "core/session/suite_loader.h"
 
 #include "core/kit/kit_file.h"
 
@@ -22,7 +24,9 @@
 #include "core/proxy/task_alignment.h"
 #include "core/sweep/sweep_point.h"
 
-namespace ms::core::sweep {
+namespace ms::core::session {
+
+using namespace ms::core::sweep;  // specs, plans, shards and points: this file runs them
 
 namespace {
 
@@ -40,7 +44,7 @@ void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
     }
     e.kitDir = suite.kit.path;
     e.kitManifest = suite.kit.manifestText;
-    e.inputs = kitInputs(suite);
+    e.inputs = kitBinding(suite).inputs;
 }
 
 // Checks the swept columns against the method before anything runs.
@@ -57,19 +61,6 @@ void checkColumns(const SweepPlan& plan, const merge::MethodInfo& info, bool rel
 }
 
 }  // namespace
-
-std::vector<store::InputRecord> kitInputs(const eval::TaskSuite& suite) {
-    std::vector<store::InputRecord> in{{"base", "", suite.kit.baseFile, suite.kit.baseHash}};
-    for (const auto& t : suite.tasks) in.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
-    return in;
-}
-
-void bindToKit(merge::MergeSpec& spec, const eval::TaskSuite& suite) {
-    bindToInputs(spec, kitInputs(suite));
-    const std::string& prefix = suite.kit.basePrefix;
-    if (prefix.empty() || !spec.filter.include.empty()) return;
-    spec.filter.include.push_back(kit::prefixPattern(prefix));
-}
 
 eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record) {
     eval::SuiteOptions o;
@@ -121,7 +112,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     for (const auto& n : options.proxies) variants.push_back(proxy::parseProxyVariant(n));
 
     // The settings, bound to the kit's files; every point's settings validated before any work.
-    bindToKit(spec.merge, suite);
+    sweep::bindToKit(spec.merge, kitBinding(suite));
     spec.merge = merge::canonical(spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
     for (const auto& values : plan.points) {
         const merge::MergeSpec p = pointSpec(spec, plan.paramNames, values);
@@ -204,7 +195,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
             point.params = values;
             auto t0 = Clock::now();
             const merge::MergeSpec settings = pointSpec(spec, plan.paramNames, values);
-            engine.setParams(settings.params, settings.perModelParams());
+            engine.update(settings);
             // A learned method learns here (its steps are the stages); the others prepare once per configuration.
             auto lastStage = Clock::now();
             CallbackProgress inner([&](const std::string& what, std::uint64_t d, std::uint64_t t) {
@@ -267,4 +258,4 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
     return id;
 }
 
-}  // namespace ms::core::sweep
+}  // namespace ms::core::session

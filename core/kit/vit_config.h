@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace ms::core::model {
+namespace ms::core::kit {
 
 enum class Activation { Gelu, QuickGelu };
 
@@ -32,4 +32,4 @@ struct VitConfig {
 std::string activationName(Activation a);
 Activation parseActivation(const std::string& name);
 
-}  // namespace ms::core::model
+}  // namespace ms::core::kit

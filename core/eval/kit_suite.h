@@ -13,16 +13,12 @@
 #include <vector>
 
 #include "core/eval/task_suite.h"
-#include "core/kit/kit_check.h"
+#include "core/eval/kit_check.h"
 #include "core/kit/kit_file.h"
 
-namespace ms::core::kit {
+namespace ms::core::eval {
 
 eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOptions& options,
                              ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 
-// A kit file, or the demo kit's directory (or a directory holding kit.yaml of either kind).
-eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options,
-                          ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
-
-}  // namespace ms::core::kit
+}  // namespace ms::core::eval

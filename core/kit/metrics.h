@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace ms::core::eval {
+namespace ms::core::kit {
 
 enum class Metric { Accuracy, MeanIoU, Rmse };
 
@@ -27,4 +27,4 @@ double rmse(const float* predicted, const float* truth, std::size_t n);
 // merged / expert, inverted for lower-is-better metrics (expert / merged).
 double normalizedPerformance(Metric m, double merged, double expert);
 
-}  // namespace ms::core::eval
+}  // namespace ms::core::kit

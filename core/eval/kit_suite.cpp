@@ -1,4 +1,4 @@
-#include "core/kit/kit_suite.h"
+#include "core/eval/kit_suite.h"
 
 #include <cmath>
 #include <filesystem>
@@ -9,7 +9,6 @@
 #include <optional>
 
 #include "core/data/image_list.h"
-#include "core/demo/demo_suite.h"
 #include "core/errors.h"
 #include "core/eval/downstream.h"
 #include "core/eval/task_batches.h"
@@ -20,8 +19,9 @@
 #include "core/model/heads.h"
 #include "core/model/param_io.h"
 
-namespace ms::core::kit {
+namespace ms::core::eval {
 
+using namespace ms::core::kit;  // the kit file's types: this file reads them
 namespace fs = std::filesystem;
 
 namespace {
@@ -63,7 +63,7 @@ std::string describe(const ResolvedHead& h) {
 
 // The task's head from its file, the expert's own tensors, or none; checked against the width.
 ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const model::Encoder& expert) {
-    const model::VitConfig& c = base.config;
+    const kit::VitConfig& c = base.config;
     const std::int64_t D = c.width, p2 = static_cast<std::int64_t>(c.patchSize) * c.patchSize;
     const bool dense = t.type != TaskType::Classification;
     ResolvedHead h;
@@ -229,17 +229,17 @@ Sources listSources(const TaskEntry& t) {
     return s;
 }
 
-void checkPreprocess(const data::Preprocess& p, const model::VitConfig& c, const std::string& kitPath) {
+void checkPreprocess(const data::Preprocess& p, const kit::VitConfig& c, const std::string& kitPath) {
     if (p.channels != c.channels)
         throw FormatError(kitPath, "preprocess gives " + std::to_string(p.channels) + "-channel images, the encoder reads " + std::to_string(c.channels));
     if (p.crop > 0 && p.crop % c.patchSize != 0)
         throw FormatError(kitPath, "preprocess crop " + std::to_string(p.crop) + " is not a multiple of the patch size " + std::to_string(c.patchSize));
 }
 
-std::string architectureText(const model::VitConfig& c) {
+std::string architectureText(const kit::VitConfig& c) {
     return "ViT " + std::to_string(c.imageSize) + " px, patch " + std::to_string(c.patchSize) + ", width " + std::to_string(c.width) +
            ", depth " + std::to_string(c.depth) + ", " + std::to_string(c.heads) + " heads, mlp ×" +
-           std::to_string(c.mlpRatio).substr(0, 4) + ", " + model::activationName(c.activation) + ", " + std::to_string(c.channels) + " channels";
+           std::to_string(c.mlpRatio).substr(0, 4) + ", " + kit::activationName(c.activation) + ", " + std::to_string(c.channels) + " channels";
 }
 
 std::uint64_t datasetSeed(std::uint64_t seed, const std::string& key) {
@@ -382,15 +382,6 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     return s;
 }
 
-eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options, ProgressSink& progress,
-                          const CancelToken* cancel) {
-    std::error_code ec;
-    if (!fs::exists(kitPath, ec)) throw IoError(kitPath, "no such kit file or folder");
-    const KitPath k = resolveKitPath(kitPath);
-    if (k.demo) return demo::loadDemoSuite(k.path, options, progress, cancel);
-    return loadKitSuite(k.path, options, progress, cancel);
-}
-
 KitReport checkKit(const std::string& kitFile, const CheckOptions& options, ProgressSink& progress, const CancelToken* cancel) {
     KitReport r;
     r.kit = kitFile;
@@ -425,9 +416,9 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
         TaskReport tr;
         tr.name = t.name;
         tr.type = taskTypeName(t.type);
-        const eval::Metric metric = t.metric ? *t.metric : defaultMetric(t.type);
-        tr.metric = eval::metricName(metric);
-        tr.higherIsBetter = eval::higherIsBetter(metric);
+        const kit::Metric metric = t.metric ? *t.metric : defaultMetric(t.type);
+        tr.metric = kit::metricName(metric);
+        tr.higherIsBetter = kit::higherIsBetter(metric);
         tr.dataset = t.dataset;
         tr.expertScore = kNaN;
         std::optional<model::Encoder> expert;
@@ -551,4 +542,4 @@ std::string kitReportText(const KitReport& r) {
     return s;
 }
 
-}  // namespace ms::core::kit
+}  // namespace ms::core::eval

