@@ -181,47 +181,21 @@ void Workbench::startNextSweep() {
     const int id = it->id;
     const auto session = m_session;
     auto job = it->job;
-    QPointer<Workbench> progressTarget(this);
-    // Typed progress from the sweep's thread, applied on the GUI thread (a few calls per point).
-    job.onProgress = [progressTarget, id](const core::sweep::SweepProgress& p) {
-        QMetaObject::invokeMethod(
-            progressTarget.data(), [progressTarget, id, p] {
-                if (!progressTarget) return;
-                for (auto& q : progressTarget->m_queue)
-                    if (q.id == id) q.done = p.done, q.total = p.total, q.etaSeconds = p.etaSeconds, q.stage = QString::fromStdString(p.stage);
-                emit progressTarget->queueChanged();
-            },
-            Qt::QueuedConnection);
-    };
     const std::string path = m_path.toStdString();
-    auto experiment = std::make_shared<core::store::Experiment>(m_experiment);
+    const core::store::Experiment fresh = m_experiment;  // used when the file does not exist yet
     QPointer<Workbench> self(this);
+    // One typed stream from the sweep's thread, applied on the GUI thread: the experiment once as
+    // read under the file's lock, then each committed point (no copy of the experiment per point).
     Worker* w = Worker::start(
         it->label,
-        [session, job, path, experiment, self](core::ProgressSink& p, const core::CancelToken& c) {
-            // One writer per file: a CLI sweep (or another workbench) writing `path` refuses this one, naming
-            // itself. Under the lock the file on disk is the truth: it may have gained sweeps since this
-            // workbench read it.
-            const core::io::WriterLock lock(path, "mergescope workbench sweep");
-            if (QFileInfo::exists(QString::fromStdString(path))) *experiment = core::store::readExperiment(path);
-            auto saver = std::make_shared<core::store::ExperimentSaver>(path);  // appends points; rewrites at start and end
-            session->runSweep(job, *experiment, [saver, self](const core::store::Experiment& e, const core::store::SweepRecord& r, bool added) {
-                saver->save(e, r, added);  // every point on disk before the next starts
-                core::store::Experiment copy = e;
-                copy.modified = core::store::isoNow();
-                const std::size_t done = r.points.size();
-                const int planned = r.plannedPoints;
+        [session, job, path, fresh, self, id](core::ProgressSink&, const core::CancelToken& c) {
+            session->runSweep(job, path, fresh, [self, id](const core::session::SweepUpdate& u) {
                 QMetaObject::invokeMethod(
-                    self.data(), [self, copy = std::move(copy), done, planned] {
-                        if (!self) return;
-                        self->m_experiment = copy;
-                        for (auto& q : self->m_queue)
-                            if (q.state == QueueState::Running) q.done = static_cast<int>(done), q.total = planned;
-                        emit self->experimentChanged();
-                        emit self->queueChanged();
+                    self.data(), [self, id, u] {
+                        if (self) self->applySweepUpdate(id, u);
                     },
                     Qt::QueuedConnection);
-            }, p, &c);
+            }, &c);
         },
         this, &m_pool);
     m_sweepWorker = w;
@@ -241,6 +215,25 @@ void Workbench::startNextSweep() {
         emit queueChanged();
         startNextSweep();
     });
+}
+
+void Workbench::applySweepUpdate(int queueId, const core::session::SweepUpdate& u) {
+    using Kind = core::session::SweepUpdate::Kind;
+    for (auto& q : m_queue)
+        if (q.id == queueId)
+            q.done = u.progress.done, q.total = u.progress.total, q.etaSeconds = u.progress.etaSeconds,
+            q.stage = QString::fromStdString(u.progress.stage);
+    if (u.kind == Kind::Started && u.experiment) {
+        m_experiment = *u.experiment;
+    } else if (u.kind == Kind::PointCommitted || u.kind == Kind::Finished) {
+        core::store::SweepRecord* r = m_experiment.findSweep(u.progress.sweepId);
+        if (!r) return;
+        if (u.kind == Kind::PointCommitted) r->points.push_back(u.point);
+        r->status = u.status;
+        r->plannedPoints = u.plannedPoints;
+    }
+    if (u.kind != Kind::Progress) emit experimentChanged();
+    emit queueChanged();
 }
 
 void Workbench::pauseSweeps() {

@@ -94,6 +94,7 @@ signals:
 
 private:
     void startNextSweep();
+    void applySweepUpdate(int queueId, const core::session::SweepUpdate& update);
     void runJob(const QString& name, std::function<void(core::ProgressSink&, const core::CancelToken&)> work,
                 std::function<void(bool, const QString&)> done);
     void startLive(const core::merge::MergeSpec& settings);

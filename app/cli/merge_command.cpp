@@ -95,10 +95,7 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
             spec.models.push_back({absolute(a.models[i]), i < a.taskNames.size() ? a.taskNames[i] : "", {}, ""});
         spec.open = a.open.options();
     }
-    std::vector<ParamValues> perModel = spec.perModelParams();
-    for (const auto& s : a.sets) parseAssignment(s, spec.params, perModel, spec.models.size());
-    for (std::size_t i = 0; i < spec.models.size() && i < perModel.size(); ++i)
-        for (const auto& [k, v] : perModel[i]) spec.models[i].params[k] = v;
+    applyAssignments(spec, a.sets);
     for (const auto& r : a.include) spec.filter.include.push_back(r);
     for (const auto& r : a.exclude) spec.filter.exclude.push_back(r);
     if (a.keepHeads) spec.filter.excludeHeads = false;

@@ -217,6 +217,35 @@ std::string pointLine(const core::store::SweepRecord& r, const core::store::Poin
     return s + buf;
 }
 
+// The sweep's events on the terminal: the progress bar from Progress events, a line per
+// committed point ("[k/N] settings  proxy  downstream  (seconds), ETA").
+class PointPrinter {
+public:
+    explicit PointPrinter(TerminalProgress& bar) : m_bar(&bar) {}
+    void operator()(const core::session::SweepEvent& e) {
+        using Kind = core::session::SweepEvent::Kind;
+        const auto& p = e.progress;
+        if (e.kind == Kind::Progress) {
+            m_bar->report("sweep " + p.sweepId + ": point " + std::to_string(p.done + 1) + "/" + std::to_string(p.total) + ", " + p.stage,
+                          static_cast<std::uint64_t>(p.done), static_cast<std::uint64_t>(std::max(p.total, 1)));
+            return;
+        }
+        if (e.kind == Kind::Started) m_firstPoint = static_cast<int>(e.sweep->points.size()), m_start = std::chrono::steady_clock::now();
+        if (e.kind != Kind::PointCommitted) return;
+        const auto& r = *e.sweep;
+        const int printed = static_cast<int>(r.points.size());
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+        const char* clearLine = ::isatty(STDERR_FILENO) == 1 ? "\r\033[K" : "";  // over the progress bar
+        std::fprintf(stderr, "%s[%d/%d] %s, ETA %s\n", clearLine, printed, r.plannedPoints, pointLine(r, r.points.back()).c_str(),
+                     core::sweep::etaText(core::sweep::etaSeconds(elapsed, printed - m_firstPoint, r.plannedPoints - m_firstPoint)).c_str());
+    }
+
+private:
+    TerminalProgress* m_bar;
+    int m_firstPoint = 0;
+    std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+};
+
 int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     namespace fs = std::filesystem;
     if (const auto d = core::model::resolveDevice(a.device); !d.note.empty()) std::cerr << "device " << d.note << "\n";
@@ -251,38 +280,19 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     // One writer per experiment file: held from before the file is read until the last commit,
     // so a second sweep into it is refused (exit 2, naming this one) before it loads its kit.
     const core::io::WriterLock lock(a.out, "mergescope-cli " + std::string(o.spec.kind == core::store::SweepKind::Relations ? "relations" : "sweep"));
-    core::store::Experiment exp;
-    if (fs::exists(a.out)) exp = core::store::readExperiment(a.out);
-    else exp.created = core::store::isoNow();
+    if (fs::exists(a.out)) (void)core::store::readExperiment(a.out);  // a bad --out is named before the kit loads
+    core::store::Experiment fresh;
+    fresh.created = core::store::isoNow();
     TerminalProgress progress;
     const std::string kit = a.kit.empty() ? core::io::demoKitDir(0) : a.kit;
     const core::eval::TaskSuite suite = core::session::loadSuite(kit, a.suite, progress);
     // Fixed settings: --set key=value for all tasks, key=v1,v2,... one value per task in kit order.
-    auto& m = o.spec.merge;
-    for (const auto& t : suite.taskNames()) m.models.push_back({"", t, {}, ""});
-    std::vector<core::merge::ParamValues> perTask(m.models.size());
-    for (const auto& s : a.sets) core::merge::parseAssignment(s, m.params, perTask, m.models.size());
-    for (std::size_t t = 0; t < m.models.size(); ++t) m.models[t].params = perTask[t];
+    for (const auto& t : suite.taskNames()) o.spec.merge.models.push_back({"", t, {}, ""});
+    core::merge::applyAssignments(o.spec.merge, a.sets);
+    core::session::SweepRun run(suite, o);
     std::string id;
-    const char* clearLine = ::isatty(STDERR_FILENO) == 1 ? "\r\033[K" : "";  // over the progress bar
-    std::size_t printed = 0;
-    int firstPoint = -1;
-    const auto start = std::chrono::steady_clock::now();
-    core::store::ExperimentSaver saver(a.out);  // appends points; rewrites at the start and the end
     core::BackgroundJob job([&](const core::CancelToken& cancel) {
-        id = core::session::runSweep(suite, o, exp,
-                                   [&](const core::store::Experiment& e, const core::store::SweepRecord& r, bool pointAdded) {
-                                       saver.save(e, r, pointAdded);
-                                       if (!pointAdded) return;  // a status change only
-                                       if (firstPoint < 0) firstPoint = static_cast<int>(r.points.size()) - 1;
-                                       printed = r.points.size();
-                                       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                                       const int doneHere = static_cast<int>(printed) - firstPoint;
-                                       std::fprintf(stderr, "%s[%zu/%d] %s, ETA %s\n", clearLine, printed, r.plannedPoints,
-                                                    pointLine(r, r.points.back()).c_str(),
-                                                    core::sweep::etaText(core::sweep::etaSeconds(elapsed, doneHere, r.plannedPoints - firstPoint)).c_str());
-                                   },
-                                   progress, &cancel);
+        id = run.runInto(a.out, fresh, PointPrinter(progress), &cancel);
     });
     g_cancel.store(&job.token());
     auto previous = std::signal(SIGINT, onSigint);
@@ -296,7 +306,6 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     }
     g_cancel.store(nullptr);
     std::signal(SIGINT, previous);
-    saver.close();
     const core::store::Experiment saved = core::store::readExperiment(a.out);
     printSweepReport(std::cout, *saved.findSweep(id));
     std::cout << "saved in " << a.out << "\n";
@@ -336,12 +345,8 @@ void addSweepCommands(CLI::App& app, int& exitCode) {
     rel->add_option("--grid", r->grids, "the λ axis (default lambda=0:1.5:16)");
     rel->callback([r, &exitCode] {
         exitCode = runGuarded([&] {
-            core::sweep::SweepSpec spec;
-            spec.kind = core::store::SweepKind::Relations;
-            spec.merge.method = "task_arithmetic";
             if (r->grids.size() > 1) throw core::InvalidArgument("relations takes one --grid, over lambda");
-            spec.axes.push_back(core::sweep::parseGridAxis(r->grids.empty() ? "lambda=0:1.5:16" : r->grids[0]));
-            return runSweepCommand(*r, spec);
+            return runSweepCommand(*r, core::sweep::relationsSweep(core::sweep::parseGridAxis(r->grids.empty() ? "lambda=0:1.5:16" : r->grids[0])));
         });
     });
 }

@@ -1,5 +1,7 @@
 #include "core/merge/merge_spec.h"
 
+#include "core/merge/method_args.h"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -129,5 +131,12 @@ MergeSpec canonical(const MergeSpec& spec) {
 }
 
 bool sameSettings(const MergeSpec& a, const MergeSpec& b) { return toJson(canonical(a)) == toJson(canonical(b)); }
+
+void applyAssignments(MergeSpec& spec, const std::vector<std::string>& assignments) {
+    std::vector<ParamValues> perModel = spec.perModelParams();
+    for (const auto& a : assignments) parseAssignment(a, spec.params, perModel, spec.models.size());
+    for (std::size_t i = 0; i < spec.models.size() && i < perModel.size(); ++i)
+        for (const auto& [k, v] : perModel[i]) spec.models[i].params[k] = v;
+}
 
 }  // namespace ms::core::merge

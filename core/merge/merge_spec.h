@@ -47,6 +47,10 @@ struct MergeSpec {
     void set(const std::string& param, const ParamValue& value, const std::string& task = "");
 };
 
+// The CLI's --set, parsed in one place: each "key=value" sets a parameter for every model, each
+// "key=v1,v2,..." one value per model in order (InvalidArgument naming the assignment).
+void applyAssignments(MergeSpec& spec, const std::vector<std::string>& assignments);
+
 // Canonical JSON (numbers round-trip exactly) and back; fromJson throws InvalidArgument naming
 // `source` for anything malformed. Parameters are not validated here (MethodArgs does that).
 std::string toJson(const MergeSpec& spec);

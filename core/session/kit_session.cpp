@@ -9,6 +9,7 @@
 #include "core/demo/demo_kit.h"
 #include "core/io/source_factory.h"
 #include "core/kit/kit_file.h"
+#include "core/session/point_scorer.h"
 #include "core/session/suite_loader.h"
 #include "core/model/encoder_weights.h"
 #include "core/errors.h"
@@ -28,8 +29,6 @@ namespace ms::core::session {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // The suite with each probe set cut to its first n images (shared between tasks as before).
 eval::TaskSuite withSmallProbes(const eval::TaskSuite& suite, int n) {
@@ -51,7 +50,7 @@ struct KitSession::Impl {
     eval::TaskSuite liveSuite;
     std::unique_ptr<proxy::TaskAlignmentProxy> liveProxy;
     std::unique_ptr<merge::MergeEngine> liveEngine;
-    std::vector<std::vector<std::vector<float>>> liveBuffers;
+    std::unique_ptr<PointScorer> liveScorer;  // the sweep's "score point", on the live probe sets
 };
 
 KitSession::KitSession(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -123,32 +122,21 @@ merge::MergeSpec KitSession::bind(const merge::MergeSpec& settings) const {
 
 LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken* cancel) {
     Impl& m = *m_impl;
-    const auto t0 = Clock::now();
     const merge::MethodInfo& info = merge::findMethod(settings.method).info();
     if (info.needsKit) throw InvalidArgument(info.name + " learns from the kit's data: queue it as a sweep; it is not previewed live");
     const merge::MergeSpec spec = bind(settings);
-    if (m.liveEngine && m.liveEngine->accepts(spec)) m.liveEngine->update(spec);  // the engine decides what to redo
-    else m.liveEngine = std::make_unique<merge::MergeEngine>(spec);
-    const std::size_t T = m.suite.tasks.size();
-    m.liveEngine->prepare(nullProgress(), cancel);
-    const bool perTask = info.perTaskOutputs;
-    const std::size_t outputs = perTask ? T : 1;
-    m.liveBuffers.resize(outputs);
-    std::vector<model::ParamMap> merged(outputs);
-    const auto& planned = m.liveEngine->problem().plan().merged;
-    for (std::size_t o = 0; o < outputs; ++o) {
-        m.liveEngine->applyToMemory(perTask ? static_cast<int>(o) : -1, m.liveBuffers[o], nullProgress(), cancel);
-        model::ParamMap views;
-        for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(m.liveBuffers[o][i].data(), planned[i].shape);
-        merged[o] = eval::toEncoder(m.suite, views);
+    if (!m.liveEngine || !m.liveEngine->accepts(spec)) {  // else the engine decides what to redo
+        m.liveScorer.reset();
+        m.liveEngine = std::make_unique<merge::MergeEngine>(spec);
+        m.liveScorer = std::make_unique<PointScorer>(m.suite, *m.liveEngine, m.liveProxy.get());
     }
+    eval::DownstreamOptions noDownstream;
+    noDownstream.mode = eval::DownstreamMode::None;
+    const store::PointRecord point = m.liveScorer->score(spec, noDownstream, [](const std::string&) {}, nullProgress(), cancel);
     LiveResult out;
-    out.mergeSeconds = since(t0);
-    const auto t1 = Clock::now();
-    std::vector<const model::ParamMap*> views;
-    for (std::size_t t = 0; t < T; ++t) views.push_back(&merged[perTask ? t : 0]);
-    out.perTask = m.liveProxy->scorePerTask(views, cancel).at("task-alignment");
-    out.proxySeconds = since(t1);
+    out.mergeSeconds = point.mergeSeconds;
+    out.perTask = point.proxy.at("task-alignment");
+    out.proxySeconds = point.proxySeconds;
     double sum = 0;
     out.min = out.perTask.empty() ? 0 : out.perTask.front();
     for (double v : out.perTask) sum += v, out.min = std::fmin(out.min, v);
@@ -156,8 +144,8 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
     return out;
 }
 
-std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experiment, const CommitFn& commit,
-                                 ProgressSink& progress, const CancelToken* cancel) const {
+std::string KitSession::runSweep(const SweepJob& job, const std::string& path, const store::Experiment& fresh,
+                                 const SweepUpdateFn& onUpdate, const CancelToken* cancel) const {
     session::SweepOptions o;
     o.spec = job.spec;
     o.spec.seed = m_impl->options.seed;
@@ -168,8 +156,23 @@ std::string KitSession::runSweep(const SweepJob& job, store::Experiment& experim
     o.downstream.seed = m_impl->options.seed;
     o.featureCache = m_impl->options.featureCache;
     o.resume = job.resume;
-    o.onProgress = job.onProgress;
-    return session::runSweep(m_impl->suite, o, experiment, commit, progress, cancel);
+    SweepRun run(m_impl->suite, o);
+    return run.runInto(path, fresh, [&](const SweepEvent& e) {
+        if (!onUpdate || e.kind == SweepEvent::Kind::Failed) return;  // a failure reaches the caller as the exception
+        SweepUpdate u;
+        u.kind = e.kind == SweepEvent::Kind::Started          ? SweepUpdate::Kind::Started
+                 : e.kind == SweepEvent::Kind::PointCommitted ? SweepUpdate::Kind::PointCommitted
+                 : e.kind == SweepEvent::Kind::Finished       ? SweepUpdate::Kind::Finished
+                                                              : SweepUpdate::Kind::Progress;
+        u.progress = e.progress;
+        if (e.experiment) u.experiment = std::make_shared<const store::Experiment>(*e.experiment);
+        if (e.sweep) {
+            u.status = e.sweep->status;
+            u.plannedPoints = e.sweep->plannedPoints;
+            if (u.kind == SweepUpdate::Kind::PointCommitted) u.point = e.sweep->points.back();
+        }
+        onUpdate(u);
+    }, cancel);
 }
 
 std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings, const std::string& path, const std::string& task,

@@ -50,10 +50,20 @@ struct SweepJob {
     int headSteps = 300;
     int reprSteps = 150;
     bool resume = false;
-    sweep::SweepProgressFn onProgress;  // optional; called on the sweep's thread
 };
 
-using CommitFn = std::function<void(const store::Experiment&, const store::SweepRecord&, bool pointAdded)>;
+// A running sweep's events (session::SweepEvent, core/session/sweep_runner.h), as plain values
+// the workbench can keep: the experiment once when the sweep starts, then each committed point.
+struct SweepUpdate {
+    enum class Kind { Started, Progress, PointCommitted, Finished };
+    Kind kind = Kind::Progress;
+    sweep::SweepProgress progress;
+    std::shared_ptr<const store::Experiment> experiment;  // Started: the experiment as read under the lock
+    store::PointRecord point;                            // PointCommitted
+    store::SweepStatus status = store::SweepStatus::Running;
+    int plannedPoints = 0;
+};
+using SweepUpdateFn = std::function<void(const SweepUpdate&)>;
 
 class KitSession {
 public:
@@ -80,9 +90,11 @@ public:
     // Methods that learn from data (needsKit) are refused: they are swept, not previewed.
     LiveResult live(const merge::MergeSpec& settings, const CancelToken* cancel = nullptr);
 
-    // Runs a sweep into `experiment` (session::runSweep); re-entrant.
-    std::string runSweep(const SweepJob& job, store::Experiment& experiment, const CommitFn& commit,
-                         ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr) const;
+    // Runs a sweep into the experiment file `path` as its one writer (session::SweepRun::runInto:
+    // the lock, the file read under it, else `fresh`, every point committed before the next);
+    // re-entrant. LockedError (naming the holder) when another writer holds the file.
+    std::string runSweep(const SweepJob& job, const std::string& path, const store::Experiment& fresh, const SweepUpdateFn& onUpdate,
+                         const CancelToken* cancel = nullptr) const;
 
     // Writes the merged encoder of `settings` (bound to the kit) through merge::writeMerged — the
     // function `mergescope-cli merge` uses — and returns the files written. `task`: per-task

@@ -23,6 +23,10 @@
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
 #include "core/sweep/sweep_point.h"
+#include "core/io/writer_lock.h"
+#include "core/session/point_scorer.h"
+#include "core/store/experiment_store.h"
+#include <filesystem>
 
 namespace ms::core::session {
 
@@ -88,174 +92,215 @@ std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& o
     return j.dump();
 }
 
-std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, store::Experiment& experiment,
-                     const CommitFn& commit, ProgressSink& progress, const CancelToken* cancel) {
-    // One intra-op thread on this (the calling) thread: next to OpenBLAS's own pool, two made a
-    // point 2x slower on the demo kit (docs/perf.md). Torch keeps this setting per thread.
-    at::set_num_threads(1);
-    const std::vector<std::string> tasks = suite.taskNames();
-    const std::size_t T = tasks.size();
-    const SweepPlan plan = planSweep(options.spec, tasks);
-    const std::vector<std::size_t> mine = shardPoints(plan.points.size(), options.shard);
-    const bool relations = options.spec.kind == store::SweepKind::Relations;
-    SweepSpec spec = options.spec;
-    if (relations) spec.merge.method = "task_arithmetic";
-    const merge::MethodInfo& info = merge::findMethod(spec.merge.method).info();
-    if (options.downstream.mode == eval::DownstreamMode::ReprRealign && info.perTaskOutputs)
-        throw InvalidArgument("repr-realign trains one encoder for all tasks; " + info.name + " gives one model per task");
-    checkColumns(plan, info, relations);
-    if (const auto problems = eval::downstreamProblems(suite, options.downstream.mode); !problems.empty())
-        throw InvalidArgument(problems.front());
-    if (!spec.merge.lambda.empty() && !info.has("lambda"))
-        throw InvalidArgument(info.name + " has no λ: a per-block λ curve or λ override does not apply");
+// ---- planning and checking ------------------------------------------------------------------
+
+struct SweepRun::Impl {
+    const eval::TaskSuite& suite;
+    SweepOptions options;
+    SweepSpec spec;                   // bound to the kit, canonical
+    SweepPlan plan;                   // computed once
+    std::vector<std::size_t> mine;    // this shard's points (plan indices)
+    const merge::MethodInfo* info = nullptr;
     std::vector<proxy::ProxyVariant> variants;
-    for (const auto& n : options.proxies) variants.push_back(proxy::parseProxyVariant(n));
+    std::string specJson, optionsJson;
+    learned::SuiteKitContext kit;
+    std::unique_ptr<merge::MergeEngine> engine;
+    Impl(const eval::TaskSuite& s, SweepOptions o) : suite(s), options(std::move(o)), kit(s) {}
+};
 
-    // The settings, bound to the kit's files; every point's settings validated before any work.
-    sweep::bindToKit(spec.merge, kitBinding(suite));
-    spec.merge = merge::canonical(spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
-    for (const auto& values : plan.points) {
-        const merge::MergeSpec p = pointSpec(spec, plan.paramNames, values);
-        (void)merge::MethodArgs(info, p.params, p.perModelParams(), p.models.size());
-    }
-    const learned::SuiteKitContext kit(suite);
-    merge::MergeEngine engine(spec.merge, &kit);  // opens the inputs, checks they fit
+namespace {
 
-    bindKit(suite, experiment);
-    const std::string specJson = spec.toJson(), optionsJson = sweepOptionsJson(suite, options);
-    store::SweepRecord* record = nullptr;
-    if (options.resume)
-        for (auto it = experiment.sweeps.rbegin(); it != experiment.sweeps.rend() && !record; ++it)
-            if (it->spec == specJson && it->options == optionsJson && it->shard == options.shard.text()) record = &*it;
-    if (!record) {
-        store::SweepRecord r;
-        r.id = experiment.nextSweepId();
-        r.kind = spec.kind;
-        r.method = info.name;
-        r.spec = specJson;
-        r.options = optionsJson;
-        r.tasks = tasks;
-        r.paramNames = plan.paramNames;
-        for (const auto& v : variants) r.proxies.push_back(v.name);
-        r.downstream = eval::downstreamModeName(options.downstream.mode);
-        r.created = store::isoNow();
-        r.recipe = merge::saveRecipe(spec.merge);
-        r.shard = options.shard.text();
-        experiment.sweeps.push_back(std::move(r));
-        record = &experiment.sweeps.back();
-    }
-    const std::string id = record->id;
-    record->status = store::SweepStatus::Running;
-    // This shard's points (all of them for a whole sweep), those done left out (values come from the
-    // same plan of the same spec, so they compare exactly; a set keeps resuming 100k points fast).
-    record->plannedPoints = static_cast<int>(mine.size());
-    std::set<std::vector<double>> done;
-    for (const auto& p : record->points) done.insert(p.params);
-    // Points still to do, those sharing a prepared state next to each other.
-    std::vector<std::size_t> todo;
-    for (std::size_t i : mine)
-        if (!done.count(plan.points[i])) todo.push_back(i);
-    std::vector<std::size_t> prepareColumns;
+// Everything about the sweep that can be wrong, before anything runs.
+void checkSweep(const eval::TaskSuite& suite, const SweepOptions& o, const SweepPlan& plan, const merge::MethodInfo& info) {
+    if (o.downstream.mode == eval::DownstreamMode::ReprRealign && info.perTaskOutputs)
+        throw InvalidArgument("repr-realign trains one encoder for all tasks; " + info.name + " gives one model per task");
+    checkColumns(plan, info, o.spec.kind == store::SweepKind::Relations);
+    if (const auto problems = eval::downstreamProblems(suite, o.downstream.mode); !problems.empty())
+        throw InvalidArgument(problems.front());
+    if (!o.spec.merge.lambda.empty() && !info.has("lambda"))
+        throw InvalidArgument(info.name + " has no λ: a per-block λ curve or λ override does not apply");
+}
+
+// Points of `plan` sharing a prepared state next to each other (the order they are scored in).
+void groupByPreparation(std::vector<std::size_t>& todo, const SweepPlan& plan, const merge::MethodInfo& info) {
+    std::vector<std::size_t> columns;
     for (std::size_t c = 0; c < plan.paramNames.size(); ++c) {
         const merge::ParamSpec* p = info.find(splitLabel(plan.paramNames[c]).first);
-        if (p && p->affectsPrepare) prepareColumns.push_back(c);
+        if (p && p->affectsPrepare) columns.push_back(c);
     }
     std::stable_sort(todo.begin(), todo.end(), [&](std::size_t a, std::size_t b) {
-        for (std::size_t c : prepareColumns)
+        for (std::size_t c : columns)
             if (plan.points[a][c] != plan.points[b][c]) return plan.points[a][c] < plan.points[b][c];
         return false;
     });
+}
 
-    auto findRecord = [&]() -> store::SweepRecord& { return *experiment.findSweep(id); };
-    const int total = static_cast<int>(mine.size());
-    const int already = total - static_cast<int>(todo.size());
-    progress.report("preparing proxy", 0, 1);
-    const std::unique_ptr<proxy::TaskAlignmentProxy> proxy =
-        variants.empty() ? nullptr
-                         : std::make_unique<proxy::TaskAlignmentProxy>(suite, variants, options.featureCache, nullProgress(), cancel);
-    const std::size_t outputs = info.perTaskOutputs ? T : 1;
-    std::vector<std::vector<std::vector<float>>> buffers(outputs);
-    const auto& planned = engine.problem().plan().merged;
+void emit(const SweepEventFn& onEvent, SweepEvent::Kind kind, const sweep::SweepProgress& progress,
+          const store::SweepRecord* sweep = nullptr, const store::Experiment* experiment = nullptr, std::string message = "") {
+    if (!onEvent) return;
+    SweepEvent e;
+    e.kind = kind;
+    e.progress = progress;
+    e.sweep = sweep;
+    e.experiment = experiment;
+    e.message = std::move(message);
+    onEvent(e);
+}
+
+}  // namespace
+
+SweepRun::SweepRun(const eval::TaskSuite& suite, SweepOptions options) : m(std::make_unique<Impl>(suite, std::move(options))) {
+    const std::vector<std::string> tasks = suite.taskNames();
+    m->plan = planSweep(m->options.spec, tasks);
+    m->mine = shardPoints(m->plan.points.size(), m->options.shard);
+    m->spec = m->options.spec;
+    m->info = &merge::findMethod(m->spec.merge.method).info();
+    checkSweep(suite, m->options, m->plan, *m->info);
+    for (const auto& n : m->options.proxies) m->variants.push_back(proxy::parseProxyVariant(n));
+    // The settings, bound to the kit's files; every point's settings validated before any work.
+    sweep::bindToKit(m->spec.merge, kitBinding(suite));
+    m->spec.merge = merge::canonical(m->spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
+    for (const auto& values : m->plan.points) {
+        const merge::MergeSpec p = pointSpec(m->spec, m->plan.paramNames, values);
+        (void)merge::MethodArgs(*m->info, p.params, p.perModelParams(), p.models.size());
+    }
+    m->engine = std::make_unique<merge::MergeEngine>(m->spec.merge, &m->kit);  // opens the inputs, checks they fit
+    m->specJson = m->spec.toJson();
+    m->optionsJson = sweepOptionsJson(suite, m->options);
+}
+
+SweepRun::~SweepRun() = default;
+const SweepPlan& SweepRun::plan() const { return m->plan; }
+const merge::MergeSpec& SweepRun::settings() const { return m->spec.merge; }
+
+// ---- the record ---------------------------------------------------------------------------
+
+store::SweepRecord& SweepRun::openRecord(store::Experiment& experiment) const {
+    bindKit(m->suite, experiment);
+    if (m->options.resume)
+        for (auto it = experiment.sweeps.rbegin(); it != experiment.sweeps.rend(); ++it)
+            if (it->spec == m->specJson && it->options == m->optionsJson && it->shard == m->options.shard.text()) return *it;
+    store::SweepRecord r;
+    r.id = experiment.nextSweepId();
+    r.kind = m->spec.kind;
+    r.method = m->info->name;
+    r.spec = m->specJson;
+    r.options = m->optionsJson;
+    r.tasks = m->suite.taskNames();
+    r.paramNames = m->plan.paramNames;
+    for (const auto& v : m->variants) r.proxies.push_back(v.name);
+    r.downstream = eval::downstreamModeName(m->options.downstream.mode);
+    r.created = store::isoNow();
+    r.recipe = merge::saveRecipe(m->spec.merge);
+    r.shard = m->options.shard.text();
+    experiment.sweeps.push_back(std::move(r));
+    return experiment.sweeps.back();
+}
+
+// This shard's points not yet in the record (values come from the same plan of the same spec, so
+// they compare exactly; a set keeps resuming 100k points fast), grouped by preparation.
+std::vector<std::size_t> SweepRun::pointsToDo(const store::SweepRecord& record) const {
+    std::set<std::vector<double>> done;
+    for (const auto& p : record.points) done.insert(p.params);
+    std::vector<std::size_t> todo;
+    for (std::size_t i : m->mine)
+        if (!done.count(m->plan.points[i])) todo.push_back(i);
+    groupByPreparation(todo, m->plan, *m->info);
+    return todo;
+}
+
+// ---- running ------------------------------------------------------------------------------
+
+void SweepRun::scoreAll(store::Experiment& experiment, const std::string& id, const CommitFn& commit, const SweepEventFn& onEvent,
+                        const CancelToken* cancel) {
+    const std::vector<std::size_t> todo = pointsToDo(*experiment.findSweep(id));
+    const int total = static_cast<int>(m->mine.size()), already = total - static_cast<int>(todo.size());
+    SweepProgress state{id, already, total, -1, "preparing proxy"};
+    emit(onEvent, SweepEvent::Kind::Progress, state);
+    const auto proxy = m->variants.empty() ? nullptr
+                                           : std::make_unique<proxy::TaskAlignmentProxy>(m->suite, m->variants, m->options.featureCache,
+                                                                                         nullProgress(), cancel);
+    PointScorer scorer(m->suite, *m->engine, proxy.get());
     const auto start = Clock::now();
-    SweepProgress state{id, already, total, -1, ""};
+    auto lastStage = Clock::now();
     const auto stage = [&](const std::string& what) {
         state.stage = what;
-        if (options.onProgress) options.onProgress(state);
+        emit(onEvent, SweepEvent::Kind::Progress, state);
     };
-    try {
-        for (std::size_t k = 0; k < todo.size(); ++k) {
-            if (cancel) cancel->throwIfCancelled();
-            const std::vector<double>& values = plan.points[todo[k]];
-            const std::string prefix = "sweep " + id + ": point " + std::to_string(already + k + 1) + "/" + std::to_string(total);
-            state.done = already + static_cast<int>(k);
-            state.etaSeconds = etaSeconds(since(start), static_cast<int>(k), static_cast<int>(todo.size()));
-            progress.report(prefix, already + k, static_cast<std::uint64_t>(total));
-            stage("merging");
-            store::PointRecord point;
-            point.params = values;
-            auto t0 = Clock::now();
-            const merge::MergeSpec settings = pointSpec(spec, plan.paramNames, values);
-            engine.update(settings);
-            // A learned method learns here (its steps are the stages); the others prepare once per configuration.
-            auto lastStage = Clock::now();
-            CallbackProgress inner([&](const std::string& what, std::uint64_t d, std::uint64_t t) {
-                progress.report(prefix + ", " + what, d, t);
-                if (since(lastStage) < 0.1) return;  // typed progress at most ~10 Hz
-                lastStage = Clock::now();
-                stage(what + " " + std::to_string(d) + "/" + std::to_string(t));
-            });
-            engine.prepare(inner, cancel);
-            std::vector<model::ParamMap> merged(outputs);
-            for (std::size_t o = 0; o < outputs; ++o) {
-                engine.applyToMemory(info.perTaskOutputs ? static_cast<int>(o) : -1, buffers[o], nullProgress(), cancel);
-                model::ParamMap views;
-                for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(buffers[o][i].data(), planned[i].shape);
-                merged[o] = eval::toEncoder(suite, views);
-            }
-            point.artifacts = engine.artifacts();
-            std::vector<const model::ParamMap*> perTask;
-            for (std::size_t t = 0; t < T; ++t) perTask.push_back(&merged[info.perTaskOutputs ? t : 0]);
-            point.mergeSeconds = since(t0);
-            if (proxy) {
-                stage("proxy");
-                t0 = Clock::now();
-                point.proxy = proxy->scorePerTask(perTask, cancel);
-                point.proxySeconds = since(t0);
-            }
-            if (options.downstream.mode != eval::DownstreamMode::None) {
-                stage(std::string("downstream (") + eval::downstreamModeName(options.downstream.mode) + ")");
-                t0 = Clock::now();
-                const auto d = eval::evaluateDownstream(suite, merged[0], options.downstream, cancel,
-                                                        info.perTaskOutputs ? perTask : std::vector<const model::ParamMap*>{});
-                point.metric = d.metric;
-                point.normalized = d.normalized;
-                point.downstreamSeconds = since(t0);
-            }
-            point.completedAt = store::isoNow();
-            store::SweepRecord& r = findRecord();
-            r.points.push_back(std::move(point));
-            r.updated = store::isoNow();
-            if (k + 1 == todo.size()) r.status = store::SweepStatus::Complete;
-            commit(experiment, r, true);
-        }
-    } catch (const Cancelled&) {
-        store::SweepRecord& r = findRecord();
-        r.status = store::SweepStatus::Cancelled;
+    // Inner progress (a learned method's steps, downstream training) as stages, at most ~10 Hz.
+    CallbackProgress inner([&](const std::string& what, std::uint64_t d, std::uint64_t t) {
+        if (since(lastStage) < 0.1) return;
+        lastStage = Clock::now();
+        stage(what + " " + std::to_string(d) + "/" + std::to_string(t));
+    });
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+        if (cancel) cancel->throwIfCancelled();
+        const std::vector<double>& values = m->plan.points[todo[k]];
+        state.done = already + static_cast<int>(k);
+        state.etaSeconds = etaSeconds(since(start), static_cast<int>(k), static_cast<int>(todo.size()));
+        store::PointRecord point = scorer.score(pointSpec(m->spec, m->plan.paramNames, values), m->options.downstream, stage, inner, cancel);
+        point.params = values;
+        store::SweepRecord& r = *experiment.findSweep(id);
+        r.points.push_back(std::move(point));
         r.updated = store::isoNow();
-        commit(experiment, r, false);
+        if (k + 1 == todo.size()) r.status = store::SweepStatus::Complete;
+        commit(experiment, r, true);
+        emit(onEvent, SweepEvent::Kind::PointCommitted, state, &r);
+    }
+}
+
+std::string SweepRun::run(store::Experiment& experiment, const CommitFn& commit, const SweepEventFn& onEvent, const CancelToken* cancel) {
+    // One intra-op thread on this (the calling) thread: next to OpenBLAS's own pool, two made a
+    // point 2x slower on the demo kit (docs/perf.md). Torch keeps this setting per thread.
+    at::set_num_threads(1);
+    store::SweepRecord& opened = openRecord(experiment);
+    const std::string id = opened.id;
+    opened.status = store::SweepStatus::Running;
+    opened.plannedPoints = static_cast<int>(m->mine.size());
+    const auto finish = [&](store::SweepStatus status, bool commitIt) {
+        store::SweepRecord& r = *experiment.findSweep(id);
+        if (commitIt) {
+            r.status = status;
+            r.updated = store::isoNow();
+            commit(experiment, r, false);
+        }
+        const int total = static_cast<int>(m->mine.size());
+        emit(onEvent, SweepEvent::Kind::Finished, {id, static_cast<int>(r.points.size()), total, 0, store::sweepStatusName(r.status)}, &r);
+    };
+    emit(onEvent, SweepEvent::Kind::Started, {id, static_cast<int>(opened.points.size()), opened.plannedPoints, -1, "starting"}, &opened,
+         &experiment);
+    try {
+        scoreAll(experiment, id, commit, onEvent, cancel);
+    } catch (const Cancelled&) {
+        finish(store::SweepStatus::Cancelled, true);
+        throw;
+    } catch (const std::exception& e) {
+        emit(onEvent, SweepEvent::Kind::Failed, {id, 0, 0, -1, "failed"}, nullptr, nullptr, e.what());
         throw;
     }
-    store::SweepRecord& r = findRecord();
-    if (r.status != store::SweepStatus::Complete) {  // nothing was left to do
-        r.status = store::SweepStatus::Complete;
-        r.updated = store::isoNow();
-        commit(experiment, r, false);
-    }
-    state.done = total;
-    state.etaSeconds = 0;
-    stage("done");
-    progress.report("sweep " + id + " done", static_cast<std::uint64_t>(total), static_cast<std::uint64_t>(total));
+    // Nothing was left to do: the status alone changes.
+    finish(store::SweepStatus::Complete, experiment.findSweep(id)->status != store::SweepStatus::Complete);
     return id;
+}
+
+std::string SweepRun::runInto(const std::string& path, const store::Experiment& fresh, const SweepEventFn& onEvent,
+                              const CancelToken* cancel) {
+    const auto lock = io::WriterLock::unlessHeldHere(path);  // held from before the read to the last commit
+    store::Experiment experiment = std::filesystem::exists(path) ? store::readExperiment(path) : fresh;
+    store::ExperimentSaver saver(path);  // appends points; rewrites at the start and the end
+    const std::string id =
+        run(experiment, [&](const store::Experiment& e, const store::SweepRecord& r, bool added) { saver.save(e, r, added); }, onEvent, cancel);
+    saver.close();
+    return id;
+}
+
+std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, store::Experiment& experiment, const CommitFn& commit,
+                     ProgressSink& progress, const CancelToken* cancel) {
+    return SweepRun(suite, options).run(experiment, commit, [&](const SweepEvent& e) {
+        const auto& p = e.progress;
+        progress.report("sweep " + p.sweepId + ": point " + std::to_string(p.done + 1) + "/" + std::to_string(p.total) + ", " + p.stage,
+                        static_cast<std::uint64_t>(p.done), static_cast<std::uint64_t>(std::max(p.total, 1)));
+    }, cancel);
 }
 
 }  // namespace ms::core::session

@@ -153,6 +153,14 @@ SweepSpec SweepSpec::fromJson(const std::string& text) {
     }
 }
 
+SweepSpec relationsSweep(GridAxis lambda) {
+    SweepSpec spec;
+    spec.kind = store::SweepKind::Relations;
+    spec.merge.method = kRelationsMethod;
+    spec.axes.push_back(std::move(lambda));
+    return spec;
+}
+
 SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks) {
     for (const auto& a : spec.axes) {
         if (!a.task.empty() && std::find(tasks.begin(), tasks.end(), a.task) == tasks.end()) {
@@ -166,6 +174,8 @@ SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks
     if (spec.kind == store::SweepKind::Relations) {
         if (spec.axes.size() != 1 || spec.axes[0].label() != "lambda" || spec.sampling.kind != TaskSampling::Kind::None)
             throw InvalidArgument("a relations sweep takes exactly one grid, over lambda");
+        if (spec.merge.method != kRelationsMethod)
+            throw InvalidArgument(std::string("a relations sweep adds task vectors by ") + kRelationsMethod + ", not " + spec.merge.method);
         plan.paramNames = {"task", "lambda"};
         for (std::size_t t = 0; t < tasks.size(); ++t)
             for (double l : spec.axes[0].values) plan.points.push_back({static_cast<double>(t), l});

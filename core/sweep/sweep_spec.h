@@ -51,6 +51,11 @@ struct SweepSpec {
 
 // Throws InvalidArgument with an example of the accepted form.
 GridAxis parseGridAxis(const std::string& text);
+
+// A relations sweep (SIMO: θ0 + λ τ_t, one task t at a time, every task scored) over the λ axis:
+// task vectors added by task arithmetic, by definition. The one place that names its method.
+inline constexpr const char* kRelationsMethod = "task_arithmetic";
+SweepSpec relationsSweep(GridAxis lambda);
 TaskSampling parseTaskSampling(const std::string& text);
 
 struct SweepPlan {

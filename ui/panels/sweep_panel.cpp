@@ -106,15 +106,17 @@ bool SweepPanel::queueFromForm(QString* error) {
     QString label;
     try {
         const bool relations = m_kind->currentData().toString() == QStringLiteral("relations");
-        job.spec.kind = relations ? core::store::SweepKind::Relations : core::store::SweepKind::Merge;
-        job.spec.merge.method = "task_arithmetic";
         QStringList swept;
         for (QLineEdit* g : {m_grid1, m_grid2}) {
             if (!g->isEnabled() || g->text().trimmed().isEmpty()) continue;
             job.spec.axes.push_back(core::sweep::parseGridAxis(g->text().trimmed().toStdString()));
             swept << QString::fromStdString(job.spec.axes.back().param);
         }
-        if (relations && job.spec.axes.empty()) job.spec.axes.push_back(core::sweep::parseGridAxis("lambda=0:1.5:16"));
+        if (relations) {  // a second grid stays, for planSweep to refuse
+            const auto axes = job.spec.axes;
+            job.spec = core::sweep::relationsSweep(axes.empty() ? core::sweep::parseGridAxis("lambda=0:1.5:16") : axes.front());
+            job.spec.axes.insert(job.spec.axes.end(), axes.begin() + (axes.empty() ? 0 : 1), axes.end());
+        }
         if (m_taskWeights->isEnabled() && !m_taskWeights->text().trimmed().isEmpty()) {
             job.spec.sampling = core::sweep::parseTaskSampling(m_taskWeights->text().trimmed().toStdString());
             swept << QStringLiteral("weight");
