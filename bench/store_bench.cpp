@@ -29,11 +29,10 @@ Experiment start() {
     e.inputs = {{"base", "", "/kit/base.safetensors", "00"}};
     SweepRecord s;
     s.id = "sweep-001";
-    s.method = "ties";
-    s.spec = "{}";
+    s.spec.merge.method = "ties";
     s.paramNames = {"lambda", "density"};
-    s.proxies = {"task-alignment", "weight-space"};
-    s.downstream = "frozen";
+    s.scoring.proxies = {"task-alignment", "weight-space"};
+    s.scoring.downstream.mode = ms::core::sweep::DownstreamMode::Frozen;
     for (int t = 0; t < kTasks; ++t) s.tasks.push_back("task-" + std::to_string(t));
     s.status = SweepStatus::Running;
     e.sweeps.push_back(s);

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
         s.id = "sweep-001";
         s.tasks = suite.taskNames();
         s.paramNames = {"lambda"};
-        s.proxies = {"task-alignment"};
+        s.scoring.proxies = {"task-alignment"};
         for (int i = 0; i < points; ++i) {
             store::PointRecord p;
             p.params = {i * 0.01};

@@ -98,7 +98,7 @@ RelationsMatrix relationsMatrix(const SweepRecord& s, double lambda) {
     m.tasks = s.tasks;
     const std::size_t T = s.tasks.size();
     m.values.assign(T * T, NAN);
-    if (s.kind != core::store::SweepKind::Relations || s.paramNames.size() != 2) return m;
+    if (s.kind() != core::store::SweepKind::Relations || s.paramNames.size() != 2) return m;
     std::vector<double> ls;
     for (const auto& p : s.points) ls.push_back(p.params[1]);
     m.lambdas = distinct(ls);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/store/sweep_points.h"
 #include "core/errors.h"
 #include "core/sweep/sweep_point.h"
 
@@ -37,7 +38,7 @@ std::vector<std::vector<int>> pointNumbersOf(const core::store::Experiment& e) {
     std::vector<std::vector<int>> out;
     for (const auto& s : e.sweeps) {
         try {
-            out.push_back(core::sweep::pointNumbers(s));
+            out.push_back(core::store::pointNumbers(s));
         } catch (const core::Error&) {  // a spec this build cannot plan: number them as stored
             std::vector<int> n(s.points.size());
             for (std::size_t i = 0; i < n.size(); ++i) n[i] = static_cast<int>(i) + 1;
@@ -99,7 +100,7 @@ double ResultsModel::number(int row, const Column& c) const {
             const auto it = std::find(s.paramNames.begin(), s.paramNames.end(), c.key);
             return it == s.paramNames.end() ? NAN : p.params[static_cast<std::size_t>(it - s.paramNames.begin())];
         }
-        case Kind::Proxy: return s.proxies.empty() ? NAN : p.proxyMean(s.proxies.front());
+        case Kind::Proxy: return s.proxies().empty() ? NAN : p.proxyMean(s.proxies().front());
         case Kind::Downstream: return p.downstreamMean();
         case Kind::Task: {
             const auto it = std::find(s.tasks.begin(), s.tasks.end(), c.key);
@@ -114,10 +115,10 @@ QString ResultsModel::text(int row, const Column& c) const {
     const auto [si, pi] = m_rows[static_cast<std::size_t>(row)];
     const SweepRecord& s = m_experiment.sweeps[static_cast<std::size_t>(si)];
     if (c.kind == Kind::Sweep) return QString::fromStdString(s.id);
-    if (c.kind == Kind::Method) return QString::fromStdString(s.kind == core::store::SweepKind::Relations ? "relations" : s.method);
+    if (c.kind == Kind::Method) return QString::fromStdString(s.kind() == core::store::SweepKind::Relations ? "relations" : s.method());
     const double v = number(row, c);
     if (!std::isfinite(v)) return QString();
-    if (c.kind == Kind::Param && s.kind == core::store::SweepKind::Relations && c.key == "task")
+    if (c.kind == Kind::Param && s.kind() == core::store::SweepKind::Relations && c.key == "task")
         return QString::fromStdString(s.tasks[static_cast<std::size_t>(v)]);
     if (c.kind == Kind::Param) return QString::number(v, 'g', 4);
     if (c.kind == Kind::Point) return QString::number(static_cast<int>(v));

@@ -15,7 +15,7 @@
 #include "core/io/writer_lock.h"
 #include "core/merge/merge_engine.h"
 #include "core/store/experiment_store.h"
-#include "core/sweep/sweep_point.h"
+#include "core/store/sweep_points.h"
 #include "ui/worker.h"
 
 namespace ms::ui {
@@ -323,7 +323,7 @@ void Workbench::analyzeInterference() {
 }
 
 void Workbench::saveMerged(const core::merge::MergeSpec& settings, const QString& path) {
-    writeMergedJob([settings] { return settings; }, path, {}, {});
+    writeMergedJob([settings] { return settings; }, path, std::nullopt, {});
 }
 
 void Workbench::savePoint(const QString& sweepId, int pointNumber, const QString& path) {
@@ -333,11 +333,11 @@ void Workbench::savePoint(const QString& sweepId, int pointNumber, const QString
     const auto experiment = std::make_shared<const core::store::Experiment>(m_experiment);
     const std::string id = sweepId.toStdString();
     const nlohmann::json origin = {{"experiment", m_path.toStdString()}, {"sweep", id}, {"point", pointNumber}};
-    writeMergedJob([experiment, id, pointNumber] { return core::sweep::pointSpec(*experiment, id, pointNumber); }, path, r->options,
+    writeMergedJob([experiment, id, pointNumber] { return core::store::pointSpec(*experiment, id, pointNumber); }, path, r->scoring.data,
                    {{"mergescope.origin", origin.dump()}});
 }
 
-void Workbench::writeMergedJob(std::function<core::merge::MergeSpec()> settings, const QString& path, std::string sweepOptions,
+void Workbench::writeMergedJob(std::function<core::merge::MergeSpec()> settings, const QString& path, std::optional<core::sweep::DataOptions> learnedOn,
                                std::map<std::string, std::string> metadata) {
     if (!m_session) return;
     auto session = m_session;
@@ -345,8 +345,8 @@ void Workbench::writeMergedJob(std::function<core::merge::MergeSpec()> settings,
     auto files = std::make_shared<std::vector<std::string>>();
     runJob(
         tr("Saving merged model"),
-        [session, settings, p, sweepOptions, metadata, files](core::ProgressSink& pr, const core::CancelToken& c) {
-            *files = session->saveMerged(settings(), p, "", pr, &c, sweepOptions, metadata);
+        [session, settings, p, learnedOn, metadata, files](core::ProgressSink& pr, const core::CancelToken& c) {
+            *files = session->saveMerged(settings(), p, "", pr, &c, learnedOn ? &*learnedOn : nullptr, metadata);
         },
         [this, path, files](bool ok, const QString& msg) {
             QStringList written;

@@ -98,7 +98,8 @@ private:
     void runJob(const QString& name, std::function<void(core::ProgressSink&, const core::CancelToken&)> work,
                 std::function<void(bool, const QString&)> done);
     void startLive(const core::merge::MergeSpec& settings);
-    void writeMergedJob(std::function<core::merge::MergeSpec()> settings, const QString& path, std::string sweepOptions,
+    void writeMergedJob(std::function<core::merge::MergeSpec()> settings, const QString& path,
+                        std::optional<core::sweep::DataOptions> learnedOn,
                         std::map<std::string, std::string> metadata);
     QString autosavePath() const;
 

@@ -16,6 +16,7 @@
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
+#include "core/store/sweep_points.h"
 #include "core/errors.h"
 #include "core/io/output_path.h"
 #include "core/merge/merged_output.h"
@@ -60,7 +61,7 @@ core::merge::MergeSpec fromExperiment(const MergeArgs& a) {
     if (a.sweep.empty() || a.point < 1)
         throw core::InvalidArgument("--experiment needs --sweep ID and --point N (N from 1, as `mergescope-cli report` numbers them)");
     const core::store::Experiment e = core::store::readExperiment(a.experiment);
-    return core::sweep::pointSpec(e, a.sweep, a.point);
+    return core::store::pointSpec(e, a.sweep, a.point);
 }
 
 core::merge::MergeSpec buildSpec(const MergeArgs& a) {
@@ -139,7 +140,9 @@ int runMerge(const MergeArgs& a) {
             if (!a.experiment.empty()) {  // learn again on the images the sweep used (deterministic for its seed)
                 const auto e = core::store::readExperiment(a.experiment);
                 if (kit.empty()) kit = e.kitDir;
-                data = core::session::suiteOptionsOf(*e.findSweep(a.sweep));
+                const core::store::SweepRecord* r = e.findSweep(a.sweep);
+                if (!r) throw core::InvalidArgument("no sweep '" + a.sweep + "' in " + a.experiment);
+                data = core::session::suiteOptionsOf(r->scoring.data);
             }
             if (kit.empty()) throw core::InvalidArgument(core::merge::needsKitMessage(info.name));
             // Named before the kit's images are loaded (writeMerged checks again, for every path).

@@ -11,7 +11,7 @@
 #include "core/io/writer_lock.h"
 #include "core/io/output_path.h"
 #include "core/store/experiment_store.h"
-#include "core/sweep/gather.h"
+#include "core/store/gather.h"
 
 namespace ms::cli {
 
@@ -71,7 +71,7 @@ void addGatherCommand(CLI::App& app, int& exitCode) {
                 throw core::InvalidArgument(a->out + " exists: gather writes a new experiment file (--force replaces it)");
             std::vector<std::pair<std::string, core::store::Experiment>> parts;
             for (const auto& p : a->parts) parts.emplace_back(p, core::store::readExperiment(p));
-            const core::sweep::GatherResult g = core::sweep::gatherShards(parts);
+            const core::store::GatherResult g = core::store::gatherShards(parts);
             core::store::writeExperiment(a->out, g.experiment);
             const auto& s = g.experiment.sweeps.front();
             std::cerr << "gathered " << parts.size() << " part(s) (shards";

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "core/store/sweep_points.h"
 #include "core/errors.h"
 #include "core/sweep/sweep_point.h"
 
@@ -36,7 +37,7 @@ std::string shortName(const std::string& s, std::size_t n = 10) { return s.size(
 // Each point's number (from 1, the sweep's plan order: what `merge --experiment --point N` takes).
 std::vector<int> numbersOf(const SweepRecord& s) {
     try {
-        return core::sweep::pointNumbers(s);
+        return core::store::pointNumbers(s);
     } catch (const core::Error&) {  // a spec this build cannot plan: number them as stored
         std::vector<int> n(s.points.size());
         for (std::size_t i = 0; i < n.size(); ++i) n[i] = static_cast<int>(i) + 1;
@@ -56,7 +57,7 @@ std::vector<std::size_t> sortedPoints(const SweepRecord& s) {
 // Proxy (P) and downstream (D) against the one swept parameter, each scaled to its own range.
 void textPlot(std::ostream& out, const SweepRecord& s, const std::vector<std::size_t>& order) {
     if (s.paramNames.size() != 1 || order.size() < 3) return;
-    const std::string primary = s.proxies.empty() ? "" : s.proxies.front();
+    const std::string primary = s.proxies().empty() ? "" : s.proxies().front();
     std::vector<double> p, d;
     for (std::size_t i : order) {
         p.push_back(primary.empty() ? NAN : s.points[i].proxyMean(primary));
@@ -110,16 +111,16 @@ void printRelations(std::ostream& out, const SweepRecord& s) {
 }  // namespace
 
 void printSweepReport(std::ostream& out, const SweepRecord& s) {
-    out << s.id << "  " << core::store::sweepKindName(s.kind) << "  " << s.method << "  " << (s.shard.empty() ? "" : "shard " + s.shard + "  ")
+    out << s.id << "  " << core::store::sweepKindName(s.kind()) << "  " << s.method() << "  " << (s.shard.empty() ? "" : "shard " + s.shard + "  ")
         << s.points.size() << "/" << s.plannedPoints << " points  "
-        << core::store::sweepStatusName(s.status) << "  downstream: " << s.downstream << "  proxy: ";
-    for (std::size_t i = 0; i < s.proxies.size(); ++i) out << (i ? ", " : "") << s.proxies[i];
-    out << (s.proxies.empty() ? "none" : "") << "\n";
-    if (s.kind == core::store::SweepKind::Relations) {
+        << core::store::sweepStatusName(s.status) << "  downstream: " << s.downstream() << "  proxy: ";
+    for (std::size_t i = 0; i < s.proxies().size(); ++i) out << (i ? ", " : "") << s.proxies()[i];
+    out << (s.proxies().empty() ? "none" : "") << "\n";
+    if (s.kind() == core::store::SweepKind::Relations) {
         printRelations(out, s);
         return;
     }
-    const std::string primary = s.proxies.empty() ? "" : s.proxies.front();
+    const std::string primary = s.proxies().empty() ? "" : s.proxies().front();
     out << "     #";
     for (const auto& n : s.paramNames) out << " " << std::string(std::max<int>(0, 10 - static_cast<int>(shortName(n, 22).size())), ' ') << shortName(n, 22);
     const auto taskHeaders = [&] {
@@ -173,12 +174,12 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
     for (const auto& s : e.sweeps) {
         nlohmann::ordered_json js;
         js["id"] = s.id;
-        js["kind"] = core::store::sweepKindName(s.kind);
-        js["method"] = s.method;
+        js["kind"] = core::store::sweepKindName(s.kind());
+        js["method"] = s.method();
         js["status"] = core::store::sweepStatusName(s.status);
         js["tasks"] = s.tasks;
-        js["proxies"] = s.proxies;
-        js["downstream_mode"] = s.downstream;
+        js["proxies"] = s.proxies();
+        js["downstream_mode"] = s.downstream();
         js["planned_points"] = s.plannedPoints;
         js["shard"] = s.shard;  // "I/N" for a shard of a sweep (sweep --shard), "" for a whole sweep
         js["points"] = nlohmann::ordered_json::array();
@@ -189,10 +190,10 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
             jp["point"] = number[i];
             jp["params"] = nlohmann::ordered_json::object();
             for (std::size_t c = 0; c < s.paramNames.size(); ++c) {
-                if (s.kind == core::store::SweepKind::Relations && s.paramNames[c] == "task") jp["params"]["task"] = s.tasks[static_cast<std::size_t>(p.params[c])];
+                if (s.kind() == core::store::SweepKind::Relations && s.paramNames[c] == "task") jp["params"]["task"] = s.tasks[static_cast<std::size_t>(p.params[c])];
                 else jp["params"][s.paramNames[c]] = p.params[c];
             }
-            if (!s.proxies.empty() && p.proxy.count(s.proxies.front())) {
+            if (!s.proxies().empty() && p.proxy.count(s.proxies().front())) {
                 auto proxyJson = [&](const std::string& v) {
                     nlohmann::ordered_json o;
                     o["mean"] = num(p.proxyMean(v));
@@ -201,10 +202,10 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
                     for (std::size_t t = 0; t < s.tasks.size(); ++t) o["per_task"][s.tasks[t]] = num(p.proxy.at(v)[t]);
                     return o;
                 };
-                jp["proxy"] = proxyJson(s.proxies.front());
-                if (s.proxies.size() > 1) {
+                jp["proxy"] = proxyJson(s.proxies().front());
+                if (s.proxies().size() > 1) {
                     jp["proxies"] = nlohmann::ordered_json::object();
-                    for (const auto& v : s.proxies)
+                    for (const auto& v : s.proxies())
                         if (p.proxy.count(v)) jp["proxies"][v] = proxyJson(v);
                 }
             }
@@ -257,7 +258,7 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
     for (const auto& s : e.sweeps) {
         for (const auto& n : s.paramNames) addUnique(params, n);
         for (const auto& t : s.tasks) addUnique(tasks, t);
-        for (const auto& p : s.proxies) addUnique(proxies, p);
+        for (const auto& p : s.proxies()) addUnique(proxies, p);
     }
     out << "sweep,kind,method,point";
     for (const auto& p : params) out << "," << p;
@@ -274,7 +275,7 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
         const auto number = numbersOf(s);
         for (std::size_t i : sortedPoints(s)) {
             const PointRecord& p = s.points[i];
-            out << s.id << "," << core::store::sweepKindName(s.kind) << "," << s.method << "," << number[i];
+            out << s.id << "," << core::store::sweepKindName(s.kind()) << "," << s.method() << "," << number[i];
             for (const auto& n : params) {
                 const auto it = std::find(s.paramNames.begin(), s.paramNames.end(), n);
                 out << "," << (it == s.paramNames.end() ? "" : cell(p.params[static_cast<std::size_t>(it - s.paramNames.begin())]));

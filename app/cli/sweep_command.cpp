@@ -205,8 +205,8 @@ std::string pointLine(const core::store::SweepRecord& r, const core::store::Poin
         std::snprintf(buf, sizeof buf, "%s%s=%.4g", c ? " " : "", r.paramNames[c].c_str(), p.params[c]);
         s += buf;
     }
-    if (!r.proxies.empty()) {
-        std::snprintf(buf, sizeof buf, "  proxy %.4f", p.proxyMean(r.proxies.front()));
+    if (!r.proxies().empty()) {
+        std::snprintf(buf, sizeof buf, "  proxy %.4f", p.proxyMean(r.proxies().front()));
         s += buf;
     }
     if (p.hasDownstream()) {
@@ -261,21 +261,21 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     o.spec.seed = a.seed;
     if (a.noProxy) {
         if (!a.proxies.empty()) throw core::InvalidArgument("--proxy and --no-proxy exclude each other");
-        o.proxies.clear();
+        o.scoring.proxies.clear();
     } else if (!a.proxies.empty()) {
-        o.proxies = a.proxies;  // else the default, task-alignment
+        o.scoring.proxies = a.proxies;  // else the default, task-alignment
     }
-    o.downstream = a.down;
-    o.downstream.mode = core::eval::parseDownstreamMode(a.downstream);
-    o.downstream.seed = a.seed;
-    if (o.proxies.empty() && o.downstream.mode == core::eval::DownstreamMode::None)
+    o.scoring.downstream = a.down;
+    o.scoring.downstream.mode = core::eval::parseDownstreamMode(a.downstream);
+    o.scoring.downstream.seed = a.seed;
+    if (o.scoring.proxies.empty() && o.scoring.downstream.mode == core::eval::DownstreamMode::None)
         throw core::InvalidArgument("nothing to score: give a --proxy or a --downstream mode");
     o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? core::io::featureCacheDir() : a.featureCache);
     o.resume = a.resume;
     o.shard = shardOf(a);
     a.suite.seed = a.seed;
     // Check everything cheap before loading the kit.
-    for (const auto& p : o.proxies) core::proxy::parseProxyVariant(p);
+    for (const auto& p : o.scoring.proxies) core::proxy::parseProxyVariant(p);
     core::io::checkOutputPath(a.out, {});
     // One writer per experiment file: held from before the file is read until the last commit,
     // so a second sweep into it is refused (exit 2, naming this one) before it loads its kit.

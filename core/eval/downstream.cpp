@@ -84,22 +84,6 @@ Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& enc
 
 }  // namespace
 
-std::string downstreamModeName(DownstreamMode m) {
-    switch (m) {
-        case DownstreamMode::None: return "none";
-        case DownstreamMode::Frozen: return "frozen";
-        case DownstreamMode::HeadRealign: return "head-realign";
-        case DownstreamMode::ReprRealign: return "repr-realign";
-    }
-    return "?";
-}
-
-DownstreamMode parseDownstreamMode(const std::string& name) {
-    for (auto m : {DownstreamMode::None, DownstreamMode::Frozen, DownstreamMode::HeadRealign, DownstreamMode::ReprRealign})
-        if (downstreamModeName(m) == name) return m;
-    throw InvalidArgument("unknown downstream mode '" + name + "' (none, frozen, head-realign, repr-realign)");
-}
-
 double DownstreamScores::mean() const {
     double s = 0;
     int n = 0;

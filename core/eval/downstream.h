@@ -13,27 +13,15 @@
 #include <vector>
 
 #include "core/eval/task_suite.h"
+#include "core/sweep/sweep_options.h"
 
 namespace ms::core::eval {
 
-enum class DownstreamMode { None, Frozen, HeadRealign, ReprRealign };
-
-std::string downstreamModeName(DownstreamMode m);  // none, frozen, head-realign, repr-realign
-DownstreamMode parseDownstreamMode(const std::string& name);
-
-struct DownstreamOptions {
-    DownstreamMode mode = DownstreamMode::Frozen;
-    // head-realign
-    int headSteps = 300;
-    int headBatch = 128;
-    double headLr = 1e-3;
-    // repr-realign
-    int reprSteps = 150;
-    int reprBatch = 64;  // per data set and step
-    double reprLr = 1e-3;
-    int adapterRank = 16;
-    std::uint64_t seed = 0;
-};
+// The modes and their settings are a sweep's options (torch-free, core/sweep/sweep_options.h).
+using sweep::DownstreamMode;
+using sweep::DownstreamOptions;
+using sweep::downstreamModeName;
+using sweep::parseDownstreamMode;
 
 struct DownstreamScores {
     std::vector<double> metric;      // per task; NaN: not available (see canScore)

@@ -146,16 +146,10 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
 
 std::string KitSession::runSweep(const SweepJob& job, const std::string& path, const store::Experiment& fresh,
                                  const SweepUpdateFn& onUpdate, const CancelToken* cancel) const {
-    session::SweepOptions o;
-    o.spec = job.spec;
+    SweepOptions o = job;
     o.spec.seed = m_impl->options.seed;
-    o.proxies = job.proxies;
-    o.downstream.mode = eval::parseDownstreamMode(job.downstream);
-    o.downstream.headSteps = job.headSteps;
-    o.downstream.reprSteps = job.reprSteps;
-    o.downstream.seed = m_impl->options.seed;
+    o.scoring.downstream.seed = m_impl->options.seed;
     o.featureCache = m_impl->options.featureCache;
-    o.resume = job.resume;
     SweepRun run(m_impl->suite, o);
     return run.runInto(path, fresh, [&](const SweepEvent& e) {
         if (!onUpdate || e.kind == SweepEvent::Kind::Failed) return;  // a failure reaches the caller as the exception
@@ -176,7 +170,7 @@ std::string KitSession::runSweep(const SweepJob& job, const std::string& path, c
 }
 
 std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings, const std::string& path, const std::string& task,
-                                                ProgressSink& progress, const CancelToken* cancel, const std::string& sweepOptions,
+                                                ProgressSink& progress, const CancelToken* cancel, const sweep::DataOptions* learnedOn,
                                                 const std::map<std::string, std::string>& metadata) const {
     const merge::MergeSpec spec = bind(settings);
     merge::OutputRequest request;
@@ -185,10 +179,8 @@ std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings
     for (const auto& [k, v] : metadata) request.write.metadata[k] = v;
     const eval::TaskSuite* suite = &m_impl->suite;
     eval::TaskSuite other;  // the sweep's data, when a learned method must learn on it and it differs
-    if (merge::findMethod(spec.method).info().needsKit && !sweepOptions.empty()) {
-        store::SweepRecord r;
-        r.options = sweepOptions;
-        eval::SuiteOptions so = session::suiteOptionsOf(r);
+    if (merge::findMethod(spec.method).info().needsKit && learnedOn) {
+        eval::SuiteOptions so = session::suiteOptionsOf(*learnedOn);
         const auto& mine = suite->options;
         if (so.probeSize != mine.probeSize || so.realignSamples != mine.realignSamples || so.evalLimit != mine.evalLimit ||
             so.seed != mine.seed) {

@@ -14,6 +14,7 @@
 #include "core/jobs/progress.h"
 #include "core/merge/merge_spec.h"
 #include "core/store/experiment.h"
+#include "core/sweep/sweep_options.h"
 #include "core/sweep/sweep_progress.h"
 #include "core/sweep/sweep_spec.h"
 
@@ -43,14 +44,9 @@ struct LiveResult {
     double mergeSeconds = 0, proxySeconds = 0;
 };
 
-struct SweepJob {
-    sweep::SweepSpec spec;
-    std::vector<std::string> proxies = {"task-alignment"};
-    std::string downstream = "none";  // none | frozen | head-realign | repr-realign
-    int headSteps = 300;
-    int reprSteps = 150;
-    bool resume = false;
-};
+// What the workbench queues: the one sweep options type. The session fills in the seed, the
+// feature cache and the data it drew.
+using SweepJob = sweep::SweepOptions;
 
 // A running sweep's events (session::SweepEvent, core/session/sweep_runner.h), as plain values
 // the workbench can keep: the experiment once when the sweep starts, then each committed point.
@@ -99,11 +95,11 @@ public:
     // Writes the merged encoder of `settings` (bound to the kit) through merge::writeMerged — the
     // function `mergescope-cli merge` uses — and returns the files written. `task`: per-task
     // methods, one task's model ("" = one file per task). Learned methods learn on the kit's
-    // data; `sweepOptions` (a sweep record's options JSON) makes them learn on the images that
-    // sweep used when those differ from this session's. `metadata` is added to the provenance.
+    // data; `learnedOn` (a sweep record's scoring.data) makes them learn on the images that sweep
+    // used when those differ from this session's. `metadata` is added to the provenance.
     std::vector<std::string> saveMerged(const merge::MergeSpec& settings, const std::string& path, const std::string& task = "",
                                         ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr,
-                                        const std::string& sweepOptions = "",
+                                        const sweep::DataOptions* learnedOn = nullptr,
                                         const std::map<std::string, std::string>& metadata = {}) const;
 
 private:

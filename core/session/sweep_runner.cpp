@@ -66,30 +66,17 @@ void checkColumns(const SweepPlan& plan, const merge::MethodInfo& info, bool rel
 
 }  // namespace
 
-eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record) {
+eval::SuiteOptions suiteOptionsOf(const sweep::DataOptions& data) {
     eval::SuiteOptions o;
-    try {
-        const auto d = nlohmann::json::parse(record.options).at("data");
-        o.probeSize = d.at("probe_size").get<int>();
-        o.realignSamples = d.at("realign_samples").get<int>();
-        o.evalLimit = d.at("eval_limit").get<int>();
-        o.seed = d.at("seed").get<std::uint64_t>();
-    } catch (const nlohmann::json::exception& e) {
-        throw InvalidArgument("sweep " + record.id + ": its options do not say which data it ran on (" + e.what() + ")");
-    }
+    o.probeSize = data.probeSize;
+    o.realignSamples = data.realignSamples;
+    o.evalLimit = data.evalLimit;
+    o.seed = data.seed;
     return o;
 }
 
-std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& o) {
-    nlohmann::ordered_json j;
-    j["proxies"] = o.proxies;
-    const auto& d = o.downstream;
-    j["downstream"] = {{"mode", eval::downstreamModeName(d.mode)}, {"head_steps", d.headSteps}, {"head_batch", d.headBatch},
-                       {"head_lr", d.headLr}, {"repr_steps", d.reprSteps}, {"repr_batch", d.reprBatch},
-                       {"repr_lr", d.reprLr}, {"adapter_rank", d.adapterRank}, {"seed", d.seed}};
-    const auto& s = suite.options;
-    j["data"] = {{"probe_size", s.probeSize}, {"realign_samples", s.realignSamples}, {"eval_limit", s.evalLimit}, {"seed", s.seed}};
-    return j.dump();
+sweep::DataOptions dataOptionsOf(const eval::SuiteOptions& suite) {
+    return {suite.probeSize, suite.realignSamples, suite.evalLimit, suite.seed};
 }
 
 // ---- planning and checking ------------------------------------------------------------------
@@ -102,7 +89,7 @@ struct SweepRun::Impl {
     std::vector<std::size_t> mine;    // this shard's points (plan indices)
     const merge::MethodInfo* info = nullptr;
     std::vector<proxy::ProxyVariant> variants;
-    std::string specJson, optionsJson;
+    std::string specJson;  // the spec's stored form: resume matches records by it
     learned::SuiteKitContext kit;
     std::unique_ptr<merge::MergeEngine> engine;
     Impl(const eval::TaskSuite& s, SweepOptions o) : suite(s), options(std::move(o)), kit(s) {}
@@ -112,10 +99,10 @@ namespace {
 
 // Everything about the sweep that can be wrong, before anything runs.
 void checkSweep(const eval::TaskSuite& suite, const SweepOptions& o, const SweepPlan& plan, const merge::MethodInfo& info) {
-    if (o.downstream.mode == eval::DownstreamMode::ReprRealign && info.perTaskOutputs)
+    if (o.scoring.downstream.mode == eval::DownstreamMode::ReprRealign && info.perTaskOutputs)
         throw InvalidArgument("repr-realign trains one encoder for all tasks; " + info.name + " gives one model per task");
     checkColumns(plan, info, o.spec.kind == store::SweepKind::Relations);
-    if (const auto problems = eval::downstreamProblems(suite, o.downstream.mode); !problems.empty())
+    if (const auto problems = eval::downstreamProblems(suite, o.scoring.downstream.mode); !problems.empty())
         throw InvalidArgument(problems.front());
     if (!o.spec.merge.lambda.empty() && !info.has("lambda"))
         throw InvalidArgument(info.name + " has no λ: a per-block λ curve or λ override does not apply");
@@ -156,7 +143,11 @@ SweepRun::SweepRun(const eval::TaskSuite& suite, SweepOptions options) : m(std::
     m->spec = m->options.spec;
     m->info = &merge::findMethod(m->spec.merge.method).info();
     checkSweep(suite, m->options, m->plan, *m->info);
-    for (const auto& n : m->options.proxies) m->variants.push_back(proxy::parseProxyVariant(n));
+    auto& scoring = m->options.scoring;
+    for (const auto& n : scoring.proxies) m->variants.push_back(proxy::parseProxyVariant(n));
+    scoring.proxies.clear();  // as the points key their scores ("tokens-cosine" is "task-alignment")
+    for (const auto& v : m->variants) scoring.proxies.push_back(v.name);
+    scoring.data = dataOptionsOf(suite.options);  // the images this suite drew
     // The settings, bound to the kit's files; every point's settings validated before any work.
     sweep::bindToKit(m->spec.merge, kitBinding(suite));
     m->spec.merge = merge::canonical(m->spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
@@ -166,7 +157,6 @@ SweepRun::SweepRun(const eval::TaskSuite& suite, SweepOptions options) : m(std::
     }
     m->engine = std::make_unique<merge::MergeEngine>(m->spec.merge, &m->kit);  // opens the inputs, checks they fit
     m->specJson = m->spec.toJson();
-    m->optionsJson = sweepOptionsJson(suite, m->options);
 }
 
 SweepRun::~SweepRun() = default;
@@ -179,19 +169,15 @@ store::SweepRecord& SweepRun::openRecord(store::Experiment& experiment) const {
     bindKit(m->suite, experiment);
     if (m->options.resume)
         for (auto it = experiment.sweeps.rbegin(); it != experiment.sweeps.rend(); ++it)
-            if (it->spec == m->specJson && it->options == m->optionsJson && it->shard == m->options.shard.text()) return *it;
+            if (it->spec.toJson() == m->specJson && it->scoring == m->options.scoring && it->shard == m->options.shard.text())
+                return *it;
     store::SweepRecord r;
     r.id = experiment.nextSweepId();
-    r.kind = m->spec.kind;
-    r.method = m->info->name;
-    r.spec = m->specJson;
-    r.options = m->optionsJson;
+    r.spec = m->spec;
+    r.scoring = m->options.scoring;
     r.tasks = m->suite.taskNames();
     r.paramNames = m->plan.paramNames;
-    for (const auto& v : m->variants) r.proxies.push_back(v.name);
-    r.downstream = eval::downstreamModeName(m->options.downstream.mode);
     r.created = store::isoNow();
-    r.recipe = merge::saveRecipe(m->spec.merge);
     r.shard = m->options.shard.text();
     experiment.sweeps.push_back(std::move(r));
     return experiment.sweeps.back();
@@ -238,7 +224,7 @@ void SweepRun::scoreAll(store::Experiment& experiment, const std::string& id, co
         const std::vector<double>& values = m->plan.points[todo[k]];
         state.done = already + static_cast<int>(k);
         state.etaSeconds = etaSeconds(since(start), static_cast<int>(k), static_cast<int>(todo.size()));
-        store::PointRecord point = scorer.score(pointSpec(m->spec, m->plan.paramNames, values), m->options.downstream, stage, inner, cancel);
+        store::PointRecord point = scorer.score(pointSpec(m->spec, m->plan.paramNames, values), m->options.scoring.downstream, stage, inner, cancel);
         point.params = values;
         store::SweepRecord& r = *experiment.findSweep(id);
         r.points.push_back(std::move(point));

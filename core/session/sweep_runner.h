@@ -16,18 +16,12 @@
 #include "core/store/experiment.h"
 #include "core/sweep/sweep_progress.h"
 #include "core/merge/merge_spec.h"
+#include "core/sweep/sweep_options.h"
 #include "core/sweep/sweep_spec.h"
 
 namespace ms::core::session {
 
-struct SweepOptions {
-    sweep::SweepSpec spec;
-    std::vector<std::string> proxies = {"task-alignment"};  // variants; empty: no proxy
-    eval::DownstreamOptions downstream;                     // mode None: no downstream
-    std::string featureCache;                               // "" : no disk cache for expert features
-    bool resume = false;  // continue the newest sweep of the file with the same spec, options and shard
-    sweep::Shard shard;   // compute only this shard's points (the record keeps them and its "I/N")
-};
+using sweep::SweepOptions;  // the one options type (core/sweep/sweep_options.h)
 
 // What a running sweep tells its caller, as one typed stream (the CLI's lines and bar, the
 // workbench's queue and views all read it; no text is parsed back).
@@ -93,11 +87,9 @@ private:
 std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, store::Experiment& experiment,
                      const CommitFn& commit, ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 
-// The options as stored with the sweep (JSON): proxies, downstream and suite settings.
-std::string sweepOptionsJson(const eval::TaskSuite& suite, const SweepOptions& options);
-
-// The data settings a sweep ran with (its options JSON), to load the same suite again (a learned
-// point re-made from an experiment learns on the same images).
-eval::SuiteOptions suiteOptionsOf(const store::SweepRecord& record);
+// The data settings a sweep ran with (its record's scoring.data), to load the same suite again (a
+// learned point re-made from an experiment learns on the same images), and back.
+eval::SuiteOptions suiteOptionsOf(const sweep::DataOptions& data);
+sweep::DataOptions dataOptionsOf(const eval::SuiteOptions& suite);
 
 }  // namespace ms::core::session

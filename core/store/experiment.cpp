@@ -22,7 +22,6 @@ double mean(const std::vector<double>& v) {
 }  // namespace
 
 namespace {
-constexpr std::pair<SweepKind, const char*> kKinds[] = {{SweepKind::Merge, "merge"}, {SweepKind::Relations, "relations"}};
 constexpr std::pair<SweepStatus, const char*> kStatuses[] = {{SweepStatus::Running, "running"},
                                                               {SweepStatus::Complete, "complete"},
                                                               {SweepStatus::Cancelled, "cancelled"},
@@ -44,9 +43,7 @@ E parseName(const std::pair<E, const char*> (&table)[N], const std::string& name
 }
 }  // namespace
 
-const char* sweepKindName(SweepKind k) { return nameOf(kKinds, k); }
 const char* sweepStatusName(SweepStatus s) { return nameOf(kStatuses, s); }
-SweepKind parseSweepKind(const std::string& name, const std::string& source) { return parseName(kKinds, name, source, "kind"); }
 SweepStatus parseSweepStatus(const std::string& name, const std::string& source) {
     return parseName(kStatuses, name, source, "status");
 }
@@ -68,7 +65,7 @@ double PointRecord::proxyMin(const std::string& variant) const {
 
 std::vector<SweepSummary> SweepRecord::summaries() const {
     std::vector<SweepSummary> out;
-    for (const auto& variant : proxies) {
+    for (const auto& variant : proxies()) {
         std::vector<double> p, d, ps, ds;
         for (const auto& pt : points) {
             p.push_back(pt.proxyMean(variant));

@@ -10,29 +10,26 @@
 #include <vector>
 
 #include "core/merge/merge_artifact.h"
+#include "core/sweep/sweep_options.h"
+#include "core/sweep/sweep_spec.h"
 
 namespace ms::core::store {
 
 inline constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 
-struct InputRecord {
-    std::string role;  // "base" or "expert"
-    std::string task;  // expert's task ("" for the base)
-    std::string path;
-    std::string hash;  // xxh128 of the file
-};
+using InputRecord = sweep::InputRecord;
 
 // A numeric array a point keeps beside its scores (learned methods: their loss curve, learned
 // coefficients or mask densities), row-major with its shape.
 using Artifact = merge::Artifact;
 
-enum class SweepKind { Merge, Relations };
+using SweepKind = sweep::SweepKind;
+using sweep::parseSweepKind;
+using sweep::sweepKindName;
 enum class SweepStatus { Running, Complete, Cancelled, Failed };
-// The names the file and the reports use: "merge", "relations"; "running", "complete", ...
-const char* sweepKindName(SweepKind k);
+// The names the file and the reports use: "running", "complete", ...
 const char* sweepStatusName(SweepStatus s);
-// Throw FormatError naming `source` for an unknown name.
-SweepKind parseSweepKind(const std::string& name, const std::string& source);
+// Throws FormatError naming `source` for an unknown name.
 SweepStatus parseSweepStatus(const std::string& name, const std::string& source);
 
 struct PointRecord {
@@ -58,21 +55,21 @@ struct SweepSummary {
 };
 
 struct SweepRecord {
-    std::string id;              // "sweep-001", ...
-    SweepKind kind = SweepKind::Merge;
-    std::string method;
-    std::string spec;            // JSON: grid axes, fixed settings, task-weight sampling, seed
-    std::string recipe;          // YAML recipe of the method at its fixed settings
-    std::string options;         // JSON: proxy and downstream options
+    std::string id;                  // "sweep-001", ...
+    sweep::SweepSpec spec;           // kind, method and fixed settings (bound to the inputs), axes, sampling, seed
+    sweep::ScoringOptions scoring;   // proxy variants (the first is the primary), downstream, data drawn
     std::vector<std::string> tasks;
-    std::vector<std::string> paramNames;
-    std::vector<std::string> proxies;  // variants scored; the first is the primary
-    std::string downstream = "none";   // none | frozen | head-realign | repr-realign
+    std::vector<std::string> paramNames;  // the plan's columns
     SweepStatus status = SweepStatus::Running;
     std::string created, updated;
     int plannedPoints = 0;       // points this record will hold when complete (a shard: its share)
     std::string shard;           // "I/N" for shard I of N (sweep --shard), "" for a whole sweep
     std::vector<PointRecord> points;
+
+    SweepKind kind() const { return spec.kind; }
+    const std::string& method() const { return spec.merge.method; }
+    const std::vector<std::string>& proxies() const { return scoring.proxies; }
+    std::string downstream() const { return sweep::downstreamModeName(scoring.downstream.mode); }  // none | frozen | ...
 
     // Proxy quality per variant (mean proxy vs mean normalized downstream) over the points that
     // have both; empty when there is no downstream.

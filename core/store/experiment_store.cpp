@@ -13,6 +13,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/hdf5_lock.h"
 #include "core/io/hdf5_util.h"
+#include "core/merge/recipe.h"
 
 namespace ms::core::store {
 
@@ -118,15 +119,27 @@ private:
     std::string m_path;
 };
 
+// The recipe of a sweep's fixed settings ("" where a spec from an old file cannot make one).
+std::string recipeOf(const merge::MergeSpec& spec) {
+    try {
+        return merge::saveRecipe(spec);
+    } catch (const Error&) {
+        return {};
+    }
+}
+
 void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     Hdf5Handle g(w.group(sweeps, s.id));
     w.string(g.id, "id", s.id);
-    w.string(g.id, "kind", sweepKindName(s.kind));
-    w.string(g.id, "method", s.method);
-    w.string(g.id, "spec", s.spec);
-    w.string(g.id, "recipe", s.recipe);
-    w.string(g.id, "options", s.options);
-    w.string(g.id, "downstream_mode", s.downstream);
+    // The typed record at the HDF5 boundary: spec and scoring options as JSON; method, kind,
+    // downstream mode, proxies and the recipe written beside them for readers without our parser
+    // (h5py), derived here, never kept twice in memory.
+    w.string(g.id, "kind", sweepKindName(s.kind()));
+    w.string(g.id, "method", s.method());
+    w.string(g.id, "spec", s.spec.toJson());
+    w.string(g.id, "recipe", recipeOf(s.spec.merge));
+    w.string(g.id, "options", s.scoring.toJson());
+    w.string(g.id, "downstream_mode", s.downstream());
     w.string(g.id, "status", sweepStatusName(s.status));
     w.string(g.id, "created", s.created);
     w.string(g.id, "updated", s.updated);
@@ -134,7 +147,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     w.string(g.id, "shard", s.shard);
     w.strings(g.id, "tasks", s.tasks);
     w.strings(g.id, "param_names", s.paramNames);
-    w.strings(g.id, "proxies", s.proxies);
+    w.strings(g.id, "proxies", s.proxies());
 
     const hsize_t P = s.points.size(), K = s.paramNames.size(), T = s.tasks.size();
     std::vector<double> params, seconds, metric, normalized;
@@ -160,7 +173,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     }
     w.times(g.id, "completed_at", completed);
     Hdf5Handle proxy(w.group(g.id, "proxy"));
-    for (const auto& variant : s.proxies) {
+    for (const auto& variant : s.proxies()) {
         std::vector<double> v;
         for (const auto& p : s.points) {
             const auto it = p.proxy.find(variant);
@@ -322,19 +335,30 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name, int sche
     SweepRecord s;
     s.id = r.string(g.id, "id");
     if (s.id.empty()) s.id = name;
-    s.kind = parseSweepKind(r.string(g.id, "kind"), r.path() + ": sweep " + s.id);
-    s.method = r.string(g.id, "method");
-    s.spec = r.string(g.id, "spec");
-    s.recipe = r.string(g.id, "recipe");
-    s.options = r.string(g.id, "options");
-    s.downstream = r.string(g.id, "downstream_mode");
+    const std::string where = r.path() + ": sweep " + s.id;
+    try {
+        s.spec = sweep::SweepSpec::fromJson(r.string(g.id, "spec"));
+    } catch (const InvalidArgument&) {
+        // A spec this version cannot read (hand-made files): its points still read; what needs
+        // the plan (point numbers, resume, re-making a point) says so when asked.
+        s.spec = {};
+    }
+    // The attributes every schema wrote are authoritative where an older spec JSON is thinner.
+    s.spec.kind = parseSweepKind(r.string(g.id, "kind"), where);
+    if (s.spec.merge.method.empty()) s.spec.merge.method = r.string(g.id, "method");
+    s.scoring = sweep::ScoringOptions::fromJson(r.string(g.id, "options"), where);
+    try {
+        s.scoring.downstream.mode = sweep::parseDownstreamMode(r.string(g.id, "downstream_mode"));
+    } catch (const InvalidArgument& e) {
+        throw FormatError(where, e.what());
+    }
     s.status = parseSweepStatus(r.string(g.id, "status"), r.path() + ": sweep " + s.id);
     s.created = r.string(g.id, "created");
     s.updated = r.string(g.id, "updated");
     s.plannedPoints = static_cast<int>(r.integer(g.id, "planned_points"));
     s.tasks = r.strings(g.id, "tasks");
     s.paramNames = r.strings(g.id, "param_names");
-    s.proxies = r.strings(g.id, "proxies");
+    s.scoring.proxies = r.strings(g.id, "proxies");  // the variants whose datasets the file holds
     s.shard = r.string(g.id, "shard");
     // Schema 1: completed_at is an attribute and every dataset has exactly one row per point.
     // Schema 2: completed_at is a dataset; its length is the number of committed points.
@@ -348,7 +372,7 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name, int sche
     const auto normalized = r.matrix(down.id, "normalized", P, T, exact);
     Hdf5Handle proxy(r.group(g.id, "proxy"));
     std::map<std::string, std::vector<double>> proxies;
-    for (const auto& v : s.proxies) proxies[v] = r.matrix(proxy.id, v, P, T, exact);
+    for (const auto& v : s.proxies()) proxies[v] = r.matrix(proxy.id, v, P, T, exact);
     for (hsize_t i = 0; i < P; ++i) {
         PointRecord p;
         p.params.assign(params.begin() + static_cast<long>(i * K), params.begin() + static_cast<long>((i + 1) * K));

@@ -8,9 +8,9 @@
 
 namespace ms::core::sweep {
 
-void bindToInputs(merge::MergeSpec& spec, const std::vector<store::InputRecord>& inputs) {
-    const store::InputRecord* base = nullptr;
-    std::vector<const store::InputRecord*> experts;
+void bindToInputs(merge::MergeSpec& spec, const std::vector<InputRecord>& inputs) {
+    const InputRecord* base = nullptr;
+    std::vector<const InputRecord*> experts;
     for (const auto& in : inputs) {
         if (in.role == "base") base = &in;
         else if (in.role == "expert") experts.push_back(&in);
@@ -48,7 +48,7 @@ merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>
         throw InvalidArgument("a point has " + std::to_string(values.size()) + " values for " + std::to_string(paramNames.size()) +
                               " swept parameters");
     for (std::size_t c = 0; c < values.size(); ++c) {
-        if (spec.kind == store::SweepKind::Relations && paramNames[c] == "task") {  // θ0 + λ τ_t: one task's vector
+        if (spec.kind == SweepKind::Relations && paramNames[c] == "task") {  // θ0 + λ τ_t: one task's vector
             for (std::size_t t = 0; t < m.models.size(); ++t)
                 m.models[t].params["weight"] = static_cast<double>(t) == values[c] ? 1.0 : 0.0;
             continue;
@@ -57,38 +57,6 @@ merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>
         m.set(param, values[c], task);
     }
     return m;
-}
-
-std::vector<int> pointNumbers(const store::SweepRecord& record) {
-    const SweepPlan plan = planSweep(SweepSpec::fromJson(record.spec), record.tasks);
-    std::map<std::vector<double>, int> number;  // O(P log P): sweeps can hold 100,000 points
-    for (std::size_t i = plan.points.size(); i-- > 0;) number[plan.points[i]] = static_cast<int>(i) + 1;  // the first wins
-    std::vector<int> out;
-    for (const auto& p : record.points) {
-        const auto it = number.find(p.params);
-        out.push_back(it == number.end() ? 0 : it->second);
-    }
-    return out;
-}
-
-merge::MergeSpec pointSpec(const store::Experiment& e, const std::string& sweepId, int number) {
-    const store::SweepRecord* r = e.findSweep(sweepId);
-    if (!r) {
-        std::string ids;
-        for (const auto& s : e.sweeps) ids += (ids.empty() ? "" : ", ") + s.id;
-        throw InvalidArgument("no sweep '" + sweepId + "' in the experiment (its sweeps: " + (ids.empty() ? "none" : ids) + ")");
-    }
-    SweepSpec spec = SweepSpec::fromJson(r->spec);
-    const SweepPlan plan = planSweep(spec, r->tasks);
-    if (number < 1 || static_cast<std::size_t>(number) > plan.points.size())
-        throw InvalidArgument("sweep " + sweepId + " has points 1 to " + std::to_string(plan.points.size()) + ", not " +
-                              std::to_string(number));
-    const auto& values = plan.points[static_cast<std::size_t>(number) - 1];
-    if (r->findPoint(values) < 0)
-        throw InvalidArgument("point " + std::to_string(number) + " of sweep " + sweepId +
-                              " has not been computed yet (--resume the sweep first)");
-    if (spec.merge.base.empty()) bindToInputs(spec.merge, e.inputs);  // schema-1 specs kept no paths
-    return pointSpec(spec, r->paramNames, values);
 }
 
 void bindToKit(merge::MergeSpec& spec, const KitBinding& kit) {

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/merge/merge_spec.h"
-#include "core/store/experiment.h"
 #include "core/sweep/sweep_spec.h"
 
 namespace ms::core::sweep {
@@ -18,14 +17,14 @@ namespace ms::core::sweep {
 // Sets base and models of `spec` to the experiment's inputs (role "base", then the "expert"s in
 // order) with their hashes. Models already named by task are matched by name, unnamed ones by
 // position; the result lists them in the inputs' order. InvalidArgument when they do not fit.
-void bindToInputs(merge::MergeSpec& spec, const std::vector<store::InputRecord>& inputs);
+void bindToInputs(merge::MergeSpec& spec, const std::vector<InputRecord>& inputs);
 
 // A kit as merge inputs — the one binding that sweeps, relations, `merge --kit`, learned methods
 // and the workbench use: the kit's files with their hashes (base first, then one expert per task,
 // as an experiment records them) and the prefix under which the base keeps its encoder ("": none).
 // session::kitBinding makes one from a loaded suite or from a kit path.
 struct KitBinding {
-    std::vector<store::InputRecord> inputs;
+    std::vector<InputRecord> inputs;
     std::string basePrefix;
 };
 // bindToInputs, and when the base keeps its encoder under a prefix (a CLIPModel's vision_model.)
@@ -34,13 +33,5 @@ void bindToKit(merge::MergeSpec& spec, const KitBinding& kit);
 
 // The settings of the point with `values` (one per `paramNames` column, as SweepPlan has them).
 merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>& paramNames, const std::vector<double>& values);
-
-// The plan-order number (from 1) of each of the record's points; 0 for a point the plan lacks.
-std::vector<int> pointNumbers(const store::SweepRecord& record);
-
-// Point `number` (from 1, plan order) of sweep `sweepId`, bound to the experiment's inputs.
-// InvalidArgument naming what is wrong: no such sweep (listing the ids), a number outside the
-// plan, a point not computed yet.
-merge::MergeSpec pointSpec(const store::Experiment& experiment, const std::string& sweepId, int number);
 
 }  // namespace ms::core::sweep

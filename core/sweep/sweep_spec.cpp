@@ -11,6 +11,14 @@
 
 namespace ms::core::sweep {
 
+const char* sweepKindName(SweepKind k) { return k == SweepKind::Relations ? "relations" : "merge"; }
+
+SweepKind parseSweepKind(const std::string& name, const std::string& source) {
+    if (name == "merge") return SweepKind::Merge;
+    if (name == "relations") return SweepKind::Relations;
+    throw FormatError(source, "unknown sweep kind '" + name + "' (known: merge, relations)");
+}
+
 namespace {
 
 double parseNumber(const std::string& s, const std::string& context) {
@@ -95,7 +103,7 @@ TaskSampling parseTaskSampling(const std::string& text) {
 
 std::string SweepSpec::toJson() const {
     nlohmann::ordered_json j;
-    j["kind"] = store::sweepKindName(kind);
+    j["kind"] = sweepKindName(kind);
     j["merge"] = nlohmann::ordered_json::parse(merge::toJson(merge));
     j["axes"] = nlohmann::ordered_json::array();
     for (const auto& a : axes) j["axes"].push_back({{"param", a.param}, {"task", a.task}, {"values", a.values}});
@@ -133,7 +141,7 @@ SweepSpec SweepSpec::fromJson(const std::string& text) {
     try {
         const auto j = nlohmann::json::parse(text);
         SweepSpec s;
-        s.kind = store::parseSweepKind(j.at("kind").get<std::string>(), "sweep spec");
+        s.kind = parseSweepKind(j.at("kind").get<std::string>(), "sweep spec");
         s.merge = j.contains("merge") ? merge::mergeSpecFromJson(j.at("merge").dump(), "sweep spec") : legacyMergeSpec(j);
         for (const auto& a : j.at("axes"))
             s.axes.push_back({a.at("param").get<std::string>(), a.at("task").get<std::string>(), a.at("values").get<std::vector<double>>()});
@@ -155,7 +163,7 @@ SweepSpec SweepSpec::fromJson(const std::string& text) {
 
 SweepSpec relationsSweep(GridAxis lambda) {
     SweepSpec spec;
-    spec.kind = store::SweepKind::Relations;
+    spec.kind = SweepKind::Relations;
     spec.merge.method = kRelationsMethod;
     spec.axes.push_back(std::move(lambda));
     return spec;
@@ -171,7 +179,7 @@ SweepPlan planSweep(const SweepSpec& spec, const std::vector<std::string>& tasks
         if (a.values.empty()) throw InvalidArgument("--grid " + a.label() + ": no values");
     }
     SweepPlan plan;
-    if (spec.kind == store::SweepKind::Relations) {
+    if (spec.kind == SweepKind::Relations) {
         if (spec.axes.size() != 1 || spec.axes[0].label() != "lambda" || spec.sampling.kind != TaskSampling::Kind::None)
             throw InvalidArgument("a relations sweep takes exactly one grid, over lambda");
         if (spec.merge.method != kRelationsMethod)

@@ -13,9 +13,23 @@
 #include <vector>
 
 #include "core/merge/merge_spec.h"
-#include "core/store/experiment.h"
 
 namespace ms::core::sweep {
+
+enum class SweepKind { Merge, Relations };
+// The names the file and the reports use: "merge", "relations".
+const char* sweepKindName(SweepKind k);
+// FormatError naming `source` for an unknown name.
+SweepKind parseSweepKind(const std::string& name, const std::string& source);
+
+// A file a sweep merges, as an experiment records it (store::Experiment::inputs) and a kit
+// binds it (KitBinding).
+struct InputRecord {
+    std::string role;  // "base" or "expert"
+    std::string task;  // expert's task ("" for the base)
+    std::string path;
+    std::string hash;  // xxh128 of the file
+};
 
 struct GridAxis {
     std::string param;  // method parameter ("lambda", "density", "weight", ...)
@@ -33,7 +47,7 @@ struct TaskSampling {
 };
 
 struct SweepSpec {
-    store::SweepKind kind = store::SweepKind::Merge;
+    SweepKind kind = SweepKind::Merge;
     // The method and its fixed settings (numbers and choices, per-task values, λ curve, filter).
     // `merge.models` names the kit's tasks in order, or is empty (= every task, no per-task value);
     // the sweep runner binds base and models to the kit's files and hashes. Relations sweeps use

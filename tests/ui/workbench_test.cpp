@@ -50,10 +50,10 @@ core::store::Experiment syntheticExperiment(int points) {
     core::store::Experiment e;
     core::store::SweepRecord s;
     s.id = "sweep-001";
-    s.method = "ties";
+    s.spec.merge.method = "ties";
     s.tasks = {"a", "b"};
     s.paramNames = {"density", "lambda"};
-    s.proxies = {"task-alignment"};
+    s.scoring.proxies = {"task-alignment"};
     for (int i = 0; i < points; ++i) {
         core::store::PointRecord p;
         p.params = {i % 2 ? 0.2 : 0.1, 0.5 * (i / 2)};

@@ -132,9 +132,9 @@ void PlotsPanel::refresh() {
     for (const auto& s : e.sweeps) {
         const QString id = QString::fromStdString(s.id);
         m_sweep->addItem(QStringLiteral("%1 · %2 · %3 pts · %4")
-                             .arg(id, QString::fromStdString(s.kind == core::store::SweepKind::Relations ? "relations" : s.method))
+                             .arg(id, QString::fromStdString(s.kind() == core::store::SweepKind::Relations ? "relations" : s.method()))
                              .arg(s.points.size())
-                             .arg(QString::fromStdString(s.downstream)),
+                             .arg(QString::fromStdString(s.downstream())),
                          id);
     }
     int index = m_sweep->findData(previous);
@@ -145,7 +145,7 @@ void PlotsPanel::refresh() {
     const QString variant = m_variant->currentText();
     m_variant->clear();
     if (sweep)
-        for (const auto& v : sweep->proxies) m_variant->addItem(QString::fromStdString(v));
+        for (const auto& v : sweep->proxies()) m_variant->addItem(QString::fromStdString(v));
     const int vi = m_variant->findText(variant);
     m_variant->setCurrentIndex(vi >= 0 ? vi : 0);
     const std::string v = m_variant->currentText().toStdString();
@@ -154,10 +154,10 @@ void PlotsPanel::refresh() {
     const QString lambdaText = m_lambda->currentText();
     m_lambda->clear();
     const core::store::SweepRecord* relations = nullptr;
-    if (sweep && sweep->kind == core::store::SweepKind::Relations) relations = sweep;
+    if (sweep && sweep->kind() == core::store::SweepKind::Relations) relations = sweep;
     else
         for (auto it = e.sweeps.rbegin(); it != e.sweeps.rend() && !relations; ++it)
-            if (it->kind == core::store::SweepKind::Relations && !it->points.empty()) relations = &*it;
+            if (it->kind() == core::store::SweepKind::Relations && !it->points.empty()) relations = &*it;
     double lambda = 1.0;
     if (relations) {
         const auto m = relationsMatrix(*relations, 0.0);
@@ -172,7 +172,7 @@ void PlotsPanel::refresh() {
     }
     m_refreshing = false;
 
-    const bool merge = sweep && sweep->kind != core::store::SweepKind::Relations;
+    const bool merge = sweep && sweep->kind() != core::store::SweepKind::Relations;
     m_sweepPlot->showSweep(sweep, v);
     m_scatter->showSweep(merge ? sweep : nullptr, v);
     m_heatmap->showSweep(merge ? sweep : nullptr, v, m_heatValue->currentIndex() == 0);

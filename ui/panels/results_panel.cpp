@@ -14,6 +14,7 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include "core/store/sweep_points.h"
 #include "core/sweep/sweep_point.h"
 #include "ui/results_model.h"
 #include "ui/workbench.h"
@@ -98,7 +99,7 @@ void ResultsPanel::saveSelectedModel() {
     // The point as it was scored, re-made from the experiment by the function `merge --experiment` uses.
     int number = 0;
     try {
-        number = core::sweep::pointNumbers(s).at(static_cast<std::size_t>(p.y()));
+        number = core::store::pointNumbers(s).at(static_cast<std::size_t>(p.y()));
     } catch (const std::exception& e) {
         emit m_workbench->message(QStringLiteral("error"), tr("cannot re-make this point: %1").arg(QString::fromUtf8(e.what())));
         return;

@@ -129,11 +129,11 @@ bool SweepPanel::queueFromForm(QString* error) {
                 for (auto& m : job.spec.merge.models) m.params.erase(p.toStdString());
             }
         }
-        job.proxies.clear();
+        job.scoring.proxies.clear();
         for (const QString& p : m_proxies->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
-            job.proxies.push_back(p.trimmed().toStdString());
-        job.downstream = m_downstream->currentText().toStdString();
-        if (job.proxies.empty() && job.downstream == "none") throw core::InvalidArgument("nothing to score: give a proxy or a downstream mode");
+            job.scoring.proxies.push_back(p.trimmed().toStdString());
+        job.scoring.downstream.mode = core::sweep::parseDownstreamMode(m_downstream->currentText().toStdString());
+        if (job.scoring.proxies.empty() && job.scoring.downstream.mode == core::sweep::DownstreamMode::None) throw core::InvalidArgument("nothing to score: give a proxy or a downstream mode");
         label = relations ? tr("relations") : m_strategy->method();
         for (const auto& a : job.spec.axes) label += QStringLiteral(" · ") + QString::fromStdString(a.label());
         label += QStringLiteral(" · ") + m_downstream->currentText();

@@ -322,7 +322,7 @@ void RelationsPlot::showSweep(const core::store::SweepRecord* sweep, double lamb
     clearItems();
     if (m_map) removePlottable(m_map);
     m_map = nullptr;
-    if (!sweep || sweep->kind != core::store::SweepKind::Relations || sweep->points.empty()) {
+    if (!sweep || sweep->kind() != core::store::SweepKind::Relations || sweep->points.empty()) {
         m_scale->setVisible(false);
         showPlaceholder(this, tr("task relationships: run a relations sweep (Sweeps panel → Relations)"));
         replot(rpQueuedReplot);
@@ -377,7 +377,7 @@ void LearnedPlot::showPoint(const core::store::SweepRecord* sweep, int point) {
     // The method's own declarations say which artifact is its curve and which its matrix.
     const core::merge::ArtifactSpec* curveSpec = nullptr;
     const core::merge::ArtifactSpec* matrixSpec = nullptr;
-    const core::merge::MergeMethod* method = p ? core::merge::lookupMethod(sweep->method) : nullptr;
+    const core::merge::MergeMethod* method = p ? core::merge::lookupMethod(sweep->method()) : nullptr;
     if (method)
         for (const auto& a : method->info().artifacts) {
             if (!p->artifacts.count(a.key)) continue;
@@ -392,7 +392,7 @@ void LearnedPlot::showPoint(const core::store::SweepRecord* sweep, int point) {
     const auto& loss = p->artifacts.at(curveSpec->key);
     const auto& m = p->artifacts.at(matrixSpec->key);
     auto* title = new QCPTextElement(this, tr("%1 · %2: %3 (top), %4 (bottom)")
-                                               .arg(QString::fromStdString(sweep->id), QString::fromStdString(sweep->method),
+                                               .arg(QString::fromStdString(sweep->id), QString::fromStdString(sweep->method()),
                                                     QString::fromStdString(curveSpec->title), QString::fromStdString(matrixSpec->title)));
     plotLayout()->addElement(0, 0, title);
     auto* top = new QCPAxisRect(this);

@@ -30,9 +30,9 @@ void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::stri
     clearGraphs();
     clearItems();
     m_highlight = nullptr;
-    if (!sweep || sweep->points.empty() || sweep->kind == core::store::SweepKind::Relations) {
+    if (!sweep || sweep->points.empty() || sweep->kind() == core::store::SweepKind::Relations) {
         xAxis->setLabel({});
-        showPlaceholder(this, sweep && sweep->kind == core::store::SweepKind::Relations ? tr("a relations sweep: see the Relations tab")
+        showPlaceholder(this, sweep && sweep->kind() == core::store::SweepKind::Relations ? tr("a relations sweep: see the Relations tab")
                                                                    : tr("no points yet: run a sweep (Sweeps panel)"));
         legend->setVisible(false);
         replot(rpQueuedReplot);

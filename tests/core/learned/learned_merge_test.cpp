@@ -112,7 +112,7 @@ TEST(LearnedSweep, KeepsLossAndCoefficientsInTheExperimentFile) {
     session::SweepOptions o;
     o.spec.merge.method = "adamerging";
     o.spec.merge.params = {{"steps", 3.0}, {"granularity", std::string("task")}};
-    o.downstream.mode = eval::DownstreamMode::Frozen;
+    o.scoring.downstream.mode = eval::DownstreamMode::Frozen;
     session::runSweep(suite, o, exp, [&](const store::Experiment& e, const store::SweepRecord&, bool) {
         store::writeExperiment(tmp.path("exp.h5"), e);
     });

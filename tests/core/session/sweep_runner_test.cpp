@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.h"
+#include "core/merge/recipe.h"
 #include "core/store/experiment_store.h"
 #include "tests/core/eval/reduced_kit.h"
 #include "tests/test_support.h"
@@ -19,8 +20,8 @@ SweepOptions taLambda(const std::string& grid, eval::DownstreamMode mode = eval:
     SweepOptions o;
     o.spec.merge.method = "task_arithmetic";
     o.spec.axes = {parseGridAxis(grid)};
-    o.proxies = {"task-alignment", "weight-space"};
-    o.downstream.mode = mode;
+    o.scoring.proxies = {"task-alignment", "weight-space"};
+    o.scoring.downstream.mode = mode;
     return o;
 }
 
@@ -104,7 +105,7 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     SweepOptions ties;
     ties.spec.merge.method = "ties";
     ties.spec.axes = {parseGridAxis("density=0.1,0.3"), parseGridAxis("lambda=0.5,1")};
-    ties.downstream.mode = eval::DownstreamMode::None;
+    ties.scoring.downstream.mode = eval::DownstreamMode::None;
     const auto& s = *exp.findSweep(runSweep(suite, ties, exp, none));
     EXPECT_EQ(s.points.size(), 4u);
     EXPECT_FALSE(s.points[0].hasDownstream());
@@ -112,8 +113,8 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     SweepOptions weights;
     weights.spec.axes = {parseGridAxis("weight[digits-class]=0,1")};
     weights.spec.merge.params["lambda"] = 1.0;
-    weights.proxies = {"weight-space"};
-    weights.downstream.mode = eval::DownstreamMode::None;
+    weights.scoring.proxies = {"weight-space"};
+    weights.scoring.downstream.mode = eval::DownstreamMode::None;
     const auto& w = *exp.findSweep(runSweep(suite, weights, exp, none));
     // Without digits' task vector the merge is further from the digits expert.
     EXPECT_LT(w.points[0].proxy.at("weight-space")[3], w.points[1].proxy.at("weight-space")[3]);
@@ -122,26 +123,26 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     SweepOptions flat, curve;
     for (SweepOptions* o : {&flat, &curve}) {
         o->spec.merge.params["lambda"] = 1.0;
-        o->proxies = {"weight-space"};
-        o->downstream.mode = eval::DownstreamMode::None;
+        o->scoring.proxies = {"weight-space"};
+        o->scoring.downstream.mode = eval::DownstreamMode::None;
     }
     curve.spec.merge.lambda.blockCurve = {0.0, 0.0};
     const double flatProxy = exp.findSweep(runSweep(suite, flat, exp, none))->points[0].proxyMean("weight-space");
     const auto& curved = *exp.findSweep(runSweep(suite, curve, exp, none));
     EXPECT_NE(curved.points[0].proxyMean("weight-space"), flatProxy);
-    EXPECT_NE(curved.recipe.find("0"), std::string::npos);
-    EXPECT_EQ(SweepSpec::fromJson(curved.spec).merge.lambda.blockCurve, (std::vector<double>{0.0, 0.0}));
+    EXPECT_NE(core::merge::saveRecipe(curved.spec.merge).find("0"), std::string::npos);  // the recipe the file keeps
+    EXPECT_EQ(SweepSpec::fromJson(curved.spec.toJson()).merge.lambda.blockCurve, (std::vector<double>{0.0, 0.0}));
 
     SweepOptions tall;  // one model per task
     tall.spec.merge.method = "tall_masks";
-    tall.downstream.mode = eval::DownstreamMode::Frozen;
+    tall.scoring.downstream.mode = eval::DownstreamMode::Frozen;
     const auto& t = *exp.findSweep(runSweep(suite, tall, exp, none));
     ASSERT_EQ(t.points.size(), 1u);
     EXPECT_EQ(t.points[0].normalized.size(), 4u);
 
     SweepOptions wrong = taLambda("densty=0.1,0.2");
     EXPECT_THROW(runSweep(suite, wrong, exp, none), InvalidArgument);
-    tall.downstream.mode = eval::DownstreamMode::ReprRealign;
+    tall.scoring.downstream.mode = eval::DownstreamMode::ReprRealign;
     EXPECT_THROW(runSweep(suite, tall, exp, none), InvalidArgument);
 }
 
@@ -151,9 +152,9 @@ TEST(SweepRunner, RelationsAddOneTaskVectorAtATime) {
     SweepOptions o;
     o.spec.kind = store::SweepKind::Relations;
     o.spec.axes = {parseGridAxis("lambda=0,1")};
-    o.proxies = {"weight-space"};
+    o.scoring.proxies = {"weight-space"};
     const auto& r = *exp.findSweep(runSweep(suite, o, exp, [](const store::Experiment&, const store::SweepRecord&, bool) {}));
-    EXPECT_EQ(r.kind, store::SweepKind::Relations);
+    EXPECT_EQ(r.kind(), store::SweepKind::Relations);
     ASSERT_EQ(r.points.size(), 8u);  // 4 tasks × 2 λ
     for (const auto& p : r.points) {
         const auto t = static_cast<std::size_t>(p.params[0]);

@@ -1,6 +1,7 @@
 // The experiment file: lossless round trip, atomic saves that survive a writer killed mid-way,
 // clear errors for files of a newer schema or of another kind.
 #include "core/store/experiment_store.h"
+#include "core/sweep/sweep_spec.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -41,21 +42,21 @@ Experiment sample(int points) {
                 {"expert", "b", "/kits/demo/b.safetensors", "22dd"}};
     SweepRecord s;
     s.id = "sweep-001";
-    s.method = "task_arithmetic";
-    s.spec = R"({"kind":"merge"})";
-    s.recipe = "merge_method: task_arithmetic\n";
-    s.options = R"({"proxies":["task-alignment"]})";
+    s.spec.merge.method = "task_arithmetic";
+    s.spec.merge.base = "/kits/demo/base.safetensors";
+    s.spec.axes = {sweep::parseGridAxis("lambda=0:1:5")};
     s.tasks = {"a", "b"};
     s.paramNames = {"lambda"};
-    s.proxies = {"task-alignment", "weight-space"};
-    s.downstream = "frozen";
+    s.scoring.proxies = {"task-alignment", "weight-space"};
+    s.scoring.downstream.mode = sweep::DownstreamMode::Frozen;
+    s.scoring.data.probeSize = 32;
     s.created = e.created;
     s.plannedPoints = points;
     for (int i = 0; i < points; ++i) s.points.push_back(samplePoint(i));
     e.sweeps.push_back(s);
     SweepRecord empty;
     empty.id = "sweep-002";
-    empty.kind = SweepKind::Relations;
+    empty.spec = sweep::relationsSweep(sweep::parseGridAxis("lambda=0,1"));
     empty.tasks = {"a", "b"};
     empty.paramNames = {"task", "lambda"};
     empty.plannedPoints = 4;
@@ -77,10 +78,10 @@ TEST(ExperimentStore, RoundTripsEveryField) {
     EXPECT_EQ(r.inputs[2].hash, "22dd");
     ASSERT_EQ(r.sweeps.size(), 2u);
     const SweepRecord& s = r.sweeps[0];
-    EXPECT_EQ(s.spec, e.sweeps[0].spec);
-    EXPECT_EQ(s.recipe, e.sweeps[0].recipe);
-    EXPECT_EQ(s.proxies, e.sweeps[0].proxies);
-    EXPECT_EQ(s.downstream, "frozen");
+    EXPECT_EQ(s.spec.toJson(), e.sweeps[0].spec.toJson());
+    EXPECT_EQ(s.scoring, e.sweeps[0].scoring);
+    EXPECT_EQ(s.proxies(), e.sweeps[0].proxies());
+    EXPECT_EQ(s.downstream(), "frozen");
     EXPECT_EQ(s.plannedPoints, 5);
     ASSERT_EQ(s.points.size(), 5u);
     for (std::size_t i = 0; i < 5; ++i) {
@@ -93,7 +94,7 @@ TEST(ExperimentStore, RoundTripsEveryField) {
         EXPECT_EQ(a.downstreamSeconds, b.downstreamSeconds);
         EXPECT_EQ(a.completedAt, b.completedAt);
     }
-    EXPECT_EQ(r.sweeps[1].kind, SweepKind::Relations);
+    EXPECT_EQ(r.sweeps[1].kind(), SweepKind::Relations);
     EXPECT_TRUE(r.sweeps[1].points.empty());
     EXPECT_EQ(r.sweeps[1].paramNames, (std::vector<std::string>{"task", "lambda"}));
     // Summaries are computed from the points: proxy and downstream both rise with λ here.
@@ -228,7 +229,7 @@ TEST(ExperimentStore, Schema1FilesStillRead) {
     }
     EXPECT_EQ(s.points[0].normalized, (std::vector<double>{0.875, 0.9375}));
     EXPECT_EQ(s.points[2].artifacts.at("loss").values, (std::vector<double>{1.0, 0.5, 0.25}));
-    EXPECT_EQ(e.sweeps[1].kind, SweepKind::Relations);
+    EXPECT_EQ(e.sweeps[1].kind(), SweepKind::Relations);
     EXPECT_EQ(e.sweeps[1].status, SweepStatus::Cancelled);
     // Saved again, it is a schema-2 file with the same content.
     test::TempDir tmp;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/store/sweep_points.h"
 #include "core/errors.h"
 #include "core/io/source_factory.h"
 #include "core/session/kit_session.h"
@@ -67,7 +68,7 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
     ASSERT_EQ(cli.exitCode, 0) << cli.err;
 
     const core::store::Experiment e = core::store::readExperiment(exp);
-    const core::merge::MergeSpec point = core::sweep::pointSpec(e, "sweep-001", 2);
+    const core::merge::MergeSpec point = core::store::pointSpec(e, "sweep-001", 2);
     EXPECT_EQ(std::get<std::string>(point.params.at("topk_scope")), "per_tensor");
     EXPECT_EQ(std::get<std::string>(point.params.at("disjoint")), "sum");
     EXPECT_EQ(std::get<double>(point.params.at("lambda")), 0.9);
@@ -125,10 +126,9 @@ TEST(SweepPoint, BadExperimentArgumentsAndChangedInputsAreRefused) {
     core::store::Experiment moved = e;
     for (auto& in : moved.inputs)
         in.path = (kitCopy.dir() / std::filesystem::relative(in.path, reducedKit().dir)).string();
-    auto spec = nlohmann::json::parse(moved.sweeps[0].spec);
-    spec["merge"]["base"]["path"] = moved.inputs[0].path;
-    for (std::size_t i = 0; i < spec["merge"]["models"].size(); ++i) spec["merge"]["models"][i]["path"] = moved.inputs[i + 1].path;
-    moved.sweeps[0].spec = spec.dump();
+    auto& spec = moved.sweeps[0].spec.merge;
+    spec.base = moved.inputs[0].path;
+    for (std::size_t i = 0; i < spec.models.size(); ++i) spec.models[i].path = moved.inputs[i + 1].path;
     core::store::writeExperiment(tmp.path("moved.h5"), moved);
     {
         std::fstream f(moved.inputs[2].path, std::ios::in | std::ios::out | std::ios::binary);

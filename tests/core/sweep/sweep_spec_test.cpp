@@ -74,7 +74,7 @@ TEST(SweepSpec, LatinHypercubeCoversEveryStratumOncePerTask) {
 
 TEST(SweepSpec, RelationsPlanAddsOneTaskAtATime) {
     SweepSpec s;
-    s.kind = store::SweepKind::Relations;
+    s.kind = SweepKind::Relations;
     s.axes = {parseGridAxis("lambda=0:1:2")};
     const SweepPlan p = planSweep(s, kTasks);
     EXPECT_EQ(p.paramNames, (std::vector<std::string>{"task", "lambda"}));

@@ -1,4 +1,4 @@
-#include "core/sweep/gather.h"
+#include "core/store/gather.h"
 
 #include <algorithm>
 #include <map>
@@ -6,34 +6,34 @@
 #include "core/errors.h"
 #include "core/sweep/sweep_spec.h"
 
-namespace ms::core::sweep {
+namespace ms::core::store {
 
 namespace {
 
-std::string inputsText(const std::vector<store::InputRecord>& inputs) {
+std::string inputsText(const std::vector<InputRecord>& inputs) {
     std::string s;
     for (const auto& in : inputs) s += in.role + ":" + in.task + ":" + in.hash + ";";
     return s;
 }
 
 // What differs between two parts' sweeps ("" when they are parts of one sweep).
-std::string difference(const store::SweepRecord& a, const store::SweepRecord& b) {
-    if (a.kind != b.kind) return "kind";
-    if (a.method != b.method) return "method (" + a.method + " vs " + b.method + ")";
-    if (a.spec != b.spec) return "sweep spec (grid, fixed settings, sampling or seed)";
-    if (a.options != b.options) return "options (proxies, downstream mode or data sizes)";
+std::string difference(const SweepRecord& a, const SweepRecord& b) {
+    if (a.kind() != b.kind()) return "kind";
+    if (a.method() != b.method()) return "method (" + a.method() + " vs " + b.method() + ")";
+    if (a.spec.toJson() != b.spec.toJson()) return "sweep spec (grid, fixed settings, sampling or seed)";
+    if (a.proxies() != b.proxies()) return "proxy variants";
+    if (a.downstream() != b.downstream()) return "downstream mode";
+    if (a.scoring != b.scoring) return "options (proxies, downstream mode or data sizes)";
     if (a.tasks != b.tasks) return "tasks";
     if (a.paramNames != b.paramNames) return "swept parameters";
-    if (a.proxies != b.proxies) return "proxy variants";
-    if (a.downstream != b.downstream) return "downstream mode";
     return {};
 }
 
-int shardCount(const std::string& shard) { return shard.empty() ? 0 : parseShard(shard).count; }
+int shardCount(const std::string& shard) { return shard.empty() ? 0 : sweep::parseShard(shard).count; }
 
 }  // namespace
 
-GatherResult gatherShards(const std::vector<std::pair<std::string, store::Experiment>>& parts) {
+GatherResult gatherShards(const std::vector<std::pair<std::string, Experiment>>& parts) {
     if (parts.empty()) throw InvalidArgument("gather: no parts given");
     for (const auto& [path, e] : parts) {
         if (e.sweeps.size() != 1)
@@ -41,12 +41,12 @@ GatherResult gatherShards(const std::vector<std::pair<std::string, store::Experi
                                   " sweeps; gather takes the files of `sweep --shard`, one sweep each");
     }
     const auto& [firstPath, first] = parts.front();
-    const store::SweepRecord& ref = first.sweeps.front();
+    const SweepRecord& ref = first.sweeps.front();
     int count = 0;
     for (const auto& [path, e] : parts) {
         if (inputsText(e.inputs) != inputsText(first.inputs))
             throw InvalidArgument(path + " and " + firstPath + " ran on different kits (the base's or an expert's hash differs)");
-        const store::SweepRecord& s = e.sweeps.front();
+        const SweepRecord& s = e.sweeps.front();
         if (const std::string d = difference(s, ref); !d.empty())
             throw InvalidArgument(path + " and " + firstPath + " are parts of different sweeps (they differ in " + d + ")");
         const int n = shardCount(s.shard);
@@ -56,15 +56,15 @@ GatherResult gatherShards(const std::vector<std::pair<std::string, store::Experi
     }
 
     // The plan, to order the points and find the missing ones.
-    const SweepPlan plan = planSweep(SweepSpec::fromJson(ref.spec), ref.tasks);
+    const sweep::SweepPlan plan = sweep::planSweep(ref.spec, ref.tasks);
     std::map<std::vector<double>, std::size_t> index;
     for (std::size_t i = 0; i < plan.points.size(); ++i) index.emplace(plan.points[i], i);
 
     GatherResult out;
-    std::vector<const store::PointRecord*> byPlan(plan.points.size(), nullptr);
+    std::vector<const PointRecord*> byPlan(plan.points.size(), nullptr);
     std::string created = ref.created;
     for (const auto& [path, e] : parts) {
-        const store::SweepRecord& s = e.sweeps.front();
+        const SweepRecord& s = e.sweeps.front();
         out.shards.push_back(s.shard.empty() ? "whole" : s.shard);
         if (!s.created.empty() && (created.empty() || s.created < created)) created = s.created;
         for (const auto& p : s.points) {
@@ -74,28 +74,28 @@ GatherResult gatherShards(const std::vector<std::pair<std::string, store::Experi
             else byPlan[it->second] = &p;
         }
     }
-    store::Experiment& e = out.experiment;
+    Experiment& e = out.experiment;
     e.created = first.created;
     for (const auto& [path, part] : parts)
         if (!part.created.empty() && part.created < e.created) e.created = part.created;
-    e.modified = store::isoNow();
+    e.modified = isoNow();
     e.kitDir = first.kitDir;
     e.kitManifest = first.kitManifest;
     e.inputs = first.inputs;
-    store::SweepRecord s = ref;
+    SweepRecord s = ref;
     s.id = "sweep-001";
     s.shard.clear();
     s.points.clear();
     s.created = created;
-    s.updated = store::isoNow();
+    s.updated = isoNow();
     s.plannedPoints = static_cast<int>(plan.points.size());
     for (std::size_t i = 0; i < byPlan.size(); ++i) {
         if (byPlan[i]) s.points.push_back(*byPlan[i]);
         else out.missing.push_back(static_cast<int>(i) + 1);
     }
-    s.status = out.missing.empty() ? store::SweepStatus::Complete : store::SweepStatus::Cancelled;
+    s.status = out.missing.empty() ? SweepStatus::Complete : SweepStatus::Cancelled;
     e.sweeps.push_back(std::move(s));
     return out;
 }
 
-}  // namespace ms::core::sweep
+}  // namespace ms::core::store

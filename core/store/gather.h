@@ -9,10 +9,10 @@
 
 #include "core/store/experiment.h"
 
-namespace ms::core::sweep {
+namespace ms::core::store {
 
 struct GatherResult {
-    store::Experiment experiment;  // one sweep: complete, or cancelled with points missing (--resume fills them)
+    Experiment experiment;  // one sweep: complete, or cancelled with points missing (--resume fills them)
     std::vector<int> missing;      // plan-order numbers (from 1) of the points no part holds
     std::vector<std::string> shards;  // shards present ("1/4", ...), in the parts' order
     int duplicates = 0;            // points held by more than one part (the first part's kept)
@@ -20,6 +20,6 @@ struct GatherResult {
 
 // `parts`: (file, its experiment). InvalidArgument when they do not belong together, when a part
 // holds no sweep or several, or a point outside the plan.
-GatherResult gatherShards(const std::vector<std::pair<std::string, store::Experiment>>& parts);
+GatherResult gatherShards(const std::vector<std::pair<std::string, Experiment>>& parts);
 
-}  // namespace ms::core::sweep
+}  // namespace ms::core::store
