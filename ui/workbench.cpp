@@ -306,10 +306,8 @@ void Workbench::analyzeInterference() {
     runJob(
         tr("Analysing interference"),
         [session, report](core::ProgressSink& p, const core::CancelToken& c) {
-            core::merge::MergeSpec spec;
-            spec.base = session->baseFile();
-            for (const auto& t : session->tasks()) spec.models.push_back({t.expertFile, t.name, {}, t.expertHash});
-            core::merge::MergeEngine engine(spec);
+            // The kit's one binding (files, hashes, the base's prefix): the tensors a merge would merge.
+            core::merge::MergeEngine engine(session->bind(core::merge::MergeSpec{}));
             *report = core::analysis::analyzeInterference(engine.problem(), session->taskNames(), {}, p, &c);
         },
         [this, report](bool ok, const QString& msg) {

@@ -129,18 +129,25 @@ std::vector<std::string> shardArguments() {
     return out;
 }
 
-int writeSlurmScript(const SweepArgs& a, const core::sweep::SweepSpec& spec) {
+// Everything that would fail on the cluster fails here first: the options, the kit file, the
+// plan, the paths. Returns the plan's points.
+std::size_t checkSlurmJob(const SweepArgs& a, const core::sweep::SweepSpec& spec) {
     namespace fs = std::filesystem;
     if (a.shards < 1) throw core::InvalidArgument("--slurm needs --shards N (N >= 1)");
     if (!a.shard.empty()) throw core::InvalidArgument("--slurm writes every shard's job: leave --shard out");
     if (a.gpusPerTask < 0 || a.cpusPerTask < 0) throw core::InvalidArgument("--gpus-per-task and --cpus-per-task take counts >= 0");
-    // Everything that would fail on the cluster fails here first: the kit file, the plan, the paths.
     const std::string kit = a.kit.empty() ? core::io::demoKitDir(0) : a.kit;
     const auto plan = core::sweep::planSweep(spec, core::session::kitTaskNames(kit));
     (void)core::sweep::shardPoints(plan.points.size(), {1, a.shards});
     core::io::checkOutputPath(a.out, {});
     core::io::checkOutputPath(a.slurm, {});
     if (fs::exists(a.out)) throw core::InvalidArgument(a.out + " exists: the gather job writes a new experiment file; choose another --out");
+    return plan.points.size();
+}
+
+int writeSlurmScript(const SweepArgs& a, const core::sweep::SweepSpec& spec) {
+    namespace fs = std::filesystem;
+    const std::size_t P = checkSlurmJob(a, spec);
     const fs::path out = fs::absolute(a.out);
     const fs::path parts = out.parent_path() / (out.stem().string() + ".shards");
     fs::create_directories(parts);  // Slurm opens the tasks' log files there before they start
@@ -156,7 +163,7 @@ int writeSlurmScript(const SweepArgs& a, const core::sweep::SweepSpec& spec) {
     for (int i = 1; i <= a.shards; ++i) gatherParts += " " + shellQuote((parts / ("shard-" + std::to_string(i) + ".h5")).string());
 
     std::ostringstream s;
-    const std::size_t P = plan.points.size(), n = static_cast<std::size_t>(a.shards);
+    const std::size_t n = static_cast<std::size_t>(a.shards);
     s << "#!/bin/bash\n"
       << "# A MergeScope sweep as " << N << " Slurm array tasks (" << P << " points, " << P / n << "-" << (P + n - 1) / n
       << " per shard), gathered into\n# " << out.string() << " by a job that starts once every shard succeeded.\n"
@@ -246,17 +253,12 @@ private:
     std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
-int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
-    namespace fs = std::filesystem;
-    if (const auto d = core::model::resolveDevice(a.device); !d.note.empty()) std::cerr << "device " << d.note << "\n";
-    if (!a.slurm.empty()) {
-        spec.seed = a.seed;
-        return writeSlurmScript(a, spec);
-    }
+// The sweep's options from the command line, everything cheap checked before the kit loads.
+core::sweep::SweepOptions sweepOptionsOf(const SweepArgs& a, core::sweep::SweepSpec spec) {
     for (const auto* opt : {&a.partition, &a.time})
         if (!opt->empty()) throw core::InvalidArgument("--partition and --time belong to --slurm");
     if (a.shards || a.gpusPerTask || a.cpusPerTask) throw core::InvalidArgument("--shards, --gpus-per-task and --cpus-per-task belong to --slurm");
-    core::session::SweepOptions o;
+    core::sweep::SweepOptions o;
     o.spec = std::move(spec);
     o.spec.seed = a.seed;
     if (a.noProxy) {
@@ -266,16 +268,26 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
         o.scoring.proxies = a.proxies;  // else the default, task-alignment
     }
     o.scoring.downstream = a.down;
-    o.scoring.downstream.mode = core::eval::parseDownstreamMode(a.downstream);
+    o.scoring.downstream.mode = core::sweep::parseDownstreamMode(a.downstream);
     o.scoring.downstream.seed = a.seed;
-    if (o.scoring.proxies.empty() && o.scoring.downstream.mode == core::eval::DownstreamMode::None)
+    if (o.scoring.proxies.empty() && o.scoring.downstream.mode == core::sweep::DownstreamMode::None)
         throw core::InvalidArgument("nothing to score: give a --proxy or a --downstream mode");
+    for (const auto& p : o.scoring.proxies) core::proxy::parseProxyVariant(p);
     o.featureCache = a.noFeatureCache ? "" : (a.featureCache.empty() ? core::io::featureCacheDir() : a.featureCache);
     o.resume = a.resume;
     o.shard = shardOf(a);
+    return o;
+}
+
+int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
+    namespace fs = std::filesystem;
+    if (const auto d = core::model::resolveDevice(a.device); !d.note.empty()) std::cerr << "device " << d.note << "\n";
+    if (!a.slurm.empty()) {
+        spec.seed = a.seed;
+        return writeSlurmScript(a, spec);
+    }
+    core::sweep::SweepOptions o = sweepOptionsOf(a, std::move(spec));
     a.suite.seed = a.seed;
-    // Check everything cheap before loading the kit.
-    for (const auto& p : o.scoring.proxies) core::proxy::parseProxyVariant(p);
     core::io::checkOutputPath(a.out, {});
     // One writer per experiment file: held from before the file is read until the last commit,
     // so a second sweep into it is refused (exit 2, naming this one) before it loads its kit.
