@@ -23,7 +23,6 @@ eval::TaskSuite loadDemoSuite(const std::string& kitDir, const eval::SuiteOption
     s.kit.path = kit.dir;
     s.kit.dir = kit.dir;
     s.kit.name = "demo (seed " + std::to_string(kit.seed) + ")";
-    s.kit.producer = "demo";
     {
         std::ifstream in(kit.dir + "/kit.yaml", std::ios::binary);
         std::ostringstream text;

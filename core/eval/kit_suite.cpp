@@ -281,7 +281,7 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     s.options = options;
     progress.report("loading the base", 0, 1);
     const model::Encoder base = model::loadEncoder(k.base, k.layout, k.architecture);
-    s.kit = {k.path, k.dir, k.name, "kit", k.text, k.base, io::hashFile(k.base), model::layoutName(base.found.layout), base.found.prefix,
+    s.kit = {k.path, k.dir, k.name, k.text, k.base, io::hashFile(k.base), model::layoutName(base.found.layout), base.found.prefix,
              base.config};
     s.base = base.params;
     const data::Preprocess pre = kitPreprocess(k, base.config.channels, base.config.imageSize);

@@ -33,7 +33,6 @@ struct KitInfo {
     std::string path;          // the kit file, or the demo kit's directory
     std::string dir;           // the folder the kit's relative paths start from
     std::string name;
-    std::string producer;      // "kit" (a kit file) or "demo"
     std::string manifestText;  // the kit file as read (stored in experiments)
     std::string baseFile;      // absolute or as given
     std::string baseHash;      // XXH3-128 of the base file
