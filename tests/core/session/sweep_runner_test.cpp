@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/errors.h"
 #include "core/merge/recipe.h"
 #include "core/store/experiment_store.h"
@@ -164,6 +166,58 @@ TEST(SweepRunner, RelationsAddOneTaskVectorAtATime) {
             EXPECT_NEAR(p.proxy.at("weight-space")[t], 1.0, 1e-6);
         }
     }
+}
+
+// One typed stream: Started (with the experiment and its record) first, a PointCommitted per point
+// (the point already committed), progress in between, Finished last; a cancelled run ends with
+// Finished saying "cancelled"; a run whose commit fails ends with Failed naming why.
+TEST(SweepRun, EmitsOneTypedEventStream) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    using Kind = SweepEvent::Kind;
+    std::vector<Kind> kinds;
+    std::vector<std::string> stages;
+    std::size_t committedPoints = 0;
+    store::Experiment exp;
+    SweepRun run(suite, taLambda("lambda=0:1:3", eval::DownstreamMode::None));
+    EXPECT_EQ(run.plan().points.size(), 3u);  // planned once, kept
+    run.run(exp, [&](const store::Experiment&, const store::SweepRecord& r, bool) { committedPoints = r.points.size(); },
+            [&](const SweepEvent& e) {
+                kinds.push_back(e.kind);
+                if (e.kind == Kind::Started) {
+                    ASSERT_NE(e.experiment, nullptr);
+                    ASSERT_NE(e.sweep, nullptr);
+                    EXPECT_EQ(e.sweep->plannedPoints, 3);
+                }
+                if (e.kind == Kind::PointCommitted) {
+                    EXPECT_EQ(e.sweep->points.size(), committedPoints);
+                }
+                if (e.kind == Kind::Progress) stages.push_back(e.progress.stage);
+                if (e.kind == Kind::Finished) {
+                    EXPECT_EQ(e.progress.stage, "complete");
+                }
+            });
+    ASSERT_FALSE(kinds.empty());
+    EXPECT_EQ(kinds.front(), Kind::Started);
+    EXPECT_EQ(kinds.back(), Kind::Finished);
+    EXPECT_EQ(std::count(kinds.begin(), kinds.end(), Kind::PointCommitted), 3);
+    EXPECT_NE(std::find(stages.begin(), stages.end(), "proxy"), stages.end());
+
+    CancelToken cancel;
+    std::string last;
+    store::Experiment cancelled;
+    EXPECT_THROW(SweepRun(suite, taLambda("lambda=0:1:4", eval::DownstreamMode::None))
+                     .run(cancelled, [&](const store::Experiment&, const store::SweepRecord& r, bool) { if (r.points.size() == 1) cancel.cancel(); },
+                          [&](const SweepEvent& e) { if (e.kind == Kind::Finished) last = e.progress.stage; }, &cancel),
+                 Cancelled);
+    EXPECT_EQ(last, "cancelled");
+
+    std::string failure;
+    store::Experiment failing;
+    EXPECT_THROW(SweepRun(suite, taLambda("lambda=0:1:2", eval::DownstreamMode::None))
+                     .run(failing, [](const store::Experiment&, const store::SweepRecord&, bool) { throw OutputError("exp.h5", "disk full"); },
+                          [&](const SweepEvent& e) { if (e.kind == Kind::Failed) failure = e.message; }),
+                 OutputError);
+    EXPECT_NE(failure.find("disk full"), std::string::npos) << failure;
 }
 
 TEST(SweepRunner, AnotherKitsExperimentIsRefused) {
