@@ -16,7 +16,6 @@
 #include "bench/bench_util.h"
 #include "core/io/cache_paths.h"
 #include "core/session/suite_loader.h"
-#include "core/demo/demo_kit.h"
 #include "core/eval/kit_suite.h"
 #include "core/eval/downstream.h"
 #include "core/merge/merge_engine.h"
