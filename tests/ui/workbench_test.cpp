@@ -302,8 +302,8 @@ private slots:
     void aSweepIntoAFileACliRunIsWritingIsRefusedNamingIt() {
         QTemporaryDir tmp;
         const std::string exp = tmp.filePath(QStringLiteral("exp.h5")).toStdString();
-        const pid_t cli = test::startCli({"sweep", "--kit", test::reducedKitDir(), "--out", exp, "--grid", "lambda=0:1.5:40",
-                                          "--downstream", "frozen", "--probe-size", "32", "--eval-limit", "200",
+        const pid_t cli = test::startCli({"sweep", "--kit", test::reducedKitDir(), "--out", exp, "--grid", "lambda=0:1.5:200",
+                                          "--downstream", "head-realign", "--probe-size", "32", "--realign-samples", "200", "--eval-limit", "200",
                                           "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR},
                                          tmp.filePath(QStringLiteral("cli.out")).toStdString(),
                                          tmp.filePath(QStringLiteral("cli.err")).toStdString());
@@ -321,7 +321,7 @@ private slots:
         QString said;
         for (const auto& m : messages) said += m.at(1).toString() + QStringLiteral("\n");
         QVERIFY2(said.contains(QStringLiteral("is being written by pid %1 on host").arg(cli)), qPrintable(said));
-        ::kill(cli, SIGINT);  // cancel the CLI run: its completed points stay
+        ::kill(cli, SIGINT);  // cancel the CLI run (long enough to outlast the workbench's start): its completed points stay
         int status = 0;
         ::waitpid(cli, &status, 0);
         QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 130);
@@ -330,7 +330,7 @@ private slots:
         const QString cliErr = QString::fromUtf8(errFile.readAll());
         const core::store::Experiment e = core::store::readExperiment(exp);
         QCOMPARE(e.sweeps.size(), std::size_t(1));  // the workbench's sweep never reached the file
-        const int reported = static_cast<int>(cliErr.count(QStringLiteral("/40] lambda=")));
+        const int reported = static_cast<int>(cliErr.count(QStringLiteral("/200] lambda=")));
         QVERIFY2(reported >= 1, qPrintable(cliErr));
         QVERIFY(static_cast<int>(e.sweeps[0].points.size()) >= reported);  // every point reported saved is there
     }
