@@ -1,5 +1,7 @@
 #include "core/data/image_list.h"
 
+#include "core/data/mnist_readers.h"
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -178,6 +180,60 @@ DecodedImage hdf5Image(const Hdf5ImageSet& s, std::size_t index) {
 
 }  // namespace
 
+namespace {
+
+// The MNIST family's own format: "<split>-images-idx3-ubyte[.gz]" (uint8 N×H×W), labelled by
+// "<split>-labels-idx1-ubyte[.gz]" beside it when that file exists. Held in memory like an HDF5
+// set (60,000 Fashion-MNIST images are 47 MB).
+bool isIdxImages(const std::string& path) {
+    const std::string name = fs::path(path).filename().string();
+    return name.find("-images-idx3-ubyte") != std::string::npos || name.find("-images.idx3-ubyte") != std::string::npos;
+}
+
+ImageList listIdx(const std::string& path) {
+    auto set = std::make_shared<Hdf5ImageSet>();
+    ImageSet& images = set->images;
+    std::vector<std::int64_t> dims;
+    images.pixels = readIdx(path, dims);
+    if (dims.size() != 3) throw FormatError(path, "IDX images must be N×H×W (magic 0x0803), not " + std::to_string(dims.size()) + "-D");
+    images.name = fs::path(path).filename().string();
+    images.count = dims[0];
+    images.height = dims[1];
+    images.width = dims[2];
+    images.channels = 1;
+    if (images.count == 0) throw FormatError(path, "the image set is empty");
+    std::string labelsPath = path;
+    const std::pair<std::string, std::string> kNames[] = {{"-images-idx3-ubyte", "-labels-idx1-ubyte"},
+                                                          {"-images.idx3-ubyte", "-labels.idx1-ubyte"}};
+    for (const auto& [imagesName, labelsName] : kNames)
+        if (const auto at = labelsPath.rfind(imagesName); at != std::string::npos) {
+            labelsPath.replace(at, imagesName.size(), labelsName);
+            break;
+        }
+    std::error_code ec;
+    if (fs::exists(labelsPath, ec)) {
+        std::vector<std::int64_t> ldims;
+        const std::vector<std::uint8_t> labels = readIdx(labelsPath, ldims);
+        if (ldims.size() != 1 || ldims[0] != images.count)
+            throw FormatError(labelsPath, "holds " + std::to_string(ldims.empty() ? 0 : ldims[0]) + " labels for the " +
+                                              std::to_string(images.count) + " images of " + path);
+        int classes = 0;
+        for (std::uint8_t l : labels) {
+            images.labels.push_back(l);
+            classes = std::max(classes, static_cast<int>(l) + 1);
+        }
+        images.classes = classes;
+    }
+    ImageList l;
+    l.source = path;
+    l.kind = "idx";
+    l.labels = images.labels;
+    l.hdf5 = set;
+    return l;
+}
+
+}  // namespace
+
 ImageList listImages(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path, "no such file or folder");
@@ -196,7 +252,9 @@ ImageList listImages(const std::string& path) {
         l.hdf5 = set;
         return l;
     }
-    throw FormatError(path, "not an image source: give an ImageFolder or image folder, a .csv list or an .h5 image set");
+    if (isIdxImages(path)) return listIdx(path);
+    throw FormatError(path, "not an image source: give an ImageFolder or image folder, a .csv list, an .h5 image set or "
+                            "IDX images (*-images-idx3-ubyte[.gz])");
 }
 
 ImageSet loadImages(const ImageList& list, const std::vector<std::size_t>& indices, const Preprocess& p,

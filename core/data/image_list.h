@@ -1,8 +1,9 @@
 // Where a kit's images are, before anything is decoded: the files of an ImageFolder tree (one
 // sub-folder per class, as torchvision's ImageFolder: classes are the sorted folder names, files
 // found recursively and sorted), of a flat folder (unlabelled), of a CSV list (`path[,label]`,
-// optional header, paths relative to the CSV, labels integers or class names), or an HDF5 image
-// set (docs/data.md). Listing is cheap, so a kit can be checked and sampled before decoding; only
+// optional header, paths relative to the CSV, labels integers or class names), an HDF5 image
+// set (docs/data.md), or IDX images as the MNIST family ships them (`train-images-idx3-ubyte.gz`,
+// labelled by the `train-labels-idx1-ubyte.gz` beside it). Listing is cheap, so a kit can be checked and sampled before decoding; only
 // the images a suite draws are decoded (in parallel) by loadImages.
 #pragma once
 
@@ -20,12 +21,12 @@ namespace ms::core::data {
 
 struct ImageList {
     std::string source;  // the folder or file as given
-    std::string kind;    // "imagefolder", "folder" (unlabelled), "csv", "hdf5"
+    std::string kind;    // "imagefolder", "folder" (unlabelled), "csv", "hdf5", "idx"
     std::vector<std::string> files;     // full paths (not hdf5)
     std::vector<std::string> relative;  // each file relative to the source's folder (for target files)
     std::vector<std::int32_t> labels;   // one per image, or empty
     std::vector<std::string> classNames;
-    std::shared_ptr<const Hdf5ImageSet> hdf5;  // kind hdf5: the whole set
+    std::shared_ptr<const Hdf5ImageSet> hdf5;  // kinds hdf5 and idx: the whole set, in memory
 
     std::size_t count() const;
     bool labelled() const { return !labels.empty(); }

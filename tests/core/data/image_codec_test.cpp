@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -149,6 +150,56 @@ TEST(ImageCodec, PngRoundTripsEightAndSixteenBits) {
     const DecodedImage back = decodeImageFile(dir.path("d.png"));
     EXPECT_EQ(back.bits, 16);
     EXPECT_EQ(back.pixels16, d.pixels16);
+}
+
+// Writes an uncompressed IDX file: magic 0x08 0x<dims>, big-endian sizes, uint8 data.
+void writeIdx(const std::string& path, const std::vector<std::int32_t>& dims, const std::vector<std::uint8_t>& data) {
+    std::ofstream out(path, std::ios::binary);
+    const unsigned char magic[4] = {0, 0, 0x08, static_cast<unsigned char>(dims.size())};
+    out.write(reinterpret_cast<const char*>(magic), 4);
+    for (std::int32_t d : dims) {
+        const unsigned char be[4] = {static_cast<unsigned char>(d >> 24), static_cast<unsigned char>(d >> 16),
+                                     static_cast<unsigned char>(d >> 8), static_cast<unsigned char>(d)};
+        out.write(reinterpret_cast<const char*>(be), 4);
+    }
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+TEST(ImageList, IdxImagesAsTheMnistFamilyShipsThem) {
+    test::TempDir tmp;
+    std::vector<std::uint8_t> pixels(3 * 4 * 4);
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 5);
+    writeIdx(tmp.path("train-images-idx3-ubyte"), {3, 4, 4}, pixels);
+    // Unlabelled without the labels file beside it.
+    ImageList u = listImages(tmp.path("train-images-idx3-ubyte"));
+    EXPECT_EQ(u.kind, "idx");
+    EXPECT_EQ(u.count(), 3u);
+    EXPECT_FALSE(u.labelled());
+    writeIdx(tmp.path("train-labels-idx1-ubyte"), {3}, {2, 0, 7});
+    const ImageList l = listImages(tmp.path("train-images-idx3-ubyte"));
+    EXPECT_EQ(l.labels, (std::vector<std::int32_t>{2, 0, 7}));
+    EXPECT_EQ(l.classes(), 8);
+    // Decoded as the pixels are (preset none: no resize; one channel).
+    Preprocess p = preprocessPreset("none", 1, 4);
+    const ImageSet set = loadImages(l, {2, 0}, p, "idx");
+    ASSERT_EQ(set.count, 2);
+    EXPECT_EQ(set.image(0)[0], pixels[32]);
+    EXPECT_EQ(set.image(1)[15], pixels[15]);
+    // A labels file that does not fit is named.
+    writeIdx(tmp.path("t10k-images-idx3-ubyte"), {3, 4, 4}, pixels);
+    writeIdx(tmp.path("t10k-labels-idx1-ubyte"), {2}, {1, 1});
+    try {
+        listImages(tmp.path("t10k-images-idx3-ubyte"));
+        FAIL() << "labels for 2 of 3 images were accepted";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("t10k-labels-idx1-ubyte"), std::string::npos) << e.what();
+    }
+    // The real Fashion-MNIST training split, from its Debian package.
+    const std::string fashion = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+    if (!std::filesystem::exists(fashion)) GTEST_SKIP() << fashion << " is not installed";
+    const ImageList f = listImages(fashion);
+    EXPECT_EQ(f.count(), 60000u);
+    EXPECT_EQ(f.classes(), 10);
 }
 
 TEST(ImageList, FoldersCsvListsAndTheirProblems) {

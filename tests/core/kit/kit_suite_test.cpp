@@ -191,6 +191,37 @@ TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
     EXPECT_NE(user.tasks[0].probe, user.tasks[3].probe);
 }
 
+// The demo's own data as a kit file names it: Fashion-MNIST's IDX files from the Debian package.
+// Same data set key, same draws, same pixels, same expert score as the demo kit's suite.
+TEST(ExportedDemoKit, IdxSourcesDrawWhatTheDemoDraws) {
+    const std::string train = std::string(core::data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz";
+    if (!fs::exists(train)) GTEST_SKIP() << train << " is not installed";
+    core::kit::KitFile k = core::kit::readKitFile(exportedKit());
+    core::kit::TaskEntry t = k.task("fashion-class");
+    t.images = train;
+    t.eval = std::string(core::data::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz";
+    t.dataset = "fashion-mnist";
+    k.tasks = {t};
+    TempDir dir;
+    {
+        std::ofstream out(dir.path("kit.yaml"));
+        out << core::kit::kitFileYaml(k, dir.dir().string());
+    }
+    core::eval::SuiteOptions o = small();
+    o.evalLimit = 200;
+    const TaskSuite user = core::session::loadSuite(dir.path("kit.yaml"), o);
+    o.digitsDir = MS_MNIST_DIGITS_DIR;
+    const TaskSuite demo = core::demo::loadDemoSuite(reducedKit().dir, o);
+    ASSERT_EQ(user.tasks.size(), 1u);
+    const auto& u = user.tasks[0];
+    const auto& d = demo.tasks[0];
+    ASSERT_EQ(d.task.name, "fashion-class");
+    EXPECT_EQ(u.probe->pixels, d.probe->pixels);
+    EXPECT_EQ(u.eval->pixels, d.eval->pixels);
+    EXPECT_EQ(u.eval->labels, d.eval->labels);
+    EXPECT_DOUBLE_EQ(u.expertScore, d.expertScore);
+}
+
 TEST(ExportedDemoKit, AProxyOnlyTaskSweepsBesideScoredOnes) {
     TempDir dir;
     const std::string kit = dir.path("kit.yaml");
