@@ -311,7 +311,13 @@ ImageSet loadImages(const ImageList& list, const std::vector<std::size_t>& indic
     return out;
 }
 
+bool isTargetMapFile(const std::string& path) {
+    std::error_code ec;
+    return !path.empty() && fs::is_regular_file(path, ec);
+}
+
 std::string targetFile(const ImageList& list, std::size_t index, const std::string& dir) {
+    if (isTargetMapFile(dir)) return dir;
     if (list.hdf5 || dir.empty()) return {};
     fs::path rel = fs::path(list.relative.at(index)).replace_extension(".png");
     const fs::path nested = fs::path(dir) / rel;
@@ -325,16 +331,13 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
     TargetMaps out;
     out.count = static_cast<std::int64_t>(indices.size());
     if (indices.empty()) return out;
-    if (dir.empty()) {
-        if (!list.hdf5 || list.hdf5->targets.empty())
-            throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG maps) for this task");
-        const auto& s = *list.hdf5;
-        out.bits = 32;
-        if (s.targetChannels != 1) throw FormatError(list.source, "/targets must have one channel per pixel for a kit task");
-        const auto H = static_cast<int>(s.images.height), W = static_cast<int>(s.images.width);
+    // Maps held as planes (an HDF5 set's /targets, or a map file): picked, resized and cropped as
+    // the images are.
+    const auto fromPlanes = [&](const float* planes, int H, int W, int bits) {
+        out.bits = bits;
         const std::size_t plane = static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
         for (std::size_t k = 0; k < indices.size(); ++k) {
-            const float* src = s.targets.data() + indices[k] * plane;
+            const float* src = planes + indices[k] * plane;
             std::vector<float> map = resizeNearest(src, W, H, 1, resizedSize(p, W, H).first, resizedSize(p, W, H).second);
             auto [w, h] = resizedSize(p, W, H);
             if (p.crop > 0 && (w != p.crop || h != p.crop)) {
@@ -354,6 +357,24 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
             for (std::size_t i = 0; i < map.size(); ++i) out.values[k * map.size() + i] = static_cast<float>(map[i] * scale);
         }
         return out;
+    };
+    if (dir.empty()) {
+        if (!list.hdf5 || list.hdf5->targets.empty())
+            throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG maps, or an IDX file of maps) for this task");
+        const auto& s = *list.hdf5;
+        if (s.targetChannels != 1) throw FormatError(list.source, "/targets must have one channel per pixel for a kit task");
+        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 32);
+    }
+    if (isTargetMapFile(dir)) {
+        std::vector<std::int64_t> dims;
+        int bits = 8;
+        const std::vector<float> maps = readIdxValues(dir, dims, bits);
+        if (dims.size() != 3) throw FormatError(dir, "target maps must be N×H×W, not " + std::to_string(dims.size()) + "-D");
+        if (static_cast<std::size_t>(dims[0]) != list.count())
+            throw FormatError(dir, "holds " + std::to_string(dims[0]) + " maps for the " + std::to_string(list.count()) + " images of " + list.source);
+        for (std::size_t i : indices)
+            if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(dir, "no map for image " + std::to_string(i));
+        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits);
     }
     std::mutex m;
     parallelFor(indices.size(), 8, [&](unsigned, std::size_t begin, std::size_t end) {

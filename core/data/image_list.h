@@ -43,8 +43,8 @@ ImageSet loadImages(const ImageList& list, const std::vector<std::size_t>& indic
 
 // Dense targets of the images at `indices`, one channel per pixel after the images' geometry:
 // from files in `dir` with the image's relative path and a .png extension (or its file name
-// stem + .png directly in `dir`), or from an HDF5 set's /targets when `dir` is empty. 8- or
-// 16-bit PNG values are multiplied by `scale`. N × H × W floats.
+// stem + .png directly in `dir`), from one IDX file of maps when `dir` is a file, or from an HDF5
+// set's /targets when `dir` is empty. Values are multiplied by `scale`. N × H × W floats.
 struct TargetMaps {
     std::int64_t count = 0, height = 0, width = 0;
     int bits = 8;  // 16 when any map was a 16-bit PNG (32 for HDF5 floats)
@@ -54,5 +54,9 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
                        const Preprocess& preprocess, double scale, const CancelToken* cancel = nullptr);
 // The target file of image `index` (for messages and checks); empty for HDF5 sets.
 std::string targetFile(const ImageList& list, std::size_t index, const std::string& dir);
+// Whether `targets` names one file of maps kept apart from the images — IDX, unsigned bytes (class
+// indices) or float32 (values), N×H×W in the images' order (count checked when read) — rather than
+// a folder of PNG maps.
+bool isTargetMapFile(const std::string& targets);
 
 }  // namespace ms::core::data

@@ -1,5 +1,7 @@
 #include "core/data/mnist_readers.h"
 
+#include <cstring>
+
 #include <zlib.h>
 
 #include <cmath>
@@ -53,6 +55,37 @@ std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int6
         throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
                                     std::to_string(total));
     return std::vector<std::uint8_t>(raw.begin() + static_cast<std::ptrdiff_t>(header), raw.end());
+}
+
+std::vector<float> readIdxValues(const std::string& path, std::vector<std::int64_t>& dims, int& bits) {
+    const std::vector<std::uint8_t> raw = gunzipFile(path);
+    if (raw.size() < 4 || raw[0] != 0 || raw[1] != 0 || (raw[2] != 0x08 && raw[2] != 0x0D))
+        throw FormatError(path, "not an IDX file of unsigned bytes (0x08) or float32 values (0x0D)");
+    const int rank = raw[3];
+    if (rank < 1 || rank > 4 || raw.size() < 4u + 4u * static_cast<unsigned>(rank))
+        throw FormatError(path, "IDX header is truncated or has an unsupported rank");
+    dims.clear();
+    std::uint64_t total = 1;
+    for (int d = 0; d < rank; ++d) {
+        dims.push_back(be32(raw.data() + 4 + 4 * d));
+        total *= static_cast<std::uint64_t>(dims.back());
+    }
+    bits = raw[2] == 0x08 ? 8 : 32;
+    const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank), size = bits / 8;
+    if (raw.size() - header != total * size)
+        throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
+                                    std::to_string(total * size));
+    std::vector<float> out(total);
+    const std::uint8_t* p = raw.data() + header;
+    for (std::size_t i = 0; i < total; ++i) {
+        if (bits == 8) {
+            out[i] = p[i];
+        } else {
+            const std::uint32_t u = be32(p + 4 * i);
+            std::memcpy(&out[i], &u, 4);
+        }
+    }
+    return out;
 }
 
 ImageSet loadFashionMnist(const std::string& dir, Split split) {

@@ -23,5 +23,8 @@ ImageSet loadMnistDigits(const std::string& digitsDir);
 
 // One gzipped (or plain) IDX file: magic 0x0803 (uint8 images N×H×W) or 0x0801 (uint8 labels).
 std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int64_t>& dims);
+// An IDX file of unsigned bytes (0x08, `bits` = 8) or big-endian float32 (0x0D, `bits` = 32) as
+// floats: target maps (class indices, or values) kept apart from their images.
+std::vector<float> readIdxValues(const std::string& path, std::vector<std::int64_t>& dims, int& bits);
 
 }  // namespace ms::core::data

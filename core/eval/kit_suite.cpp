@@ -205,7 +205,7 @@ std::vector<std::string> checkImageFiles(const data::ImageList& l, const std::st
             std::string why;
             try {
                 data::readImageHeader(l.files[i]);
-                if (!targetsDir.empty()) {
+                if (!targetsDir.empty() && !data::isTargetMapFile(targetsDir)) {  // a map file is checked when read
                     const std::string f = data::targetFile(l, i, targetsDir);
                     const auto th = data::readImageHeader(f);
                     if (th.channels != 1) why = f + ": a target map has one channel, this has " + std::to_string(th.channels);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -193,6 +194,41 @@ TEST(ImageList, IdxImagesAsTheMnistFamilyShipsThem) {
         FAIL() << "labels for 2 of 3 images were accepted";
     } catch (const FormatError& e) {
         EXPECT_NE(std::string(e.what()).find("t10k-labels-idx1-ubyte"), std::string::npos) << e.what();
+    }
+    // Target maps kept apart from the images, in their order: class indices as bytes, values as
+    // big-endian float32.
+    std::vector<std::uint8_t> masks(3 * 16);
+    for (std::size_t i = 0; i < masks.size(); ++i) masks[i] = static_cast<std::uint8_t>(i % 3);
+    writeIdx(tmp.path("train-masks-idx3-ubyte"), {3, 4, 4}, masks);
+    std::vector<std::uint8_t> floats;
+    for (int i = 0; i < 3 * 16; ++i) {
+        const float v = 0.25f * static_cast<float>(i) + 0.125f;
+        std::uint32_t u;
+        std::memcpy(&u, &v, 4);
+        for (int b = 3; b >= 0; --b) floats.push_back(static_cast<std::uint8_t>(u >> (8 * b)));
+    }
+    {
+        std::ofstream out(tmp.path("train-depth.idx"), std::ios::binary);
+        const unsigned char header[16] = {0, 0, 0x0D, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 4};
+        out.write(reinterpret_cast<const char*>(header), 16);
+        out.write(reinterpret_cast<const char*>(floats.data()), static_cast<std::streamsize>(floats.size()));
+    }
+    EXPECT_TRUE(isTargetMapFile(tmp.path("train-masks-idx3-ubyte")));
+    EXPECT_FALSE(isTargetMapFile(tmp.dir().string()));
+    const TargetMaps m = loadTargets(l, {2, 0}, tmp.path("train-masks-idx3-ubyte"), p, 1.0);
+    ASSERT_EQ(m.count, 2);
+    EXPECT_EQ(m.bits, 8);
+    EXPECT_EQ(m.values[0], static_cast<float>(32 % 3));
+    EXPECT_EQ(m.values[16 + 5], static_cast<float>(5 % 3));
+    const TargetMaps d = loadTargets(l, {1}, tmp.path("train-depth.idx"), p, 2.0);
+    EXPECT_EQ(d.bits, 32);
+    EXPECT_EQ(d.values[3], 2.0f * (0.25f * 19 + 0.125f));  // image 1, pixel 3, times the scale
+    writeIdx(tmp.path("short-masks"), {2, 4, 4}, std::vector<std::uint8_t>(32));
+    try {
+        loadTargets(l, {0}, tmp.path("short-masks"), p, 1.0);
+        FAIL() << "2 maps for 3 images were accepted";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("2 maps for the 3 images"), std::string::npos) << e.what();
     }
     // The real Fashion-MNIST training split, from its Debian package.
     const std::string fashion = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
