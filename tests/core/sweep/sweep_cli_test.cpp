@@ -112,6 +112,20 @@ TEST(SweepCli, TwoWritersOfOneExperimentFileOneIsRefusedNamingTheOther) {
     // The file is free again: a second sweep adds itself beside the first.
     ASSERT_EQ(runCli(sweepArgs(exp, {"--grid", "lambda=0.5,1"})).exitCode, 0);
     EXPECT_EQ(core::store::readExperiment(exp).sweeps.size(), 2u);
+
+    // With --wait, whichever comes second waits for the first and then adds its sweep: nothing is lost.
+    const pid_t c = startCli(sweepArgs(exp, {"--grid", "lambda=0:1:4", "--wait", "120"}), tmp.path("c.out"), tmp.path("c.err"));
+    const pid_t d = startCli(sweepArgs(exp, {"--grid", "lambda=0:1:3", "--wait", "120"}), tmp.path("d.out"), tmp.path("d.err"));
+    int sc = 0, sd = 0;
+    waitpid(c, &sc, 0);
+    waitpid(d, &sd, 0);
+    EXPECT_TRUE(WIFEXITED(sc) && WEXITSTATUS(sc) == 0) << slurp(tmp.path("c.err"));
+    EXPECT_TRUE(WIFEXITED(sd) && WEXITSTATUS(sd) == 0) << slurp(tmp.path("d.err"));
+    const auto all = core::store::readExperiment(exp);
+    ASSERT_EQ(all.sweeps.size(), 4u);
+    std::size_t points = 0;
+    for (std::size_t i = 2; i < 4; ++i) points += all.sweeps[i].points.size();
+    EXPECT_EQ(points, 7u);  // 4 + 3
 }
 
 TEST(SweepCli, BadInputIsRefusedWithExitTwo) {
