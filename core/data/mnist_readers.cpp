@@ -34,6 +34,29 @@ std::vector<std::uint8_t> gunzipFile(const std::string& path) {
 std::uint32_t be32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
+
+// The dimensions of an IDX file whose magic was checked, and where its data starts; the data must
+// hold exactly their product of `elementSize`-byte values.
+std::size_t idxHeader(const std::vector<std::uint8_t>& raw, const std::string& path, std::size_t elementSize,
+                      std::vector<std::int64_t>& dims) {
+    const int rank = raw[3];
+    if (rank < 1 || rank > 4 || raw.size() < 4u + 4u * static_cast<unsigned>(rank))
+        throw FormatError(path, "IDX header is truncated or has an unsupported rank");
+    dims.clear();
+    std::uint64_t total = 1;
+    for (int d = 0; d < rank; ++d) {
+        dims.push_back(be32(raw.data() + 4 + 4 * d));
+        // A hostile header's product must not wrap around to the file's size.
+        if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(dims.back()), &total))
+            throw FormatError(path, "IDX header claims more values than any file holds");
+    }
+    const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
+    std::uint64_t bytes = 0;
+    if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(elementSize), &bytes) || raw.size() - header != bytes)
+        throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
+                                    std::to_string(bytes));
+    return header;
+}
 }  // namespace
 
 std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int64_t>& dims) {
@@ -41,19 +64,7 @@ std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int6
     if (raw.size() < 4) throw FormatError(path, "too short for an IDX file");
     if (raw[0] != 0 || raw[1] != 0 || raw[2] != 0x08)
         throw FormatError(path, "not an IDX file of unsigned bytes (magic " + std::to_string(be32(raw.data())) + ")");
-    const int rank = raw[3];
-    if (rank < 1 || rank > 4 || raw.size() < 4u + 4u * static_cast<unsigned>(rank))
-        throw FormatError(path, "IDX header is truncated or has an unsupported rank");
-    dims.clear();
-    std::uint64_t total = 1;
-    for (int d = 0; d < rank; ++d) {
-        dims.push_back(be32(raw.data() + 4 + 4 * d));
-        total *= static_cast<std::uint64_t>(dims.back());
-    }
-    const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
-    if (raw.size() - header != total)
-        throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
-                                    std::to_string(total));
+    const std::size_t header = idxHeader(raw, path, 1, dims);
     return std::vector<std::uint8_t>(raw.begin() + static_cast<std::ptrdiff_t>(header), raw.end());
 }
 
@@ -61,20 +72,9 @@ std::vector<float> readIdxValues(const std::string& path, std::vector<std::int64
     const std::vector<std::uint8_t> raw = gunzipFile(path);
     if (raw.size() < 4 || raw[0] != 0 || raw[1] != 0 || (raw[2] != 0x08 && raw[2] != 0x0D))
         throw FormatError(path, "not an IDX file of unsigned bytes (0x08) or float32 values (0x0D)");
-    const int rank = raw[3];
-    if (rank < 1 || rank > 4 || raw.size() < 4u + 4u * static_cast<unsigned>(rank))
-        throw FormatError(path, "IDX header is truncated or has an unsupported rank");
-    dims.clear();
-    std::uint64_t total = 1;
-    for (int d = 0; d < rank; ++d) {
-        dims.push_back(be32(raw.data() + 4 + 4 * d));
-        total *= static_cast<std::uint64_t>(dims.back());
-    }
     bits = raw[2] == 0x08 ? 8 : 32;
-    const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank), size = bits / 8;
-    if (raw.size() - header != total * size)
-        throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
-                                    std::to_string(total * size));
+    const std::size_t header = idxHeader(raw, path, static_cast<std::size_t>(bits / 8), dims);
+    const std::size_t total = (raw.size() - header) / static_cast<std::size_t>(bits / 8);
     std::vector<float> out(total);
     const std::uint8_t* p = raw.data() + header;
     for (std::size_t i = 0; i < total; ++i) {

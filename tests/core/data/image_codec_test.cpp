@@ -230,6 +230,9 @@ TEST(ImageList, IdxImagesAsTheMnistFamilyShipsThem) {
     } catch (const FormatError& e) {
         EXPECT_NE(std::string(e.what()).find("2 maps for the 3 images"), std::string::npos) << e.what();
     }
+    // A hostile header whose sizes multiply past 64 bits is refused, not wrapped around.
+    writeIdx(tmp.path("huge-images-idx3-ubyte"), {0x7fffffff, 0x7fffffff, 0x7fffffff}, std::vector<std::uint8_t>(64));
+    EXPECT_THROW(listImages(tmp.path("huge-images-idx3-ubyte")), FormatError);
     // The real Fashion-MNIST training split, from its Debian package.
     const std::string fashion = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
     if (!std::filesystem::exists(fashion)) GTEST_SKIP() << fashion << " is not installed";
