@@ -10,7 +10,8 @@
 
 namespace ms::core::io {
 
-// Streams the file through a fixed buffer (resident memory stays flat for any file size).
+// Streams the file through a fixed buffer (resident memory stays flat for any file size). A file
+// this process hashed before, unchanged since (same inode, size, mtime and ctime), is not read again.
 std::string hashFile(const std::string& path, ProgressSink& progress = nullProgress(),
                      const CancelToken* cancel = nullptr);
 
