@@ -1,4 +1,3 @@
-#include "core/io/cache_paths.h"
 #include "ui/main_window.h"
 
 #include <QAction>
@@ -16,6 +15,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 
+#include "core/io/cache_paths.h"
 #include "ui/about_dialog.h"
 #include "ui/new_kit_dialog.h"
 #include "ui/panels/live_panel.h"

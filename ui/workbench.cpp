@@ -1,4 +1,3 @@
-#include "core/io/cache_paths.h"
 #include "ui/workbench.h"
 
 #include <QDateTime>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/io/cache_paths.h"
 #include "core/io/writer_lock.h"
 #include "core/merge/merge_engine.h"
 #include "core/store/experiment_store.h"

@@ -5,12 +5,12 @@
 #include <iostream>
 #include <memory>
 
-#include "core/io/cache_paths.h"
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
 #include "core/demo/demo_export.h"
 #include "core/demo/demo_kit.h"
+#include "core/io/cache_paths.h"
 
 namespace ms::cli {
 

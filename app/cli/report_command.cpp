@@ -8,8 +8,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "core/errors.h"
-#include "core/io/writer_lock.h"
 #include "core/io/output_path.h"
+#include "core/io/writer_lock.h"
 #include "core/store/experiment_store.h"
 #include "core/store/gather.h"
 

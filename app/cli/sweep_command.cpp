@@ -14,22 +14,22 @@
 #include <set>
 #include <sstream>
 
-#include "core/io/cache_paths.h"
-#include "core/session/suite_loader.h"
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "app/cli/report_printer.h"
 #include "app/cli/terminal_progress.h"
-#include "core/io/atomic_file.h"
-#include "core/model/device.h"
-#include "core/eval/kit_suite.h"
 #include "core/errors.h"
+#include "core/eval/kit_suite.h"
+#include "core/io/atomic_file.h"
+#include "core/io/cache_paths.h"
 #include "core/io/output_path.h"
 #include "core/io/writer_lock.h"
 #include "core/jobs/background_job.h"
+#include "core/model/device.h"
 #include "core/proxy/task_alignment.h"
-#include "core/store/experiment_store.h"
+#include "core/session/suite_loader.h"
 #include "core/session/sweep_runner.h"
+#include "core/store/experiment_store.h"
 
 namespace ms::cli {
 
@@ -238,8 +238,7 @@ public:
         using Kind = core::session::SweepEvent::Kind;
         const auto& p = e.progress;
         if (e.kind == Kind::Progress) {
-            m_bar->report("sweep " + p.sweepId + ": point " + std::to_string(p.done + 1) + "/" + std::to_string(p.total) + ", " + p.stage,
-                          static_cast<std::uint64_t>(p.done), static_cast<std::uint64_t>(std::max(p.total, 1)));
+            m_bar->report(core::sweep::progressText(p), static_cast<std::uint64_t>(p.done), static_cast<std::uint64_t>(std::max(p.total, 1)));
             return;
         }
         if (e.kind == Kind::Started) m_firstPoint = static_cast<int>(e.sweep->points.size()), m_start = std::chrono::steady_clock::now();

@@ -1,4 +1,3 @@
-#include "core/io/cache_paths.h"
 #include "core/demo/demo_export.h"
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
 #include "core/io/atomic_file.h"
+#include "core/io/cache_paths.h"
 #include "core/io/source_factory.h"
 #include "core/kit/kit_file.h"
 #include "core/model/heads.h"

@@ -1,4 +1,3 @@
-#include "core/io/cache_paths.h"
 #include "core/demo/demo_kit.h"
 
 #include <ATen/Parallel.h>
@@ -13,6 +12,7 @@
 
 #include "core/data/mnist_readers.h"
 #include "core/errors.h"
+#include "core/io/cache_paths.h"
 #include "core/jobs/parallel.h"
 
 #include <atomic>

@@ -1,4 +1,3 @@
-#include "core/io/cache_paths.h"
 #include "core/demo/demo_suite.h"
 
 #include <fstream>
@@ -8,6 +7,7 @@
 #include "core/data/mnist_readers.h"
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
+#include "core/io/cache_paths.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/model/param_io.h"

@@ -17,6 +17,17 @@
 namespace ms::core::merge {
 
 namespace {
+// The parts of a spec that decide the engine itself (what update() cannot change), as JSON.
+std::string engineKey(MergeSpec spec) {
+    spec.params.clear();
+    spec.lambda = {};
+    spec.baseHash.clear();
+    for (auto& m : spec.models) m.params.clear(), m.hash.clear();
+    return toJson(spec);
+}
+}  // namespace
+
+namespace {
 // dst = base + λ·delta. Large outputs are written with streaming (non-temporal) stores, as
 // memcpy does at this size: no read-for-ownership of dst, a third less memory traffic. Lane-wise
 // the same IEEE operations as the scalar loop, so the values are identical.
@@ -46,6 +57,7 @@ MergeEngine::MergeEngine(MergeSpec spec, const KitContext* kit) : m_spec(std::mo
                               " models besides the base, not " + std::to_string(n));
     if (m_spec.base.empty()) throw InvalidArgument("no base model given");
     m_spec = canonical(m_spec);  // validates the parameters; provenance records them normalised
+    m_engineKey = engineKey(m_spec);
     m_args = MethodArgs(info, m_spec.params, m_spec.perModelParams(), m_spec.models.size());
     m_base = io::openCheckpoint(m_spec.base, m_spec.open);
     std::vector<const io::TensorSource*> experts;
@@ -93,18 +105,8 @@ void MergeEngine::verifyInputs(ProgressSink& progress, const CancelToken* cancel
 
 MergeEngine::~MergeEngine() = default;
 
-namespace {
-// The parts of a spec that decide the engine itself (what update() cannot change), as JSON.
-std::string engineKey(MergeSpec spec) {
-    spec.params.clear();
-    spec.lambda = {};
-    spec.baseHash.clear();
-    for (auto& m : spec.models) m.params.clear(), m.hash.clear();
-    return toJson(spec);
-}
-}  // namespace
 
-bool MergeEngine::accepts(const MergeSpec& spec) const { return engineKey(spec) == engineKey(m_spec); }
+bool MergeEngine::accepts(const MergeSpec& spec) const { return engineKey(spec) == m_engineKey; }
 
 void MergeEngine::update(const MergeSpec& spec) {
     if (!accepts(spec))

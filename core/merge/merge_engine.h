@@ -84,6 +84,7 @@ private:
     std::unique_ptr<MergeProblem> m_problem;
     const MergeMethod* m_method = nullptr;
     MethodArgs m_args;
+    std::string m_engineKey;  // what update() cannot change, computed once (accepts() runs per point)
     void setLambdaSchedule(LambdaSchedule schedule);
     std::shared_ptr<const PreparedState> m_prepared;
     std::string m_preparedKey;

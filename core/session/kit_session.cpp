@@ -7,28 +7,27 @@
 #include <nlohmann/json.hpp>
 
 #include "core/demo/demo_kit.h"
+#include "core/errors.h"
+#include "core/eval/kit_suite.h"
+#include "core/eval/task_suite.h"
 #include "core/io/source_factory.h"
 #include "core/kit/kit_file.h"
-#include "core/session/point_scorer.h"
-#include "core/session/suite_loader.h"
-#include "core/model/encoder_weights.h"
-#include "core/errors.h"
-#include "core/eval/task_suite.h"
-#include "core/eval/kit_suite.h"
 #include "core/learned/suite_kit_context.h"
 #include "core/merge/merge_engine.h"
 #include "core/merge/merged_output.h"
-#include "core/merge/recipe.h"
 #include "core/merge/method_registry.h"
+#include "core/merge/recipe.h"
+#include "core/model/encoder_weights.h"
 #include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
-#include "core/sweep/sweep_point.h"
+#include "core/session/point_scorer.h"
+#include "core/session/suite_loader.h"
 #include "core/session/sweep_runner.h"
+#include "core/sweep/sweep_point.h"
 
 namespace ms::core::session {
 
 namespace {
-
 
 // The suite with each probe set cut to its first n images (shared between tasks as before).
 eval::TaskSuite withSmallProbes(const eval::TaskSuite& suite, int n) {

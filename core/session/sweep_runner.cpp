@@ -1,32 +1,22 @@
 #include "core/session/sweep_runner.h"
 
-#include "core/session/suite_loader.h"
-
-#include "core/kit/kit_file.h"
-
-#include <nlohmann/json.hpp>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <numeric>
+#include <filesystem>
 #include <set>
 
-#include <ATen/Parallel.h>
-
 #include "core/errors.h"
+#include "core/io/writer_lock.h"
 #include "core/learned/suite_kit_context.h"
 #include "core/merge/merge_engine.h"
 #include "core/merge/method_registry.h"
-#include "core/merge/recipe.h"
-#include "core/model/param_io.h"
 #include "core/proxy/task_alignment.h"
-#include "core/sweep/sweep_point.h"
-#include "core/io/writer_lock.h"
 #include "core/session/point_scorer.h"
+#include "core/session/suite_loader.h"
 #include "core/store/experiment_store.h"
-#include <filesystem>
+#include "core/sweep/sweep_point.h"
 
 namespace ms::core::session {
 
@@ -37,7 +27,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 
 void bindKit(const eval::TaskSuite& suite, store::Experiment& e) {
     if (!e.inputs.empty()) {
@@ -284,8 +273,7 @@ std::string runSweep(const eval::TaskSuite& suite, const SweepOptions& options, 
                      ProgressSink& progress, const CancelToken* cancel) {
     return SweepRun(suite, options).run(experiment, commit, [&](const SweepEvent& e) {
         const auto& p = e.progress;
-        progress.report("sweep " + p.sweepId + ": point " + std::to_string(p.done + 1) + "/" + std::to_string(p.total) + ", " + p.stage,
-                        static_cast<std::uint64_t>(p.done), static_cast<std::uint64_t>(std::max(p.total, 1)));
+        progress.report(progressText(p), static_cast<std::uint64_t>(p.done), static_cast<std::uint64_t>(std::max(p.total, 1)));
     }, cancel);
 }
 

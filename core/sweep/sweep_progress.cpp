@@ -19,4 +19,8 @@ std::string etaText(double left) {
     return buf;
 }
 
+std::string progressText(const SweepProgress& p) {
+    return "sweep " + p.sweepId + ": point " + std::to_string(p.done + 1) + "/" + std::to_string(p.total) + ", " + p.stage;
+}
+
 }  // namespace ms::core::sweep

@@ -15,6 +15,9 @@ struct SweepProgress {
 };
 using SweepProgressFn = std::function<void(const SweepProgress&)>;
 
+// "sweep sweep-001: point 3/16, proxy": a progress bar's label.
+std::string progressText(const SweepProgress& p);
+
 // Remaining seconds after `done` of `total` points in `elapsedSeconds` (< 0 while unknown).
 double etaSeconds(double elapsedSeconds, int done, int total);
 // "42s", "3m05s", "2h10m"; "…" when unknown.

@@ -1,4 +1,3 @@
-#include "core/session/suite_loader.h"
 #include "tests/core/eval/reduced_kit.h"
 #include "tests/core/eval/reduced_kit_path.h"
 
@@ -9,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/session/suite_loader.h"
 #include "tests/test_support.h"
 
 namespace ms::test {
