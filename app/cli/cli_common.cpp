@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "core/errors.h"
@@ -51,6 +52,18 @@ std::vector<std::string>& argvStore() {
 
 void setCommandLine(int argc, char** argv) { argvStore().assign(argv, argv + argc); }
 const std::vector<std::string>& commandLine() { return argvStore(); }
+
+const CLI::Validator& waitSeconds() {
+    static const CLI::Validator v(
+        [](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double s = std::strtod(text.c_str(), &end);
+            if (end == text.c_str() || *end != '\0' || !(s >= 0)) return "takes seconds >= 0, not '" + text + "'";
+            return {};
+        },
+        "SECONDS");
+    return v;
+}
 
 std::string shellQuote(const std::string& text) {
     std::string out = "'";

@@ -33,6 +33,9 @@ const std::vector<std::string>& commandLine();
 // `text` quoted for a POSIX shell ('…', with ' as '\'').
 std::string shellQuote(const std::string& text);
 
+// --wait SECONDS: a number of seconds >= 0 (CLI11's own range check prints the whole double range).
+const CLI::Validator& waitSeconds();
+
 std::string humanBytes(std::uint64_t n);
 std::string groupedInt(std::uint64_t n);  // 1,234,567
 std::string shapeText(const std::vector<std::int64_t>& shape);

@@ -65,7 +65,7 @@ void addGatherCommand(CLI::App& app, int& exitCode) {
     cmd->add_option("parts", a->parts, "the shards' experiment files")->required();
     cmd->add_flag("--force", a->force, "replace OUT if it exists");
     cmd->add_option("--wait", a->waitSeconds, "when another process is writing OUT: wait up to SECONDS for it (default 0: refuse)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(waitSeconds());
     cmd->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::io::checkOutputPath(a->out, a->parts);

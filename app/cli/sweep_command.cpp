@@ -79,7 +79,7 @@ void addCommonOptions(CLI::App* c, SweepArgs& a) {
     c->add_option("--wait", a.waitSeconds,
                   "when another process is writing --out: wait up to SECONDS for it to finish, then add this sweep "
                   "(default 0: refuse at once, exit 2, naming it)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(waitSeconds());
     c->add_option("--device", a.device, "where encoders run: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
     c->add_option("--shard", a.shard,
                   "compute shard I of N (I from 1): a contiguous 1/N of the plan, into --out; `gather` joins the parts "

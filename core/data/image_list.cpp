@@ -372,8 +372,6 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
         if (dims.size() != 3) throw FormatError(dir, "target maps must be N×H×W, not " + std::to_string(dims.size()) + "-D");
         if (static_cast<std::size_t>(dims[0]) != list.count())
             throw FormatError(dir, "holds " + std::to_string(dims[0]) + " maps for the " + std::to_string(list.count()) + " images of " + list.source);
-        for (std::size_t i : indices)
-            if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(dir, "no map for image " + std::to_string(i));
         return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits);
     }
     std::mutex m;

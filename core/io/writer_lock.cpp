@@ -84,11 +84,9 @@ std::string readAll(int fd) {
 }  // namespace
 
 std::string LockHolder::describe() const {
-    std::string s = pid > 0 ? "pid " + std::to_string(pid) + " on host " + host : "a process on host " + host;
+    std::string s = "pid " + std::to_string(pid) + " on host " + host;
     if (pid == static_cast<long>(::getpid()) && host == hostName()) s += ", this process";
-    if (!purpose.empty() || !since.empty()) s += " (" + purpose + (purpose.empty() || since.empty() ? "" : ", ") +
-                                                   (since.empty() ? "" : "since " + since) + ")";
-    return s;
+    return s + " (" + (purpose.empty() ? "" : purpose + ", ") + "since " + since + ")";
 }
 
 LockedError::LockedError(const std::string& target, const std::optional<LockHolder>& holder)
