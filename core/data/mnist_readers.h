@@ -26,5 +26,9 @@ std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int6
 // An IDX file of unsigned bytes (0x08, `bits` = 8) or big-endian float32 (0x0D, `bits` = 32) as
 // floats: target maps (class indices, or values) kept apart from their images.
 std::vector<float> readIdxValues(const std::string& path, std::vector<std::int64_t>& dims, int& bits);
+// The planes `indices` (along the first dimension) of such a file, in that order: a plain file is
+// read a plane at a time, so drawing a few maps from a data set's worth costs only those.
+std::vector<float> readIdxPlanes(const std::string& path, const std::vector<std::size_t>& indices, std::vector<std::int64_t>& dims,
+                                 int& bits);
 
 }  // namespace ms::core::data

@@ -3,7 +3,10 @@
 #include <ATen/Parallel.h>
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +21,8 @@
 #include <atomic>
 #include "core/io/atomic_file.h"
 #include "core/io/content_hash.h"
+#include "core/io/writer_lock.h"
+#include "core/kit/kit_file.h"
 #include "core/model/param_io.h"
 
 namespace ms::core::demo {
@@ -40,6 +45,178 @@ bool sameConfig(const kit::VitConfig& a, const kit::VitConfig& b) {
     return a.imageSize == b.imageSize && a.channels == b.channels && a.patchSize == b.patchSize && a.width == b.width &&
            a.depth == b.depth && a.heads == b.heads && a.mlpRatio == b.mlpRatio && a.activation == b.activation &&
            a.layerScale == b.layerScale && a.patchBias == b.patchBias && a.preNorm == b.preNorm && a.eps == b.eps;
+}
+
+bool isLegacyManifest(const std::string& path) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return false;
+    try {
+        const YAML::Node y = YAML::LoadFile(path);
+        return y.IsMap() && y["mergescope_kit"];
+    } catch (const YAML::Exception&) {
+        return false;
+    }
+}
+
+void writeFile(const std::string& path, const void* data, std::size_t size) {
+    io::AtomicFile f(path);
+    f.writeAll(data, size);
+    f.commit();
+}
+
+// An IDX file (the MNIST family's format): uint8 (type 0x08) or big-endian float32 (0x0D) values.
+void writeIdx(const std::string& path, const std::vector<std::uint32_t>& dims, const std::uint8_t* bytes, const float* floats,
+              std::size_t count) {
+    std::vector<std::uint8_t> out = {0, 0, static_cast<std::uint8_t>(floats ? 0x0D : 0x08), static_cast<std::uint8_t>(dims.size())};
+    auto be32 = [&](std::uint32_t v) {
+        for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+    };
+    for (std::uint32_t d : dims) be32(d);
+    if (floats) {
+        out.reserve(out.size() + 4 * count);
+        for (std::size_t i = 0; i < count; ++i) {
+            std::uint32_t u;
+            std::memcpy(&u, &floats[i], 4);
+            be32(u);
+        }
+    } else {
+        out.insert(out.end(), bytes, bytes + count);
+    }
+    writeFile(path, out.data(), out.size());
+}
+
+void writeImageSet(const data::ImageSet& set, const std::string& prefix) {
+    const auto n = static_cast<std::uint32_t>(set.count), h = static_cast<std::uint32_t>(set.height), w = static_cast<std::uint32_t>(set.width);
+    writeIdx(prefix + "-images-idx3-ubyte", {n, h, w}, set.pixels.data(), nullptr, set.pixels.size());
+    std::vector<std::uint8_t> labels(set.labels.begin(), set.labels.end());
+    writeIdx(prefix + "-labels-idx1-ubyte", {n}, labels.data(), nullptr, labels.size());
+}
+
+// The dense targets of one Fashion-MNIST split as IDX map files, `<prefix>-masks-idx3-ubyte`
+// (segmentation classes) and `<prefix>-edges-idx3-float32` (edge magnitudes).
+void writeDenseTargets(const data::ImageSet& set, const std::string& prefix) {
+    const auto n = static_cast<std::uint32_t>(set.count), h = static_cast<std::uint32_t>(set.height), w = static_cast<std::uint32_t>(set.width);
+    const std::size_t plane = set.imageSize();
+    std::vector<std::uint8_t> masks(plane * n);
+    std::vector<float> edges(plane * n);
+    std::vector<std::int32_t> m(plane);
+    for (std::size_t i = 0; i < n; ++i) {
+        segmentationTarget(set.image(i), static_cast<int>(h), static_cast<int>(w), m.data());
+        for (std::size_t p = 0; p < plane; ++p) masks[i * plane + p] = static_cast<std::uint8_t>(m[p]);
+        edgeTarget(set.image(i), static_cast<int>(h), static_cast<int>(w), edges.data() + i * plane);
+    }
+    writeIdx(prefix + "-masks-idx3-ubyte", {n, h, w}, masks.data(), nullptr, masks.size());
+    writeIdx(prefix + "-edges-idx3-float32", {n, h, w}, nullptr, edges.data(), edges.size());
+}
+
+std::string fashionImages(const std::string& fashionDir, data::Split split) {
+    return fashionDir + (split == data::Split::Train ? "/train" : "/t10k") + "-images-idx3-ubyte.gz";
+}
+
+// The Fashion-MNIST dense targets are the same for every demo kit: written once per copy of the
+// data set, into the data cache, keyed by the images' content.
+std::string fashionTargetsDir(const std::string& fashionDir, ProgressSink& progress, const KitData* given) {
+    const std::string train = fashionImages(fashionDir, data::Split::Train), test = fashionImages(fashionDir, data::Split::Test);
+    const std::string key = io::hashBytes((io::hashFile(train) + io::hashFile(test)).data(), 64).substr(0, 16);
+    const std::string dir = io::dataDir() + "/fashion-mnist-targets-" + key;
+    const auto complete = [&] {
+        std::error_code ec;
+        for (const char* split : {"train", "test"})
+            for (const char* file : {"-masks-idx3-ubyte", "-edges-idx3-float32"})
+                if (!fs::is_regular_file(dir + "/" + split + file, ec)) return false;
+        return true;
+    };
+    if (complete()) return dir;
+    fs::create_directories(dir);
+    const io::WriterLock lock(dir, "mergescope demo targets", 600);  // two builds at once: one writes, the other waits
+    if (complete()) return dir;
+    progress.report("writing dense targets", 0, 2);
+    std::optional<KitData> loaded;
+    if (!given) {
+        loaded.emplace();
+        loaded->fashionTrain = data::loadFashionMnist(fashionDir, data::Split::Train);
+        loaded->fashionTest = data::loadFashionMnist(fashionDir, data::Split::Test);
+    }
+    const KitData& src = given ? *given : *loaded;
+    writeDenseTargets(src.fashionTest, dir + "/test");
+    progress.report("writing dense targets", 1, 2);
+    writeDenseTargets(src.fashionTrain, dir + "/train");
+    progress.report("writing dense targets", 2, 2);
+    return dir;
+}
+
+// The demo kit as an ordinary kit file (`kit: 1`) and its data: the base and experts in place
+// (timm names, heads inside the experts), Fashion-MNIST from the Debian package, the digits split
+// as IDX files in the kit, dense targets as IDX map files. `dir` is the kit's final folder;
+// `writeInto` where the files go now (the same, or the partial folder of a build).
+void writeKitFile(const KitManifest& k, const std::string& dir, const std::string& writeInto, const std::string& fashionDir,
+                  const std::string& digitsDir, const KitData* given, ProgressSink& progress) {
+    std::optional<KitData> loaded;
+    if (!given) loaded = loadKitData(fashionDir, digitsDir, k.seed);
+    const KitData& d = given ? *given : *loaded;
+    const std::string targets = fashionTargetsDir(fashionDir, progress, &d);
+    fs::create_directories(writeInto + "/data");
+    writeImageSet(d.digitsTrain, writeInto + "/data/mnist-digits-train");
+    writeImageSet(d.digitsTest, writeInto + "/data/mnist-digits-test");
+    const auto& c = k.config;
+    kit::KitFile f;
+    f.name = "demo (seed " + std::to_string(k.seed) + ")";
+    f.base = dir + "/" + k.baseFile;
+    f.layout = "timm";
+    const auto number = [](double v) {  // the shortest text that reads back as v
+        char buf[32];
+        return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    };
+    f.architecture = {{"image_size", std::to_string(c.imageSize)}, {"channels", std::to_string(c.channels)},
+                      {"patch_size", std::to_string(c.patchSize)}, {"width", std::to_string(c.width)},
+                      {"depth", std::to_string(c.depth)},       {"heads", std::to_string(c.heads)},
+                      {"mlp_ratio", number(c.mlpRatio)},        {"activation", kit::activationName(c.activation)},
+                      {"layer_scale", c.layerScale ? "true" : "false"}, {"patch_bias", c.patchBias ? "true" : "false"},
+                      {"pre_norm", c.preNorm ? "true" : "false"}, {"eps", number(c.eps)}};
+    f.preprocessPreset = "none";
+    for (const auto& t : k.tasks) {
+        kit::TaskEntry e;
+        e.name = t.task.name;
+        e.type = t.task.type;
+        e.metric = t.task.metric;
+        e.expert = dir + "/" + t.expertFile;
+        e.dataset = t.task.dataset;
+        if (t.task.dataset == "fashion-mnist") {
+            e.images = fashionImages(fashionDir, data::Split::Train);
+            e.eval = fashionImages(fashionDir, data::Split::Test);
+        } else {
+            e.images = dir + "/data/mnist-digits-train-images-idx3-ubyte";
+            e.eval = dir + "/data/mnist-digits-test-images-idx3-ubyte";
+        }
+        if (t.task.type == TaskType::Segmentation) {
+            e.targets = targets + "/train-masks-idx3-ubyte";
+            e.evalTargets = targets + "/test-masks-idx3-ubyte";
+            e.classes = t.task.outputs;
+        } else if (t.task.type == TaskType::Regression) {
+            e.targets = targets + "/train-edges-idx3-float32";
+            e.evalTargets = targets + "/test-edges-idx3-float32";
+        }
+        e.head.pool = model::poolingName(t.head.pooling);  // the head itself: the expert's own head.* tensors
+        if (k.budget.evalLimit <= 0) e.expertScore = t.expertScore;  // measured on the whole eval split
+        f.tasks.push_back(e);
+    }
+    const std::string text = "# The demo kit (seed " + std::to_string(k.seed) + "), written by mergescope-cli demo build beside its\n"
+                             "# manifest (" + kManifestFile + "): an ordinary kit file (docs/kits.md).\n" + kit::kitFileYaml(f, dir);
+    writeFile(writeInto + "/kit.yaml", text.data(), text.size());
+}
+
+// Whether the kit file of the demo kit in `dir` is there with every file it names.
+bool kitFileComplete(const std::string& dir) {
+    try {
+        const kit::KitFile f = kit::readKitFile(dir + "/kit.yaml");
+        std::error_code ec;
+        for (const auto& t : f.tasks)
+            for (const std::string* p : {&t.images, &t.eval, &t.targets, &t.evalTargets})
+                if (!p->empty() && !fs::is_regular_file(*p, ec)) return false;
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 }  // namespace
@@ -107,8 +284,9 @@ std::string manifestYaml(const KitManifest& k) {
 }
 
 KitManifest loadKit(const std::string& dir, bool verify) {
-    const std::string path = dir + "/kit.yaml";
-    if (!fs::exists(path)) throw FormatError(path, "no demo kit here (kit.yaml missing): run mergescope-cli demo build");
+    std::string path = dir + "/" + kManifestFile;
+    if (!fs::exists(path) && isLegacyManifest(dir + "/kit.yaml")) path = dir + "/kit.yaml";  // an earlier release's kit
+    if (!fs::exists(path)) throw FormatError(path, std::string("no demo kit here (") + kManifestFile + " missing): run mergescope-cli demo build");
     KitManifest k;
     k.dir = dir;
     try {
@@ -178,11 +356,20 @@ KitManifest loadKit(const std::string& dir, bool verify) {
 KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, const CancelToken* cancel, bool* reused) {
     const std::string dir = options.dir.empty() ? io::demoKitDir(options.seed) : options.dir;
     if (reused) *reused = false;
-    if (!options.force && fs::exists(dir + "/kit.yaml")) {
+    const std::string fashionDir = options.fashionDir.empty() ? data::kFashionMnistDir : options.fashionDir;
+    const std::string digitsDir = options.digitsDir.empty() ? io::digitsDir() : options.digitsDir;
+    if (!options.force && (fs::exists(dir + "/" + kManifestFile) || isLegacyManifest(dir + "/kit.yaml"))) {
         try {
             KitManifest k = loadKit(dir, true);
             if (k.seed == options.seed && sameBudget(k.budget, options.budget) && sameConfig(k.config, options.config) &&
                 k.tasks.size() == demoTasks().size()) {
+                // A kit of an earlier release (its manifest in kit.yaml), or one whose data moved:
+                // its kit file is written again, without retraining.
+                if (!fs::exists(dir + "/" + kManifestFile)) {
+                    const std::string text = manifestYaml(k);
+                    writeFile(dir + "/" + kManifestFile, text.data(), text.size());
+                }
+                if (!kitFileComplete(dir)) writeKitFile(k, dir, dir, fashionDir, digitsDir, nullptr, progress);
                 if (reused) *reused = true;
                 return k;
             }
@@ -205,8 +392,7 @@ KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, cons
     k.threads = 1;
     k.config = options.config;
     k.budget = options.budget;
-    const KitData data = loadKitData(options.fashionDir.empty() ? data::kFashionMnistDir : options.fashionDir,
-                                     options.digitsDir.empty() ? io::digitsDir() : options.digitsDir, options.seed);
+    const KitData data = loadKitData(fashionDir, digitsDir, options.seed);
     k.dataSeconds = secondsSince(t0);
 
     // Everything goes into a sibling directory first; the kit appears complete or not at all.
@@ -255,10 +441,9 @@ KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, cons
     k.totalSeconds = secondsSince(start);
     {
         const std::string text = manifestYaml(k);
-        io::AtomicFile f(partial + "/kit.yaml");
-        f.writeAll(text.data(), text.size());
-        f.commit();
+        writeFile(partial + "/" + kManifestFile, text.data(), text.size());
     }
+    writeKitFile(k, dir, partial, fashionDir, digitsDir, &data, progress);
     fs::remove_all(dir);
     fs::create_directories(fs::path(dir).parent_path());
     fs::rename(partial, dir);

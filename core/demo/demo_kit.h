@@ -1,6 +1,7 @@
 // The embedded demo kit: a small ViT pretrained on Fashion-MNIST + MNIST images and fine-tuned
-// into one expert per demo task, with a manifest (kit.yaml) naming the architecture, files and
-// their hashes, heads, tasks, metrics, data splits, the experts' own scores, seed and timings.
+// into one expert per demo task. The demo is a producer of kits: its folder holds an ordinary kit
+// file (kit.yaml, `kit: 1`, read like any user's) and the demo's own manifest (demo.yaml: how it
+// was trained — architecture, file hashes, heads, budget, the experts' scores, seed, timings).
 // Built deterministically from a seed (for a given thread count), cached, verified on reuse.
 #pragma once
 
@@ -17,6 +18,7 @@
 namespace ms::core::demo {
 
 constexpr int kKitVersion = 2;  // 2: shift augmentation for digits-class
+constexpr const char* kManifestFile = "demo.yaml";  // kit.yaml before 0.2 (now the kit file)
 
 struct KitTaskEntry {
     DemoTask task;
@@ -56,11 +58,12 @@ struct KitOptions {
 
 
 // Reuses a valid kit in the directory (same version, seed, architecture and budget; every hash
-// verified), else builds one. `reused` tells which happened.
+// verified), else builds one. `reused` tells which happened. A reused kit whose kit file is
+// missing (an earlier release's) or names data that is gone gets its kit file written again.
 KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, const CancelToken* cancel,
                          bool* reused = nullptr);
 
-// Reads DIR/kit.yaml; with verify, recomputes every file's hash. Throws FormatError naming the
+// Reads DIR/demo.yaml (an earlier release's DIR/kit.yaml); with verify, recomputes every file's hash. Throws FormatError naming the
 // file for a missing, partial or corrupt kit.
 KitManifest loadKit(const std::string& dir, bool verify = true);
 

@@ -376,7 +376,12 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     }
     progress.report("expert scores", 0, s.tasks.size());
     for (std::size_t i = 0; i < s.tasks.size(); ++i) {
-        s.tasks[i].expertScore = eval::scoreOnEval(s, i, s.experts[i], cancel);
+        // A score the kit gives holds for the whole eval set, which is what this load scores on
+        // when it draws no subset.
+        const auto& given = k.tasks[i].expertScore;
+        s.tasks[i].expertScore = given && options.evalLimit <= 0 && !options.measureExpertScores
+                                     ? *given
+                                     : eval::scoreOnEval(s, i, s.experts[i], cancel);
         progress.report("expert scores", i + 1, s.tasks.size());
     }
     return s;
@@ -387,10 +392,7 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
     r.kit = kitFile;
     KitFile k;
     try {
-        const KitPath where = resolveKitPath(kitFile);
-        if (where.demo)
-            throw FormatError(kitFile, "the demo kit: `mergescope-cli demo info` verifies it; `demo export` writes it as a kit file to check");
-        k = readKitFile(where.path);
+        k = readKitFile(resolveKitFile(kitFile));
     } catch (const Error& e) {
         r.problems.push_back(e.what());
         return r;
@@ -463,11 +465,19 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
             so.realignSamples = options.realignSamples;
             so.evalLimit = options.evalLimit;
             so.seed = options.seed;
+            so.measureExpertScores = true;
             if (!options.scores) so.evalLimit = 1;  // still decodes one eval image per set
             CallbackProgress p([&](const std::string& stage, std::uint64_t d, std::uint64_t n) { progress.report(stage, d, n); });
-            const eval::TaskSuite suite = loadKitSuite(kitFile, so, p, cancel);
+            const eval::TaskSuite suite = loadKitSuite(k.path, so, p, cancel);
             if (options.scores)
-                for (std::size_t i = 0; i < suite.tasks.size(); ++i) r.tasks[i].expertScore = suite.tasks[i].expertScore;
+                for (std::size_t i = 0; i < suite.tasks.size(); ++i) {
+                    const double measured = suite.tasks[i].expertScore;
+                    r.tasks[i].expertScore = measured;
+                    const auto& given = k.tasks[i].expertScore;
+                    if (given && so.evalLimit <= 0 && std::abs(*given - measured) > 1e-6 * std::max(1.0, std::abs(measured)))
+                        r.problems.push_back(k.path + ": task " + k.tasks[i].name + ": expert_score is " + std::to_string(*given) +
+                                             ", the expert scores " + std::to_string(measured) + " on its eval set");
+                }
             if (!options.downstream.empty())
                 for (auto& p : eval::downstreamProblems(suite, eval::parseDownstreamMode(options.downstream)))
                     r.problems.push_back(k.path + ": " + p);

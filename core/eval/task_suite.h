@@ -24,13 +24,13 @@ struct SuiteOptions {
     int realignSamples = 1000;   // labelled images per task for re-alignment (train split, disjoint from the probe)
     int evalLimit = 0;           // eval images per task (class-balanced from the test split); 0: the whole split
     std::uint64_t seed = 0;
-    std::string fashionDir, digitsDir;  // the demo kit's data; empty: its defaults
-    std::string cacheDir;               // decoded image sets (user kits); empty: none
+    std::string cacheDir;               // decoded image sets; empty: none
+    bool measureExpertScores = false;   // score every expert even where the kit gives its score
 };
 
-// Where the suite came from: the kit file (or the demo kit's directory) and what it names.
+// Where the suite came from: the kit file and what it names.
 struct KitInfo {
-    std::string path;          // the kit file, or the demo kit's directory
+    std::string path;          // the kit file
     std::string dir;           // the folder the kit's relative paths start from
     std::string name;
     std::string manifestText;  // the kit file as read (stored in experiments)

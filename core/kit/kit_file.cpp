@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -159,21 +160,19 @@ std::string prefixPattern(const std::string& prefix) {
     return rx;
 }
 
-KitPath resolveKitPath(const std::string& path) {
+std::string resolveKitFile(const std::string& path) {
     std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-        const std::string manifest = (fs::path(path) / "kit.yaml").string();
-        if (isKitFile(manifest)) return {false, manifest};
-        return {true, path};
-    }
-    if (isKitFile(path)) return {false, path};
+    const std::string file = fs::is_directory(path, ec) ? (fs::path(path) / "kit.yaml").string() : path;
+    if (isKitFile(file)) return file;
     try {
-        const YAML::Node y = YAML::LoadFile(path);
-        if (y.IsMap() && y["mergescope_kit"]) return {true, fs::path(path).parent_path().string()};
-    } catch (const std::exception&) {
-        // Not YAML: readKitFile names the problem.
+        const YAML::Node y = YAML::LoadFile(file);
+        if (y.IsMap() && y["mergescope_kit"])
+            throw FormatError(file, "a demo kit manifest of an earlier release, not a kit file: `mergescope-cli demo build --dir " +
+                                        fs::path(file).parent_path().string() + "` writes its kit file (no retraining)");
+    } catch (const YAML::Exception&) {
+        // Not YAML (or missing): readKitFile names the problem.
     }
-    return {false, path};
+    return file;
 }
 
 KitFile readKitFile(const std::string& path) {
@@ -234,7 +233,7 @@ KitFile readKitFile(const std::string& path) {
         if (!tasks || !tasks.IsSequence() || tasks.size() == 0) throw FormatError(path, "`tasks` must list at least one task");
         static const std::vector<std::string> taskKeys = {"name",    "expert",       "images", "eval",    "targets", "eval_targets",
                                                           "type",    "metric",       "classes", "target_scale", "head", "pool",
-                                                          "dataset"};
+                                                          "dataset", "expert_score"};
         std::set<std::string> names;
         for (std::size_t i = 0; i < tasks.size(); ++i) {
             const YAML::Node t = tasks[i];
@@ -262,6 +261,11 @@ KitFile readKitFile(const std::string& path) {
             if (t["pool"]) e.head.pool = scalar(t["pool"], path, where + "pool ");
             if (e.head.pool != "cls" && e.head.pool != "mean") throw FormatError(path, where + "pool: 'cls' or 'mean', not '" + e.head.pool + "'");
             e.dataset = t["dataset"] ? scalar(t["dataset"], path, where + "dataset ") : e.images;
+            if (t["expert_score"]) {
+                e.expertScore = t["expert_score"].as<double>();
+                if (!std::isfinite(*e.expertScore)) throw FormatError(path, where + "expert_score must be a finite number");
+                if (e.eval.empty()) throw FormatError(path, where + "expert_score is the expert's score on `eval`, and the task has no eval set");
+            }
             if (e.type == TaskType::Classification && (!e.targets.empty() || !e.evalTargets.empty()))
                 throw FormatError(path, where + "targets belong to dense tasks (type: segmentation or regression)");
             k.tasks.push_back(std::move(e));
@@ -324,6 +328,7 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
         }
         if (t.head.pool != "cls") y << YAML::Key << "pool" << YAML::Value << t.head.pool;
         if (t.dataset != t.images) y << YAML::Key << "dataset" << YAML::Value << t.dataset;
+        if (t.expertScore) y << YAML::Key << "expert_score" << YAML::Value << *t.expertScore;
         y << YAML::EndMap;
     }
     y << YAML::EndSeq << YAML::EndMap;

@@ -39,6 +39,9 @@ struct TaskEntry {
     double targetScale = 0;               // regression: value = PNG value × scale (0: 1/255 or 1/65535)
     HeadSpec head;
     std::string dataset;                  // share key; default: the images path
+    std::optional<double> expertScore;    // the expert's score on the whole eval set, as its producer
+                                          // measured it: used instead of re-scoring when a load draws
+                                          // no eval subset (kit check measures it again)
 };
 
 struct KitFile {
@@ -64,12 +67,10 @@ std::string kitFileYaml(const KitFile& kit, const std::string& dir);
 // Whether `path` looks like a kit file (a .yaml/.yml file whose top level has `kit:`).
 bool isKitFile(const std::string& path);
 
-// What a kit path names: a kit file, or the demo kit (its folder, or the kit.yaml inside it).
-struct KitPath {
-    bool demo = false;
-    std::string path;  // the kit file, or the demo kit's folder
-};
-KitPath resolveKitPath(const std::string& path);
+// The kit file a kit path names: the path itself, or the kit.yaml in a folder. A demo kit of an
+// earlier release (a folder whose kit.yaml is the demo's manifest) is refused with the command
+// that writes its kit file.
+std::string resolveKitFile(const std::string& path);
 
 // A regex matching the names under `prefix` (its special characters escaped): what a kit's merge
 // includes when the base keeps its encoder under a prefix.

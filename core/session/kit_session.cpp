@@ -64,7 +64,6 @@ std::unique_ptr<KitSession> KitSession::open(const std::string& kitDir, const Se
     so.realignSamples = options.realignSamples;
     so.evalLimit = options.evalLimit;
     so.seed = options.seed;
-    so.digitsDir = options.digitsDir;
     impl->suite = session::loadSuite(kitDir, so, progress, cancel);
     impl->liveSuite = withSmallProbes(impl->suite, options.liveProbeSize);
     progress.report("live proxy", 0, 1);
@@ -183,7 +182,6 @@ std::vector<std::string> KitSession::saveMerged(const merge::MergeSpec& settings
         const auto& mine = suite->options;
         if (so.probeSize != mine.probeSize || so.realignSamples != mine.realignSamples || so.evalLimit != mine.evalLimit ||
             so.seed != mine.seed) {
-            so.digitsDir = m_impl->options.digitsDir;
             other = session::loadSuite(kitDir(), so, progress, cancel);
             suite = &other;
         }

@@ -27,7 +27,6 @@ struct SessionOptions {
     int evalLimit = 0;          // eval images per task (0: the whole test split)
     std::uint64_t seed = 0;
     std::string featureCache;   // "" : no disk cache
-    std::string digitsDir;      // "" : the default
 };
 
 struct TaskInfo {

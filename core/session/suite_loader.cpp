@@ -2,9 +2,6 @@
 
 #include <filesystem>
 
-#include "core/demo/demo_kit.h"
-#include "core/demo/demo_suite.h"
-#include "core/demo/demo_tasks.h"
 #include "core/errors.h"
 #include "core/eval/kit_suite.h"
 #include "core/io/content_hash.h"
@@ -18,18 +15,12 @@ eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& 
                           const CancelToken* cancel) {
     std::error_code ec;
     if (!std::filesystem::exists(kitPath, ec)) throw IoError(kitPath, "no such kit file or folder");
-    const kit::KitPath k = kit::resolveKitPath(kitPath);
-    if (k.demo) return demo::loadDemoSuite(k.path, options, progress, cancel);
-    return eval::loadKitSuite(k.path, options, progress, cancel);
+    return eval::loadKitSuite(kit::resolveKitFile(kitPath), options, progress, cancel);
 }
 
 std::vector<std::string> kitTaskNames(const std::string& kitPath) {
-    const kit::KitPath k = kit::resolveKitPath(kitPath);
     std::vector<std::string> names;
-    if (k.demo)
-        for (const auto& t : demo::demoTasks()) names.push_back(t.name);
-    else
-        for (const auto& t : kit::readKitFile(k.path).tasks) names.push_back(t.name);
+    for (const auto& t : kit::readKitFile(kit::resolveKitFile(kitPath)).tasks) names.push_back(t.name);
     return names;
 }
 
@@ -42,15 +33,8 @@ sweep::KitBinding kitBinding(const eval::TaskSuite& suite) {
 }
 
 sweep::KitBinding kitBinding(const std::string& kitPath) {
-    const kit::KitPath k = kit::resolveKitPath(kitPath);
     sweep::KitBinding b;
-    if (k.demo) {
-        const demo::KitManifest m = demo::loadKit(k.path, true);  // verifies the files against its hashes
-        b.inputs.push_back({"base", "", m.path(m.baseFile), m.baseHash});
-        for (const auto& t : m.tasks) b.inputs.push_back({"expert", t.task.name, m.path(t.expertFile), t.hash});
-        return b;
-    }
-    const kit::KitFile f = kit::readKitFile(k.path);
+    const kit::KitFile f = kit::readKitFile(kit::resolveKitFile(kitPath));
     b.inputs.push_back({"base", "", f.base, io::hashFile(f.base)});
     for (const auto& t : f.tasks) b.inputs.push_back({"expert", t.name, t.expert, io::hashFile(t.expert)});
     std::vector<std::string> names;

@@ -1,7 +1,6 @@
-// Any kit path → a task suite: a kit file (eval::loadKitSuite), or the folder of a demo kit
-// built by `mergescope-cli demo build` (demo::loadDemoSuite). The one place outside core/demo
-// that knows the demo kit's own manifest — until the demo writes an ordinary kit file, this is
-// where a kit path is told apart (docs/architecture.md).
+// Any kit path → a task suite (eval::loadKitSuite), its task names, or its binding to merge
+// inputs: a kit file, or a folder holding kit.yaml (the demo kit is one such folder; its
+// builder writes an ordinary kit file, docs/kits.md).
 #pragma once
 
 #include <string>
@@ -12,8 +11,7 @@
 
 namespace ms::core::session {
 
-// A kit file, or the demo kit's directory (or a directory holding kit.yaml of either kind).
-// Throws IoError (no such path) or FormatError naming the file at fault.
+// A kit file, or a folder holding kit.yaml. Throws IoError (no such path) or FormatError naming the file at fault.
 eval::TaskSuite loadSuite(const std::string& kitPath, const eval::SuiteOptions& options,
                           ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 

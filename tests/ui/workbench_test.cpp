@@ -72,7 +72,6 @@ void prepare(ui::MainWindow& w) {
     o.liveProbeSize = 16;
     o.realignSamples = 200;
     o.evalLimit = 200;
-    o.digitsDir = MS_MNIST_DIGITS_DIR;
     o.featureCache.clear();
     w.workbench()->openKitNow(QString::fromStdString(test::reducedKitDir()));
 }
@@ -304,7 +303,7 @@ private slots:
         const std::string exp = tmp.filePath(QStringLiteral("exp.h5")).toStdString();
         const pid_t cli = test::startCli({"sweep", "--kit", test::reducedKitDir(), "--out", exp, "--grid", "lambda=0:1.5:200",
                                           "--downstream", "head-realign", "--probe-size", "32", "--realign-samples", "200", "--eval-limit", "200",
-                                          "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR},
+                                          "--no-feature-cache"},
                                          tmp.filePath(QStringLiteral("cli.out")).toStdString(),
                                          tmp.filePath(QStringLiteral("cli.err")).toStdString());
         QVERIFY(cli > 0);

@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+
+#include <zlib.h>
 
 #include "core/errors.h"
 #include "tests/test_support.h"
@@ -60,6 +63,51 @@ TEST(DataReaders, BrokenFilesFailNamingTheFile) {
     std::filesystem::create_directories(tmp.path("digits"));
     std::ofstream(tmp.path("digits/0.json")) << R"({"data": [0.5, 2.0]})";
     EXPECT_THROW(loadMnistDigits(tmp.path("digits")), FormatError);
+}
+
+// Target maps drawn from an IDX file: the planes asked for, in that order, the same whether the file
+// is plain (read a plane at a time) or gzipped (read whole); a header that does not match the
+// file's size, or an index past the count, is refused naming the file.
+TEST(DataReaders, IdxPlanesArePickedFromPlainAndGzippedFiles) {
+    test::TempDir tmp;
+    // 3 maps of 1×2 float32, big-endian: map i holds {i + 0.5, -(i + 0.25)}.
+    std::string bytes("\x00\x00\x0d\x03\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x02", 16);
+    for (int i = 0; i < 3; ++i)
+        for (float v : {i + 0.5f, -(i + 0.25f)}) {
+            std::uint32_t u;
+            std::memcpy(&u, &v, 4);
+            for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((u >> shift) & 0xff));
+        }
+    std::ofstream(tmp.path("maps-idx3-float32"), std::ios::binary) << bytes;
+    gzFile gz = gzopen(tmp.path("maps-idx3-float32.gz").c_str(), "wb");
+    ASSERT_TRUE(gz);
+    ASSERT_EQ(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+    gzclose(gz);
+    for (const char* file : {"maps-idx3-float32", "maps-idx3-float32.gz"}) {
+        SCOPED_TRACE(file);
+        std::vector<std::int64_t> dims;
+        int bits = 0;
+        const std::vector<float> v = readIdxPlanes(tmp.path(file), {2, 0}, dims, bits);
+        EXPECT_EQ(dims, (std::vector<std::int64_t>{3, 1, 2}));
+        EXPECT_EQ(bits, 32);
+        EXPECT_EQ(v, (std::vector<float>{2.5f, -2.25f, 0.5f, -0.25f}));
+        try {
+            readIdxPlanes(tmp.path(file), {3}, dims, bits);
+            FAIL();
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find("holds 3 maps, map 3 was asked for"), std::string::npos) << e.what();
+        }
+    }
+    std::ofstream(tmp.path("short"), std::ios::binary) << bytes.substr(0, bytes.size() - 1);
+    std::vector<std::int64_t> dims;
+    int bits = 0;
+    try {
+        readIdxPlanes(tmp.path("short"), {0}, dims, bits);
+        FAIL();
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find(tmp.path("short")), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("the header says 24"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "core/errors.h"
 #include "core/io/source_factory.h"
+#include "core/kit/kit_file.h"
 #include "core/merge/merge_engine.h"
 #include "tests/test_support.h"
 
@@ -91,6 +92,47 @@ TEST(DemoKit, ExpertsCarryTheirHeadsAndMergeWithTheEngine) {
     ASSERT_EQ(info.at("tasks").size(), 4u);
     EXPECT_EQ(info["tasks"][1]["metric"], "miou");
     EXPECT_TRUE(info["tasks"][0].contains("expert_score"));
+}
+
+// The demo is a producer of ordinary kits: its folder holds a kit file (kit: 1) naming the models
+// in place, the data sets' IDX files and the dense targets; a kit of an earlier release (its
+// manifest in kit.yaml) is refused as a kit with the command that upgrades it, and that command
+// writes the kit file without training again.
+TEST(DemoKit, WritesAnOrdinaryKitFileAndUpgradesAnEarlierReleasesKitWithoutRetraining) {
+    namespace fs = std::filesystem;
+    test::TempDir tmp;
+    const KitManifest k = buildDemoKit(reduced(tmp.path("kit"), 6), nullProgress(), nullptr);
+    ASSERT_TRUE(kit::isKitFile(k.dir + "/kit.yaml"));
+    const kit::KitFile f = kit::readKitFile(kit::resolveKitFile(k.dir));
+    ASSERT_EQ(f.tasks.size(), k.tasks.size());
+    EXPECT_EQ(f.base, fs::absolute(k.path(k.baseFile)).lexically_normal().string());
+    for (std::size_t i = 0; i < f.tasks.size(); ++i) {
+        EXPECT_EQ(f.tasks[i].name, k.tasks[i].task.name);
+        EXPECT_EQ(f.tasks[i].expert, fs::absolute(k.path(k.tasks[i].expertFile)).lexically_normal().string());
+        EXPECT_TRUE(fs::is_regular_file(f.tasks[i].images)) << f.tasks[i].images;
+        EXPECT_TRUE(fs::is_regular_file(f.tasks[i].eval)) << f.tasks[i].eval;
+        EXPECT_EQ(f.tasks[i].targets.empty(), k.tasks[i].task.type == kit::TaskType::Classification);
+        EXPECT_FALSE(f.tasks[i].expertScore) << "scored on 64 images, not the whole eval set";
+    }
+    const auto mtime = fs::last_write_time(k.path(k.tasks[0].expertFile));
+
+    // An earlier release's kit: the manifest in kit.yaml, no kit file, no data.
+    fs::rename(k.dir + "/" + kManifestFile, k.dir + "/kit.yaml");
+    fs::remove_all(k.dir + "/data");
+    try {
+        kit::resolveKitFile(k.dir);
+        FAIL() << "an earlier release's demo kit is not a kit file";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("demo build --dir " + k.dir), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(loadKit(k.dir, true).baseHash, k.baseHash);  // still read as the demo's
+    bool reused = false;
+    buildDemoKit(reduced(k.dir, 6), nullProgress(), nullptr, &reused);
+    EXPECT_TRUE(reused);
+    EXPECT_TRUE(kit::isKitFile(k.dir + "/kit.yaml"));
+    EXPECT_TRUE(fs::exists(k.dir + "/" + kManifestFile));
+    EXPECT_EQ(kit::readKitFile(k.dir + "/kit.yaml").text, f.text);
+    EXPECT_EQ(fs::last_write_time(k.path(k.tasks[0].expertFile)), mtime) << "not trained again";
 }
 
 }  // namespace

@@ -42,7 +42,6 @@ core::eval::SuiteOptions reducedSuiteOptions() {
     o.probeSize = 32;
     o.realignSamples = 200;
     o.evalLimit = 200;
-    o.digitsDir = MS_MNIST_DIGITS_DIR;
     return o;
 }
 

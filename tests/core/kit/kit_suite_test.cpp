@@ -17,7 +17,7 @@
 #include "core/data/mnist_readers.h"
 #include "core/demo/demo_export.h"
 #include "core/demo/kit_trainer.h"
-#include "core/demo/demo_suite.h"
+#include "core/io/content_hash.h"
 #include "core/errors.h"
 #include "core/eval/task_batches.h"
 #include "core/io/source_factory.h"
@@ -144,6 +144,31 @@ TEST(ClipKit, MalformedKitsAreRefusedByKitCheckAndBySweepNamingTheProblem) {
     }
 }
 
+// A score the kit gives for an expert is taken when the load scores the whole eval set (no
+// subset drawn), measured otherwise; kit check measures it and names a score that differs.
+TEST(ClipKit, AGivenExpertScoreIsTakenOnTheWholeEvalSetAndCheckedByKitCheck) {
+    TempDir dir;
+    const std::string kit = clipKit(dir);
+    const TaskSuite measured = core::session::loadSuite(kit, small());
+    replaceInFile(kit, "    head: {text: shapes_text.safetensors}", "    head: {text: shapes_text.safetensors}\n    expert_score: 0.125");
+    const TaskSuite given = core::session::loadSuite(kit, small());
+    EXPECT_EQ(given.tasks[0].expertScore, 0.125);
+    EXPECT_EQ(given.tasks[1].expertScore, measured.tasks[1].expertScore);
+    core::eval::SuiteOptions subset = small();
+    subset.evalLimit = 4;
+    EXPECT_NE(core::session::loadSuite(kit, subset).tasks[0].expertScore, 0.125);
+    const auto check = runCli({"kit", "check", dir.dir().string(), "--json"});  // a kit folder names its kit.yaml
+    EXPECT_EQ(check.exitCode, 2) << check.out << check.err;
+    EXPECT_NE(check.out.find("shapes: expert_score is 0.125"), std::string::npos) << check.out;
+    // The measured score written back: no problem.
+    std::ostringstream exact;
+    exact.precision(17);
+    exact << measured.tasks[0].expertScore;
+    replaceInFile(kit, "expert_score: 0.125", "expert_score: " + exact.str());
+    const auto ok = runCli({"kit", "check", kit});
+    EXPECT_EQ(ok.exitCode, 0) << ok.out << ok.err;
+}
+
 // The reduced demo kit exported once per process (a second or two).
 const std::string& exportedKit() {
     static TempDir dir;
@@ -169,8 +194,7 @@ TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
     // maps (16-bit PNG: within 1e-5).
     const auto& k = reducedKit();
     const core::demo::KitData data = core::demo::loadKitData(core::data::kFashionMnistDir, MS_MNIST_DIGITS_DIR, k.seed);
-    o.digitsDir = MS_MNIST_DIGITS_DIR;
-    const TaskSuite demo = core::demo::loadDemoSuite(k.dir, o);
+    const TaskSuite demo = core::session::loadSuite(k.dir, o);  // the demo kit's own kit file
     ASSERT_EQ(user.tasks.size(), demo.tasks.size());
     for (std::size_t t = 0; t < user.tasks.size(); ++t) {
         const auto& u = user.tasks[t];
@@ -191,35 +215,44 @@ TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
     EXPECT_NE(user.tasks[0].probe, user.tasks[3].probe);
 }
 
-// The demo's own data as a kit file names it: Fashion-MNIST's IDX files from the Debian package.
-// Same data set key, same draws, same pixels, same expert score as the demo kit's suite.
-TEST(ExportedDemoKit, IdxSourcesDrawWhatTheDemoDraws) {
-    const std::string train = std::string(core::data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz";
-    if (!fs::exists(train)) GTEST_SKIP() << train << " is not installed";
-    core::kit::KitFile k = core::kit::readKitFile(exportedKit());
-    core::kit::TaskEntry t = k.task("fashion-class");
-    t.images = train;
-    t.eval = std::string(core::data::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz";
-    t.dataset = "fashion-mnist";
-    k.tasks = {t};
-    TempDir dir;
-    {
-        std::ofstream out(dir.path("kit.yaml"));
-        out << core::kit::kitFileYaml(k, dir.dir().string());
-    }
+// The demo kit's own kit file (Fashion-MNIST from the Debian package, the digits split as IDX
+// files, dense targets as IDX map files) loads the demo's data: the draws, pixels and targets
+// the demo computes itself from its data sets (kit_trainer.h), drawn as documented (docs/kits.md:
+// class-balanced, seeded by the data set key).
+TEST(DemoKitFile, LoadsTheDemosDataDrawsAndTargets) {
+    const auto& k = reducedKit();
+    EXPECT_TRUE(core::kit::isKitFile(k.dir + "/kit.yaml"));
     core::eval::SuiteOptions o = small();
-    o.evalLimit = 200;
-    const TaskSuite user = core::session::loadSuite(dir.path("kit.yaml"), o);
-    o.digitsDir = MS_MNIST_DIGITS_DIR;
-    const TaskSuite demo = core::demo::loadDemoSuite(reducedKit().dir, o);
-    ASSERT_EQ(user.tasks.size(), 1u);
-    const auto& u = user.tasks[0];
-    const auto& d = demo.tasks[0];
-    ASSERT_EQ(d.task.name, "fashion-class");
-    EXPECT_EQ(u.probe->pixels, d.probe->pixels);
-    EXPECT_EQ(u.eval->pixels, d.eval->pixels);
-    EXPECT_EQ(u.eval->labels, d.eval->labels);
-    EXPECT_DOUBLE_EQ(u.expertScore, d.expertScore);
+    o.evalLimit = 40;
+    o.realignSamples = 30;
+    const TaskSuite suite = core::session::loadSuite(k.dir, o);
+    const core::demo::KitData data = core::demo::loadKitData(core::data::kFashionMnistDir, MS_MNIST_DIGITS_DIR, k.seed);
+    ASSERT_EQ(suite.tasks.size(), k.tasks.size());
+    for (std::size_t i = 0; i < suite.tasks.size(); ++i) {
+        const auto& t = suite.tasks[i];
+        SCOPED_TRACE(t.task.name);
+        const auto& demoTask = core::demo::findDemoTask(t.task.name);
+        EXPECT_EQ(t.task.type, demoTask.type);
+        EXPECT_EQ(t.task.metric, demoTask.metric);
+        EXPECT_EQ(t.task.outputs, demoTask.outputs);
+        const auto& train = data.train(demoTask);
+        const auto& test = data.test(demoTask);
+        const std::uint64_t seed = o.seed * 7 + std::stoull(core::io::hashBytes(demoTask.dataset.data(), demoTask.dataset.size()).substr(0, 6), nullptr, 16);
+        const auto probe = core::eval::drawBalanced(train.labels, train.classes, static_cast<std::size_t>(train.count), o.probeSize, seed);
+        const auto realign = core::eval::drawBalanced(train.labels, train.classes, static_cast<std::size_t>(train.count), o.realignSamples, seed + 1, probe);
+        const auto evalIdx = core::eval::drawBalanced(test.labels, test.classes, static_cast<std::size_t>(test.count), o.evalLimit, seed + 2);
+        EXPECT_EQ(t.probe->pixels, train.subset(probe, "p").pixels);
+        EXPECT_EQ(t.realign->pixels, train.subset(realign, "r").pixels);
+        EXPECT_EQ(t.eval->pixels, test.subset(evalIdx, "e").pixels);
+        EXPECT_EQ(t.eval->labels, test.subset(evalIdx, "e").labels);
+        EXPECT_TRUE(t.realignTargets.equal(core::demo::demoTargets(demoTask, train, realign))) << t.realignTargets.sizes();
+        EXPECT_TRUE(t.evalTargets.equal(core::demo::demoTargets(demoTask, test, evalIdx))) << t.evalTargets.sizes();
+        // The experts and their heads as the demo trained them.
+        const auto expert = core::model::loadParams(*core::io::openCheckpoint(k.path(k.task(t.task.name).expertFile)));
+        for (const auto& [name, w] : t.head) EXPECT_TRUE(w.equal(expert.at(name))) << name;
+        EXPECT_EQ(t.headConfig.kind, k.task(t.task.name).head.kind);
+        EXPECT_EQ(t.headConfig.pooling, k.task(t.task.name).head.pooling);
+    }
 }
 
 TEST(ExportedDemoKit, AProxyOnlyTaskSweepsBesideScoredOnes) {

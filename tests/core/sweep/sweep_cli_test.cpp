@@ -22,7 +22,7 @@ namespace {
 
 std::vector<std::string> sweepArgs(const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> a = {"sweep", "--kit", reducedKit().dir, "--out", out, "--probe-size", "32", "--realign-samples",
-                                  "200", "--eval-limit", "200", "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR};
+                                  "200", "--eval-limit", "200", "--no-feature-cache"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
 }
@@ -60,7 +60,7 @@ TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
     // A proxy-only sweep has no downstream fields; relations report the T×T picture.
     ASSERT_EQ(runCli(sweepArgs(exp, {"--grid", "lambda=0.5,1"})).exitCode, 0);
     const auto rel = runCli({"relations", "--kit", reducedKit().dir, "--out", exp, "--grid", "lambda=0:1:2", "--eval-limit", "200",
-                             "--probe-size", "32", "--no-feature-cache", "--digits-dir", MS_MNIST_DIGITS_DIR});
+                             "--probe-size", "32", "--no-feature-cache"});
     ASSERT_EQ(rel.exitCode, 0) << rel.err;
     EXPECT_NE(rel.out.find("adding τ[digits-class]"), std::string::npos) << rel.out;
     const auto j2 = nlohmann::json::parse(runCli({"report", exp, "--json"}).out);

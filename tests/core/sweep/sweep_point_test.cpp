@@ -25,7 +25,7 @@ namespace {
 
 std::vector<std::string> sweepArgs(const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> a = {"sweep", "--kit", reducedKit().dir, "--out", out, "--probe-size", "32", "--no-feature-cache",
-                                  "--digits-dir", MS_MNIST_DIGITS_DIR, "--proxy", "weight-space"};
+                                  "--proxy", "weight-space"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
 }
@@ -77,7 +77,6 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
     so.liveProbeSize = 8;
     so.realignSamples = 50;
     so.evalLimit = 50;
-    so.digitsDir = MS_MNIST_DIGITS_DIR;
     const auto session = core::session::KitSession::open(reducedKit().dir, so);
     const auto files = session->saveMerged(point, tmp.path("workbench.safetensors"));
     ASSERT_EQ(files.size(), 1u);
