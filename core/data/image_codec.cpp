@@ -4,11 +4,13 @@
 #include <turbojpeg.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <fstream>
 #include <memory>
 
+#include "core/data/npy.h"
 #include "core/errors.h"
 #include "core/io/atomic_file.h"
 
@@ -254,7 +256,30 @@ std::string lower(std::string s) {
 
 bool isImageFileName(const std::string& name) {
     const std::string n = lower(name);
-    return n.ends_with(".jpg") || n.ends_with(".jpeg") || n.ends_with(".png");
+    return n.ends_with(".jpg") || n.ends_with(".jpeg") || n.ends_with(".png") || n.ends_with(".npy");
+}
+
+DecodedImage decodeNpyImage(const std::string& path) {
+    const NpyArray a = readNpy(path);
+    const NpyLayout l = npyImageLayout(a, path);
+    DecodedImage img;
+    img.width = l.width;
+    img.height = l.height;
+    img.channels = l.channels;
+    img.pixels.resize(static_cast<std::size_t>(l.width) * static_cast<std::size_t>(l.height) * static_cast<std::size_t>(l.channels));
+    // Integers are 0..255 pixels; floats [0, 1] (the NYUv2 and Cityscapes releases), scaled by 255.
+    const float top = a.integral ? 255.0f : 1.0f;
+    std::size_t k = 0;
+    for (int y = 0; y < l.height; ++y)
+        for (int x = 0; x < l.width; ++x)
+            for (int c = 0; c < l.channels; ++c) {
+                const float v = a.values[l.at(y, x, c)];
+                if (!(v >= -1e-6f && v <= top + 1e-6f))
+                    throw FormatError(path, std::string("pixel value ") + std::to_string(v) + " at (" + std::to_string(y) + ", " +
+                                                std::to_string(x) + "): " + (a.integral ? "integer images hold 0..255" : "float images hold [0, 1]"));
+                img.pixels[k++] = static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0f, top) * (255.0f / top)));
+            }
+    return img;
 }
 
 DecodedImage decodeImage(const std::uint8_t* data, std::size_t size, const std::string& name) {
@@ -264,11 +289,16 @@ DecodedImage decodeImage(const std::uint8_t* data, std::size_t size, const std::
 }
 
 DecodedImage decodeImageFile(const std::string& path) {
+    if (isNpyFile(path)) return decodeNpyImage(path);
     const std::vector<std::uint8_t> bytes = readFile(path);
     return decodeImage(bytes.data(), bytes.size(), path);
 }
 
 ImageHeader readImageHeader(const std::string& path) {
+    if (isNpyFile(path)) {
+        const NpyLayout l = npyImageLayout(readNpy(path, true), path);
+        return {"npy", l.width, l.height, l.channels, 8};
+    }
     std::vector<std::uint8_t> bytes = readFile(path, 256 * 1024);  // headers sit at the start (EXIF included)
     if (isPng(bytes.data(), bytes.size())) {
         ImageHeader h;

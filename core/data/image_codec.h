@@ -2,7 +2,9 @@
 // same libraries Pillow decodes with, so pixels are identical to a Python pipeline's. The format
 // is taken from the file's first bytes, not its name. 8-bit grey, grey+alpha, RGB, RGBA and
 // palette images; 16-bit grey PNGs (depth maps) keep their 16 bits. Alpha is dropped (as
-// Pillow's convert("RGB") and Hugging Face's image processors do).
+// Pillow's convert("RGB") and Hugging Face's image processors do). A `.npy` file (by name) is an
+// image too: its array's layout as npyImageLayout (npy.h) reads it, integers taken as 0..255
+// pixels, floats as [0, 1] and scaled by 255 (the NYUv2 and Cityscapes .npy releases).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,7 @@ struct DecodedImage {
 };
 
 struct ImageHeader {
-    std::string format;  // "jpeg" or "png"
+    std::string format;  // "jpeg", "png" or "npy"
     int width = 0, height = 0, channels = 0, bits = 8;
 };
 

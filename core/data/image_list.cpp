@@ -1,6 +1,7 @@
 #include "core/data/image_list.h"
 
 #include "core/data/mnist_readers.h"
+#include "core/data/npy.h"
 
 #include <algorithm>
 #include <atomic>
@@ -319,11 +320,42 @@ bool isTargetMapFile(const std::string& path) {
 std::string targetFile(const ImageList& list, std::size_t index, const std::string& dir) {
     if (isTargetMapFile(dir)) return dir;
     if (list.hdf5 || dir.empty()) return {};
-    fs::path rel = fs::path(list.relative.at(index)).replace_extension(".png");
-    const fs::path nested = fs::path(dir) / rel;
+    // The image's relative path, or its file name, with the extension .png or .npy (the map's
+    // own format), whichever exists; the .png path when neither does (for the message).
+    const fs::path rel(list.relative.at(index));
     std::error_code ec;
-    if (fs::exists(nested, ec)) return nested.string();
-    return (fs::path(dir) / rel.filename()).string();
+    for (const fs::path& where : {fs::path(dir) / rel, fs::path(dir) / rel.filename()})
+        for (const char* ext : {".png", ".npy"}) {
+            const fs::path f = fs::path(where).replace_extension(ext);
+            if (fs::exists(f, ec)) return f.string();
+        }
+    return (fs::path(dir) / rel).replace_extension(".png").string();
+}
+
+TargetMap readTargetMap(const std::string& f) {
+    TargetMap t;
+    if (isNpyFile(f)) {
+        const NpyArray a = readNpy(f);
+        const NpyLayout l = npyImageLayout(a, f);
+        t.width = l.width;
+        t.height = l.height;
+        t.channels = l.channels;
+        t.bits = 32;
+        t.values.resize(a.values.size());
+        std::size_t k = 0;
+        for (int y = 0; y < l.height; ++y)
+            for (int x = 0; x < l.width; ++x)
+                for (int c = 0; c < l.channels; ++c) t.values[k++] = a.values[l.at(y, x, c)];
+        return t;
+    }
+    const DecodedImage d = decodeImageFile(f);
+    t.width = d.width;
+    t.height = d.height;
+    t.channels = d.channels;
+    t.bits = d.bits;
+    if (d.bits == 16) t.values.assign(d.pixels16.begin(), d.pixels16.end());
+    else t.values.assign(d.pixels.begin(), d.pixels.end());
+    return t;
 }
 
 TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& indices, const std::string& dir,
@@ -331,40 +363,58 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
     TargetMaps out;
     out.count = static_cast<std::int64_t>(indices.size());
     if (indices.empty()) return out;
-    // Maps held as planes (an HDF5 set's /targets, or a map file): picked, resized and cropped as
-    // the images are.
-    // `picked`: the planes are already those of `indices`, in order.
-    const auto fromPlanes = [&](const float* planes, int H, int W, int bits, bool picked) {
-        out.bits = bits;
+    // Every map through the images' geometry into its place (planar, N × C × H × W); the first
+    // fixes the size and the channels.
+    std::mutex m;
+    const auto place = [&](std::size_t k, TargetMap t, const std::string& name) {
+        t = preprocessTarget(std::move(t), p, name);
+        std::lock_guard<std::mutex> g(m);
+        if (out.values.empty()) {
+            out.width = t.width;
+            out.height = t.height;
+            out.channels = t.channels;
+            out.values.resize(indices.size() * t.values.size());
+        } else if (t.width != out.width || t.height != out.height || t.channels != out.channels) {
+            throw FormatError(name, "the target is " + std::to_string(t.width) + "×" + std::to_string(t.height) + "×" + std::to_string(t.channels) +
+                                        " after preprocessing, the others " + std::to_string(out.width) + "×" + std::to_string(out.height) + "×" +
+                                        std::to_string(out.channels));
+        }
+        out.bits = std::max(out.bits, t.bits);
+        const std::size_t plane = static_cast<std::size_t>(t.width) * static_cast<std::size_t>(t.height);
+        const auto C = static_cast<std::size_t>(t.channels);
+        float* dst = out.values.data() + k * plane * C;
+        for (std::size_t i = 0; i < plane; ++i)
+            for (std::size_t c = 0; c < C; ++c) dst[c * plane + i] = static_cast<float>(t.values[i * C + c] * scale);
+    };
+    // Maps held as planes (an HDF5 set's /targets, or one file of maps), one channel each.
+    const auto fromPlanes = [&](const float* planes, int H, int W, int bits, bool picked, const std::string& name) {
         const std::size_t plane = static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
         for (std::size_t k = 0; k < indices.size(); ++k) {
             const float* src = planes + (picked ? k : indices[k]) * plane;
-            std::vector<float> map = resizeNearest(src, W, H, 1, resizedSize(p, W, H).first, resizedSize(p, W, H).second);
-            auto [w, h] = resizedSize(p, W, H);
-            if (p.crop > 0 && (w != p.crop || h != p.crop)) {
-                const auto [top, left] = cropOrigin(w, h, p.crop);
-                std::vector<float> c(static_cast<std::size_t>(p.crop) * static_cast<std::size_t>(p.crop));
-                for (int y = 0; y < p.crop; ++y)
-                    for (int x = 0; x < p.crop; ++x)
-                        c[static_cast<std::size_t>(y * p.crop + x)] = map[static_cast<std::size_t>((y + top) * w + x + left)];
-                map = std::move(c);
-                w = h = p.crop;
-            }
-            if (k == 0) {
-                out.width = w;
-                out.height = h;
-                out.values.resize(indices.size() * static_cast<std::size_t>(w * h));
-            }
-            for (std::size_t i = 0; i < map.size(); ++i) out.values[k * map.size() + i] = static_cast<float>(map[i] * scale);
+            place(k, TargetMap{W, H, 1, bits, std::vector<float>(src, src + plane)}, name);
         }
         return out;
     };
     if (dir.empty()) {
         if (!list.hdf5 || list.hdf5->targets.empty())
-            throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG maps, or an IDX file of maps) for this task");
+            throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG or .npy maps, or one file of maps) for this task");
         const auto& s = *list.hdf5;
         if (s.targetChannels != 1) throw FormatError(list.source, "/targets must have one channel per pixel for a kit task");
-        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 32, false);
+        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 32, false, list.source);
+    }
+    if (isTargetMapFile(dir) && isNpyFile(dir)) {  // N×H×W (or N×H×W×C) maps in one array
+        const NpyArray a = readNpy(dir);
+        if (a.shape.size() != 3 && !(a.shape.size() == 4 && (a.shape[3] == 1 || a.shape[3] == 3)))
+            throw FormatError(dir, "a file of target maps must be N×H×W or N×H×W×C (C = 1 or 3)");
+        if (static_cast<std::size_t>(a.shape[0]) != list.count())
+            throw FormatError(dir, "holds " + std::to_string(a.shape[0]) + " maps for the " + std::to_string(list.count()) + " images of " + list.source);
+        const int H = static_cast<int>(a.shape[1]), W = static_cast<int>(a.shape[2]), C = a.shape.size() == 4 ? static_cast<int>(a.shape[3]) : 1;
+        const std::size_t each = static_cast<std::size_t>(H) * static_cast<std::size_t>(W) * static_cast<std::size_t>(C);
+        for (std::size_t k = 0; k < indices.size(); ++k) {
+            const float* src = a.values.data() + indices[k] * each;
+            place(k, TargetMap{W, H, C, 32, std::vector<float>(src, src + each)}, dir);
+        }
+        return out;
     }
     if (isTargetMapFile(dir)) {
         std::vector<std::int64_t> dims;
@@ -373,28 +423,13 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
         if (dims.size() != 3) throw FormatError(dir, "target maps must be N×H×W, not " + std::to_string(dims.size()) + "-D");
         if (static_cast<std::size_t>(dims[0]) != list.count())
             throw FormatError(dir, "holds " + std::to_string(dims[0]) + " maps for the " + std::to_string(list.count()) + " images of " + list.source);
-        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits, true);
+        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits, true, dir);
     }
-    std::mutex m;
     parallelFor(indices.size(), 8, [&](unsigned, std::size_t begin, std::size_t end) {
         for (std::size_t k = begin; k < end; ++k) {
             if (cancel) cancel->throwIfCancelled();
             const std::string f = targetFile(list, indices[k], dir);
-            const DecodedImage t = preprocessTarget(decodeImageFile(f), p, f);
-            std::lock_guard<std::mutex> g(m);
-            if (t.bits == 16) out.bits = 16;
-            if (out.values.empty()) {
-                out.width = t.width;
-                out.height = t.height;
-                out.values.resize(indices.size() * static_cast<std::size_t>(t.width * t.height));
-            } else if (t.width != out.width || t.height != out.height) {
-                throw FormatError(f, "the target is " + std::to_string(t.width) + "×" + std::to_string(t.height) + " after preprocessing, the others " +
-                                         std::to_string(out.width) + "×" + std::to_string(out.height));
-            }
-            const std::size_t plane = static_cast<std::size_t>(t.width) * static_cast<std::size_t>(t.height);
-            float* dst = out.values.data() + k * plane;
-            for (std::size_t i = 0; i < plane; ++i)
-                dst[i] = static_cast<float>((t.bits == 16 ? t.pixels16[i] : t.pixels[i]) * scale);
+            place(k, readTargetMap(f), f);
         }
     });
     return out;

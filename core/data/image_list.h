@@ -41,17 +41,21 @@ ImageList listImages(const std::string& path);
 ImageSet loadImages(const ImageList& list, const std::vector<std::size_t>& indices, const Preprocess& preprocess,
                     const std::string& name, ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
 
-// Dense targets of the images at `indices`, one channel per pixel after the images' geometry:
-// from files in `dir` with the image's relative path and a .png extension (or its file name
-// stem + .png directly in `dir`), from one IDX file of maps when `dir` is a file, or from an HDF5
-// set's /targets when `dir` is empty. Values are multiplied by `scale`. N × H × W floats.
+// Dense targets of the images at `indices`, after the images' geometry: from files in `dir`
+// with the image's relative path (or its file name) and the extension .png or .npy, from one
+// file of maps when `dir` is a file (IDX, or a .npy array N×H×W[×C], in the images' order), or
+// from an HDF5 set's /targets when `dir` is empty. Values as stored (PNG samples, or numbers)
+// times `scale`, N × C × H × W floats (C = 1, or 3 for normals maps).
 struct TargetMaps {
     std::int64_t count = 0, height = 0, width = 0;
-    int bits = 8;  // 16 when any map was a 16-bit PNG (32 for HDF5 floats)
+    int channels = 1;
+    int bits = 8;  // 16 when any map was a 16-bit PNG; 32 for stored numbers (.npy, IDX float32, HDF5)
     std::vector<float> values;
 };
 TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& indices, const std::string& dir,
                        const Preprocess& preprocess, double scale, const CancelToken* cancel = nullptr);
+// One target file as stored: a PNG (8- or 16-bit, grey or RGB) or a .npy map.
+TargetMap readTargetMap(const std::string& file);
 // The target file of image `index` (for messages and checks); empty for HDF5 sets.
 std::string targetFile(const ImageList& list, std::size_t index, const std::string& dir);
 // Whether `targets` names one file of maps kept apart from the images — IDX, unsigned bytes (class

@@ -103,21 +103,17 @@ DecodedImage preprocessImage(const DecodedImage& image, const Preprocess& p, con
     return img;
 }
 
-DecodedImage preprocessTarget(const DecodedImage& target, const Preprocess& p, const std::string& name) {
-    if (target.channels != 1) throw FormatError(name, "a target must have one channel (a class index or a value per pixel)");
-    DecodedImage t = target;
+TargetMap preprocessTarget(TargetMap t, const Preprocess& p, const std::string& name) {
     const auto [w, h] = resizedSize(p, t.width, t.height);
     if (w != t.width || h != t.height) {
-        if (t.bits == 16) t.pixels16 = resizeNearest(t.pixels16.data(), t.width, t.height, 1, w, h);
-        else t.pixels = resizeNearest(t.pixels.data(), t.width, t.height, 1, w, h);
+        t.values = resizeNearest(t.values.data(), t.width, t.height, t.channels, w, h);
         t.width = w;
         t.height = h;
     }
     checkCrop(p, w, h, name);
     if (p.crop > 0 && (w != p.crop || h != p.crop)) {
         const auto [top, left] = cropOrigin(w, h, p.crop);
-        if (t.bits == 16) t.pixels16 = cropRows(t.pixels16, w, 1, top, left, p.crop);
-        else t.pixels = cropRows(t.pixels, w, 1, top, left, p.crop);
+        t.values = cropRows(t.values, w, t.channels, top, left, p.crop);
         t.width = t.height = p.crop;
     }
     return t;

@@ -42,7 +42,15 @@ std::pair<int, int> cropOrigin(int width, int height, int crop);
 // An image → crop × crop × channels HWC uint8 (or its own size without crop). FormatError
 // naming `name` when the image is smaller than the crop.
 DecodedImage preprocessImage(const DecodedImage& image, const Preprocess& p, const std::string& name);
-// A single-channel target (8- or 16-bit) through the same geometry, nearest sampling.
-DecodedImage preprocessTarget(const DecodedImage& target, const Preprocess& p, const std::string& name);
+// A dense target as read from its file: values as stored (PNG samples, or a .npy's numbers),
+// interleaved channels (1, or 3 for surface normals).
+struct TargetMap {
+    int width = 0, height = 0, channels = 1;
+    int bits = 8;  // 8 or 16 (PNG samples), 32 (stored numbers: .npy, IDX float32, HDF5)
+    std::vector<float> values;  // height × width × channels
+};
+// A target through the images' geometry, nearest sampling (classes stay classes, invalid pixels
+// stay invalid).
+TargetMap preprocessTarget(TargetMap target, const Preprocess& p, const std::string& name);
 
 }  // namespace ms::core::data
