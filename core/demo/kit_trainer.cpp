@@ -99,8 +99,10 @@ at::Tensor demoTargets(const kit::Task& task, const data::ImageSet& set, const s
                 edgeTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<float>());
             return t;
         }
+        case TaskType::Depth:
+        case TaskType::Normals: break;  // not demo tasks (demo_tasks.h)
     }
-    return {};
+    throw InvalidArgument("the demo has no " + taskTypeName(task.type) + " task");
 }
 
 at::Tensor allDemoTargets(const kit::Task& task, const data::ImageSet& set) {

@@ -65,7 +65,7 @@ std::string describe(const ResolvedHead& h) {
 ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const model::Encoder& expert) {
     const kit::VitConfig& c = base.config;
     const std::int64_t D = c.width, p2 = static_cast<std::int64_t>(c.patchSize) * c.patchSize;
-    const bool dense = t.type != TaskType::Classification;
+    const bool dense = kit::isDense(t.type);
     ResolvedHead h;
     h.config.patchSize = c.patchSize;
     h.config.pooling = model::parsePooling(t.head.pool);
@@ -131,12 +131,15 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
             h.params = {{"head.weight", w.clone()}, {"head.bias", b.clone()}};
         }
     }
-    if (t.classes > 0 && !h.params.empty() && t.type != TaskType::Regression && h.config.outputs != t.classes)
+    const int values = kit::valueChannels(t.type);  // regression and depth 1, normals 3
+    if (t.classes > 0 && !h.params.empty() && !values && h.config.outputs != t.classes)
         throw FormatError(t.head.file.empty() ? t.expert : t.head.file,
                           where + "the head has " + std::to_string(h.config.outputs) + " outputs, the kit says " + std::to_string(t.classes) + " classes");
-    if (h.params.empty()) h.config.outputs = t.type == TaskType::Regression ? 1 : t.classes;  // labels may still tell (below)
-    if (t.type == TaskType::Regression && !h.params.empty() && h.config.outputs != 1)
-        throw FormatError(t.head.file.empty() ? t.expert : t.head.file, where + "a regression head has 1 output per pixel, this one " + std::to_string(h.config.outputs));
+    if (h.params.empty()) h.config.outputs = values ? values : t.classes;  // labels may still tell (below)
+    if (values && !h.params.empty() && h.config.outputs != values)
+        throw FormatError(t.head.file.empty() ? t.expert : t.head.file, where + "a " + taskTypeName(t.type) + " head has " + std::to_string(values) +
+                                                                            " output" + (values > 1 ? "s" : "") + " per pixel, this one " +
+                                                                            std::to_string(h.config.outputs));
     return h;
 }
 
@@ -149,7 +152,7 @@ bool hasTargets(const data::ImageList& l, const std::string& dir) { return !dir.
 
 // What the task can score with these sources, and what is wrong with them (problems).
 void requirements(const TaskEntry& t, const Sources& s, const ResolvedHead& h, TaskReport& r, std::vector<std::string>& problems) {
-    const bool dense = t.type != TaskType::Classification;
+    const bool dense = kit::isDense(t.type);
     r.images = static_cast<std::int64_t>(s.images.count());
     r.evalImages = s.eval ? static_cast<std::int64_t>(s.eval->count()) : 0;
     r.labelled = dense ? hasTargets(s.images, t.targets) : s.images.labelled();
@@ -248,28 +251,63 @@ std::uint64_t datasetSeed(std::uint64_t seed, const std::string& key) {
 
 at::Tensor denseTargets(const TaskEntry& t, const data::ImageList& list, const std::vector<std::size_t>& idx, const std::string& dir,
                         const data::Preprocess& p, const data::ImageSet& images, int outputs, const CancelToken* cancel) {
-    double scale = t.targetScale;
-    if (t.type == TaskType::Segmentation) scale = 1.0;
-    const data::TargetMaps m = data::loadTargets(list, idx, dir, p, scale > 0 ? scale : 1.0, cancel);
+    const data::TargetMaps m = data::loadTargets(list, idx, dir, p, 1.0, cancel);  // values as stored
+    const auto fileOf = [&](std::int64_t k) { return dir.empty() ? list.source : data::targetFile(list, idx[static_cast<std::size_t>(k)], dir); };
+    const std::string where = "task " + t.name + ": ";
     if (m.height != images.height || m.width != images.width)
-        throw FormatError(dir.empty() ? list.source : dir, "task " + t.name + ": targets are " + std::to_string(m.width) + "×" +
+        throw FormatError(dir.empty() ? list.source : dir, where + "targets are " + std::to_string(m.width) + "×" +
                                                               std::to_string(m.height) + " after preprocessing, the images " +
                                                               std::to_string(images.width) + "×" + std::to_string(images.height));
-    at::Tensor v = at::from_blob(const_cast<float*>(m.values.data()), {m.count, m.height, m.width}, at::kFloat).clone();
-    if (t.type == TaskType::Segmentation) {
-        const float mx = m.values.empty() ? 0.f : v.max().item<float>();
-        if (mx >= static_cast<float>(outputs) || (!m.values.empty() && v.min().item<float>() < 0)) {
-            // Name the first file at fault.
-            for (std::size_t k = 0; k < idx.size(); ++k)
-                if (v[static_cast<std::int64_t>(k)].max().item<float>() >= static_cast<float>(outputs))
-                    throw FormatError(dir.empty() ? list.source : data::targetFile(list, idx[k], dir),
-                                      "task " + t.name + ": class " + std::to_string(static_cast<int>(v[static_cast<std::int64_t>(k)].max().item<float>())) +
-                                          " in the mask, the task has " + std::to_string(outputs) + " classes");
+    const int channels = t.type == TaskType::Segmentation ? 1 : kit::valueChannels(t.type);
+    if (m.channels != channels)
+        throw FormatError(fileOf(0), where + "a " + taskTypeName(t.type) + " map has " + std::to_string(channels) + " channel" +
+                                         (channels > 1 ? "s (x, y, z)" : "") + " per pixel, this one " + std::to_string(m.channels));
+    at::Tensor v = at::from_blob(const_cast<float*>(m.values.data()), {m.count, m.channels, m.height, m.width}, at::kFloat).clone();
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    switch (t.type) {
+        case TaskType::Segmentation: {
+            // The unlabelled value: the kit's, else 255 in 8/16-bit masks (VOC, ADE20K, Cityscapes
+            // PNGs) and -1 in stored numbers (the NYUv2 .npy release). Every other value is a class.
+            const int ignore = t.ignoreIndex ? *t.ignoreIndex : (m.bits == 32 ? -1 : 255);
+            v = v.squeeze(1);
+            const at::Tensor ignored = v.eq(static_cast<float>(ignore));
+            const at::Tensor bad = ~ignored & (v.lt(0) | v.ge(static_cast<float>(outputs)) | v.ne(v.floor()));
+            if (bad.any().item<bool>())
+                for (std::int64_t k = 0; k < m.count; ++k)
+                    if (bad[k].any().item<bool>()) {
+                        const float value = v[k].masked_select(bad[k])[0].item<float>();
+                        throw FormatError(fileOf(k), where + "class " + (value == std::floor(value) ? std::to_string(static_cast<long long>(value))
+                                                                                                      : std::to_string(value)) +
+                                                         " in the mask, the task has " + std::to_string(outputs) + " classes (0.." +
+                                                         std::to_string(outputs - 1) + "; unlabelled: " + std::to_string(ignore) + ")");
+                    }
+            return v.masked_fill(ignored, -1.0f).to(at::kLong);
         }
-        return v.to(at::kLong);
+        case TaskType::Depth: {
+            // Invalid: the kit's invalid_value (default 0) as stored, or not a number. Values: the
+            // kit's target_scale, else millimetres in 16-bit PNGs, [0, 1] in 8-bit ones, as stored in numbers.
+            const at::Tensor invalid = v.eq(static_cast<float>(t.invalidValue.value_or(0.0))) | ~at::isfinite(v);
+            const double scale = t.targetScale > 0 ? t.targetScale : m.bits == 16 ? 0.001 : m.bits == 8 ? 1.0 / 255.0 : 1.0;
+            return (v * scale).masked_fill(invalid, nan);
+        }
+        case TaskType::Normals: {
+            // PNGs encode (n + 1)/2 and a black pixel is invalid; stored numbers are the vectors,
+            // the zero vector invalid. The truth is made unit length.
+            at::Tensor invalid;
+            if (m.bits <= 16) {
+                invalid = v.eq(0).all(1, true);
+                v = v / (m.bits == 16 ? 65535.0f : 255.0f) * 2.0f - 1.0f;
+            } else {
+                invalid = v.eq(0).all(1, true) | ~at::isfinite(v).all(1, true);
+            }
+            v = v / v.norm(2, 1, true).clamp_min(1e-12);
+            return v.masked_fill(invalid.expand_as(v), nan);
+        }
+        default:
+            if (t.targetScale > 0) return v * t.targetScale;
+            if (m.bits <= 16) return v / (m.bits == 16 ? 65535.f : 255.f);  // PNG maps to [0, 1] unless scaled
+            return v;
     }
-    if (t.targetScale <= 0 && m.bits <= 16) v = v / (m.bits == 16 ? 65535.f : 255.f);  // PNG maps to [0, 1] unless scaled
-    return v.unsqueeze(1);
 }
 
 }  // namespace
@@ -326,7 +364,7 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     // A data set's re-alignment images are decoded only when a task on it can train on them.
     auto canRealign = [&](std::size_t i) {
         const TaskEntry& t = k.tasks[i];
-        return t.type != TaskType::Classification ? hasTargets(sources[i].images, t.targets) : sources[i].images.labelled();
+        return kit::isDense(t.type) ? hasTargets(sources[i].images, t.targets) : sources[i].images.labelled();
     };
     std::map<std::string, bool> realignNeeded;
     for (std::size_t i = 0; i < k.tasks.size(); ++i) realignNeeded[k.tasks[i].dataset] = realignNeeded[k.tasks[i].dataset] || canRealign(i);
@@ -350,7 +388,7 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
             throw FormatError(k.path, "task " + t.name + ": dataset '" + t.dataset + "' is shared with a task that names other images");
         }
         st.probe = it->second.probe;
-        const bool dense = t.type != TaskType::Classification;
+        const bool dense = kit::isDense(t.type);
         if (canRealign(i)) {
             st.realign = it->second.realign;
             st.realignTargets = dense ? denseTargets(t, L, it->second.realignIdx, t.targets, pre, *st.realign, st.task.outputs, cancel)

@@ -1,9 +1,10 @@
 #include "core/eval/task_batches.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/errors.h"
 #include "core/kit/metrics.h"
-
-#include <cmath>
 
 namespace ms::core::eval {
 
@@ -59,35 +60,133 @@ at::Tensor labelTargets(const data::ImageSet& set, const std::vector<std::size_t
     return t;
 }
 
+namespace {
+
+// Mean of `perPixel` over `valid` (bool, same shape); 0 when nothing is valid.
+at::Tensor maskedMean(const at::Tensor& perPixel, const at::Tensor& valid) {
+    return (perPixel * valid).sum() / valid.sum().clamp_min(1);
+}
+
+// Normals: the cosine between the L2-normalised prediction and the truth, and which pixels
+// count ([B, H, W] each).
+std::pair<at::Tensor, at::Tensor> normalsCosine(const at::Tensor& out, const at::Tensor& targets) {
+    const at::Tensor valid = at::isfinite(targets).all(1);
+    const at::Tensor truth = at::nan_to_num(targets, 0.0);
+    const at::Tensor pred = out / out.norm(2, 1, true).clamp_min(1e-12);
+    return {(pred * truth).sum(1), valid};
+}
+
+}  // namespace
+
 at::Tensor taskLoss(const kit::Task& task, const at::Tensor& out, const at::Tensor& targets) {
-    if (task.type == TaskType::Regression) return at::mse_loss(out, targets);
-    return at::cross_entropy_loss(out, targets);
+    switch (task.type) {
+        case TaskType::Regression: return at::mse_loss(out, targets);
+        case TaskType::Depth: {
+            const at::Tensor valid = at::isfinite(targets);
+            return maskedMean((out - at::nan_to_num(targets, 0.0)).abs(), valid);
+        }
+        case TaskType::Normals: {
+            const auto [cosine, valid] = normalsCosine(out, targets);
+            return maskedMean(1.0 - cosine, valid);
+        }
+        case TaskType::Segmentation: {
+            const at::Tensor sum = at::cross_entropy_loss(out, targets, {}, at::Reduction::Sum, -1);
+            return sum / targets.ge(0).sum().clamp_min(1);
+        }
+        default: return at::cross_entropy_loss(out, targets);
+    }
 }
 
 MetricAccumulator::MetricAccumulator(const kit::Task& task) : m_task(task) {
-    if (task.type != TaskType::Regression) m_confusion = at::zeros({task.outputs * task.outputs}, at::kLong);
+    if (!kit::predictsValues(task.type)) m_confusion = at::zeros({task.outputs * task.outputs}, at::kLong);
 }
 
 void MetricAccumulator::add(const at::Tensor& output, const at::Tensor& targets) {
-    if (m_task.type == TaskType::Regression) {
-        m_squaredError += (output.detach().to(at::kDouble) - targets.to(at::kDouble)).pow(2).sum().item<double>();
-        m_count += targets.numel();
-        return;
+    const at::Tensor out = output.detach();
+    switch (m_task.type) {
+        case TaskType::Regression:
+            m_squaredError += (out.to(at::kDouble) - targets.to(at::kDouble)).pow(2).sum().item<double>();
+            m_count += targets.numel();
+            return;
+        case TaskType::Depth: {
+            const at::Tensor valid = at::isfinite(targets);
+            const at::Tensor p = out.to(at::kDouble).masked_select(valid), t = targets.to(at::kDouble).masked_select(valid);
+            const at::Tensor d = p - t;
+            m_squaredError += d.pow(2).sum().item<double>();
+            m_absError += d.abs().sum().item<double>();
+            const at::Tensor nz = t.ne(0);
+            m_relError += (d.abs().masked_select(nz) / t.masked_select(nz).abs()).sum().item<double>();
+            m_relCount += nz.sum().item<std::int64_t>();
+            const at::Tensor pos = p.gt(0) & t.gt(0);
+            const at::Tensor pp = p.masked_select(pos), tt = t.masked_select(pos);
+            m_delta1 += at::maximum(pp / tt, tt / pp).lt(1.25).sum().item<std::int64_t>();
+            m_count += p.numel();
+            return;
+        }
+        case TaskType::Normals: {
+            const auto [cosine, valid] = normalsCosine(out.to(at::kDouble), targets.to(at::kDouble));
+            const at::Tensor angles = at::rad2deg(at::acos(cosine.masked_select(valid).clamp(-1.0, 1.0))).to(at::kFloat).contiguous();
+            m_angles.insert(m_angles.end(), angles.data_ptr<float>(), angles.data_ptr<float>() + angles.numel());
+            m_count += angles.numel();
+            return;
+        }
+        default: {
+            const std::int64_t K = m_task.outputs;
+            const at::Tensor truth = targets.to(at::kLong).flatten();
+            const at::Tensor valid = truth.ge(0);
+            const at::Tensor pred = out.argmax(1).flatten().masked_select(valid);
+            m_confusion += at::bincount(truth.masked_select(valid) * K + pred, {}, K * K);
+            m_count += pred.numel();
+        }
     }
-    const std::int64_t K = m_task.outputs;
-    const at::Tensor pred = output.detach().argmax(1).flatten();
-    const at::Tensor truth = targets.to(at::kLong).flatten();
-    m_confusion += at::bincount(truth * K + pred, {}, K * K);
-    m_count += truth.numel();
 }
 
-double MetricAccumulator::value() const {
-    if (m_count == 0) return 0;
-    if (m_task.type == TaskType::Regression) return std::sqrt(m_squaredError / static_cast<double>(m_count));
+double MetricAccumulator::value() const { return value(m_task.metric); }
+
+std::vector<std::pair<kit::Metric, double>> MetricAccumulator::values() const {
+    std::vector<std::pair<kit::Metric, double>> out;
+    for (kit::Metric m : kit::metricsOf(m_task.type)) out.emplace_back(m, value(m));
+    return out;
+}
+
+double MetricAccumulator::value(kit::Metric m) const {
+    using M = kit::Metric;
+    if (m_count == 0) return std::nan("");
+    const auto n = static_cast<double>(m_count);
+    switch (m) {
+        case M::Rmse: return std::sqrt(m_squaredError / n);
+        case M::AbsError: return m_absError / n;
+        case M::RelError: return m_relCount ? m_relError / static_cast<double>(m_relCount) : std::nan("");
+        case M::Delta1: return static_cast<double>(m_delta1) / n;
+        case M::MeanAngle: {
+            double s = 0;
+            for (float a : m_angles) s += a;
+            return s / n;
+        }
+        case M::MedianAngle: {  // as numpy.median: the mean of the two middle values for an even count
+            std::vector<float> a = m_angles;
+            const std::size_t mid = a.size() / 2;
+            std::nth_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(mid), a.end());
+            const double hi = a[mid];
+            if (a.size() % 2) return hi;
+            return (static_cast<double>(*std::max_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(mid))) + hi) / 2;
+        }
+        case M::Within11:
+        case M::Within22:
+        case M::Within30: {
+            const double limit = m == M::Within11 ? 11.25 : m == M::Within22 ? 22.5 : 30.0;
+            std::int64_t k = 0;
+            for (float a : m_angles) k += a < limit;
+            return 100.0 * static_cast<double>(k) / n;
+        }
+        default: break;
+    }
+    if (!m_confusion.defined()) return std::nan("");
     const std::int64_t K = m_task.outputs;
-    const at::Tensor c = m_confusion.reshape({K, K});
     const auto* p = m_confusion.data_ptr<std::int64_t>();
-    if (m_task.metric == kit::Metric::Accuracy) return static_cast<double>(c.trace().item<std::int64_t>()) / static_cast<double>(m_count);
+    std::int64_t diagonal = 0;
+    for (std::int64_t k = 0; k < K; ++k) diagonal += p[k * K + k];
+    if (m == M::Accuracy || m == M::PixelAccuracy) return static_cast<double>(diagonal) / n;
     // mIoU over the classes present in the prediction or the truth (as kit::meanIoU).
     double sum = 0;
     int present = 0;

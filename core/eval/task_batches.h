@@ -26,23 +26,33 @@ std::vector<std::vector<std::size_t>> batchesOf(std::size_t n, std::size_t batch
 
 // The class labels at `indices` as int64 [B] (InvalidArgument when the set has none).
 at::Tensor labelTargets(const data::ImageSet& set, const std::vector<std::size_t>& indices);
-// Cross-entropy (classification, segmentation) or mean squared error (regression).
+// Targets by task type: classification int64 [B]; segmentation int64 [B, H, W] with -1 on
+// ignored pixels; regression float [B, 1, H, W]; depth float [B, 1, H, W] and normals float
+// [B, 3, H, W], NaN on invalid pixels. Ignored and invalid pixels count in no loss and no metric.
+//
+// The training loss: cross-entropy (classification; segmentation, ignoring -1), mean squared
+// error (regression), L1 over valid pixels (depth), 1 − cosine between the L2-normalised
+// prediction and the truth over valid pixels (normals). A batch with no valid pixel gives 0.
 at::Tensor taskLoss(const kit::Task& task, const at::Tensor& output, const at::Tensor& targets);
 
-// The task's metric over any number of batches (accuracy, mIoU, RMSE on all pixels), from
-// running sums: a confusion matrix (classification, segmentation) or the squared error
-// (regression) — memory does not grow with the number of images.
+// The task's metrics over any number of batches, accumulated over the whole split (not averaged
+// per batch): a confusion matrix (classification, segmentation), error sums (regression,
+// depth), the angles (normals: the median needs them all; 4 bytes per valid pixel).
 class MetricAccumulator {
 public:
     explicit MetricAccumulator(const kit::Task& task);
     void add(const at::Tensor& output, const at::Tensor& targets);
-    double value() const;
+    double value() const;  // the task's primary metric
+    // Every metric of the task's type (kit::metricsOf), in that order.
+    std::vector<std::pair<kit::Metric, double>> values() const;
+    double value(kit::Metric m) const;
 
 private:
     kit::Task m_task;
     at::Tensor m_confusion;  // [K·K] int64: truth · K + predicted
-    double m_squaredError = 0;
-    std::int64_t m_count = 0;
+    double m_squaredError = 0, m_absError = 0, m_relError = 0;
+    std::int64_t m_count = 0, m_relCount = 0, m_delta1 = 0;
+    std::vector<float> m_angles;  // degrees
 };
 
 }  // namespace ms::core::eval

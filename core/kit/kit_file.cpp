@@ -233,7 +233,7 @@ KitFile readKitFile(const std::string& path) {
         if (!tasks || !tasks.IsSequence() || tasks.size() == 0) throw FormatError(path, "`tasks` must list at least one task");
         static const std::vector<std::string> taskKeys = {"name",    "expert",       "images", "eval",    "targets", "eval_targets",
                                                           "type",    "metric",       "classes", "target_scale", "head", "pool",
-                                                          "dataset", "expert_score"};
+                                                          "dataset", "expert_score", "ignore_index", "invalid_value"};
         std::set<std::string> names;
         for (std::size_t i = 0; i < tasks.size(); ++i) {
             const YAML::Node t = tasks[i];
@@ -261,13 +261,30 @@ KitFile readKitFile(const std::string& path) {
             if (t["pool"]) e.head.pool = scalar(t["pool"], path, where + "pool ");
             if (e.head.pool != "cls" && e.head.pool != "mean") throw FormatError(path, where + "pool: 'cls' or 'mean', not '" + e.head.pool + "'");
             e.dataset = t["dataset"] ? scalar(t["dataset"], path, where + "dataset ") : e.images;
+            if (t["ignore_index"]) {
+                if (e.type != TaskType::Segmentation) throw FormatError(path, where + "ignore_index belongs to segmentation tasks");
+                e.ignoreIndex = t["ignore_index"].as<int>();
+            }
+            if (t["invalid_value"]) {
+                if (e.type != TaskType::Depth) throw FormatError(path, where + "invalid_value belongs to depth tasks");
+                e.invalidValue = t["invalid_value"].as<double>();
+            }
+            if (e.metric) {
+                const auto& allowed = kit::metricsOf(e.type);
+                if (std::find(allowed.begin(), allowed.end(), *e.metric) == allowed.end()) {
+                    std::string names;
+                    for (auto m : allowed) names += (names.empty() ? "" : ", ") + kit::metricName(m);
+                    throw FormatError(path, where + "metric " + kit::metricName(*e.metric) + " is not one of a " + taskTypeName(e.type) +
+                                                " task's (" + names + ")");
+                }
+            }
             if (t["expert_score"]) {
                 e.expertScore = t["expert_score"].as<double>();
                 if (!std::isfinite(*e.expertScore)) throw FormatError(path, where + "expert_score must be a finite number");
                 if (e.eval.empty()) throw FormatError(path, where + "expert_score is the expert's score on `eval`, and the task has no eval set");
             }
             if (e.type == TaskType::Classification && (!e.targets.empty() || !e.evalTargets.empty()))
-                throw FormatError(path, where + "targets belong to dense tasks (type: segmentation or regression)");
+                throw FormatError(path, where + "targets belong to dense tasks (type: segmentation, regression, depth or normals)");
             k.tasks.push_back(std::move(e));
         }
     } catch (const YAML::Exception& e) {
@@ -317,6 +334,8 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
         if (!t.evalTargets.empty()) y << YAML::Key << "eval_targets" << YAML::Value << relativeTo(t.evalTargets, dir);
         if (t.classes > 0) y << YAML::Key << "classes" << YAML::Value << t.classes;
         if (t.targetScale > 0) y << YAML::Key << "target_scale" << YAML::Value << t.targetScale;
+        if (t.ignoreIndex) y << YAML::Key << "ignore_index" << YAML::Value << *t.ignoreIndex;
+        if (t.invalidValue) y << YAML::Key << "invalid_value" << YAML::Value << *t.invalidValue;
         if (!t.head.file.empty() || !t.head.kind.empty()) {
             y << YAML::Key << "head" << YAML::Value << YAML::Flow << YAML::BeginMap;
             if (t.head.kind == "zeroshot") y << YAML::Key << "text" << YAML::Value << relativeTo(t.head.file, dir);

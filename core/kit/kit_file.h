@@ -36,7 +36,9 @@ struct TaskEntry {
     TaskType type = TaskType::Classification;
     std::optional<kit::Metric> metric;   // default by type
     int classes = 0;                      // 0: from the head, else the labels
-    double targetScale = 0;               // regression: value = PNG value × scale (0: 1/255 or 1/65535)
+    double targetScale = 0;               // regression, depth: value = stored value × scale (0: see docs/kits.md)
+    std::optional<int> ignoreIndex;       // segmentation: the mask value of unlabelled pixels (default 255, -1 for .npy)
+    std::optional<double> invalidValue;   // depth: the stored value of invalid pixels (default 0)
     HeadSpec head;
     std::string dataset;                  // share key; default: the images path
     std::optional<double> expertScore;    // the expert's score on the whole eval set, as its producer

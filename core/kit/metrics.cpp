@@ -6,22 +6,49 @@
 
 namespace ms::core::kit {
 
+namespace {
+constexpr Metric kAll[] = {Metric::Accuracy,  Metric::MeanIoU,   Metric::PixelAccuracy, Metric::Rmse,
+                           Metric::AbsError,  Metric::RelError,  Metric::Delta1,        Metric::MeanAngle,
+                           Metric::MedianAngle, Metric::Within11, Metric::Within22,      Metric::Within30};
+}  // namespace
+
 std::string metricName(Metric m) {
     switch (m) {
         case Metric::Accuracy: return "accuracy";
         case Metric::MeanIoU: return "miou";
+        case Metric::PixelAccuracy: return "pixel_accuracy";
         case Metric::Rmse: return "rmse";
+        case Metric::AbsError: return "abs_error";
+        case Metric::RelError: return "rel_error";
+        case Metric::Delta1: return "delta1";
+        case Metric::MeanAngle: return "mean_angle";
+        case Metric::MedianAngle: return "median_angle";
+        case Metric::Within11: return "within_11_25";
+        case Metric::Within22: return "within_22_5";
+        case Metric::Within30: return "within_30";
     }
     return "?";
 }
 
 Metric parseMetric(const std::string& name) {
-    for (Metric m : {Metric::Accuracy, Metric::MeanIoU, Metric::Rmse})
+    std::string all;
+    for (Metric m : kAll) {
         if (metricName(m) == name) return m;
-    throw InvalidArgument("unknown metric '" + name + "' (accuracy, miou, rmse)");
+        all += (all.empty() ? "" : ", ") + metricName(m);
+    }
+    throw InvalidArgument("unknown metric '" + name + "' (" + all + ")");
 }
 
-bool higherIsBetter(Metric m) { return m != Metric::Rmse; }
+bool higherIsBetter(Metric m) {
+    switch (m) {
+        case Metric::Rmse:
+        case Metric::AbsError:
+        case Metric::RelError:
+        case Metric::MeanAngle:
+        case Metric::MedianAngle: return false;
+        default: return true;
+    }
+}
 
 double accuracy(const std::vector<std::int32_t>& predicted, const std::vector<std::int32_t>& labels) {
     if (predicted.size() != labels.size() || labels.empty()) throw InvalidArgument("accuracy: sizes differ or empty");

@@ -1,5 +1,6 @@
-// Task metrics on plain arrays (no torch): what downstream evaluation reports per task, and what
-// normalized performance divides. Higher is better for accuracy and mIoU, lower for RMSE.
+// Task metrics (no torch): their names, their direction, and reference computations on plain
+// arrays. Downstream evaluation accumulates them over whole splits (eval/task_batches.h); each
+// task type reports the set docs/sweeps.md lists (task.h: metricsOf), one of them primary.
 #pragma once
 
 #include <cstddef>
@@ -9,9 +10,24 @@
 
 namespace ms::core::kit {
 
-enum class Metric { Accuracy, MeanIoU, Rmse };
+enum class Metric {
+    Accuracy,       // classification
+    MeanIoU,        // segmentation: mean over classes present in prediction or truth of ∩/∪
+    PixelAccuracy,  // segmentation: fraction of labelled pixels right
+    Rmse,           // regression, depth: √mean (p − t)² over valid pixels
+    AbsError,       // depth: mean |p − t|
+    RelError,       // depth: mean |p − t| / t
+    Delta1,         // depth: fraction with max(p/t, t/p) < 1.25
+    MeanAngle,      // normals: mean angle between prediction and truth, degrees
+    MedianAngle,    // normals: median angle, degrees
+    Within11,       // normals: percent of pixels within 11.25°
+    Within22,       // normals: within 22.5°
+    Within30,       // normals: within 30°
+};
 
-std::string metricName(Metric m);  // "accuracy", "miou", "rmse"
+// accuracy, miou, pixel_accuracy, rmse, abs_error, rel_error, delta1, mean_angle, median_angle,
+// within_11_25, within_22_5, within_30
+std::string metricName(Metric m);
 Metric parseMetric(const std::string& name);
 bool higherIsBetter(Metric m);
 

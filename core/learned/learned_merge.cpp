@@ -107,7 +107,7 @@ LearnedResult adaMerging(const eval::TaskSuite& s, const merge::MethodArgs& a, P
                 for (std::size_t t : g.tasks) {
                     const auto& task = s.tasks[t];
                     at::Tensor lt;
-                    if (task.task.type == kit::TaskType::Regression) {
+                    if (kit::predictsValues(task.task.type)) {
                         at::Tensor target;
                         {
                             at::NoGradGuard ng;
@@ -166,7 +166,7 @@ PseudoSet pseudoLabels(const eval::TaskSuite& s, std::size_t t, double ratio, co
     const at::Tensor out = at::cat(outs);
     std::vector<std::size_t> keep;
     at::Tensor targets;
-    if (task.task.type == kit::TaskType::Regression) {
+    if (kit::predictsValues(task.task.type)) {
         keep.resize(static_cast<std::size_t>(pool.count));  // no class distribution: every image, the expert's output as target
         std::iota(keep.begin(), keep.end(), 0);
         targets = out;
