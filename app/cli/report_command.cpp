@@ -19,6 +19,7 @@ void addReportCommand(CLI::App& app, int& exitCode) {
     struct Args {
         std::string file, sweep;
         bool json = false, csv = false;
+        std::string against = "delta-mtl";
     };
     auto a = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("report", "Print an experiment file's sweeps: tables and text plots, or JSON/CSV");
@@ -26,8 +27,12 @@ void addReportCommand(CLI::App& app, int& exitCode) {
     auto* json = cmd->add_flag("--json", a->json, "machine-readable: {\"sweeps\": [{\"id\", \"method\", \"points\": [...], \"summary\"}]}");
     cmd->add_flag("--csv", a->csv, "one row per point of every sweep")->excludes(json);
     cmd->add_option("--sweep", a->sweep, "only this sweep (e.g. sweep-002)");
+    cmd->add_option("--judge-against", a->against,
+                    "what the proxy is judged against: delta-mtl (LibMTL's ΔMTL, default) or mean (mean normalized performance); "
+                    "sweeps recorded before 0.2 use mean");
     cmd->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
+            const auto against = core::store::parseDownstreamAggregate(a->against);
             core::store::Experiment e = core::store::readExperiment(a->file);
             if (!a->sweep.empty()) {
                 const auto* s = e.findSweep(a->sweep);
@@ -35,13 +40,13 @@ void addReportCommand(CLI::App& app, int& exitCode) {
                 const core::store::SweepRecord keep = *s;
                 e.sweeps = {keep};
             }
-            if (a->json) printJsonReport(std::cout, e);
+            if (a->json) printJsonReport(std::cout, e, against);
             else if (a->csv) printCsvReport(std::cout, e);
             else {
                 std::cout << a->file << ": experiment on kit " << (e.kitDir.empty() ? "-" : e.kitDir) << ", " << e.sweeps.size()
                           << " sweep(s), written by MergeScope " << e.toolVersion << ", modified " << e.modified << "\n\n";
                 for (const auto& s : e.sweeps) {
-                    printSweepReport(std::cout, s);
+                    printSweepReport(std::cout, s, against);
                     std::cout << "\n";
                 }
             }

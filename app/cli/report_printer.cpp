@@ -110,7 +110,7 @@ void printRelations(std::ostream& out, const SweepRecord& s) {
 
 }  // namespace
 
-void printSweepReport(std::ostream& out, const SweepRecord& s) {
+void printSweepReport(std::ostream& out, const SweepRecord& s, DownstreamAggregate against) {
     out << s.id << "  " << core::store::sweepKindName(s.kind()) << "  " << s.method() << "  " << (s.shard.empty() ? "" : "shard " + s.shard + "  ")
         << s.points.size() << "/" << s.plannedPoints << " points  "
         << core::store::sweepStatusName(s.status) << "  downstream: " << s.downstream() << "  proxy: ";
@@ -132,8 +132,10 @@ void printSweepReport(std::ostream& out, const SweepRecord& s) {
     }
     out << "  downstream";
     taskHeaders();
+    const bool deltas = !s.metricNames.empty();
+    if (deltas) out << "   ΔMTL %";
     out << "   seconds\n";
-    const auto summaries = s.summaries();
+    const auto summaries = s.summaries(against);
     const auto order = sortedPoints(s);
     const auto number = numbersOf(s);
     for (std::size_t i : order) {
@@ -148,6 +150,7 @@ void printSweepReport(std::ostream& out, const SweepRecord& s) {
         }
         out << " " << fmt("%11.4f", p.downstreamMean());
         for (std::size_t t = 0; t < s.tasks.size(); ++t) out << " " << fmt("%10.4f", p.hasDownstream() ? p.normalized[t] : NAN);
+        if (deltas) out << " " << fmt("%9.2f", 100.0 * p.deltaMtl());
         out << " " << fmt("%9.2f", p.mergeSeconds + p.proxySeconds + p.downstreamSeconds);
         std::string marks;
         for (const auto& q : summaries) {
@@ -159,12 +162,13 @@ void printSweepReport(std::ostream& out, const SweepRecord& s) {
     }
     textPlot(out, s, order);
     for (const auto& q : summaries)
-        out << "  " << q.proxy << ": Spearman " << fmt("%.3f", q.spearman) << ", Kendall " << fmt("%.3f", q.kendall)
+        out << "  " << q.proxy << " against " << (q.downstream == DownstreamAggregate::DeltaMtl ? "ΔMTL" : "mean normalized performance")
+            << ": Spearman " << fmt("%.3f", q.spearman) << ", Kendall " << fmt("%.3f", q.kendall)
             << ", regret " << fmt("%.4f", q.regret) << ", cost ratio " << fmt("%.1f", q.costRatio) << "x over " << q.points
             << " points\n";
 }
 
-void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
+void printJsonReport(std::ostream& out, const core::store::Experiment& e, DownstreamAggregate against) {
     nlohmann::ordered_json j;
     j["schema_version"] = e.schemaVersion;
     j["tool_version"] = e.toolVersion;
@@ -212,12 +216,24 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
             if (p.hasDownstream()) {
                 nlohmann::ordered_json d;
                 d["mean"] = num(p.downstreamMean());
-                d["delta_mtl"] = num(p.downstreamMean() - 1.0);
+                d["delta_mtl"] = num(p.deltaMtl());  // LibMTL's, a fraction; null in files before 0.2
                 d["per_task"] = nlohmann::ordered_json::object();
                 d["metric"] = nlohmann::ordered_json::object();
                 for (std::size_t t = 0; t < s.tasks.size(); ++t) {
                     d["per_task"][s.tasks[t]] = num(p.normalized[t]);
                     d["metric"][s.tasks[t]] = num(p.metric[t]);
+                }
+                if (!p.delta.empty()) {
+                    d["delta"] = nlohmann::ordered_json::object();
+                    d["metrics"] = nlohmann::ordered_json::object();
+                    for (std::size_t t = 0; t < s.tasks.size(); ++t) {
+                        d["delta"][s.tasks[t]] = num(p.delta[t]);
+                        nlohmann::ordered_json m = nlohmann::ordered_json::object();
+                        for (const auto& name : s.metricNames)
+                            if (auto it = p.metrics.find(name); it != p.metrics.end() && t < it->second.size() && std::isfinite(it->second[t]))
+                                m[name] = it->second[t];
+                        d["metrics"][s.tasks[t]] = m;
+                    }
                 }
                 jp["downstream"] = d;
             }
@@ -226,7 +242,7 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
             if (p.hasDownstream()) jp["seconds"]["downstream"] = p.downstreamSeconds;
             js["points"].push_back(jp);
         }
-        const auto summaries = s.summaries();
+        const auto summaries = s.summaries(against);
         // Best points by their numbers (what `merge --experiment --point` takes), as the points above.
         const auto numberAt = [&](int i) {
             return i >= 0 && static_cast<std::size_t>(i) < number.size() ? nlohmann::ordered_json(number[static_cast<std::size_t>(i)])
@@ -234,7 +250,8 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
         };
         if (!summaries.empty()) {
             auto sj = [&](const core::store::SweepSummary& q) {
-                return nlohmann::ordered_json{{"proxy", q.proxy}, {"points", q.points}, {"spearman", num(q.spearman)},
+                return nlohmann::ordered_json{{"proxy", q.proxy}, {"downstream", core::store::downstreamAggregateName(q.downstream)},
+                                              {"points", q.points}, {"spearman", num(q.spearman)},
                                               {"kendall", num(q.kendall)}, {"regret", num(q.regret)},
                                               {"cost_ratio", num(q.costRatio)}, {"proxy_best", numberAt(q.proxyBest)},
                                               {"downstream_best", numberAt(q.downstreamBest)}};
@@ -251,7 +268,7 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e) {
 }
 
 void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
-    std::vector<std::string> params, tasks, proxies;
+    std::vector<std::string> params, tasks, proxies, metrics;
     auto addUnique = [](std::vector<std::string>& v, const std::string& s) {
         if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
     };
@@ -259,6 +276,7 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
         for (const auto& n : s.paramNames) addUnique(params, n);
         for (const auto& t : s.tasks) addUnique(tasks, t);
         for (const auto& p : s.proxies()) addUnique(proxies, p);
+        for (const auto& m : s.metricNames) addUnique(metrics, m);
     }
     out << "sweep,kind,method,point";
     for (const auto& p : params) out << "," << p;
@@ -269,6 +287,10 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
     out << ",downstream:mean";
     for (const auto& t : tasks) out << ",downstream:" << t;
     for (const auto& t : tasks) out << ",metric:" << t;
+    out << ",delta_mtl";
+    for (const auto& t : tasks) out << ",delta:" << t;
+    for (const auto& t : tasks)
+        for (const auto& m : metrics) out << ",metric:" << t << ":" << m;
     out << ",seconds:merge,seconds:proxy,seconds:downstream,completed_at\n";
     auto cell = [](double v) { return std::isfinite(v) ? fmt("%.9g", v) : std::string(); };
     for (const auto& s : e.sweeps) {
@@ -300,6 +322,20 @@ void printCsvReport(std::ostream& out, const core::store::Experiment& e) {
             for (const auto& t : tasks) {
                 const int k = taskIndex(t);
                 out << "," << (p.hasDownstream() && k >= 0 ? cell(p.metric[static_cast<std::size_t>(k)]) : "");
+            }
+            out << "," << cell(p.deltaMtl());
+            for (const auto& t : tasks) {
+                const int k = taskIndex(t);
+                out << "," << (k >= 0 && static_cast<std::size_t>(k) < p.delta.size() ? cell(p.delta[static_cast<std::size_t>(k)]) : "");
+            }
+            for (const auto& t : tasks) {
+                const int k = taskIndex(t);
+                for (const auto& m : metrics) {
+                    const auto it = p.metrics.find(m);
+                    out << "," << (k >= 0 && it != p.metrics.end() && static_cast<std::size_t>(k) < it->second.size()
+                                       ? cell(it->second[static_cast<std::size_t>(k)])
+                                       : "");
+                }
             }
             out << "," << cell(p.mergeSeconds) << "," << cell(p.proxySeconds) << "," << cell(p.downstreamSeconds) << ","
                 << p.completedAt << "\n";

@@ -197,7 +197,7 @@ void writeKitFile(const KitManifest& k, const std::string& dir, const std::strin
             e.evalTargets = targets + "/test-edges-idx3-float32";
         }
         e.head.pool = model::poolingName(t.head.pooling);  // the head itself: the expert's own head.* tensors
-        if (k.budget.evalLimit <= 0) e.expertScore = t.expertScore;  // measured on the whole eval split
+        if (k.budget.evalLimit <= 0) e.expertScores[t.task.metric] = t.expertScore;  // measured on the whole eval split
         f.tasks.push_back(e);
     }
     const std::string text = "# The demo kit (seed " + std::to_string(k.seed) + "), written by mergescope-cli demo build beside its\n"

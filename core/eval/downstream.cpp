@@ -84,11 +84,28 @@ Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& enc
 
 }  // namespace
 
-double DownstreamScores::mean() const {
+namespace {
+double meanOfScored(const std::vector<double>& v) {
     double s = 0;
     int n = 0;
-    for (double v : normalized)
-        if (!std::isnan(v)) s += v, ++n;
+    for (double x : v)
+        if (!std::isnan(x)) s += x, ++n;
+    return n ? s / n : std::nan("");
+}
+}  // namespace
+
+double DownstreamScores::mean() const { return meanOfScored(normalized); }
+double DownstreamScores::deltaMtl() const { return meanOfScored(delta); }
+
+double relativeDelta(const std::vector<std::pair<kit::Metric, double>>& merged, const std::vector<std::pair<kit::Metric, double>>& expert) {
+    double s = 0;
+    int n = 0;
+    for (const auto& [m, value] : merged)
+        for (const auto& [em, base] : expert)
+            if (em == m && !std::isnan(value) && !std::isnan(base) && base != 0) {
+                s += (kit::higherIsBetter(m) ? 1.0 : -1.0) * (value - base) / std::abs(base);
+                ++n;
+            }
     return n ? s / n : std::nan("");
 }
 
@@ -191,10 +208,14 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
         if (!canScore(suite.tasks[t], o.mode)) {
             out.metric.push_back(std::nan(""));
             out.normalized.push_back(std::nan(""));
+            out.metrics.emplace_back();
+            out.delta.push_back(std::nan(""));
             continue;
         }
         out.metric.push_back(metrics[t].value());
         out.normalized.push_back(normalizedPerformance(suite.tasks[t].task.metric, out.metric.back(), suite.tasks[t].expertScore));
+        out.metrics.push_back(metrics[t].values());
+        out.delta.push_back(relativeDelta(out.metrics.back(), suite.tasks[t].expertScores));
     }
     return out;
 }

@@ -4,8 +4,10 @@
 //                 once; each head, initialised from the expert's, fine-tuned on them (Adam);
 //   repr-realign  a low-rank adapter beside every block (x ← block(x) + B·A·x, B = 0 at start)
 //                 trained jointly with the heads on the mean of the task losses.
-// Normalized performance per task is merged / expert (inverted for RMSE); the aggregate is the
-// mean over tasks, and ΔMTL = mean − 1.
+// Normalized performance per task is merged / expert on the task's primary metric (inverted for
+// lower-is-better metrics); its aggregate the mean over tasks. ΔMTL as LibMTL defines it: per
+// task Δ_t, the mean over every metric of its type of ±(M − B)/B, B the expert's score and the
+// sign + where higher is better; ΔMTL the mean of Δ_t over the tasks scored (a fraction: ×100 %).
 #pragma once
 
 #include <cstdint>
@@ -24,10 +26,18 @@ using sweep::downstreamModeName;
 using sweep::parseDownstreamMode;
 
 struct DownstreamScores {
-    std::vector<double> metric;      // per task; NaN: not available (see canScore)
+    std::vector<double> metric;      // per task, its primary metric; NaN: not available (see canScore)
     std::vector<double> normalized;  // per task; NaN: not available
+    std::vector<std::vector<std::pair<kit::Metric, double>>> metrics;  // per task, every metric of its type (empty: not scored)
+    std::vector<double> delta;       // per task, Δ_t; NaN: not available
     double mean() const;             // mean normalized performance over the tasks scored; NaN if none
+    double deltaMtl() const;         // mean Δ_t over the tasks scored; NaN if none
 };
+
+// Δ_t of one task: the mean over its metrics of ±(M − B)/B against the expert's scores `expert`
+// (metrics whose baseline is missing or 0 are left out; NaN when none is left).
+double relativeDelta(const std::vector<std::pair<kit::Metric, double>>& merged,
+                     const std::vector<std::pair<kit::Metric, double>>& expert);
 
 // Whether a task has what the mode needs: an eval set, and a head (frozen) or re-alignment data
 // (head-realign, repr-realign: a task without a head trains the project's head for its kind).

@@ -414,12 +414,20 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     }
     progress.report("expert scores", 0, s.tasks.size());
     for (std::size_t i = 0; i < s.tasks.size(); ++i) {
-        // A score the kit gives holds for the whole eval set, which is what this load scores on
-        // when it draws no subset.
-        const auto& given = k.tasks[i].expertScore;
-        s.tasks[i].expertScore = given && options.evalLimit <= 0 && !options.measureExpertScores
-                                     ? *given
-                                     : eval::scoreOnEval(s, i, s.experts[i], cancel);
+        // Scores the kit gives hold for the whole eval set, which is what this load scores on
+        // when it draws no subset; taken when they cover every metric of the task's type.
+        const auto& given = k.tasks[i].expertScores;
+        auto& st = s.tasks[i];
+        bool covered = options.evalLimit <= 0 && !options.measureExpertScores && !given.empty();
+        for (kit::Metric m : kit::metricsOf(st.task.type)) covered = covered && given.count(m);
+        if (covered) {
+            st.expertScores.clear();
+            for (kit::Metric m : kit::metricsOf(st.task.type)) st.expertScores.emplace_back(m, given.at(m));
+        } else {
+            st.expertScores = eval::scoresOnEval(s, i, s.experts[i], cancel);
+        }
+        for (const auto& [m, v] : st.expertScores)
+            if (m == st.task.metric) st.expertScore = v;
         progress.report("expert scores", i + 1, s.tasks.size());
     }
     return s;
@@ -509,12 +517,16 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
             const eval::TaskSuite suite = loadKitSuite(k.path, so, p, cancel);
             if (options.scores)
                 for (std::size_t i = 0; i < suite.tasks.size(); ++i) {
-                    const double measured = suite.tasks[i].expertScore;
-                    r.tasks[i].expertScore = measured;
-                    const auto& given = k.tasks[i].expertScore;
-                    if (given && so.evalLimit <= 0 && std::abs(*given - measured) > 1e-6 * std::max(1.0, std::abs(measured)))
-                        r.problems.push_back(k.path + ": task " + k.tasks[i].name + ": expert_score is " + std::to_string(*given) +
-                                             ", the expert scores " + std::to_string(measured) + " on its eval set");
+                    r.tasks[i].expertScore = suite.tasks[i].expertScore;
+                    if (so.evalLimit > 0) continue;
+                    for (const auto& [m, measured] : suite.tasks[i].expertScores) {
+                        const auto given = k.tasks[i].expertScores.find(m);
+                        if (given != k.tasks[i].expertScores.end() &&
+                            std::abs(given->second - measured) > 1e-6 * std::max(1.0, std::abs(measured)))
+                            r.problems.push_back(k.path + ": task " + k.tasks[i].name + ": expert_score " + kit::metricName(m) + " is " +
+                                                 std::to_string(given->second) + ", the expert scores " + std::to_string(measured) +
+                                                 " on its eval set");
+                    }
                 }
             if (!options.downstream.empty())
                 for (auto& p : eval::downstreamProblems(suite, eval::parseDownstreamMode(options.downstream)))

@@ -70,8 +70,19 @@ std::vector<TaskSuite::SetGroup> TaskSuite::groups(std::shared_ptr<const data::I
 }
 
 double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamMap& encoder, const CancelToken* cancel) {
+    for (const auto& [m, v] : scoresOnEval(suite, task, encoder, cancel))
+        if (m == suite.tasks.at(task).task.metric) return v;
+    return std::numeric_limits<double>::quiet_NaN();
+}
+
+std::vector<std::pair<kit::Metric, double>> scoresOnEval(const TaskSuite& suite, std::size_t task, const model::ParamMap& encoder,
+                                                         const CancelToken* cancel) {
     const SuiteTask& t = suite.tasks.at(task);
-    if (!t.hasHead() || !t.eval) return std::numeric_limits<double>::quiet_NaN();
+    if (!t.hasHead() || !t.eval) {
+        std::vector<std::pair<kit::Metric, double>> none;
+        for (kit::Metric m : kit::metricsOf(t.task.type)) none.emplace_back(m, std::numeric_limits<double>::quiet_NaN());
+        return none;
+    }
     at::NoGradGuard noGrad;
     MetricAccumulator m(t.task);
     for (const auto& idx : batchesOf(static_cast<std::size_t>(t.eval->count), 256)) {
@@ -80,7 +91,7 @@ double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamM
         const auto b0 = static_cast<std::int64_t>(idx.front()), n = static_cast<std::int64_t>(idx.size());
         m.add(model::headForward(t.headConfig, t.head, tokens), t.evalTargets.narrow(0, b0, n));
     }
-    return m.value();
+    return m.values();
 }
 
 model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& merged) {

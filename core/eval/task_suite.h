@@ -45,7 +45,9 @@ struct SuiteTask {
     kit::Task task;
     model::HeadConfig headConfig;
     model::ParamMap head;    // the expert's own head (head.*); empty: none (frozen scores not available)
-    double expertScore = 0;  // the expert's metric on this suite's eval set; NaN: not available
+    double expertScore = 0;  // the expert's primary metric on this suite's eval set; NaN: not available
+    // Every metric of the task's type (kit::metricsOf order) for the expert: the baselines of ΔMTL.
+    std::vector<std::pair<kit::Metric, double>> expertScores;
     std::string expertFile, expertHash;
     // probe: always; realign and eval: null when the kit has no labelled data for them.
     std::shared_ptr<const data::ImageSet> probe, realign, eval;
@@ -81,8 +83,10 @@ std::vector<std::size_t> drawBalanced(const std::vector<std::int32_t>& labels, i
 // Splits a checkpoint's tensors into the encoder's and the head's (names starting "head.").
 model::ParamMap encoderOnly(model::ParamMap all, model::ParamMap* head);
 
-// The task's metric for `encoder` with the task's own head on its eval set (NaN without a head
-// or an eval set).
+// Every metric of the task's type (kit::metricsOf order) for `encoder` with the task's own head on
+// its eval set (NaN values without a head or an eval set); scoreOnEval: the primary one.
+std::vector<std::pair<kit::Metric, double>> scoresOnEval(const TaskSuite& suite, std::size_t task, const model::ParamMap& encoder,
+                                                         const CancelToken* cancel = nullptr);
 double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamMap& encoder,
                    const CancelToken* cancel = nullptr);
 

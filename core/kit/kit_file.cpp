@@ -279,8 +279,20 @@ KitFile readKitFile(const std::string& path) {
                 }
             }
             if (t["expert_score"]) {
-                e.expertScore = t["expert_score"].as<double>();
-                if (!std::isfinite(*e.expertScore)) throw FormatError(path, where + "expert_score must be a finite number");
+                const YAML::Node es = t["expert_score"];
+                if (es.IsMap()) {
+                    for (const auto& kv : es) {
+                        const kit::Metric m = kit::parseMetric(kv.first.as<std::string>());
+                        const auto& allowed = kit::metricsOf(e.type);
+                        if (std::find(allowed.begin(), allowed.end(), m) == allowed.end())
+                            throw FormatError(path, where + "expert_score: " + kit::metricName(m) + " is not a metric of a " + taskTypeName(e.type) + " task");
+                        e.expertScores[m] = kv.second.as<double>();
+                    }
+                } else {
+                    e.expertScores[e.primaryMetric()] = es.as<double>();
+                }
+                for (const auto& [m, v] : e.expertScores)
+                    if (!std::isfinite(v)) throw FormatError(path, where + "expert_score must be finite numbers");
                 if (e.eval.empty()) throw FormatError(path, where + "expert_score is the expert's score on `eval`, and the task has no eval set");
             }
             if (e.type == TaskType::Classification && (!e.targets.empty() || !e.evalTargets.empty()))
@@ -347,7 +359,13 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
         }
         if (t.head.pool != "cls") y << YAML::Key << "pool" << YAML::Value << t.head.pool;
         if (t.dataset != t.images) y << YAML::Key << "dataset" << YAML::Value << t.dataset;
-        if (t.expertScore) y << YAML::Key << "expert_score" << YAML::Value << *t.expertScore;
+        if (t.expertScores.size() == 1 && t.expertScores.begin()->first == t.primaryMetric()) {
+            y << YAML::Key << "expert_score" << YAML::Value << t.expertScores.begin()->second;
+        } else if (!t.expertScores.empty()) {
+            y << YAML::Key << "expert_score" << YAML::Value << YAML::BeginMap;
+            for (const auto& [m, v] : t.expertScores) y << YAML::Key << kit::metricName(m) << YAML::Value << v;
+            y << YAML::EndMap;
+        }
         y << YAML::EndMap;
     }
     y << YAML::EndSeq << YAML::EndMap;

@@ -41,9 +41,12 @@ struct TaskEntry {
     std::optional<double> invalidValue;   // depth: the stored value of invalid pixels (default 0)
     HeadSpec head;
     std::string dataset;                  // share key; default: the images path
-    std::optional<double> expertScore;    // the expert's score on the whole eval set, as its producer
-                                          // measured it: used instead of re-scoring when a load draws
-                                          // no eval subset (kit check measures it again)
+    // The expert's scores on the whole eval set, as its producer measured them (`expert_score`:
+    // a number for the primary metric, or a map metric → value): used instead of re-scoring when a
+    // load draws no eval subset and they cover every metric of the task's type (kit check
+    // measures them again).
+    std::map<kit::Metric, double> expertScores;
+    kit::Metric primaryMetric() const { return metric ? *metric : defaultMetric(type); }
 };
 
 struct KitFile {

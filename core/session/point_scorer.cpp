@@ -56,6 +56,14 @@ store::PointRecord PointScorer::score(const merge::MergeSpec& settings, const ev
                                                 perTaskOutputs ? m_perTask : std::vector<const model::ParamMap*>{});
         point.metric = d.metric;
         point.normalized = d.normalized;
+        point.delta = d.delta;
+        const std::size_t T = d.metrics.size();
+        for (std::size_t t = 0; t < T; ++t)
+            for (const auto& [metric, value] : d.metrics[t]) {
+                auto& column = point.metrics[kit::metricName(metric)];
+                if (column.empty()) column.assign(T, store::kMissing);
+                column[t] = value;
+            }
         point.downstreamSeconds = since(t0);
     }
     point.completedAt = store::isoNow();

@@ -166,6 +166,11 @@ store::SweepRecord& SweepRun::openRecord(store::Experiment& experiment) const {
     r.scoring = m->options.scoring;
     r.tasks = m->suite.taskNames();
     r.paramNames = m->plan.paramNames;
+    if (m->options.scoring.downstream.mode != sweep::DownstreamMode::None)
+        for (const auto& t : m->suite.tasks)
+            for (kit::Metric metric : kit::metricsOf(t.task.type))
+                if (std::find(r.metricNames.begin(), r.metricNames.end(), kit::metricName(metric)) == r.metricNames.end())
+                    r.metricNames.push_back(kit::metricName(metric));
     r.created = store::isoNow();
     r.shard = m->options.shard.text();
     experiment.sweeps.push_back(std::move(r));

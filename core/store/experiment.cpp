@@ -49,6 +49,18 @@ SweepStatus parseSweepStatus(const std::string& name, const std::string& source)
 }
 
 double PointRecord::downstreamMean() const { return mean(normalized); }
+double PointRecord::deltaMtl() const { return mean(delta); }
+double PointRecord::downstream(DownstreamAggregate a) const {
+    return a == DownstreamAggregate::DeltaMtl && !delta.empty() ? deltaMtl() : downstreamMean();
+}
+
+std::string downstreamAggregateName(DownstreamAggregate a) { return a == DownstreamAggregate::DeltaMtl ? "delta-mtl" : "mean"; }
+
+DownstreamAggregate parseDownstreamAggregate(const std::string& name) {
+    if (name == "delta-mtl") return DownstreamAggregate::DeltaMtl;
+    if (name == "mean") return DownstreamAggregate::MeanNormalized;
+    throw InvalidArgument("unknown downstream aggregate '" + name + "' (delta-mtl, mean)");
+}
 
 double PointRecord::proxyMean(const std::string& variant) const {
     const auto it = proxy.find(variant);
@@ -63,13 +75,14 @@ double PointRecord::proxyMin(const std::string& variant) const {
     return m;
 }
 
-std::vector<SweepSummary> SweepRecord::summaries() const {
+std::vector<SweepSummary> SweepRecord::summaries(DownstreamAggregate against) const {
     std::vector<SweepSummary> out;
+    if (metricNames.empty()) against = DownstreamAggregate::MeanNormalized;  // recorded before 0.2: no ΔMTL
     for (const auto& variant : proxies()) {
         std::vector<double> p, d, ps, ds;
         for (const auto& pt : points) {
             p.push_back(pt.proxyMean(variant));
-            d.push_back(pt.downstreamMean());
+            d.push_back(pt.downstream(against));
             ps.push_back(pt.proxySeconds);
             ds.push_back(pt.downstreamSeconds);
         }
@@ -77,6 +90,7 @@ std::vector<SweepSummary> SweepRecord::summaries() const {
         if (!q) continue;
         SweepSummary s;
         s.proxy = variant;
+        s.downstream = against;
         s.points = q->points;
         s.spearman = q->spearman;
         s.kendall = q->kendall;

@@ -32,23 +32,37 @@ const char* sweepStatusName(SweepStatus s);
 // Throws FormatError naming `source` for an unknown name.
 SweepStatus parseSweepStatus(const std::string& name, const std::string& source);
 
+// What "downstream" means when a proxy is judged against it: LibMTL's ΔMTL (every metric of every
+// task against the experts), or the mean normalized performance (primary metrics). Sweeps recorded
+// before 0.2 have no ΔMTL and are judged on the mean.
+enum class DownstreamAggregate { DeltaMtl, MeanNormalized };
+std::string downstreamAggregateName(DownstreamAggregate a);  // delta-mtl, mean
+DownstreamAggregate parseDownstreamAggregate(const std::string& name);  // throws InvalidArgument
+
 struct PointRecord {
     std::vector<double> params;                        // one per SweepRecord::paramNames
     std::map<std::string, std::vector<double>> proxy;  // variant → normalised alignment per task
     std::vector<double> metric;                        // downstream raw metric per task (empty: none)
     std::vector<double> normalized;                    // downstream normalized performance per task
+    // Every metric the sweep's tasks report → its value per task (NaN: not the task's metric, or
+    // not scored), and LibMTL's Δ_t per task; empty in points of files before 0.2.
+    std::map<std::string, std::vector<double>> metrics;
+    std::vector<double> delta;
     double mergeSeconds = 0, proxySeconds = 0, downstreamSeconds = 0;
     std::string completedAt;  // ISO 8601, UTC
     std::map<std::string, Artifact> artifacts;
 
     bool hasDownstream() const { return !normalized.empty(); }
     double downstreamMean() const;                        // mean normalized performance over the tasks scored (NaN: none)
+    double deltaMtl() const;                              // mean Δ_t over the tasks scored (NaN: none or not recorded)
+    double downstream(DownstreamAggregate a) const;       // ΔMTL where recorded, else the mean
     double proxyMean(const std::string& variant) const;  // mean over tasks (NaN: none)
     double proxyMin(const std::string& variant) const;
 };
 
 struct SweepSummary {
     std::string proxy;  // variant judged
+    DownstreamAggregate downstream = DownstreamAggregate::MeanNormalized;  // against what
     int points = 0;
     double spearman = kMissing, kendall = kMissing, regret = kMissing, costRatio = kMissing;
     int proxyBest = -1, downstreamBest = -1;  // point indices
@@ -60,6 +74,7 @@ struct SweepRecord {
     sweep::ScoringOptions scoring;   // proxy variants (the first is the primary), downstream, data drawn
     std::vector<std::string> tasks;
     std::vector<std::string> paramNames;  // the plan's columns
+    std::vector<std::string> metricNames;  // every metric its tasks report (downstream/metrics/<name>); empty before 0.2
     SweepStatus status = SweepStatus::Running;
     std::string created, updated;
     int plannedPoints = 0;       // points this record will hold when complete (a shard: its share)
@@ -73,7 +88,7 @@ struct SweepRecord {
 
     // Proxy quality per variant (mean proxy vs mean normalized downstream) over the points that
     // have both; empty when there is no downstream.
-    std::vector<SweepSummary> summaries() const;
+    std::vector<SweepSummary> summaries(DownstreamAggregate against = DownstreamAggregate::DeltaMtl) const;
     // The index of the point with exactly these parameters, or -1.
     int findPoint(const std::vector<double>& params) const;
 };

@@ -148,6 +148,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     w.strings(g.id, "tasks", s.tasks);
     w.strings(g.id, "param_names", s.paramNames);
     w.strings(g.id, "proxies", s.proxies());
+    if (!s.metricNames.empty()) w.strings(g.id, "metric_names", s.metricNames);
 
     const hsize_t P = s.points.size(), K = s.paramNames.size(), T = s.tasks.size();
     std::vector<double> params, seconds, metric, normalized;
@@ -185,6 +186,21 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     Hdf5Handle down(w.group(g.id, "downstream"));
     w.matrix(down.id, "metric", metric, P, T);
     w.matrix(down.id, "normalized", normalized, P, T);
+    if (!s.metricNames.empty()) {
+        std::vector<double> delta;
+        for (const auto& p : s.points)
+            for (hsize_t t = 0; t < T; ++t) delta.push_back(t < p.delta.size() ? p.delta[t] : kMissing);
+        w.matrix(down.id, "delta", delta, P, T);
+        Hdf5Handle metrics(w.group(down.id, "metrics"));
+        for (const auto& name : s.metricNames) {
+            std::vector<double> v;
+            for (const auto& p : s.points) {
+                const auto it = p.metrics.find(name);
+                for (hsize_t t = 0; t < T; ++t) v.push_back(it != p.metrics.end() && t < it->second.size() ? it->second[t] : kMissing);
+            }
+            w.matrix(metrics.id, name, v, P, T);
+        }
+    }
     bool anyArtifacts = false;
     for (const auto& p : s.points) anyArtifacts = anyArtifacts || !p.artifacts.empty();
     if (anyArtifacts) {
@@ -207,6 +223,7 @@ void writeSweep(Writer& w, hid_t sweeps, const SweepRecord& s) {
     for (const auto& q : s.summaries()) {
         Hdf5Handle v(w.group(summary.id, q.proxy));
         w.integer(v.id, "points", q.points);
+        w.string(v.id, "downstream", downstreamAggregateName(q.downstream));
         w.number(v.id, "spearman", q.spearman);
         w.number(v.id, "kendall", q.kendall);
         w.number(v.id, "regret", q.regret);
@@ -359,6 +376,7 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name, int sche
     s.tasks = r.strings(g.id, "tasks");
     s.paramNames = r.strings(g.id, "param_names");
     s.scoring.proxies = r.strings(g.id, "proxies");  // the variants whose datasets the file holds
+    s.metricNames = r.strings(g.id, "metric_names");
     s.shard = r.string(g.id, "shard");
     // Schema 1: completed_at is an attribute and every dataset has exactly one row per point.
     // Schema 2: completed_at is a dataset; its length is the number of committed points.
@@ -370,6 +388,13 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name, int sche
     Hdf5Handle down(r.group(g.id, "downstream"));
     const auto metric = r.matrix(down.id, "metric", P, T, exact);
     const auto normalized = r.matrix(down.id, "normalized", P, T, exact);
+    std::vector<double> delta;
+    std::map<std::string, std::vector<double>> metricValues;
+    if (!s.metricNames.empty()) {
+        delta = r.matrix(down.id, "delta", P, T, exact);
+        Hdf5Handle metrics(r.group(down.id, "metrics"));
+        for (const auto& name : s.metricNames) metricValues[name] = r.matrix(metrics.id, name, P, T, exact);
+    }
     Hdf5Handle proxy(r.group(g.id, "proxy"));
     std::map<std::string, std::vector<double>> proxies;
     for (const auto& v : s.proxies()) proxies[v] = r.matrix(proxy.id, v, P, T, exact);
@@ -389,6 +414,8 @@ SweepRecord readSweep(Reader& r, hid_t sweeps, const std::string& name, int sche
         if (any) {
             p.normalized = n;
             p.metric = row(metric);
+            if (!delta.empty()) p.delta = row(delta);
+            for (const auto& [name, m] : metricValues) p.metrics[name] = row(m);
         }
         for (const auto& [v, m] : proxies) {
             std::vector<double> pr = row(m);
@@ -493,9 +520,9 @@ struct ExperimentAppender::Handles {
         hsize_t cols;
     };
     hid_t file = -1;
-    std::vector<Rows> rows;  // params, seconds, proxy/<variant>..., downstream/metric, downstream/normalized
+    std::vector<Rows> rows;  // params, seconds, proxy/<variant>..., downstream/{metric, normalized, delta, metrics/<name>...}
     hid_t completed = -1;
-    std::vector<std::string> proxies;
+    std::vector<std::string> proxies, metricNames;
     hsize_t params = 0, tasks = 0;
     ~Handles() {
         auto lock = io::lockHdf5();  // also when a constructor that failed half-way unwinds
@@ -532,6 +559,11 @@ ExperimentAppender::ExperimentAppender(const std::string& path, const std::strin
     for (const auto& v : m_h->proxies) open("proxy/" + v, m_h->tasks);
     open("downstream/metric", m_h->tasks);
     open("downstream/normalized", m_h->tasks);
+    m_h->metricNames = r.strings(g.id, "metric_names");
+    if (!m_h->metricNames.empty()) {
+        open("downstream/delta", m_h->tasks);
+        for (const auto& name : m_h->metricNames) open("downstream/metrics/" + name, m_h->tasks);
+    }
     m_h->completed = H5Dopen2(g.id, "completed_at", H5P_DEFAULT);
     if (m_h->completed < 0) fail("dataset 'completed_at' is missing");
     Hdf5Handle space(H5Dget_space(m_h->completed));
@@ -577,6 +609,13 @@ void ExperimentAppender::append(const PointRecord& p) {
     }
     values.push_back(pad(p.metric, T));
     values.push_back(pad(p.normalized, T));
+    if (!m_h->metricNames.empty()) {
+        values.push_back(pad(p.delta, T));
+        for (const auto& name : m_h->metricNames) {
+            const auto it = p.metrics.find(name);
+            values.push_back(pad(it != p.metrics.end() ? it->second : std::vector<double>{}, T));
+        }
+    }
     // The point's rows first, flushed; then completed_at grows by one: the commit.
     for (std::size_t d = 0; d < m_h->rows.size(); ++d) {
         const auto& [ds, cols] = m_h->rows[d];

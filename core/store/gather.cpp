@@ -26,6 +26,7 @@ std::string difference(const SweepRecord& a, const SweepRecord& b) {
     if (a.scoring != b.scoring) return "options (proxies, downstream mode or data sizes)";
     if (a.tasks != b.tasks) return "tasks";
     if (a.paramNames != b.paramNames) return "swept parameters";
+    if (a.metricNames != b.metricNames) return "recorded metrics (parts of different releases)";
     return {};
 }
 

@@ -112,7 +112,7 @@ TEST(DemoKit, WritesAnOrdinaryKitFileAndUpgradesAnEarlierReleasesKitWithoutRetra
         EXPECT_TRUE(fs::is_regular_file(f.tasks[i].images)) << f.tasks[i].images;
         EXPECT_TRUE(fs::is_regular_file(f.tasks[i].eval)) << f.tasks[i].eval;
         EXPECT_EQ(f.tasks[i].targets.empty(), k.tasks[i].task.type == kit::TaskType::Classification);
-        EXPECT_FALSE(f.tasks[i].expertScore) << "scored on 64 images, not the whole eval set";
+        EXPECT_TRUE(f.tasks[i].expertScores.empty()) << "scored on 64 images, not the whole eval set";
     }
     const auto mtime = fs::last_write_time(k.path(k.tasks[0].expertFile));
 

@@ -159,7 +159,7 @@ TEST(ClipKit, AGivenExpertScoreIsTakenOnTheWholeEvalSetAndCheckedByKitCheck) {
     EXPECT_NE(core::session::loadSuite(kit, subset).tasks[0].expertScore, 0.125);
     const auto check = runCli({"kit", "check", dir.dir().string(), "--json"});  // a kit folder names its kit.yaml
     EXPECT_EQ(check.exitCode, 2) << check.out << check.err;
-    EXPECT_NE(check.out.find("shapes: expert_score is 0.125"), std::string::npos) << check.out;
+    EXPECT_NE(check.out.find("shapes: expert_score accuracy is 0.125"), std::string::npos) << check.out;
     // The measured score written back: no problem.
     std::ostringstream exact;
     exact.precision(17);

@@ -25,6 +25,9 @@ PointRecord samplePoint(int i) {
     p.proxy["weight-space"] = {0.7, 0.6};
     p.metric = {0.8, 0.05 + 0.001 * i};
     p.normalized = {0.9 + 0.001 * i, 0.95};
+    p.metrics["accuracy"] = {0.8, kMissing};
+    p.metrics["rmse"] = {kMissing, 0.05 + 0.001 * i};
+    p.delta = {0.001 * i - 0.1, -0.05};
     p.mergeSeconds = 0.01;
     p.proxySeconds = 0.1;
     p.downstreamSeconds = 2.5;
@@ -47,6 +50,7 @@ Experiment sample(int points) {
     s.spec.axes = {sweep::parseGridAxis("lambda=0:1:5")};
     s.tasks = {"a", "b"};
     s.paramNames = {"lambda"};
+    s.metricNames = {"accuracy", "rmse"};
     s.scoring.proxies = {"task-alignment", "weight-space"};
     s.scoring.downstream.mode = sweep::DownstreamMode::Frozen;
     s.scoring.data.probeSize = 32;
@@ -91,6 +95,12 @@ TEST(ExperimentStore, RoundTripsEveryField) {
         EXPECT_EQ(a.proxy, b.proxy);
         EXPECT_EQ(a.metric, b.metric);
         EXPECT_EQ(a.normalized, b.normalized);
+        EXPECT_EQ(a.delta, b.delta);
+        ASSERT_EQ(a.metrics.size(), 2u);
+        EXPECT_EQ(a.metrics.at("accuracy")[0], 0.8);
+        EXPECT_TRUE(std::isnan(a.metrics.at("accuracy")[1]));
+        EXPECT_EQ(a.metrics.at("rmse")[1], b.metrics.at("rmse")[1]);
+        EXPECT_DOUBLE_EQ(a.deltaMtl(), (b.delta[0] + b.delta[1]) / 2);
         EXPECT_EQ(a.downstreamSeconds, b.downstreamSeconds);
         EXPECT_EQ(a.completedAt, b.completedAt);
     }
@@ -98,8 +108,11 @@ TEST(ExperimentStore, RoundTripsEveryField) {
     EXPECT_TRUE(r.sweeps[1].points.empty());
     EXPECT_EQ(r.sweeps[1].paramNames, (std::vector<std::string>{"task", "lambda"}));
     // Summaries are computed from the points: proxy and downstream both rise with λ here.
+    EXPECT_EQ(s.metricNames, e.sweeps[0].metricNames);
     const auto q = s.summaries();
     ASSERT_EQ(q.size(), 2u);
+    EXPECT_EQ(q[0].downstream, DownstreamAggregate::DeltaMtl);
+    EXPECT_EQ(r.sweeps[1].summaries().size(), 0u);
     EXPECT_NEAR(q[0].spearman, 1.0, 1e-12);
     EXPECT_NEAR(q[0].costRatio, 25.0, 1e-12);
     EXPECT_EQ(s.findPoint({0.2}), 2);
@@ -270,6 +283,8 @@ TEST(ExperimentStore, AppendedPointsReadBackAndTheSaverRewritesOnlyWhenItMust) {
     EXPECT_EQ(r.sweeps[0].points[5].params, std::vector<double>{0.5});
     EXPECT_EQ(r.sweeps[0].points[5].proxy, e.sweeps[0].points[5].proxy);
     EXPECT_EQ(r.sweeps[0].points[5].normalized, e.sweeps[0].points[5].normalized);
+    EXPECT_EQ(r.sweeps[0].points[5].delta, e.sweeps[0].points[5].delta);  // appended rows of downstream/delta
+    EXPECT_EQ(r.sweeps[0].points[5].metrics.at("rmse")[1], e.sweeps[0].points[5].metrics.at("rmse")[1]);
     EXPECT_EQ(r.sweeps[0].points[5].completedAt, "2026-11-23T11:00:00Z");
     EXPECT_EQ(saver.rewrites(), 1);
     EXPECT_EQ(saver.appends(), 4);

@@ -51,11 +51,31 @@ TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
     EXPECT_TRUE(p.at("proxies").contains("mean-cka"));
     for (const char* k : {"merge", "proxy", "downstream"}) EXPECT_TRUE(p.at("seconds").contains(k)) << k;
     for (const char* k : {"spearman", "kendall", "regret", "cost_ratio"}) EXPECT_TRUE(s.at("summary").contains(k)) << k;
+    EXPECT_EQ(s["summary"]["downstream"], "delta-mtl");
+    // Every metric of every task, and LibMTL's ΔMTL (appended point by point, read back): with
+    // one metric, Δ_t is normalized − 1 (higher is better) or 1 − 1/normalized (RMSE: B/M is
+    // normalized, −(M − B)/B the delta); segmentation averages miou's and pixel accuracy's.
+    const auto& d = p.at("downstream");
+    ASSERT_TRUE(d.contains("delta")) << d.dump();
+    EXPECT_EQ(d["metrics"]["fashion-seg"].size(), 2u) << d.dump();
+    EXPECT_TRUE(d["metrics"]["fashion-seg"].contains("pixel_accuracy")) << d.dump();
+    EXPECT_EQ(d["metrics"]["fashion-class"].size(), 1u) << d.dump();
+    EXPECT_DOUBLE_EQ(d["metrics"]["fashion-seg"]["miou"].get<double>(), d["metric"]["fashion-seg"].get<double>());
+    EXPECT_NEAR(d["delta"]["fashion-class"].get<double>(), d["per_task"]["fashion-class"].get<double>() - 1, 1e-12);
+    EXPECT_NEAR(d["delta"]["fashion-edges"].get<double>(), 1 - 1 / d["per_task"]["fashion-edges"].get<double>(), 1e-12);
+    double mean = 0;
+    for (const char* t : {"fashion-class", "fashion-seg", "fashion-edges", "digits-class"}) mean += d["delta"][t].get<double>() / 4;
+    EXPECT_NEAR(d["delta_mtl"].get<double>(), mean, 1e-12);
+    const auto byMean = nlohmann::json::parse(runCli({"report", exp, "--json", "--judge-against", "mean"}).out);
+    EXPECT_EQ(byMean["sweeps"][0]["summary"]["downstream"], "mean");
+    EXPECT_EQ(runCli({"report", exp, "--judge-against", "median"}).exitCode, 2);
 
     const auto csv = runCli({"report", exp, "--csv"});
     ASSERT_EQ(csv.exitCode, 0);
     EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 4);  // header + 3 points
     EXPECT_EQ(csv.out.rfind("sweep,kind,method,point,lambda,proxy:task-alignment:mean", 0), 0u) << csv.out;
+    EXPECT_NE(csv.out.find(",delta_mtl,delta:fashion-class,"), std::string::npos) << csv.out.substr(0, 600);
+    EXPECT_NE(csv.out.find(",metric:fashion-seg:pixel_accuracy,"), std::string::npos) << csv.out.substr(0, 600);
 
     // A proxy-only sweep has no downstream fields; relations report the T×T picture.
     ASSERT_EQ(runCli(sweepArgs(exp, {"--grid", "lambda=0.5,1"})).exitCode, 0);
