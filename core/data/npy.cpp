@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/errors.h"
+#include "core/io/atomic_file.h"
 
 namespace ms::core::data {
 
@@ -129,6 +130,33 @@ std::int64_t NpyArray::size() const {
 }
 
 bool isNpyFile(const std::string& path) { return std::filesystem::path(path).extension() == ".npy"; }
+
+void writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, const float* values, bool durable) {
+    std::string dims;
+    std::int64_t count = 1;
+    for (auto d : shape) {
+        dims += std::to_string(d) + ", ";
+        count *= d;
+    }
+    if (shape.size() > 1) dims.resize(dims.size() - 2);  // (3,) for one dimension, (3, 4) for more
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+    header.append(63 - (10 + header.size()) % 64, ' ');  // padded so the data starts at a multiple of 64
+    header += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(header.size() & 0xff);
+    bytes += static_cast<char>(header.size() >> 8);
+    bytes += header;
+    bytes.append(reinterpret_cast<const char*>(values), static_cast<std::size_t>(count) * 4);  // x86-64 and arm64: little-endian
+    if (!durable) {  // many small files (an export): written in place, as writePng does
+        std::ofstream f(path, std::ios::binary | std::ios::trunc);
+        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!f) throw OutputError(path, "cannot write the .npy file");
+        return;
+    }
+    io::AtomicFile f(path);
+    f.writeAll(bytes.data(), bytes.size());
+    f.commit();
+}
 
 NpyLayout npyImageLayout(const NpyArray& a, const std::string& path) {
     std::vector<std::int64_t> s = a.shape;

@@ -28,6 +28,11 @@ NpyArray readNpy(const std::string& path, bool headerOnly = false);
 
 bool isNpyFile(const std::string& path);  // by extension (.npy)
 
+// Writes a little-endian float32 C-order array (format version 1); `durable`: atomically and
+// fsynced (temporary file, then rename), else in place (many small files of an export). Throws
+// OutputError/IoError naming the file.
+void writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, const float* values, bool durable = false);
+
 // How an image-like array holds its pixels: H×W (one channel); H×W×C with C = 1 or 3 (channel
 // last, as the NYUv2 and Cityscapes releases store images, depth and normals); C×H×W with C = 1
 // or 3 and a last dimension that is not (channel first, as torch tensors are saved); a leading

@@ -10,6 +10,7 @@
 
 #include "core/data/image_codec.h"
 #include "core/data/mnist_readers.h"
+#include "core/data/npy.h"
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
 #include "core/eval/task_suite.h"
@@ -93,10 +94,43 @@ Written writeSplit(const data::ImageSet& set, const std::vector<std::size_t>& wh
     return w;
 }
 
+// The NYUv2 .npy release's layout: `root/<split>/image/<i>.npy` (i = position in the split),
+// the targets under `label/` and `edges/` with the same names, and `list.csv` naming each image
+// with its class (the classification tasks read it; dense targets pair with it by file name).
+Written writeSplitNpy(const data::ImageSet& set, const std::vector<std::size_t>& which, const fs::path& root, const std::string& split,
+                      bool dense, const CancelToken* cancel) {
+    const fs::path dir = root / split;
+    for (const char* sub : {"image", "label", "edges"})
+        if (dense || std::string(sub) == "image") fs::create_directories(dir / sub);
+    const auto H = static_cast<std::int64_t>(set.height), W = static_cast<std::int64_t>(set.width);
+    const std::size_t plane = set.imageSize();
+    std::vector<float> image(plane), label(plane), edges(plane);
+    std::vector<std::int32_t> mask(plane);
+    std::string list = "path,label\n";
+    for (std::size_t k = 0; k < which.size(); ++k) {
+        if (cancel && k % 256 == 0) cancel->throwIfCancelled();
+        const std::size_t i = which[k];
+        const std::string name = std::to_string(k) + ".npy";
+        for (std::size_t p = 0; p < plane; ++p) image[p] = static_cast<float>(set.image(i)[p]) / 255.0f;
+        data::writeNpy((dir / "image" / name).string(), {H, W, 1}, image.data());
+        list += "image/" + name + "," + std::to_string(set.labels[i]) + "\n";
+        if (!dense) continue;
+        segmentationTarget(set.image(i), static_cast<int>(H), static_cast<int>(W), mask.data());
+        for (std::size_t p = 0; p < plane; ++p) label[p] = static_cast<float>(mask[p]);
+        data::writeNpy((dir / "label" / name).string(), {H, W}, label.data());
+        edgeTarget(set.image(i), static_cast<int>(H), static_cast<int>(W), edges.data());
+        data::writeNpy((dir / "edges" / name).string(), {H, W, 1}, edges.data());
+    }
+    writeText((dir / "list.csv").string(), list);
+    return {(dir / "list.csv").string(), (dir / "label").string(), (dir / "edges").string()};
+}
+
 }  // namespace
 
 std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const CancelToken* cancel) {
     const model::VitLayout layout = model::parseLayout(o.layout);
+    if (o.format != "png" && o.format != "npy") throw InvalidArgument("export format '" + o.format + "': png or npy");
+    const bool npy = o.format == "npy";
     if (layout == model::VitLayout::HfClip)
         throw InvalidArgument("the demo's encoder has a patch-embedding bias, which the hf_clip layout has no name for: use timm or hf_dinov2");
     std::error_code ec;
@@ -162,8 +196,10 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
                                               static_cast<int>(nTrain), k.seed);
         std::vector<std::size_t> test(nTest);
         for (std::size_t i = 0; i < nTest; ++i) test[i] = i;
-        written[sp.dataset] = {writeSplit(*sp.train, train, root, "train", false, sp.dense, cancel),
-                               writeSplit(*sp.test, test, root, "test", true, sp.dense, cancel)};
+        written[sp.dataset] = npy ? std::make_pair(writeSplitNpy(*sp.train, train, root, "train", sp.dense, cancel),
+                                                   writeSplitNpy(*sp.test, test, root, "val", sp.dense, cancel))
+                                  : std::make_pair(writeSplit(*sp.train, train, root, "train", false, sp.dense, cancel),
+                                                   writeSplit(*sp.test, test, root, "test", true, sp.dense, cancel));
     }
     progress.report("writing images", splits.size(), splits.size());
     for (const auto& t : k.tasks) {

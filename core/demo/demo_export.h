@@ -19,6 +19,11 @@ struct ExportOptions {
     int trainImages = 1000;         // per data set, the first of each training split
     int evalImages = 0;             // per data set; 0: the kit's eval split (its eval limit, or the whole split)
     std::string fashionDir, digitsDir;  // empty: the defaults
+    // png: ImageFolder trees and CSV lists of PNGs, 8-bit masks, 16-bit edge maps;
+    // npy: the NYUv2 .npy release's layout, per data set `{train,val}/{image,label,edges}/{i}.npy`
+    //      (images H×W×1 float in [0, 1], labels H×W float, edge maps H×W×1 float) with
+    //      `{train,val}/list.csv` (image path, class) for the classification tasks.
+    std::string format = "png";
 };
 
 // Returns the kit file written. Throws InvalidArgument/OutputError.

@@ -15,6 +15,7 @@
 #include <regex>
 
 #include "core/data/mnist_readers.h"
+#include "core/data/npy.h"
 #include "core/demo/demo_export.h"
 #include "core/demo/kit_trainer.h"
 #include "core/io/content_hash.h"
@@ -252,6 +253,111 @@ TEST(DemoKitFile, LoadsTheDemosDataDrawsAndTargets) {
         for (const auto& [name, w] : t.head) EXPECT_TRUE(w.equal(expert.at(name))) << name;
         EXPECT_EQ(t.headConfig.kind, k.task(t.task.name).head.kind);
         EXPECT_EQ(t.headConfig.pooling, k.task(t.task.name).head.pooling);
+    }
+}
+
+// The demo kit in the NYUv2 .npy release's layout ({train,val}/{image,label,edges}/{i}.npy): it
+// loads, its experts score what the demo's own evaluation gives (exactly: the maps are floats),
+// and a sweep with head re-alignment reports ΔMTL.
+const std::string& npyKit() {
+    static TempDir dir;
+    static const std::string kit = [] {
+        core::demo::ExportOptions o;
+        o.kitDir = reducedKit().dir;
+        o.outDir = dir.path("kit");
+        o.trainImages = 120;
+        o.format = "npy";
+        o.digitsDir = MS_MNIST_DIGITS_DIR;
+        return core::demo::exportDemoKit(o);
+    }();
+    return kit;
+}
+
+TEST(NyuLayoutKit, TheDemoAsNpyScoresWhatTheDemoSaysAndSweepsWithDeltaMtl) {
+    const fs::path root = fs::path(npyKit()).parent_path();
+    EXPECT_TRUE(fs::exists(root / "data/fashion-mnist/train/image/0.npy"));
+    EXPECT_TRUE(fs::exists(root / "data/fashion-mnist/val/label/0.npy"));
+    EXPECT_EQ(core::data::readNpy((root / "data/fashion-mnist/val/image/0.npy").string()).shape, (std::vector<std::int64_t>{28, 28, 1}));
+    const TaskSuite user = core::session::loadSuite(npyKit(), small());
+    const auto& k = reducedKit();
+    const core::demo::KitData data = core::demo::loadKitData(core::data::kFashionMnistDir, MS_MNIST_DIGITS_DIR, k.seed);
+    const TaskSuite demo = core::session::loadSuite(k.dir, small());
+    ASSERT_EQ(user.tasks.size(), 4u);
+    for (std::size_t t = 0; t < user.tasks.size(); ++t) {
+        const auto& u = user.tasks[t];
+        SCOPED_TRACE(u.task.name);
+        EXPECT_EQ(u.eval->count, 200);
+        const double own = core::demo::evaluateTask(core::demo::findDemoTask(u.task.name), k.config, demo.experts[t], demo.tasks[t].head,
+                                                    demo.tasks[t].headConfig, data, 200);
+        EXPECT_DOUBLE_EQ(u.expertScore, own);
+    }
+    TempDir tmp;
+    const auto r = runCli({"sweep", "--kit", npyKit(), "--out", tmp.path("exp.h5"), "--grid", "lambda=0.5,1", "--downstream", "head-realign",
+                           "--probe-size", "16", "--realign-samples", "60", "--no-feature-cache"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto rep = nlohmann::json::parse(runCli({"report", tmp.path("exp.h5"), "--json"}).out);
+    const auto& d = rep["sweeps"][0]["points"][1]["downstream"];
+    EXPECT_TRUE(d["delta_mtl"].is_number()) << d.dump();
+    EXPECT_TRUE(d["metrics"]["fashion-seg"]["pixel_accuracy"].is_number()) << d.dump();
+}
+
+// Hostile NYUv2-style data is refused by kit check (exit 2) naming the file: a mask value that is
+// neither a class nor the unlabelled value, a 1-channel map for a normals task, an image whose
+// .npy header claims more data than the file holds. Unlabelled pixels (-1) are fine.
+TEST(NyuLayoutKit, HostileMapsAreRefusedNamingTheFile) {
+    const fs::path root = fs::path(npyKit()).parent_path();
+    const auto copyKit = [&](const TempDir& dir) {
+        fs::copy(root, dir.dir(), fs::copy_options::recursive);
+        return dir.path("kit.yaml");
+    };
+    const auto labelWith = [](const std::string& file, float value) {
+        core::data::NpyArray a = core::data::readNpy(file);
+        a.values[5] = value;
+        core::data::writeNpy(file, a.shape, a.values.data());
+    };
+    {
+        TempDir dir;
+        const std::string kit = copyKit(dir);
+        labelWith(dir.path("data/fashion-mnist/val/label/3.npy"), -1.0f);  // unlabelled: fine
+        const auto ok = runCli({"kit", "check", kit, "--eval-limit", "40"});
+        EXPECT_EQ(ok.exitCode, 0) << ok.out << ok.err;
+        labelWith(dir.path("data/fashion-mnist/val/label/3.npy"), 7.0f);
+        const auto bad = runCli({"kit", "check", kit});
+        EXPECT_EQ(bad.exitCode, 2) << bad.out;
+        EXPECT_NE(bad.out.find(dir.path("data/fashion-mnist/val/label/3.npy") + ": task fashion-seg: class 7 in the mask"), std::string::npos)
+            << bad.out;
+    }
+    const std::string normalsTask = "  - name: normals\n    type: normals\n    expert: models/fashion-edges.safetensors\n"
+                                    "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/edges\n"
+                                    "    eval: data/fashion-mnist/val/list.csv\n    eval_targets: data/fashion-mnist/val/edges\n"
+                                    "    dataset: fashion-mnist\n";
+    {
+        TempDir dir;
+        const std::string kit = copyKit(dir);
+        std::ofstream(kit, std::ios::app) << normalsTask;  // no head: the project's, 3 outputs; the maps have 1 channel
+        const auto bad = runCli({"kit", "check", kit, "--eval-limit", "40"});
+        EXPECT_EQ(bad.exitCode, 2) << bad.out;
+        EXPECT_NE(bad.out.find(dir.path("data/fashion-mnist/train/edges/0.npy") + ": task normals: a normals map has 3 channels (x, y, z) per pixel, this one 1"),
+                  std::string::npos)
+            << bad.out;
+        std::ofstream(kit, std::ios::app) << "    head: {file: heads/fashion-edges.safetensors}\n";  // a 1-output head
+        const auto head = runCli({"kit", "check", kit, "--eval-limit", "40"});
+        EXPECT_EQ(head.exitCode, 2) << head.out;
+        EXPECT_NE(head.out.find("task normals: a normals head has 3 outputs per pixel, this one 1"), std::string::npos) << head.out;
+    }
+    {
+        TempDir dir;
+        const std::string kit = copyKit(dir);
+        const std::string image = dir.path("data/fashion-mnist/val/image/2.npy");
+        std::string bytes = readAll(image);
+        const auto at = bytes.find("(28, 28, 1)");
+        ASSERT_NE(at, std::string::npos);
+        bytes.replace(at, 11, "(28, 28, 3)");
+        std::ofstream(image, std::ios::binary) << bytes;
+        const auto bad = runCli({"kit", "check", kit});
+        EXPECT_EQ(bad.exitCode, 2) << bad.out;
+        EXPECT_NE(bad.out.find(image), std::string::npos) << bad.out;
+        EXPECT_NE(bad.out.find("the header's shape and type say"), std::string::npos) << bad.out;
     }
 }
 
