@@ -59,15 +59,18 @@ Realigned trainRepresentation(const TaskSuite& suite, const model::ParamMap& enc
     std::mt19937_64 rng(o.seed * 31 + 5);
     model::ForwardOptions fwd;
     fwd.adapters = &out.adapters;
+    std::vector<std::size_t> all(suite.tasks.size());
+    for (std::size_t t = 0; t < all.size(); ++t) all[t] = t;
+    fwd = headForwardOptions(suite, all, fwd);
     for (int step = 0; step < o.reprSteps; ++step) {
         if (cancel) cancel->throwIfCancelled();
         opt.zero_grad();
         at::Tensor loss = at::zeros({}, at::kFloat);
         for (const auto& g : groups) {
             const at::Tensor rows = randomRows(rng, g.set->count, o.reprBatch);
-            const at::Tensor tokens = model::vitForward(c, encoder, imagesToTensor(*g.set, rowsToIndices(rows)), fwd).tokens;
+            const model::VitFeatures f = model::vitForward(c, encoder, imagesToTensor(*g.set, rowsToIndices(rows)), fwd);
             for (std::size_t t : g.tasks)
-                loss = loss + taskLoss(suite.tasks[t].task, model::headForward(suite.tasks[t].headConfig, out.heads[t], tokens),
+                loss = loss + taskLoss(suite.tasks[t].task, taskHeadOutput(suite, t, out.heads[t], f, true),
                                        suite.tasks[t].realignTargets.index_select(0, rows));
         }
         (loss / static_cast<double>(suite.tasks.size())).backward();
@@ -142,7 +145,7 @@ model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& conf
         if (cancel) cancel->throwIfCancelled();
         const at::Tensor rows = randomRows(rng, x.size(0), std::min<int>(batch, static_cast<int>(x.size(0))));
         opt.zero_grad();
-        taskLoss(task, model::headForward(config, h, x.index_select(0, rows)), targets.index_select(0, rows)).backward();
+        taskLoss(task, model::headForward(config, h, x.index_select(0, rows), true), targets.index_select(0, rows)).backward();
         opt.step();
     }
     for (auto& [n, t] : h) t = t.detach();
@@ -164,15 +167,19 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
     std::vector<model::Adapter> adapters;
     model::ForwardOptions fwd;
     if (o.mode == DownstreamMode::HeadRealign) {
-        std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, at::Tensor> features;
+        // One forward per (encoder, image set), keeping every block any head of the suite reads.
+        std::vector<std::size_t> all(T);
+        for (std::size_t t = 0; t < T; ++t) all[t] = t;
+        const model::ForwardOptions keep = headForwardOptions(suite, all);
+        std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, model::VitFeatures> features;
         for (std::size_t t = 0; t < T; ++t) {
             const auto& task = suite.tasks[t];
             if (!canScore(task, o.mode)) continue;
             auto key = std::make_pair(enc[t], task.realign.get());
             auto it = features.find(key);
-            if (it == features.end())
-                it = features.emplace(key, encodeSet(suite.config(), *enc[t], *task.realign, {}, cancel).tokens).first;
-            heads[t] = realignHead(task.task, task.headConfig, startingHead(suite, t, o.seed), it->second, task.realignTargets,
+            if (it == features.end()) it = features.emplace(key, encodeSet(suite.config(), *enc[t], *task.realign, keep, cancel)).first;
+            heads[t] = realignHead(task.task, task.headConfig, startingHead(suite, t, o.seed),
+                                   model::headTokens(task.headConfig, it->second, suite.config().depth), task.realignTargets,
                                    o.headSteps, o.headBatch, o.headLr, o.seed + t, cancel);
         }
     } else if (o.mode == DownstreamMode::ReprRealign) {
@@ -198,10 +205,9 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
         const data::ImageSet& set = *suite.tasks[t0].eval;
         for (const auto& idx : batchesOf(static_cast<std::size_t>(set.count), 256)) {
             if (cancel) cancel->throwIfCancelled();
-            const at::Tensor tokens = model::vitForward(suite.config(), *enc[t0], imagesToTensor(set, idx), fwd).tokens;
+            const model::VitFeatures f = model::vitForward(suite.config(), *enc[t0], imagesToTensor(set, idx), headForwardOptions(suite, group, fwd));
             const auto b0 = static_cast<std::int64_t>(idx.front()), n = static_cast<std::int64_t>(idx.size());
-            for (std::size_t t : group)
-                metrics[t].add(model::headForward(suite.tasks[t].headConfig, heads[t], tokens), suite.tasks[t].evalTargets.narrow(0, b0, n));
+            for (std::size_t t : group) metrics[t].add(taskHeadOutput(suite, t, heads[t], f), suite.tasks[t].evalTargets.narrow(0, b0, n));
         }
     }
     for (std::size_t t = 0; t < T; ++t) {

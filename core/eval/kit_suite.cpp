@@ -30,8 +30,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string shape(const at::Tensor& t) { return std::string(at::str(t.sizes())); }
 
-const at::Tensor* findAny(const model::ParamMap& p, std::initializer_list<const char*> names) {
-    for (const char* n : names)
+const at::Tensor* findAny(const model::ParamMap& p, std::initializer_list<std::string> names) {
+    for (const std::string& n : names)
         if (auto it = p.find(n); it != p.end()) return &it->second;
     return nullptr;
 }
@@ -49,13 +49,20 @@ struct ResolvedHead {
 };
 
 std::string describe(const ResolvedHead& h) {
-    if (h.params.empty() && h.config.kind != model::HeadKind::Dense && h.config.outputs <= 0) return "none";
+    if (h.params.empty() && h.config.kind != model::HeadKind::Dense && h.config.kind != model::HeadKind::DenseProbe && h.config.outputs <= 0)
+        return "none";
     const std::string n = std::to_string(h.config.outputs);
     std::string s;
     switch (h.config.kind) {
         case model::HeadKind::Classifier: s = "linear, " + n + " classes, " + model::poolingName(h.config.pooling) + " pooling"; break;
         case model::HeadKind::ZeroShot: s = "zero-shot, " + n + " classes"; break;
         case model::HeadKind::Dense: s = "dense, " + n + (h.config.outputs == 1 ? " channel" : " outputs") + " per pixel"; break;
+        case model::HeadKind::DenseProbe: s = "dense probe, " + n + (h.config.outputs == 1 ? " channel" : " outputs") + " per pixel"; break;
+    }
+    if (!h.config.layers.empty()) {
+        std::string l;
+        for (int b : h.config.layers) l += (l.empty() ? "" : ", ") + std::to_string(b);
+        s += ", reads blocks [" + l + "]";
     }
     if (h.params.empty()) s += " (none given: re-alignment trains a fresh one; frozen scores not available)";
     return s;
@@ -71,6 +78,14 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
     h.config.pooling = model::parsePooling(t.head.pool);
     h.config.kind = dense ? model::HeadKind::Dense : model::HeadKind::Classifier;
     const std::string where = "task " + t.name + ": ";
+    h.config.layers = t.head.layers;
+    try {
+        model::headBlocks(h.config, c.depth);
+    } catch (const InvalidArgument& e) {
+        throw FormatError(t.expert, where + e.what());
+    }
+    if (dense && !h.config.layers.empty()) h.config.kind = model::HeadKind::DenseProbe;  // DINOv2's probe
+    const std::int64_t in = D * static_cast<std::int64_t>(std::max<std::size_t>(1, h.config.layers.size()));
     if (t.head.kind == "zeroshot") {
         if (dense) throw FormatError(t.head.file, where + "a zero-shot head classifies images, the task is " + taskTypeName(t.type));
         const model::ParamMap file = model::loadParams(*io::openCheckpoint(t.head.file));
@@ -101,11 +116,15 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
         std::string from;
         if (!t.head.file.empty()) {
             const model::ParamMap file = model::loadParams(*io::openCheckpoint(t.head.file));
-            const at::Tensor* w = findAny(file, {"weight", "head.weight", "classifier.weight"});
-            const at::Tensor* b = findAny(file, {"bias", "head.bias", "classifier.bias"});
+            const at::Tensor* w = findAny(file, {"weight", "head.weight", "classifier.weight", "conv_seg.weight"});
+            const at::Tensor* b = findAny(file, {"bias", "head.bias", "classifier.bias", "conv_seg.bias"});
             if (!w) throw FormatError(t.head.file, where + "no head weight (a tensor named weight or head.weight)");
-            given["head.weight"] = *w;
+            given["head.weight"] = w->dim() == 4 && w->size(2) == 1 && w->size(3) == 1 ? w->flatten(1) : *w;  // a 1×1 convolution
             given["head.bias"] = b ? *b : at::zeros({w->size(0)}, at::kFloat);
+            for (const char* stat : {"weight", "bias", "running_mean", "running_var"}) {  // a probe's batch norm (mmseg: bn.*)
+                const std::string s(stat);
+                if (const at::Tensor* v = findAny(file, {"bn." + s, "head.bn." + s, "batchnorm." + s})) given["head.bn." + s] = *v;
+            }
             from = t.head.file;
         } else if (!expert.head.empty()) {
             given = expert.head;
@@ -114,13 +133,16 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
         if (!given.empty()) {
             const at::Tensor& w = given.at("head.weight");
             const at::Tensor& b = given.at("head.bias");
-            if (w.dim() != 2 || w.size(1) != D)
-                throw FormatError(from, "head.weight", where + "shape " + shape(w) + ": a head on this encoder reads width " + std::to_string(D));
+            if (w.dim() != 2 || w.size(1) != in)
+                throw FormatError(from, "head.weight", where + "shape " + shape(w) + ": a head on this encoder reads width " + std::to_string(in) +
+                                                        (h.config.layers.empty() ? "" : " (" + std::to_string(h.config.layers.size()) + " blocks × " + std::to_string(D) + ")"));
             if (b.dim() != 1 || b.size(0) != w.size(0))
                 throw FormatError(from, "head.bias", where + "shape " + shape(b) + ", expected [" + std::to_string(w.size(0)) + "]");
             if (dense && (t.head.kind == "linear"))
                 throw FormatError(from, where + "a linear head on a " + taskTypeName(t.type) + " task (use a dense head)");
-            if (dense) {
+            if (h.config.kind == model::HeadKind::DenseProbe) {
+                h.config.outputs = static_cast<int>(w.size(0));
+            } else if (dense) {
                 if (w.size(0) % p2 != 0)
                     throw FormatError(from, "head.weight", where + "a dense head has outputs × patch² rows (patch " + std::to_string(c.patchSize) +
                                                             "), " + std::to_string(w.size(0)) + " is not a multiple of " + std::to_string(p2));
@@ -129,6 +151,16 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
                 h.config.outputs = static_cast<int>(w.size(0));
             }
             h.params = {{"head.weight", w.clone()}, {"head.bias", b.clone()}};
+            if (h.config.kind == model::HeadKind::DenseProbe) {
+                const model::ParamMap identity = model::initHead(h.config, static_cast<int>(D), 0);  // a probe without batch norm: identity
+                for (const char* stat : {"head.bn.weight", "head.bn.bias", "head.bn.running_mean", "head.bn.running_var"}) {
+                    const auto it = given.find(stat);
+                    const at::Tensor v = it != given.end() ? it->second : identity.at(stat);
+                    if (v.dim() != 1 || v.size(0) != in)
+                        throw FormatError(from, stat, where + "shape " + shape(v) + ", expected [" + std::to_string(in) + "]");
+                    h.params[stat] = v.clone();
+                }
+            }
         }
     }
     const int values = kit::valueChannels(t.type);  // regression and depth 1, normals 3

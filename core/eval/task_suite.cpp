@@ -87,9 +87,9 @@ std::vector<std::pair<kit::Metric, double>> scoresOnEval(const TaskSuite& suite,
     MetricAccumulator m(t.task);
     for (const auto& idx : batchesOf(static_cast<std::size_t>(t.eval->count), 256)) {
         if (cancel) cancel->throwIfCancelled();
-        const at::Tensor tokens = model::vitForward(suite.config(), encoder, imagesToTensor(*t.eval, idx)).tokens;
+        const model::VitFeatures f = model::vitForward(suite.config(), encoder, imagesToTensor(*t.eval, idx), headForwardOptions(suite, {task}));
         const auto b0 = static_cast<std::int64_t>(idx.front()), n = static_cast<std::int64_t>(idx.size());
-        m.add(model::headForward(t.headConfig, t.head, tokens), t.evalTargets.narrow(0, b0, n));
+        m.add(taskHeadOutput(suite, task, t.head, f), t.evalTargets.narrow(0, b0, n));
     }
     return m.values();
 }
@@ -109,18 +109,32 @@ model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& merged)
     return out;
 }
 
+model::ForwardOptions headForwardOptions(const TaskSuite& suite, const std::vector<std::size_t>& tasks, model::ForwardOptions options) {
+    for (std::size_t t : tasks) model::requestHeadBlocks(options, suite.tasks.at(t).headConfig, suite.config().depth);
+    return options;
+}
+
+at::Tensor taskHeadOutput(const TaskSuite& suite, std::size_t task, const model::ParamMap& head, const model::VitFeatures& features,
+                          bool training) {
+    const auto& config = suite.tasks.at(task).headConfig;
+    return model::headForward(config, head, model::headTokens(config, features, suite.config().depth), training);
+}
+
 model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
                              const model::ForwardOptions& options, const CancelToken* cancel, int batch) {
     at::NoGradGuard noGrad;
     std::vector<at::Tensor> tokens;
     std::vector<std::vector<at::Tensor>> blocks(options.keepBlocks.size());
+    std::vector<int> indices;
     for (const auto& idx : batchesOf(static_cast<std::size_t>(set.count), static_cast<std::size_t>(batch))) {
         if (cancel) cancel->throwIfCancelled();
         model::VitFeatures f = model::vitForward(config, params, imagesToTensor(set, idx), options);
         tokens.push_back(f.tokens);
         for (std::size_t k = 0; k < f.blocks.size(); ++k) blocks[k].push_back(f.blocks[k]);
+        indices = f.blockIndices;
     }
     model::VitFeatures out;
+    out.blockIndices = indices;
     out.tokens = tokens.size() == 1 ? tokens[0] : at::cat(tokens);
     for (auto& b : blocks) out.blocks.push_back(b.size() == 1 ? b[0] : at::cat(b));
     return out;

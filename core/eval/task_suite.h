@@ -95,6 +95,12 @@ double scoreOnEval(const TaskSuite& suite, std::size_t task, const model::ParamM
 // demo's (timm, no prefix) keeps the views as they are.
 model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& mergedByFileName);
 
+// A forward that also keeps the blocks the heads of `tasks` read (model::requestHeadBlocks), and
+// task t's head on one forward's features (training: a probe's batch norm in training mode).
+model::ForwardOptions headForwardOptions(const TaskSuite& suite, const std::vector<std::size_t>& tasks, model::ForwardOptions options = {});
+at::Tensor taskHeadOutput(const TaskSuite& suite, std::size_t task, const model::ParamMap& head, const model::VitFeatures& features,
+                          bool training = false);
+
 // Encoder outputs of every image of a set, in batches, without gradients: tokens [N, T, D] and
 // the requested blocks.
 model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,

@@ -84,8 +84,8 @@ HeadSpec readHead(const YAML::Node& n, const std::string& dir, const std::string
         h.file = resolve(dir, n.as<std::string>());
         return h;
     }
-    if (!n.IsMap()) throw FormatError(file, where + "head: give a file, or a map {file | text, kind, pool}");
-    checkKeys(n, {"file", "text", "kind", "pool"}, file, where + "head: ");
+    if (!n.IsMap()) throw FormatError(file, where + "head: give a file, or a map {file | text, kind, pool, layers}");
+    checkKeys(n, {"file", "text", "kind", "pool", "layers"}, file, where + "head: ");
     if (n["text"]) {
         h.kind = "zeroshot";
         h.file = resolve(dir, n["text"].as<std::string>());
@@ -95,6 +95,14 @@ HeadSpec readHead(const YAML::Node& n, const std::string& dir, const std::string
     if (!h.kind.empty() && h.kind != "linear" && h.kind != "zeroshot" && h.kind != "dense")
         throw FormatError(file, where + "head: unknown kind '" + h.kind + "' (linear, zeroshot, dense)");
     if (n["pool"]) h.pool = n["pool"].as<std::string>();
+    if (n["layers"]) {
+        if (h.kind == "zeroshot") throw FormatError(file, where + "head: a zero-shot head reads the final class token (no layers)");
+        const YAML::Node l = n["layers"];
+        if (l.IsScalar()) h.layers.push_back(l.as<int>());
+        else if (l.IsSequence() && l.size() > 0)
+            for (const auto& v : l) h.layers.push_back(v.as<int>());
+        else throw FormatError(file, where + "head: layers is a block index or a list of them (negative: from the end)");
+    }
     return h;
 }
 
@@ -348,12 +356,13 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
         if (t.targetScale > 0) y << YAML::Key << "target_scale" << YAML::Value << t.targetScale;
         if (t.ignoreIndex) y << YAML::Key << "ignore_index" << YAML::Value << *t.ignoreIndex;
         if (t.invalidValue) y << YAML::Key << "invalid_value" << YAML::Value << *t.invalidValue;
-        if (!t.head.file.empty() || !t.head.kind.empty()) {
+        if (!t.head.file.empty() || !t.head.kind.empty() || !t.head.layers.empty()) {
             y << YAML::Key << "head" << YAML::Value << YAML::Flow << YAML::BeginMap;
             if (t.head.kind == "zeroshot") y << YAML::Key << "text" << YAML::Value << relativeTo(t.head.file, dir);
             else {
                 if (!t.head.kind.empty()) y << YAML::Key << "kind" << YAML::Value << t.head.kind;
                 if (!t.head.file.empty()) y << YAML::Key << "file" << YAML::Value << relativeTo(t.head.file, dir);
+                if (!t.head.layers.empty()) y << YAML::Key << "layers" << YAML::Value << YAML::Flow << t.head.layers;
             }
             y << YAML::EndMap;
         }

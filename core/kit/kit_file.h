@@ -25,6 +25,9 @@ struct HeadSpec {
     std::string kind;
     std::string file;  // absolute; empty: none
     std::string pool = "cls";  // linear heads: cls | mean
+    // Blocks the head reads (negative: from the end), their tokens concatenated; empty: the final
+    // tokens. A dense head with layers is DINOv2's linear probe (batch norm, 1×1 map, bilinear).
+    std::vector<int> layers;
 };
 
 struct TaskEntry {

@@ -103,7 +103,8 @@ LearnedResult adaMerging(const eval::TaskSuite& s, const merge::MethodArgs& a, P
             for (int b = 0; b < batches; ++b) {
                 const at::Tensor rows = eval::randomRows(rng, g.set->count, batch);
                 const at::Tensor x = eval::imagesToTensor(*g.set, eval::rowsToIndices(rows));
-                const at::Tensor tokens = model::vitForward(s.config(), merged, x).tokens;
+                const model::VitFeatures features = model::vitForward(s.config(), merged, x, eval::headForwardOptions(s, g.tasks));
+                const at::Tensor& tokens = features.tokens;
                 for (std::size_t t : g.tasks) {
                     const auto& task = s.tasks[t];
                     at::Tensor lt;
@@ -115,7 +116,7 @@ LearnedResult adaMerging(const eval::TaskSuite& s, const merge::MethodArgs& a, P
                         }
                         lt = (tokens - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-12);
                     } else {
-                        lt = meanEntropy(model::headForward(task.headConfig, task.head, tokens));
+                        lt = meanEntropy(eval::taskHeadOutput(s, t, task.head, features));
                     }
                     loss = loss + lt / static_cast<double>(batches);
                 }
@@ -160,8 +161,8 @@ PseudoSet pseudoLabels(const eval::TaskSuite& s, std::size_t t, double ratio, co
     std::vector<at::Tensor> outs;
     for (const auto& idx : eval::batchesOf(static_cast<std::size_t>(pool.count), 256)) {
         if (cancel) cancel->throwIfCancelled();
-        outs.push_back(model::headForward(task.headConfig, task.head,
-                                          model::vitForward(s.config(), s.experts[t], eval::imagesToTensor(pool, idx)).tokens));
+        outs.push_back(eval::taskHeadOutput(
+            s, t, task.head, model::vitForward(s.config(), s.experts[t], eval::imagesToTensor(pool, idx), eval::headForwardOptions(s, {t}))));
     }
     const at::Tensor out = at::cat(outs);
     std::vector<std::size_t> keep;
@@ -265,9 +266,10 @@ LearnedResult calm(const eval::TaskSuite& s, const merge::MethodArgs& a, Progres
                     const auto& task = s.tasks[u];
                     for (int b = 0; b < batches; ++b) {
                         const at::Tensor rows = eval::randomRows(rng, pseudo[u].images->count, batch);
-                        const at::Tensor out = model::headForward(
-                            task.headConfig, task.head,
-                            model::vitForward(s.config(), merged, eval::imagesToTensor(*pseudo[u].images, eval::rowsToIndices(rows))).tokens);
+                        const at::Tensor out = eval::taskHeadOutput(
+                            s, u, task.head,
+                            model::vitForward(s.config(), merged, eval::imagesToTensor(*pseudo[u].images, eval::rowsToIndices(rows)),
+                                              eval::headForwardOptions(s, {u})));
                         loss = loss + eval::taskLoss(task.task, out, pseudo[u].targets.index_select(0, rows)) / static_cast<double>(batches);
                     }
                 }

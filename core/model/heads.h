@@ -9,18 +9,26 @@
 //   dense:      per patch token, head.weight [K·p·p, D] gives a p×p block of K outputs; blocks are
 //               put back in place (pixel shuffle): [N, K, H, W]. Segmentation: K classes
 //               (per-pixel logits); regression: K channels (per-pixel values).
+//   dense_probe: the linear probe of DINOv2's dense protocol: the patch tokens of the blocks in
+//               `layers` (each through the final LayerNorm) concatenated, [N, L·D, g, g] →
+//               batch norm (head.bn.weight/bias/running_mean/running_var [L·D], eps 1e-5,
+//               momentum 0.1) → 1×1 map (head.weight [K, L·D], head.bias [K]) → bilinear
+//               upsampling to the input's size (align_corners false): [N, K, H, W].
+// A classifier may read several blocks too (`layers`): its pooled features are the blocks'
+// concatenated, head.weight [K, L·D].
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/model/vit.h"
 
 namespace ms::core::model {
 
-enum class HeadKind { Classifier, Dense, ZeroShot };
+enum class HeadKind { Classifier, Dense, ZeroShot, DenseProbe };
 enum class Pooling { ClassToken, MeanPatches };
 
 struct HeadConfig {
@@ -28,6 +36,7 @@ struct HeadConfig {
     int outputs = 10;                      // classes, or channels of a dense head
     Pooling pooling = Pooling::ClassToken;  // classifier only
     int patchSize = 4;                     // dense only: the encoder's patch size
+    std::vector<int> layers;                // blocks read (negative: from the end); empty: the final tokens
 };
 
 std::string headKindName(HeadKind k);
@@ -35,9 +44,21 @@ HeadKind parseHeadKind(const std::string& s);
 std::string poolingName(Pooling p);
 Pooling parsePooling(const std::string& s);
 
-// head.weight / head.bias, initialised N(0, 0.02) / 0 from `seed` (classifier and dense heads).
+// head.weight / head.bias, initialised N(0, 0.02) / 0 from `seed` (classifier and dense heads;
+// a probe's batch norm starts as the identity). `width`: the encoder's D.
 ParamMap initHead(const HeadConfig& head, int width, std::uint64_t seed);
-// tokens [N, T, D] (class token first) → logits [N, K] or dense outputs [N, K, H, W].
-at::Tensor headForward(const HeadConfig& head, const ParamMap& params, const at::Tensor& tokens);
+// What the head reads, from `tokens` [N, T, D·L] (class token first; L blocks concatenated) →
+// logits [N, K] or dense outputs [N, K, H, W]. `training`: a probe's batch norm uses the batch's
+// statistics and updates its running ones in place.
+at::Tensor headForward(const HeadConfig& head, const ParamMap& params, const at::Tensor& tokens, bool training = false);
+
+// The blocks a head reads, 0-based, in its `layers` order; throws InvalidArgument naming a layer
+// outside the encoder's `depth` blocks.
+std::vector<int> headBlocks(const HeadConfig& head, int depth);
+// Asks a forward for the blocks `heads` read (normalised as the probe protocol does).
+void requestHeadBlocks(ForwardOptions& options, const HeadConfig& head, int depth);
+// The head's input from one forward: the final tokens, or its blocks' tokens concatenated
+// along the features ([N, T, L·D]).
+at::Tensor headTokens(const HeadConfig& head, const VitFeatures& features, int depth);
 
 }  // namespace ms::core::model

@@ -22,6 +22,11 @@ ParamMap loadParams(const io::TensorSource& source, const std::string& stripPref
 std::vector<at::Tensor> makeTrainable(ParamMap& params) {
     std::vector<at::Tensor> out;
     for (auto& [n, t] : params) {
+        // Batch-norm running statistics are state, updated in place by training-mode forwards.
+        if (n.find("running_") != std::string::npos) {
+            t = t.detach().clone();
+            continue;
+        }
         t = t.detach().clone().requires_grad_(true);
         out.push_back(t);
     }

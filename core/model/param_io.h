@@ -17,6 +17,7 @@ ParamMap loadParams(const io::TensorSource& source, const std::string& stripPref
 
 // Replaces every tensor of `params` by a detached copy that requires gradients (an optimiser's
 // leaves) and returns them, in map order.
+// (Batch-norm running statistics, "*running_*", are copied but not made trainable.)
 std::vector<at::Tensor> makeTrainable(ParamMap& params);
 
 // A float32 tensor viewing `data` without copying (the caller keeps the buffer alive).

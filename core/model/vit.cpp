@@ -1,5 +1,7 @@
 #include "core/model/vit.h"
 
+#include <algorithm>
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
@@ -147,8 +149,10 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
         if (c.layerScale) h = h * param(p, pre + "ls2.gamma");
         x = x + h;
         if (adapted.defined()) x = x + adapted;
-        for (int k : options.keepBlocks)
-            if (k == b) out.blocks.push_back(x);
+        if (std::find(options.keepBlocks.begin(), options.keepBlocks.end(), b) != options.keepBlocks.end()) {
+            out.blocks.push_back(options.normBlocks ? layerNorm(x, p, "norm", c.eps) : x);
+            out.blockIndices.push_back(b);
+        }
     }
     out.tokens = layerNorm(x, p, "norm", c.eps);
     return out;

@@ -51,11 +51,13 @@ struct Adapter {
 struct ForwardOptions {
     std::vector<int> keepBlocks;                     // also return the output of these blocks (0-based)
     const std::vector<Adapter>* adapters = nullptr;  // one per block, or none
+    bool normBlocks = false;  // kept blocks through the final LayerNorm (DINOv2's get_intermediate_layers(norm=True))
 };
 
 struct VitFeatures {
     at::Tensor tokens;               // [N, T, D]: class token then patch tokens, final LayerNorm
     std::vector<at::Tensor> blocks;  // the requested intermediate blocks' outputs, [N, T, D]
+    std::vector<int> blockIndices;   // which block each of `blocks` is (ascending)
 };
 
 // images: [N, C, H, W] float32. H, W may differ from config.imageSize (a multiple of the patch

@@ -301,6 +301,29 @@ TEST(NyuLayoutKit, TheDemoAsNpyScoresWhatTheDemoSaysAndSweepsWithDeltaMtl) {
     EXPECT_TRUE(d["metrics"]["fashion-seg"]["pixel_accuracy"].is_number()) << d.dump();
 }
 
+// A dense head reading several blocks (DINOv2's probe: batch norm, 1×1 map, bilinear) on a task
+// whose decoder is not given: kit check describes it, head re-alignment trains it and scores
+// the task like any other.
+TEST(NyuLayoutKit, AMultiBlockProbeHeadIsTrainedByHeadRealignment) {
+    TempDir dir;
+    fs::copy(fs::path(npyKit()).parent_path(), dir.dir(), fs::copy_options::recursive);
+    const std::string kit = dir.path("kit.yaml");
+    std::ofstream(kit, std::ios::app) << "  - name: seg-probe\n    type: segmentation\n    classes: 2\n"
+                                         "    expert: models/fashion-seg.safetensors\n    head: {kind: dense, layers: [-2, -1]}\n"
+                                         "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/label\n"
+                                         "    eval: data/fashion-mnist/val/list.csv\n    eval_targets: data/fashion-mnist/val/label\n"
+                                         "    dataset: fashion-mnist\n";
+    const auto check = runCli({"kit", "check", kit, "--eval-limit", "40", "--no-scores"});
+    ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
+    EXPECT_NE(check.out.find("dense probe, 2 outputs per pixel, reads blocks [-2, -1]"), std::string::npos) << check.out;
+    const auto r = runCli({"sweep", "--kit", kit, "--out", dir.path("exp.h5"), "--grid", "lambda=0.5", "--downstream", "head-realign",
+                           "--probe-size", "16", "--realign-samples", "60", "--eval-limit", "40", "--no-feature-cache"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto rep = nlohmann::json::parse(runCli({"report", dir.path("exp.h5"), "--json"}).out);
+    const double miou = rep["sweeps"][0]["points"][0]["downstream"]["metric"]["seg-probe"].get<double>();
+    EXPECT_GT(miou, 0.5) << "a trained probe separates foreground from background";
+}
+
 // Hostile NYUv2-style data is refused by kit check (exit 2) naming the file: a mask value that is
 // neither a class nor the unlabelled value, a 1-channel map for a normals task, an image whose
 // .npy header claims more data than the file holds. Unlabelled pixels (-1) are fine.

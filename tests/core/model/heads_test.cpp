@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include "core/data/npy.h"
+#include "core/errors.h"
+#include "core/model/vit.h"
+#include "tests/test_support.h"
+
 namespace ms::core::model {
 namespace {
 
@@ -49,6 +54,69 @@ TEST(Heads, InitShapes) {
     EXPECT_EQ(p.at("head.weight").sizes(), (std::vector<std::int64_t>{32, 16}));
     EXPECT_EQ(parseHeadKind("dense"), HeadKind::Dense);
     EXPECT_EQ(parsePooling("mean"), Pooling::MeanPatches);
+}
+
+at::Tensor probeFixture(const std::string& name) {
+    const data::NpyArray a = data::readNpy(test::fixture("metrics/probe_" + name + ".npy"));
+    return at::from_blob(const_cast<float*>(a.values.data()), a.shape, at::kFloat).clone();
+}
+
+// DINOv2's dense probe against numpy (tests/fixtures/metrics/make_probe_fixture.py): batch norm
+// with running statistics (eval) or the batch's, updating the running ones (training), a 1×1
+// map, bilinear upsampling as PyTorch's align_corners=False.
+TEST(Heads, DenseProbeMatchesNumpyInEvalAndTraining) {
+    HeadConfig h;
+    h.kind = HeadKind::DenseProbe;
+    h.outputs = 4;
+    h.patchSize = 5;
+    ParamMap params = {{"head.bn.weight", probeFixture("bn_weight")},   {"head.bn.bias", probeFixture("bn_bias")},
+                       {"head.bn.running_mean", probeFixture("running_mean")}, {"head.bn.running_var", probeFixture("running_var")},
+                       {"head.weight", probeFixture("weight")},          {"head.bias", probeFixture("bias")}};
+    const at::Tensor tokens = probeFixture("tokens");
+    const at::Tensor eval = headForward(h, params, tokens);
+    ASSERT_EQ(eval.sizes(), (std::vector<std::int64_t>{2, 4, 15, 15}));
+    EXPECT_TRUE(at::allclose(eval, probeFixture("eval_out"), 1e-4, 1e-5)) << (eval - probeFixture("eval_out")).abs().max();
+    const at::Tensor train = headForward(h, params, tokens, true);
+    EXPECT_TRUE(at::allclose(train, probeFixture("train_out"), 1e-4, 1e-5)) << (train - probeFixture("train_out")).abs().max();
+    EXPECT_TRUE(at::allclose(params.at("head.bn.running_mean"), probeFixture("train_running_mean"), 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(params.at("head.bn.running_var"), probeFixture("train_running_var"), 1e-5, 1e-6));
+    // Initialised as the identity batch norm over L·D features.
+    h.layers = {-2, -1};
+    const ParamMap init = initHead(h, 8, 1);
+    EXPECT_EQ(init.at("head.weight").sizes(), (std::vector<std::int64_t>{4, 16}));
+    EXPECT_TRUE(init.at("head.bn.running_var").equal(at::ones({16})));
+}
+
+// A head reading blocks gets their tokens through the final LayerNorm, concatenated: the last
+// block so normalised is the encoder's output itself; two blocks double the width.
+TEST(Heads, BlocksAreReadNormalisedAndConcatenated) {
+    kit::VitConfig c;
+    c.imageSize = 8;
+    c.channels = 1;
+    c.patchSize = 4;
+    c.width = 8;
+    c.depth = 3;
+    c.heads = 2;
+    ParamMap enc;
+    at::manual_seed(5);
+    for (const auto& [name, shape] : vitParamShapes(c)) enc[name] = at::randn(shape) * 0.1;
+    HeadConfig h;
+    h.kind = HeadKind::DenseProbe;
+    h.layers = {-1};
+    ForwardOptions o;
+    requestHeadBlocks(o, h, c.depth);
+    EXPECT_EQ(o.keepBlocks, (std::vector<int>{2}));
+    const VitFeatures f = vitForward(c, enc, at::randn({2, 1, 8, 8}), o);
+    EXPECT_TRUE(at::allclose(headTokens(h, f, c.depth), f.tokens));
+    h.layers = {0, -1};
+    ForwardOptions two;
+    requestHeadBlocks(two, h, c.depth);
+    const VitFeatures g = vitForward(c, enc, at::randn({2, 1, 8, 8}), two);
+    const at::Tensor t = headTokens(h, g, c.depth);
+    EXPECT_EQ(t.sizes(), (std::vector<std::int64_t>{2, 5, 16}));
+    EXPECT_TRUE(at::allclose(t.narrow(2, 8, 8), g.tokens));
+    h.layers = {3};
+    EXPECT_THROW(headBlocks(h, c.depth), InvalidArgument);
 }
 
 }  // namespace
