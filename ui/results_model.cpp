@@ -18,7 +18,18 @@ ResultsModel::ResultsModel(QObject* parent) : QAbstractTableModel(parent) {}
 std::vector<ResultsModel::Column> ResultsModel::columnsFor(const core::store::Experiment& e) const {
     std::vector<Column> cols = {{Kind::Sweep, tr("sweep"), ""}, {Kind::Point, QStringLiteral("#"), ""}, {Kind::Method, tr("method"), ""}};
     std::vector<std::string> params, tasks;
+    std::vector<std::pair<std::string, std::string>> metrics;  // (task, metric) any point recorded
+    bool deltas = false;
     for (const auto& s : e.sweeps) {
+        deltas = deltas || !s.metricNames.empty();
+        for (std::size_t t = 0; t < s.tasks.size(); ++t)
+            for (const auto& m : s.metricNames) {
+                bool any = false;
+                for (const auto& p : s.points)
+                    if (auto it = p.metrics.find(m); it != p.metrics.end() && t < it->second.size() && std::isfinite(it->second[t])) any = true;
+                if (any && std::find(metrics.begin(), metrics.end(), std::make_pair(s.tasks[t], m)) == metrics.end())
+                    metrics.emplace_back(s.tasks[t], m);
+            }
         for (const auto& p : s.paramNames)
             if (std::find(params.begin(), params.end(), p) == params.end()) params.push_back(p);
         for (const auto& t : s.tasks)
@@ -27,7 +38,9 @@ std::vector<ResultsModel::Column> ResultsModel::columnsFor(const core::store::Ex
     for (const auto& p : params) cols.push_back({Kind::Param, QString::fromStdString(p), p});
     cols.push_back({Kind::Proxy, tr("proxy"), ""});
     cols.push_back({Kind::Downstream, tr("downstream"), ""});
+    if (deltas) cols.push_back({Kind::DeltaMtl, QStringLiteral("ΔMTL %"), ""});
     for (const auto& t : tasks) cols.push_back({Kind::Task, QString::fromStdString(t), t});
+    for (const auto& [t, m] : metrics) cols.push_back({Kind::Metric, QString::fromStdString(t + ": " + m), t, m});
     cols.push_back({Kind::Seconds, tr("seconds"), ""});
     return cols;
 }
@@ -102,6 +115,13 @@ double ResultsModel::number(int row, const Column& c) const {
         }
         case Kind::Proxy: return s.proxies().empty() ? NAN : p.proxyMean(s.proxies().front());
         case Kind::Downstream: return p.downstreamMean();
+        case Kind::DeltaMtl: return 100.0 * p.deltaMtl();
+        case Kind::Metric: {
+            const auto it = std::find(s.tasks.begin(), s.tasks.end(), c.key);
+            const auto m = p.metrics.find(c.metric);
+            const auto t = static_cast<std::size_t>(it - s.tasks.begin());
+            return it == s.tasks.end() || m == p.metrics.end() || t >= m->second.size() ? NAN : m->second[t];
+        }
         case Kind::Task: {
             const auto it = std::find(s.tasks.begin(), s.tasks.end(), c.key);
             return it == s.tasks.end() || !p.hasDownstream() ? NAN : p.normalized[static_cast<std::size_t>(it - s.tasks.begin())];
@@ -122,7 +142,7 @@ QString ResultsModel::text(int row, const Column& c) const {
         return QString::fromStdString(s.tasks[static_cast<std::size_t>(v)]);
     if (c.kind == Kind::Param) return QString::number(v, 'g', 4);
     if (c.kind == Kind::Point) return QString::number(static_cast<int>(v));
-    if (c.kind == Kind::Seconds) return QString::number(v, 'f', 2);
+    if (c.kind == Kind::Seconds || c.kind == Kind::DeltaMtl) return QString::number(v, 'f', 2);
     return QString::number(v, 'f', 4);
 }
 
@@ -157,11 +177,18 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
             case Kind::Proxy: return tr("the sweep's primary proxy, mean over tasks of the normalised alignment");
             case Kind::Downstream: return tr("mean normalized performance over tasks (merged / expert; expert / merged for RMSE)");
             case Kind::Task: return tr("normalized performance of %1").arg(c.title);
+            case Kind::DeltaMtl:
+                return tr("ΔMTL (LibMTL): mean over tasks of the mean over each task's metrics of ±(merged − expert)/expert, in %");
+            case Kind::Metric: return tr("%1 of %2 (raw)").arg(QString::fromStdString(c.metric), QString::fromStdString(c.key));
             case Kind::Seconds: return tr("merge + proxy + downstream seconds");
             default: return c.title;
         }
     }
     return {};
+}
+
+bool ResultsModel::isOnDemand(int column) const {
+    return column >= 0 && column < columnCount() && m_columns[static_cast<std::size_t>(column)].kind == Kind::Metric;
 }
 
 QString ResultsModel::toCsv() const {

@@ -1,6 +1,7 @@
 // Every point of every sweep of the experiment as one table: sweep, method, the swept
 // parameters (union over sweeps), primary proxy (mean over tasks), mean normalized downstream,
-// downstream per task, seconds. Qt::UserRole gives raw numbers (for sorting), PointRole the
+// ΔMTL (where recorded), downstream per task, every metric of every task (shown on demand: the
+// view hides them until asked, isOnDemand), seconds. Qt::UserRole gives raw numbers (for sorting), PointRole the
 // (sweep, point) pair. New points of a running sweep are appended as rows, not a reset.
 #pragma once
 
@@ -31,13 +32,16 @@ public:
     std::pair<int, int> pointAt(int row) const;
     // The table as CSV (header + rows, as shown, full precision for numbers).
     QString toCsv() const;
+    // Columns a view shows only when asked (every metric of every task).
+    bool isOnDemand(int column) const;
 
 private:
-    enum class Kind { Sweep, Point, Method, Param, Proxy, Downstream, Task, Seconds };
+    enum class Kind { Sweep, Point, Method, Param, Proxy, Downstream, DeltaMtl, Task, Metric, Seconds };
     struct Column {
         Kind kind;
         QString title;
         std::string key;  // parameter or task name
+        std::string metric = {};  // Kind::Metric: the metric's name
     };
     std::vector<Column> columnsFor(const core::store::Experiment& e) const;
     double number(int row, const Column& c) const;

@@ -187,6 +187,23 @@ private slots:
         QCOMPARE(e.sweeps.size(), 1u);
         QCOMPARE(e.sweeps[0].points.size(), 4u);
         QCOMPARE(w.results()->model()->rowCount(), 4);
+        // ΔMTL beside the mean; every metric of every task as a column shown on demand (hidden).
+        {
+            const auto* m = w.results()->model();
+            int delta = -1, pixel = -1;
+            for (int c = 0; c < m->columnCount(); ++c) {
+                const QString title = m->headerData(c, Qt::Horizontal).toString();
+                if (title == QStringLiteral("ΔMTL %")) delta = c;
+                if (title == QStringLiteral("fashion-seg: pixel_accuracy")) pixel = c;
+            }
+            QVERIFY(delta >= 0);
+            QVERIFY(pixel >= 0);
+            QVERIFY(!w.results()->view()->isColumnHidden(delta));
+            QVERIFY(w.results()->view()->isColumnHidden(pixel));
+            QVERIFY(m->isOnDemand(pixel));
+            const double value = m->data(m->index(0, pixel), Qt::UserRole).toDouble();
+            QVERIFY2(value > 0 && value <= 1, qPrintable(QString::number(value)));
+        }
         // The file on disk holds the same points.
         const QString path = w.workbench()->experimentPath();
         QVERIFY(QFileInfo::exists(path));

@@ -6,6 +6,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLineEdit>
+#include <QMenu>
 #include <QPlainTextEdit>
 #include <QPoint>
 #include <QPushButton>
@@ -55,6 +56,27 @@ ResultsPanel::ResultsPanel(Workbench* workbench, QWidget* parent) : QWidget(pare
 
     connect(m_filter, &QLineEdit::textChanged, m_proxy,
             [this](const QString& t) { m_proxy->setFilterRegularExpression(QRegularExpression(t, QRegularExpression::CaseInsensitiveOption)); });
+    // Every metric of every task is a column shown on demand: the header's context menu lists
+    // every column with a check box.
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        for (int c = 0; c < m_model->columnCount(); ++c) m_view->setColumnHidden(c, m_model->isOnDemand(c) && !m_shown.contains(m_model->headerData(c, Qt::Horizontal).toString()));
+    });
+    m_view->horizontalHeader()->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_view->horizontalHeader(), &QWidget::customContextMenuRequested, this, [this](const QPoint& at) {
+        QMenu menu(this);
+        for (int c = 0; c < m_model->columnCount(); ++c) {
+            const QString title = m_model->headerData(c, Qt::Horizontal).toString();
+            QAction* a = menu.addAction(title);
+            a->setCheckable(true);
+            a->setChecked(!m_view->isColumnHidden(c));
+            connect(a, &QAction::toggled, this, [this, c, title](bool on) {
+                m_view->setColumnHidden(c, !on);
+                if (on) m_shown.insert(title);
+                else m_shown.remove(title);
+            });
+        }
+        menu.exec(m_view->horizontalHeader()->mapToGlobal(at));
+    });
     connect(m_workbench, &Workbench::experimentChanged, this, [this] { m_model->setExperiment(m_workbench->experiment()); });
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& current) {
         if (!current.isValid()) return;

@@ -3,6 +3,8 @@
 // encoder; "Export CSV…" writes the table.
 #pragma once
 
+#include <QSet>
+#include <QString>
 #include <QWidget>
 
 class QTableView;
@@ -34,6 +36,7 @@ private:
     QSortFilterProxyModel* m_proxy;
     QTableView* m_view;
     QLineEdit* m_filter;
+    QSet<QString> m_shown;  // on-demand columns the user asked for (by title)
 };
 
 class LogPanel : public QWidget {
