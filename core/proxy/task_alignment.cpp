@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
+#include "core/model/heads.h"
 #include "core/model/param_io.h"
 
 namespace ms::core::proxy {
@@ -35,7 +36,7 @@ double normalise(double a, double a0) {
 [[noreturn]] void badVariant(const std::string& name, const std::string& why) {
     throw InvalidArgument("unknown proxy '" + name + "' (" + why +
                           "); use task-alignment, weight-space, or FEATURES-SIMILARITY[@BLOCK] with FEATURES one of "
-                          "tokens, cls, mean and SIMILARITY cosine or cka, e.g. mean-cka@2");
+                          "tokens, cls, mean and SIMILARITY cosine or cka, e.g. mean-cka@2, or @heads for the blocks each task's head reads");
 }
 
 }  // namespace
@@ -55,8 +56,9 @@ ProxyVariant parseProxyVariant(const std::string& name) {
     if (const auto at = name.find('@'); at != std::string::npos) {
         body = name.substr(0, at);
         const std::string block = name.substr(at + 1);
-        if (block.empty() || block.find_first_not_of("0123456789") != std::string::npos) badVariant(name, "bad block number");
-        v.block = std::stoi(block);
+        if (block == "heads") v.headBlocks = true;
+        else if (block.empty() || block.find_first_not_of("0123456789") != std::string::npos) badVariant(name, "bad block number");
+        else v.block = std::stoi(block);
     }
     const auto dash = body.find('-');
     if (dash == std::string::npos) badVariant(name, "no similarity");
@@ -68,7 +70,7 @@ ProxyVariant parseProxyVariant(const std::string& name) {
     if (s == "cosine") v.similarity = Similarity::Cosine;
     else if (s == "cka") v.similarity = Similarity::LinearCka;
     else badVariant(name, "similarity '" + s + "'");
-    v.name = (v.features == Features::Tokens && v.similarity == Similarity::Cosine && v.block < 0) ? "task-alignment" : name;
+    v.name = (v.features == Features::Tokens && v.similarity == Similarity::Cosine && v.block < 0 && !v.headBlocks) ? "task-alignment" : name;
     return v;
 }
 
@@ -103,6 +105,10 @@ TaskAlignmentProxy::TaskAlignmentProxy(const eval::TaskSuite& suite, std::vector
             throw InvalidArgument("proxy '" + v.name + "': the encoder has " + std::to_string(suite.config().depth) +
                                   " blocks (0.." + std::to_string(suite.config().depth - 1) + ")");
         if (v.block >= 0 && std::find(m_blocks.begin(), m_blocks.end(), v.block) == m_blocks.end()) m_blocks.push_back(v.block);
+        if (v.headBlocks)
+            for (const auto& t : suite.tasks)
+                for (int b : model::headBlocks(t.headConfig, suite.config().depth))
+                    if (std::find(m_normBlocks.begin(), m_normBlocks.end(), b) == m_normBlocks.end()) m_normBlocks.push_back(b);
     }
     const std::size_t T = suite.tasks.size();
     if (needWeights)
@@ -132,8 +138,8 @@ TaskAlignmentProxy::TaskAlignmentProxy(const eval::TaskSuite& suite, std::vector
                 a0.push_back(0.0);
                 continue;
             }
-            const std::size_t l = layerIndex(v);
-            a0.push_back(featureSimilarity(baseFeatures[suite.tasks[t].probe.get()][l], m_expert[t][l], v.features, v.similarity));
+            a0.push_back(featureSimilarity(variantFeatures(baseFeatures[suite.tasks[t].probe.get()], v, t), variantFeatures(m_expert[t], v, t),
+                                           v.features, v.similarity));
         }
     }
 }
@@ -143,13 +149,32 @@ std::size_t TaskAlignmentProxy::layerIndex(const ProxyVariant& v) const {
     return 1 + static_cast<std::size_t>(std::find(m_blocks.begin(), m_blocks.end(), v.block) - m_blocks.begin());
 }
 
+at::Tensor TaskAlignmentProxy::variantFeatures(const LayerFeatures& f, const ProxyVariant& v, std::size_t task) const {
+    if (!v.headBlocks) return f[layerIndex(v)];
+    const auto blocks = model::headBlocks(m_suite.tasks[task].headConfig, m_suite.config().depth);
+    if (blocks.empty()) return f[0];
+    std::vector<at::Tensor> parts;
+    for (int b : blocks)
+        parts.push_back(f[1 + m_blocks.size() + static_cast<std::size_t>(std::find(m_normBlocks.begin(), m_normBlocks.end(), b) - m_normBlocks.begin())]);
+    return parts.size() == 1 ? parts.front() : at::cat(parts, 2);
+}
+
+// Layer features: the final tokens, the raw outputs of m_blocks, then m_normBlocks' outputs
+// through the encoder's final LayerNorm.
 TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::features(const model::ParamMap& params, const data::ImageSet& probe,
                                                                const CancelToken* cancel) const {
     model::ForwardOptions options;
     options.keepBlocks = m_blocks;
+    for (int b : m_normBlocks)
+        if (std::find(options.keepBlocks.begin(), options.keepBlocks.end(), b) == options.keepBlocks.end()) options.keepBlocks.push_back(b);
     model::VitFeatures f = eval::encodeSet(m_suite.config(), params, probe, options, cancel);
+    const auto block = [&](int b) { return f.blocks[static_cast<std::size_t>(std::find(f.blockIndices.begin(), f.blockIndices.end(), b) - f.blockIndices.begin())]; };
     LayerFeatures out = {f.tokens};
-    for (auto& b : f.blocks) out.push_back(b);
+    for (int b : m_blocks) out.push_back(block(b));
+    for (int b : m_normBlocks) {
+        const at::Tensor x = block(b);
+        out.push_back(at::layer_norm(x, {x.size(-1)}, params.at("norm.weight"), params.at("norm.bias"), m_suite.config().eps));
+    }
     return out;
 }
 
@@ -160,12 +185,14 @@ TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::cachedFeatures(const model
     std::string key = checkpointHash + "|" + io::hashBytes(probe.pixels.data(), probe.pixels.size()) + "|" +
                       std::to_string(probe.count) + "|blocks";
     for (int b : m_blocks) key += "," + std::to_string(b);
+    if (!m_normBlocks.empty()) key += "|normed";
+    for (int b : m_normBlocks) key += "," + std::to_string(b);
     const std::string file = m_cacheDir + "/" + io::hashBytes(key.data(), key.size()) + ".safetensors";
     if (fs::exists(file)) {
         try {
             const model::ParamMap stored = model::loadParams(*io::openCheckpoint(file));
             LayerFeatures out;
-            for (std::size_t l = 0; l <= m_blocks.size(); ++l) out.push_back(stored.at("layer." + std::to_string(l)));
+            for (std::size_t l = 0; l <= m_blocks.size() + m_normBlocks.size(); ++l) out.push_back(stored.at("layer." + std::to_string(l)));
             ++m_cacheHits;
             return out;
         } catch (const std::exception&) {
@@ -210,8 +237,7 @@ ProxyScores TaskAlignmentProxy::rawAlignment(const std::vector<const model::Para
                     if (it == done.end()) it = done.emplace(key, features(*merged[t], *m_suite.tasks[t].probe, cancel)).first;
                     f = &it->second;
                 }
-                const std::size_t l = layerIndex(v);
-                a = featureSimilarity((*f)[l], m_expert[t][l], v.features, v.similarity);
+                a = featureSimilarity(variantFeatures(*f, v, t), variantFeatures(m_expert[t], v, t), v.features, v.similarity);
             }
             out[v.name].push_back(a);
         }

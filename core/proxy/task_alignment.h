@@ -7,6 +7,8 @@
 //       FEATURES    tokens (class + patch tokens), cls (class token), mean (mean patch token)
 //       SIMILARITY  cosine (mean per row) or cka (linear CKA over all rows)
 //       @BLOCK      the output of block BLOCK (0-based) instead of the final normalised tokens
+//       @heads      per task, what its head reads: the blocks of its `layers` through the final
+//                   LayerNorm, concatenated (the final tokens for a head without layers)
 //   weight-space        cosine between the merged task vector θ − θ0 and τ_t (no data at all)
 // Expert and base features are computed once per (checkpoint hash, probe set, layer) and cached
 // on disk, so a sweep point costs only the merged encoder's forward passes (one per data set).
@@ -30,6 +32,7 @@ struct ProxyVariant {
     Features features = Features::Tokens;
     Similarity similarity = Similarity::Cosine;
     int block = -1;  // -1: the final normalised tokens
+    bool headBlocks = false;  // @heads: each task's head's blocks
 };
 
 // Throws InvalidArgument listing the accepted forms.
@@ -72,7 +75,10 @@ private:
 
     const eval::TaskSuite& m_suite;
     std::vector<ProxyVariant> m_variants;
-    std::vector<int> m_blocks;
+    std::vector<int> m_blocks;      // raw block outputs kept (@BLOCK)
+    std::vector<int> m_normBlocks;  // blocks kept through the final LayerNorm (@heads)
+    // Task t's features under variant v from an encoder's layer features.
+    at::Tensor variantFeatures(const LayerFeatures& f, const ProxyVariant& v, std::size_t task) const;
     std::string m_cacheDir;
     std::vector<LayerFeatures> m_expert;  // per task, on the task's probe set
     std::vector<model::ParamMap> m_taskVectors;  // per task, for weight-space alignment

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/errors.h"
+#include "core/model/heads.h"
 #include "tests/core/eval/reduced_kit.h"
 #include "tests/test_support.h"
 
@@ -81,6 +82,43 @@ TEST(TaskAlignment, ExpertScoresOneBaseScoresZero) {
     }
     // The base is not the expert: there is a gap to close.
     for (std::size_t t = 0; t < T; ++t) EXPECT_LT(proxy.baseAlignment().at("task-alignment")[t], 0.9999);
+}
+
+// @heads: per task, the blocks its head reads (through the final LayerNorm, concatenated). A head
+// without layers reads the final tokens, and so does one reading the last block (the final
+// tokens are its normalised output); one reading two blocks gives what a direct computation of
+// the same features gives.
+TEST(TaskAlignment, HeadsVariantReadsTheBlocksEachHeadReads) {
+    EXPECT_TRUE(parseProxyVariant("tokens-cosine@heads").headBlocks);
+    EXPECT_EQ(parseProxyVariant("tokens-cosine@heads").name, "tokens-cosine@heads");
+    eval::TaskSuite suite = test::reducedSuite();
+    const std::vector<ProxyVariant> variants = {parseProxyVariant("task-alignment"), parseProxyVariant("tokens-cosine@heads")};
+    model::ParamMap merged;
+    for (const auto& [n, b] : suite.base) merged[n] = (suite.experts[0].at(n) + suite.experts[1].at(n)) / 2;
+    {
+        const ProxyScores s = TaskAlignmentProxy(suite, variants, "").score(merged);
+        for (std::size_t t = 0; t < suite.tasks.size(); ++t) EXPECT_DOUBLE_EQ(s.at("tokens-cosine@heads")[t], s.at("task-alignment")[t]);
+    }
+    suite.tasks[0].headConfig.layers = {-1};
+    suite.tasks[1].headConfig.layers = {-2, -1};
+    const ProxyScores s = TaskAlignmentProxy(suite, variants, "").score(merged);
+    EXPECT_NEAR(s.at("tokens-cosine@heads")[0], s.at("task-alignment")[0], 1e-6);
+    const auto& h = suite.tasks[1].headConfig;
+    const int depth = suite.config().depth;
+    model::ForwardOptions keep;
+    model::requestHeadBlocks(keep, h, depth);
+    const auto feats = [&](const model::ParamMap& enc) {
+        return model::headTokens(h, eval::encodeSet(suite.config(), enc, *suite.tasks[1].probe, keep), depth);
+    };
+    const auto cosine = [](const at::Tensor& a, const at::Tensor& b) {
+        return at::cosine_similarity(a.reshape({-1, a.size(-1)}).to(at::kDouble), b.reshape({-1, b.size(-1)}).to(at::kDouble), 1, 1e-12)
+            .mean()
+            .item<double>();
+    };
+    const at::Tensor expert = feats(suite.experts[1]);
+    const double a0 = cosine(feats(suite.base), expert), a = cosine(feats(merged), expert);
+    EXPECT_NEAR(s.at("tokens-cosine@heads")[1], (a - a0) / (1 - a0), 1e-6);
+    EXPECT_GT(std::abs(s.at("tokens-cosine@heads")[1] - s.at("task-alignment")[1]), 1e-4) << "two blocks are not the final tokens";
 }
 
 TEST(TaskAlignment, WeightSpaceIsTheCosineOfTaskVectors) {
