@@ -170,17 +170,21 @@ TEST(ClipKit, AGivenExpertScoreIsTakenOnTheWholeEvalSetAndCheckedByKitCheck) {
     EXPECT_EQ(ok.exitCode, 0) << ok.out << ok.err;
 }
 
-// The reduced demo kit exported once per process (a second or two).
+// The reduced demo kit exported into `dir` in `format` (a second or two).
+std::string exportReducedKit(const TempDir& dir, const std::string& format) {
+    core::demo::ExportOptions o;
+    o.kitDir = reducedKit().dir;
+    o.outDir = dir.path("kit");
+    o.trainImages = 120;
+    o.format = format;
+    o.digitsDir = MS_MNIST_DIGITS_DIR;
+    return core::demo::exportDemoKit(o);
+}
+
+// Exported once per process.
 const std::string& exportedKit() {
     static TempDir dir;
-    static const std::string kit = [] {
-        core::demo::ExportOptions o;
-        o.kitDir = reducedKit().dir;
-        o.outDir = dir.path("kit");
-        o.trainImages = 120;
-        o.digitsDir = MS_MNIST_DIGITS_DIR;
-        return core::demo::exportDemoKit(o);
-    }();
+    static const std::string kit = exportReducedKit(dir, "png");
     return kit;
 }
 
@@ -261,15 +265,7 @@ TEST(DemoKitFile, LoadsTheDemosDataDrawsAndTargets) {
 // and a sweep with head re-alignment reports ΔMTL.
 const std::string& npyKit() {
     static TempDir dir;
-    static const std::string kit = [] {
-        core::demo::ExportOptions o;
-        o.kitDir = reducedKit().dir;
-        o.outDir = dir.path("kit");
-        o.trainImages = 120;
-        o.format = "npy";
-        o.digitsDir = MS_MNIST_DIGITS_DIR;
-        return core::demo::exportDemoKit(o);
-    }();
+    static const std::string kit = exportReducedKit(dir, "npy");
     return kit;
 }
 
