@@ -135,7 +135,7 @@ std::vector<std::string> downstreamProblems(const TaskSuite& suite, DownstreamMo
 
 model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& config, const model::ParamMap& head,
                             const at::Tensor& tokens, const at::Tensor& targets, int steps, int batch, double lr,
-                            std::uint64_t seed, const CancelToken* cancel) {
+                            std::uint64_t seed, const CancelToken* cancel, int height, int width) {
     at::AutoGradMode grad(true);
     model::ParamMap h = head;
     torch::optim::Adam opt(model::makeTrainable(h), torch::optim::AdamOptions(lr));
@@ -145,7 +145,7 @@ model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& conf
         if (cancel) cancel->throwIfCancelled();
         const at::Tensor rows = randomRows(rng, x.size(0), std::min<int>(batch, static_cast<int>(x.size(0))));
         opt.zero_grad();
-        taskLoss(task, model::headForward(config, h, x.index_select(0, rows), true), targets.index_select(0, rows)).backward();
+        taskLoss(task, model::headForward(config, h, x.index_select(0, rows), true, height, width), targets.index_select(0, rows)).backward();
         opt.step();
     }
     for (auto& [n, t] : h) t = t.detach();
@@ -180,7 +180,7 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
             if (it == features.end()) it = features.emplace(key, encodeSet(suite.config(), *enc[t], *task.realign, keep, cancel)).first;
             heads[t] = realignHead(task.task, task.headConfig, startingHead(suite, t, o.seed),
                                    model::headTokens(task.headConfig, it->second, suite.config().depth), task.realignTargets,
-                                   o.headSteps, o.headBatch, o.headLr, o.seed + t, cancel);
+                                   o.headSteps, o.headBatch, o.headLr, o.seed + t, cancel, it->second.height, it->second.width);
         }
     } else if (o.mode == DownstreamMode::ReprRealign) {
         for (const auto* e : enc)

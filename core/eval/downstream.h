@@ -58,6 +58,6 @@ DownstreamScores evaluateDownstream(const TaskSuite& suite, const model::ParamMa
 // drawn by `seed`); returns the trained head. Exposed for tests.
 model::ParamMap realignHead(const kit::Task& task, const model::HeadConfig& config, const model::ParamMap& head,
                             const at::Tensor& tokens, const at::Tensor& targets, int steps, int batch, double lr,
-                            std::uint64_t seed, const CancelToken* cancel = nullptr);
+                            std::uint64_t seed, const CancelToken* cancel = nullptr, int height = 0, int width = 0);
 
 }  // namespace ms::core::eval

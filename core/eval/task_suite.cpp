@@ -117,7 +117,8 @@ model::ForwardOptions headForwardOptions(const TaskSuite& suite, const std::vect
 at::Tensor taskHeadOutput(const TaskSuite& suite, std::size_t task, const model::ParamMap& head, const model::VitFeatures& features,
                           bool training) {
     const auto& config = suite.tasks.at(task).headConfig;
-    return model::headForward(config, head, model::headTokens(config, features, suite.config().depth), training);
+    return model::headForward(config, head, model::headTokens(config, features, suite.config().depth), training, features.height,
+                              features.width);
 }
 
 model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
@@ -126,15 +127,20 @@ model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap
     std::vector<at::Tensor> tokens;
     std::vector<std::vector<at::Tensor>> blocks(options.keepBlocks.size());
     std::vector<int> indices;
+    int height = 0, width = 0;
     for (const auto& idx : batchesOf(static_cast<std::size_t>(set.count), static_cast<std::size_t>(batch))) {
         if (cancel) cancel->throwIfCancelled();
         model::VitFeatures f = model::vitForward(config, params, imagesToTensor(set, idx), options);
         tokens.push_back(f.tokens);
         for (std::size_t k = 0; k < f.blocks.size(); ++k) blocks[k].push_back(f.blocks[k]);
         indices = f.blockIndices;
+        height = f.height;
+        width = f.width;
     }
     model::VitFeatures out;
     out.blockIndices = indices;
+    out.height = height;
+    out.width = width;
     out.tokens = tokens.size() == 1 ? tokens[0] : at::cat(tokens);
     for (auto& b : blocks) out.blocks.push_back(b.size() == 1 ? b[0] : at::cat(b));
     return out;

@@ -76,7 +76,7 @@ ParamMap initHead(const HeadConfig& h, int width, std::uint64_t seed) {
     return out;
 }
 
-at::Tensor headForward(const HeadConfig& h, const ParamMap& params, const at::Tensor& tokens, bool training) {
+at::Tensor headForward(const HeadConfig& h, const ParamMap& params, const at::Tensor& tokens, bool training, int height, int width) {
     if (h.kind == HeadKind::ZeroShot) {
         const auto text = params.find("head.text"), proj = params.find("head.projection"), scale = params.find("head.logit_scale");
         if (text == params.end() || proj == params.end() || scale == params.end())
@@ -94,8 +94,21 @@ at::Tensor headForward(const HeadConfig& h, const ParamMap& params, const at::Te
         return at::linear(pooled, w->second, b->second);
     }
     const std::int64_t N = tokens.size(0), P = tokens.size(1) - 1, p = h.patchSize, K = h.outputs;
-    const auto g = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(P))));
-    if (g * g != P) throw InvalidArgument("dense head: the patch tokens do not form a square grid");
+    std::int64_t gh = 0, gw = 0, outH = 0, outW = 0;
+    if (height > 0 && width > 0) {
+        gh = (height + p - 1) / p;
+        gw = (width + p - 1) / p;
+        outH = height;
+        outW = width;
+    } else {
+        gh = gw = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(P))));
+        outH = outW = gh * p;
+    }
+    if (gh * gw != P)
+        throw InvalidArgument("dense head: " + std::to_string(P) + " patch tokens do not form the " + std::to_string(gh) + "×" + std::to_string(gw) +
+                              " grid of the input");
+    // The grid's output, its padding (if any) cropped off.
+    const auto crop = [&](const at::Tensor& y) { return gh * p == outH && gw * p == outW ? y : y.narrow(2, 0, outH).narrow(3, 0, outW); };
     if (h.kind == HeadKind::DenseProbe) {
         const auto find = [&](const char* name) {
             const auto it = params.find(name);
@@ -103,17 +116,17 @@ at::Tensor headForward(const HeadConfig& h, const ParamMap& params, const at::Te
             return it->second;
         };
         const std::int64_t C = tokens.size(2);
-        at::Tensor x = tokens.narrow(1, 1, P).transpose(1, 2).reshape({N, C, g, g});
+        at::Tensor x = tokens.narrow(1, 1, P).transpose(1, 2).reshape({N, C, gh, gw});
         x = at::batch_norm(x, find("head.bn.weight"), find("head.bn.bias"), find("head.bn.running_mean"), find("head.bn.running_var"),
                            training, 0.1, 1e-5, false);
         at::Tensor map = w->second;
         if (map.dim() == 2) map = map.reshape({map.size(0), map.size(1), 1, 1});  // a 1×1 convolution
         x = at::conv2d(x, map, b->second);
-        return at::upsample_bilinear2d(x, {g * p, g * p}, false);
+        return crop(at::upsample_bilinear2d(x, {gh * p, gw * p}, false));
     }
     at::Tensor y = at::linear(tokens.narrow(1, 1, P), w->second, b->second);  // [N, P, K·p·p]
-    y = y.reshape({N, g, g, K, p, p}).permute({0, 3, 1, 4, 2, 5});            // [N, K, g, p, g, p]
-    return y.reshape({N, K, g * p, g * p});
+    y = y.reshape({N, gh, gw, K, p, p}).permute({0, 3, 1, 4, 2, 5});          // [N, K, gh, p, gw, p]
+    return crop(y.reshape({N, K, gh * p, gw * p}));
 }
 
 }  // namespace ms::core::model

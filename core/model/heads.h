@@ -50,7 +50,10 @@ ParamMap initHead(const HeadConfig& head, int width, std::uint64_t seed);
 // What the head reads, from `tokens` [N, T, D·L] (class token first; L blocks concatenated) →
 // logits [N, K] or dense outputs [N, K, H, W]. `training`: a probe's batch norm uses the batch's
 // statistics and updates its running ones in place.
-at::Tensor headForward(const HeadConfig& head, const ParamMap& params, const at::Tensor& tokens, bool training = false);
+// `height` × `width`: the input images' size (VitFeatures), which a dense head's output has (the
+// patch grid rounded up, its padding cropped off); 0: a square grid, inferred from the tokens.
+at::Tensor headForward(const HeadConfig& head, const ParamMap& params, const at::Tensor& tokens, bool training = false,
+                       int height = 0, int width = 0);
 
 // The blocks a head reads, 0-based, in its `layers` order; throws InvalidArgument naming a layer
 // outside the encoder's `depth` blocks.

@@ -77,14 +77,16 @@ std::vector<std::string> checkParams(const VitConfig& c, const ParamMap& params)
     return problems;
 }
 
-at::Tensor resizePosEmbed(const at::Tensor& pos, int grid) {
+at::Tensor resizePosEmbed(const at::Tensor& pos, int grid) { return resizePosEmbed(pos, grid, grid); }
+
+at::Tensor resizePosEmbed(const at::Tensor& pos, int gridHeight, int gridWidth) {
     const std::int64_t D = pos.size(2);
     const auto old = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(pos.size(1) - 1))));
-    if (old == grid) return pos;
+    if (old == gridHeight && old == gridWidth) return pos;
     const at::Tensor cls = pos.narrow(1, 0, 1);
     at::Tensor patches = pos.narrow(1, 1, old * old).reshape({1, old, old, D}).permute({0, 3, 1, 2});
-    patches = at::upsample_bicubic2d(patches, {grid, grid}, /*align_corners=*/false);
-    patches = patches.permute({0, 2, 3, 1}).reshape({1, static_cast<std::int64_t>(grid) * grid, D});
+    patches = at::upsample_bicubic2d(patches, {gridHeight, gridWidth}, /*align_corners=*/false);
+    patches = patches.permute({0, 2, 3, 1}).reshape({1, static_cast<std::int64_t>(gridHeight) * gridWidth, D});
     return at::cat({cls, patches}, 1);
 }
 
@@ -110,20 +112,24 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
     if (images.dim() != 4 || images.size(1) != c.channels)
         throw InvalidArgument("ViT input must be [N, " + std::to_string(c.channels) + ", H, W], got " +
                               std::string(at::str(images.sizes())));
-    if (images.size(2) != images.size(3) || images.size(2) % c.patchSize != 0)
-        throw InvalidArgument("ViT input must be square with a side divisible by the patch size " +
-                              std::to_string(c.patchSize));
     const std::int64_t N = images.size(0), D = c.width, Hh = c.heads, dh = D / Hh;
-    const int grid = static_cast<int>(images.size(2) / c.patchSize);
+    // Any height and width: a side that is not a multiple of the patch size is padded at the
+    // bottom / right with zeros (the normalised mean colour) to the patch grid, as DINOv2's dense
+    // evaluations do; dense heads crop their output back to the input's size.
+    const std::int64_t ph = images.size(2), pw = images.size(3), p_ = c.patchSize;
+    const auto gridH = static_cast<int>((ph + p_ - 1) / p_), gridW = static_cast<int>((pw + p_ - 1) / p_);
+    const at::Tensor padded = ph % p_ || pw % p_ ? at::constant_pad_nd(images, {0, gridW * p_ - pw, 0, gridH * p_ - ph}, 0.0) : images;
     const at::Tensor patchBias = c.patchBias ? param(p, "patch_embed.proj.bias") : at::Tensor();
-    at::Tensor x = at::conv2d(images, param(p, "patch_embed.proj.weight"), patchBias, {c.patchSize, c.patchSize});
-    x = x.flatten(2).transpose(1, 2);  // [N, P, D]
+    at::Tensor x = at::conv2d(padded, param(p, "patch_embed.proj.weight"), patchBias, {c.patchSize, c.patchSize});
+    x = x.flatten(2).transpose(1, 2);  // [N, P, D], row-major over the gridH × gridW patches
     x = at::cat({param(p, "cls_token").expand({N, 1, D}), x}, 1);
-    x = x + resizePosEmbed(param(p, "pos_embed"), grid);
+    x = x + resizePosEmbed(param(p, "pos_embed"), gridH, gridW);
     if (c.preNorm) x = layerNorm(x, p, "norm_pre", c.eps);
     const std::int64_t T = x.size(1);
     const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
     VitFeatures out;
+    out.height = static_cast<int>(ph);
+    out.width = static_cast<int>(pw);
     if (options.adapters && static_cast<int>(options.adapters->size()) != c.depth)
         throw InvalidArgument("ViT adapters: " + std::to_string(options.adapters->size()) + " given, the encoder has " +
                               std::to_string(c.depth) + " blocks");

@@ -58,16 +58,19 @@ struct VitFeatures {
     at::Tensor tokens;               // [N, T, D]: class token then patch tokens, final LayerNorm
     std::vector<at::Tensor> blocks;  // the requested intermediate blocks' outputs, [N, T, D]
     std::vector<int> blockIndices;   // which block each of `blocks` is (ascending)
+    int height = 0, width = 0;       // of the input images (the patch grid covers them, padded)
 };
 
-// images: [N, C, H, W] float32. H, W may differ from config.imageSize (a multiple of the patch
-// size): position embeddings are then interpolated (bicubic, as timm does). Throws
+// images: [N, C, H, W] float32, any H and W: position embeddings are interpolated to the patch
+// grid (bicubic, as timm does); a side that is not a multiple of the patch size is padded with
+// zeros at the bottom / right to the grid (dense heads crop back to H × W). Throws
 // InvalidArgument naming a missing or misshaped parameter.
 VitFeatures vitForward(const VitConfig& config, const ParamMap& params, const at::Tensor& images,
                        const ForwardOptions& options = {});
 
-// Position embeddings [1, 1 + g0², D] resized to a g×g grid (class token kept).
+// Position embeddings [1, 1 + g0², D] resized to a g×g (or gridHeight × gridWidth) grid (class token kept).
 at::Tensor resizePosEmbed(const at::Tensor& pos, int grid);
+at::Tensor resizePosEmbed(const at::Tensor& pos, int gridHeight, int gridWidth);
 
 // Checks that `params` holds exactly what the config needs: returns one line per missing,
 // unexpected or misshaped tensor (empty when all is well).

@@ -320,6 +320,39 @@ TEST(NyuLayoutKit, AMultiBlockProbeHeadIsTrainedByHeadRealignment) {
     EXPECT_GT(miou, 0.5) << "a trained probe separates foreground from background";
 }
 
+// Rectangular images (28×24 here, as NYUv2's 288×384): the patch grid is padded to 4×4, position
+// embeddings interpolated, dense outputs cropped back to 28×24 to meet the targets; every task
+// scores frozen and re-aligned.
+TEST(NyuLayoutKit, RectangularImagesAreScoredAtTheirOwnSize) {
+    TempDir dir;
+    fs::copy(fs::path(npyKit()).parent_path(), dir.dir(), fs::copy_options::recursive);
+    for (const char* split : {"train", "val"})
+        for (const char* sub : {"image", "label", "edges"})
+            for (const auto& f : fs::directory_iterator(dir.path(std::string("data/fashion-mnist/") + split + "/" + sub))) {
+                core::data::NpyArray a = core::data::readNpy(f.path().string());
+                const std::int64_t channels = a.shape.size() == 3 ? a.shape[2] : 1;
+                std::vector<float> cropped;
+                for (std::int64_t y = 0; y < 28; ++y)
+                    for (std::int64_t x = 0; x < 24; ++x)
+                        for (std::int64_t c = 0; c < channels; ++c) cropped.push_back(a.values[static_cast<std::size_t>((y * 28 + x) * channels + c)]);
+                std::vector<std::int64_t> shape = {28, 24};
+                if (a.shape.size() == 3) shape.push_back(channels);
+                core::data::writeNpy(f.path().string(), shape, cropped.data());
+            }
+    core::eval::SuiteOptions o = small();
+    o.evalLimit = 40;
+    const TaskSuite suite = core::session::loadSuite(dir.path("kit.yaml"), o);
+    EXPECT_EQ(suite.tasks[1].eval->width, 24);
+    EXPECT_EQ(suite.tasks[1].eval->height, 28);
+    EXPECT_EQ(suite.tasks[1].evalTargets.size(2), 24);
+    for (const auto& t : suite.tasks) EXPECT_TRUE(std::isfinite(t.expertScore)) << t.task.name;
+    const auto r = runCli({"sweep", "--kit", dir.path("kit.yaml"), "--out", dir.path("exp.h5"), "--grid", "lambda=0.5", "--downstream",
+                           "head-realign", "--probe-size", "16", "--realign-samples", "40", "--eval-limit", "40", "--no-feature-cache"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto rep = nlohmann::json::parse(runCli({"report", dir.path("exp.h5"), "--json"}).out);
+    EXPECT_TRUE(rep["sweeps"][0]["points"][0]["downstream"]["delta_mtl"].is_number()) << rep.dump().substr(0, 2000);
+}
+
 // Hostile NYUv2-style data is refused by kit check (exit 2) naming the file: a mask value that is
 // neither a class nor the unlabelled value, a 1-channel map for a normals task, an image whose
 // .npy header claims more data than the file holds. Unlabelled pixels (-1) are fine.

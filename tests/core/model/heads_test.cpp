@@ -119,5 +119,44 @@ TEST(Heads, BlocksAreReadNormalisedAndConcatenated) {
     EXPECT_THROW(headBlocks(h, c.depth), InvalidArgument);
 }
 
+// Any input size: a rectangular grid of patches (position embeddings interpolated to it), and a
+// side that is not a multiple of the patch size padded with zeros to the grid — the same as
+// padding the images explicitly — with the dense heads' output cropped back to the input.
+TEST(Heads, RectangularAndPaddedInputsGiveOutputsOfTheInputsSize) {
+    kit::VitConfig c;
+    c.imageSize = 8;
+    c.channels = 1;
+    c.patchSize = 4;
+    c.width = 8;
+    c.depth = 2;
+    c.heads = 2;
+    ParamMap enc;
+    at::manual_seed(7);
+    for (const auto& [name, shape] : vitParamShapes(c)) enc[name] = at::randn(shape) * 0.1;
+    const at::Tensor images = at::randn({2, 1, 10, 13});  // → a 3×4 grid, padded to 12×16
+    const VitFeatures f = vitForward(c, enc, images);
+    EXPECT_EQ(f.tokens.size(1), 1 + 3 * 4);
+    EXPECT_EQ(f.height, 10);
+    EXPECT_EQ(f.width, 13);
+    const VitFeatures padded = vitForward(c, enc, at::constant_pad_nd(images, {0, 3, 0, 2}, 0.0));
+    EXPECT_TRUE(at::allclose(f.tokens, padded.tokens, 1e-5, 1e-6));
+    for (HeadKind kind : {HeadKind::Dense, HeadKind::DenseProbe}) {
+        HeadConfig h;
+        h.kind = kind;
+        h.outputs = 3;
+        h.patchSize = 4;
+        const ParamMap head = initHead(h, c.width, 2);
+        const at::Tensor out = headForward(h, head, f.tokens, false, f.height, f.width);
+        EXPECT_EQ(out.sizes(), (std::vector<std::int64_t>{2, 3, 10, 13})) << headKindName(kind);
+        const at::Tensor full = headForward(h, head, padded.tokens, false, 12, 16);
+        EXPECT_TRUE(at::allclose(out, full.narrow(2, 0, 10).narrow(3, 0, 13), 1e-5, 1e-6)) << headKindName(kind);
+        EXPECT_THROW(headForward(h, head, f.tokens, false, 16, 16), InvalidArgument) << "12 tokens are not a 4×4 grid";
+    }
+    // A rectangular grid's position embeddings: the square interpolation when the grid is square.
+    const at::Tensor pos = at::randn({1, 1 + 4, 8});
+    EXPECT_TRUE(resizePosEmbed(pos, 3, 3).equal(resizePosEmbed(pos, 3)));
+    EXPECT_EQ(resizePosEmbed(pos, 3, 4).sizes(), (std::vector<std::int64_t>{1, 13, 8}));
+}
+
 }  // namespace
 }  // namespace ms::core::model
