@@ -20,7 +20,14 @@ int indexOf(const std::vector<double>& v, double x) {
 }
 }  // namespace
 
-SweepCurves sweepCurves(const SweepRecord& s, const std::string& variant, int xColumn) {
+double downstreamValue(const PointRecord& p, DownstreamAggregate a, int task) {
+    if (task < 0) return p.downstream(a);
+    const auto t = static_cast<std::size_t>(task);
+    if (a == DownstreamAggregate::DeltaMtl && t < p.delta.size()) return p.delta[t];
+    return p.hasDownstream() && t < p.normalized.size() ? p.normalized[t] : NAN;
+}
+
+SweepCurves sweepCurves(const SweepRecord& s, const std::string& variant, int xColumn, DownstreamAggregate aggregate) {
     SweepCurves c;
     const int K = static_cast<int>(s.paramNames.size());
     if (K == 0 || s.points.empty()) return c;
@@ -28,7 +35,7 @@ SweepCurves sweepCurves(const SweepRecord& s, const std::string& variant, int xC
     c.xName = s.paramNames[static_cast<std::size_t>(xColumn)];
     double bestD = -INFINITY, bestP = -INFINITY;
     for (std::size_t i = 0; i < s.points.size(); ++i) {
-        const double d = s.points[i].downstreamMean(), p = s.points[i].proxyMean(variant);
+        const double d = s.points[i].downstream(aggregate), p = s.points[i].proxyMean(variant);
         if (std::isfinite(d) && d > bestD) bestD = d, c.bestDownstream = static_cast<int>(i);
         if (std::isfinite(p) && p > bestP) bestP = p, c.bestProxy = static_cast<int>(i);
     }
@@ -58,7 +65,7 @@ SweepCurves sweepCurves(const SweepRecord& s, const std::string& variant, int xC
                     const auto it = p.proxy.find(variant);
                     if (it != p.proxy.end()) y = ser.task >= 0 ? it->second[static_cast<std::size_t>(t)] : p.proxyMean(variant);
                 } else if (p.hasDownstream()) {
-                    y = ser.task >= 0 ? p.normalized[static_cast<std::size_t>(t)] : p.downstreamMean();
+                    y = downstreamValue(p, aggregate, ser.task);
                 }
                 if (!std::isfinite(y)) continue;
                 ser.x.push_back(p.params[static_cast<std::size_t>(xColumn)]);
@@ -71,7 +78,7 @@ SweepCurves sweepCurves(const SweepRecord& s, const std::string& variant, int xC
     return c;
 }
 
-Heatmap heatmap(const SweepRecord& s, bool downstream, const std::string& variant, int a, int b) {
+Heatmap heatmap(const SweepRecord& s, bool downstream, const std::string& variant, int a, int b, DownstreamAggregate aggregate) {
     Heatmap h;
     const int K = static_cast<int>(s.paramNames.size());
     if (K < 2 || a >= K || b >= K || a == b) return h;
@@ -87,7 +94,7 @@ Heatmap heatmap(const SweepRecord& s, bool downstream, const std::string& varian
     h.values.assign(h.xs.size() * h.ys.size(), NAN);
     for (const auto& p : s.points) {
         const int xi = indexOf(h.xs, p.params[static_cast<std::size_t>(a)]), yi = indexOf(h.ys, p.params[static_cast<std::size_t>(b)]);
-        const double v = downstream ? p.downstreamMean() : p.proxyMean(variant);
+        const double v = downstream ? p.downstream(aggregate) : p.proxyMean(variant);
         if (xi >= 0 && yi >= 0) h.values[static_cast<std::size_t>(yi) * h.xs.size() + static_cast<std::size_t>(xi)] = v;
     }
     return h;

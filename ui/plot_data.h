@@ -22,7 +22,13 @@ struct SweepCurves {
     std::vector<Series> proxy, downstream;  // per task, then the mean
     int bestProxy = -1, bestDownstream = -1;  // point indices (over the whole sweep)
 };
-SweepCurves sweepCurves(const core::store::SweepRecord& sweep, const std::string& proxyVariant, int xColumn = -1);
+// `downstream`: what the downstream curves show — normalized performance per task and its mean,
+// or Δ_t per task and ΔMTL (sweeps recorded before 0.2 fall back to the mean).
+using core::store::DownstreamAggregate;
+SweepCurves sweepCurves(const core::store::SweepRecord& sweep, const std::string& proxyVariant, int xColumn = -1,
+                        DownstreamAggregate downstream = DownstreamAggregate::MeanNormalized);
+// A point's downstream value for task `task` (-1: the aggregate) under `a`; NaN when missing.
+double downstreamValue(const core::store::PointRecord& p, DownstreamAggregate a, int task = -1);
 
 // Two swept parameters as a grid: rows = distinct values of column b, columns = of column a.
 struct Heatmap {
@@ -30,7 +36,8 @@ struct Heatmap {
     std::vector<double> xs, ys;
     std::vector<double> values;  // ys.size() × xs.size(), row-major; NaN where no point
 };
-Heatmap heatmap(const core::store::SweepRecord& sweep, bool downstream, const std::string& proxyVariant, int a = 0, int b = 1);
+Heatmap heatmap(const core::store::SweepRecord& sweep, bool downstream, const std::string& proxyVariant, int a = 0, int b = 1,
+                DownstreamAggregate aggregate = DownstreamAggregate::MeanNormalized);
 
 // A relations sweep at one λ: rows = the task vector added, columns = the task scored.
 struct RelationsMatrix {

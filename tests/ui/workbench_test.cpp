@@ -138,6 +138,21 @@ private slots:
         QCOMPARE(h.xs.size(), 2u);
         QCOMPARE(h.ys.size(), 3u);
         QCOMPARE(h.values[2 * 2 + 1], e.sweeps[0].points[5].downstreamMean());
+        // ΔMTL chosen: Δ_t per task and their mean; the best point by ΔMTL (here point 2, not 5).
+        auto withDelta = e;
+        auto& s = withDelta.sweeps[0];
+        s.metricNames = {"accuracy"};
+        for (std::size_t i = 0; i < s.points.size(); ++i) s.points[i].delta = {i == 2 ? 0.3 : -0.1, 0.0};
+        const auto d = ui::sweepCurves(s, "task-alignment", -1, core::store::DownstreamAggregate::DeltaMtl);
+        QCOMPARE(d.bestDownstream, 2);
+        QCOMPARE(d.downstream.back().name, std::string("mean"));
+        for (std::size_t k = 0; k < d.downstream.back().points.size(); ++k)
+            QCOMPARE(d.downstream.back().y[k], s.points[static_cast<std::size_t>(d.downstream.back().points[k])].deltaMtl());
+        QCOMPARE(d.downstream[0].y[0], s.points[static_cast<std::size_t>(d.downstream[0].points[0])].delta[0]);
+        const auto dh = ui::heatmap(s, true, "task-alignment", 0, 1, core::store::DownstreamAggregate::DeltaMtl);
+        QCOMPARE(dh.values[1 * 2 + 0], 0.15);  // point 2: density 0.1, λ 0.5 → mean of 0.3 and 0
+        // A sweep recorded before 0.2 (no ΔMTL) shows the mean whatever is chosen.
+        QCOMPARE(ui::sweepCurves(e.sweeps[0], "task-alignment", -1, core::store::DownstreamAggregate::DeltaMtl).bestDownstream, 5);
     }
 
     void workerReportsProgressErrorsAndCancellation() {

@@ -32,6 +32,14 @@ PlotsPanel::PlotsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent),
     m_variant->setMinimumContentsLength(9);
     m_variant->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     bar->addWidget(m_variant);
+    bar->addWidget(new QLabel(tr("Downstream"), this));
+    m_downstreamKind = new QComboBox(this);
+    m_downstreamKind->setObjectName(QStringLiteral("downstreamKindCombo"));
+    m_downstreamKind->addItems({tr("normalized"), tr("ΔMTL")});
+    m_downstreamKind->setToolTip(tr("What the downstream curves, the scatter and the heatmap show: normalized performance per task "
+                                    "and its mean, or LibMTL's Δ per task and ΔMTL (every metric of every task; sweeps before 0.2 "
+                                    "have only the first)"));
+    bar->addWidget(m_downstreamKind);
     bar->addWidget(new QLabel(tr("Heatmap"), this));
     m_heatValue = new QComboBox(this);
     m_heatValue->addItems({tr("downstream"), tr("proxy")});
@@ -95,7 +103,7 @@ PlotsPanel::PlotsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent),
     connect(build, &QPushButton::clicked, this, &PlotsPanel::buildDemoRequested);
     connect(open, &QPushButton::clicked, this, &PlotsPanel::openKitRequested);
 
-    for (QComboBox* c : {m_sweep, m_variant, m_heatValue, m_lambda})
+    for (QComboBox* c : {m_sweep, m_variant, m_heatValue, m_lambda, m_downstreamKind})
         connect(c, &QComboBox::currentIndexChanged, this, [this] {
             if (!m_refreshing) refresh();
         });
@@ -173,9 +181,11 @@ void PlotsPanel::refresh() {
     m_refreshing = false;
 
     const bool merge = sweep && sweep->kind() != core::store::SweepKind::Relations;
-    m_sweepPlot->showSweep(sweep, v);
-    m_scatter->showSweep(merge ? sweep : nullptr, v);
-    m_heatmap->showSweep(merge ? sweep : nullptr, v, m_heatValue->currentIndex() == 0);
+    const auto downstream = m_downstreamKind->currentIndex() == 1 ? core::store::DownstreamAggregate::DeltaMtl
+                                                                 : core::store::DownstreamAggregate::MeanNormalized;
+    m_sweepPlot->showSweep(sweep, v, downstream);
+    m_scatter->showSweep(merge ? sweep : nullptr, v, downstream);
+    m_heatmap->showSweep(merge ? sweep : nullptr, v, m_heatValue->currentIndex() == 0, downstream);
     m_relations->showSweep(relations, lambda);
     // Learned merges: the selected point, else the sweep's last one.
     const int learnedPoint = m_highlightSweep == index && m_highlightPoint >= 0 ? m_highlightPoint

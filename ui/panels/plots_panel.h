@@ -48,6 +48,7 @@ private:
     QComboBox* m_sweep;
     QComboBox* m_variant;
     QComboBox* m_heatValue;
+    QComboBox* m_downstreamKind;  // mean normalized performance | ΔMTL
     QComboBox* m_lambda;
     QTabWidget* m_tabs;
     QWidget* m_welcome;

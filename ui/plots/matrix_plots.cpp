@@ -70,9 +70,12 @@ ScatterPlot::ScatterPlot(QWidget* parent) : QCustomPlot(parent) {
     showSweep(nullptr, {});
 }
 
-void ScatterPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant) {
+void ScatterPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant, core::store::DownstreamAggregate downstream) {
     m_sweep = sweep;
     m_variant = variant;
+    m_downstream = downstream;
+    const bool delta = sweep && downstream == core::store::DownstreamAggregate::DeltaMtl && !sweep->metricNames.empty();
+    yAxis->setLabel(delta ? tr("downstream (ΔMTL)") : tr("downstream (mean normalized performance)"));
     clearGraphs();
     clearItems();
     m_highlight = nullptr;
@@ -83,7 +86,7 @@ void ScatterPlot::showSweep(const core::store::SweepRecord* sweep, const std::st
     }
     QVector<double> x, y;
     for (const auto& p : sweep->points) {
-        const double px = p.proxyMean(variant), dy = p.downstreamMean();
+        const double px = p.proxyMean(variant), dy = p.downstream(downstream);
         if (std::isfinite(px) && std::isfinite(dy)) x << px, y << dy;
     }
     if (x.isEmpty()) {
@@ -92,7 +95,7 @@ void ScatterPlot::showSweep(const core::store::SweepRecord* sweep, const std::st
         return;
     }
     QString stats = tr("points");
-    for (const auto& q : sweep->summaries())
+    for (const auto& q : sweep->summaries(downstream))
         if (q.proxy == variant)
             stats = tr("ρ %1 · τ %2 · regret %3 · cost ×%4")
                         .arg(q.spearman, 0, 'f', 3)
@@ -124,8 +127,8 @@ void ScatterPlot::highlightPoint(int point) {
     m_highlight->data()->clear();
     if (point >= 0 && point < static_cast<int>(m_sweep->points.size())) {
         const auto& p = m_sweep->points[static_cast<std::size_t>(point)];
-        if (std::isfinite(p.proxyMean(m_variant)) && std::isfinite(p.downstreamMean()))
-            m_highlight->addData(p.proxyMean(m_variant), p.downstreamMean());
+        if (std::isfinite(p.proxyMean(m_variant)) && std::isfinite(p.downstream(m_downstream)))
+            m_highlight->addData(p.proxyMean(m_variant), p.downstream(m_downstream));
     }
     replot(rpQueuedReplot);
 }
@@ -143,14 +146,15 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
     showSweep(nullptr, {}, true);
 }
 
-void HeatmapPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant, bool downstream) {
+void HeatmapPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant, bool downstream,
+                            core::store::DownstreamAggregate aggregate) {
     m_sweep = sweep;
     clearItems();
     clearGraphs();
     if (m_map) removePlottable(m_map);
     m_map = nullptr;
     m_highlight = nullptr;
-    const Heatmap h = sweep ? heatmap(*sweep, downstream, variant) : Heatmap{};
+    const Heatmap h = sweep ? heatmap(*sweep, downstream, variant, 0, 1, aggregate) : Heatmap{};
     m_xs = h.xs;  // cell positions, for highlightPoint
     m_ys = h.ys;
     if (h.xs.empty()) {
@@ -176,7 +180,9 @@ void HeatmapPlot::showSweep(const core::store::SweepRecord* sweep, const std::st
     m_map->setGradient(sequentialGradient());
     m_map->setInterpolate(false);
     m_map->rescaleDataRange(true);
-    m_scale->axis()->setLabel(downstream ? tr("mean normalized performance") : tr("proxy (mean Â)"));
+    m_scale->axis()->setLabel(!downstream ? tr("proxy (mean Â)")
+                              : aggregate == core::store::DownstreamAggregate::DeltaMtl && sweep && !sweep->metricNames.empty() ? tr("ΔMTL")
+                                                                                                                           : tr("mean normalized performance"));
     QStringList xl, yl;
     for (double x : h.xs) xl << QString::number(x, 'g', 4);
     for (double y : h.ys) yl << QString::number(y, 'g', 4);

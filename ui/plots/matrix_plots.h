@@ -14,12 +14,14 @@ class ScatterPlot : public QCustomPlot {
     Q_OBJECT
 public:
     explicit ScatterPlot(QWidget* parent = nullptr);
-    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant);
+    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant,
+                   core::store::DownstreamAggregate downstream = core::store::DownstreamAggregate::MeanNormalized);
     void highlightPoint(int point);
 
 private:
     const core::store::SweepRecord* m_sweep = nullptr;
     std::string m_variant;
+    core::store::DownstreamAggregate m_downstream = core::store::DownstreamAggregate::MeanNormalized;
     QCPGraph* m_highlight = nullptr;
 };
 
@@ -28,7 +30,8 @@ class HeatmapPlot : public QCustomPlot {
 public:
     explicit HeatmapPlot(QWidget* parent = nullptr);
     // downstream: mean normalized performance, else the proxy's mean.
-    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant, bool downstream);
+    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant, bool downstream,
+                   core::store::DownstreamAggregate aggregate = core::store::DownstreamAggregate::MeanNormalized);
     void highlightPoint(int point);
 
 private:

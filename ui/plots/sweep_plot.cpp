@@ -24,7 +24,7 @@ SweepPlot::SweepPlot(QWidget* parent) : QCustomPlot(parent) {
     showSweep(nullptr, {});
 }
 
-void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant) {
+void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::string& variant, core::store::DownstreamAggregate downstream) {
     m_sweep = sweep;
     m_variant = variant;
     clearGraphs();
@@ -40,7 +40,10 @@ void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::stri
     }
     for (QCPAxis* a : {xAxis, yAxis, yAxis2}) a->setVisible(true);
     legend->setVisible(true);
-    const SweepCurves c = sweepCurves(*sweep, variant);
+    m_downstream = downstream;
+    const bool delta = downstream == core::store::DownstreamAggregate::DeltaMtl && !sweep->metricNames.empty();
+    yAxis2->setLabel(delta ? tr("Δ (solid; mean: ΔMTL)") : tr("normalized performance (solid)"));
+    const SweepCurves c = sweepCurves(*sweep, variant, -1, downstream);
     xAxis->setLabel(QString::fromStdString(c.xName));
     auto add = [&](const Series& s, bool proxy) {
         QCPGraph* g = addGraph(xAxis, proxy ? yAxis : yAxis2);
@@ -60,7 +63,7 @@ void SweepPlot::showSweep(const core::store::SweepRecord* sweep, const std::stri
         const auto& p = sweep->points[static_cast<std::size_t>(point)];
         const int col = static_cast<int>(std::find(sweep->paramNames.begin(), sweep->paramNames.end(), c.xName) - sweep->paramNames.begin());
         const double x = p.params[static_cast<std::size_t>(col)];
-        const double y = proxy ? p.proxyMean(variant) : p.downstreamMean();
+        const double y = proxy ? p.proxyMean(variant) : p.downstream(downstream);
         if (!std::isfinite(y)) return;
         QCPGraph* g = addGraph(xAxis, proxy ? yAxis : yAxis2);
         g->setData({x}, {y});
@@ -95,7 +98,7 @@ void SweepPlot::highlightPoint(int point) {
         const auto& p = m_sweep->points[static_cast<std::size_t>(point)];
         const double x = p.params[static_cast<std::size_t>(it - m_sweep->paramNames.begin())];
         m_highlight->setValueAxis(p.hasDownstream() ? yAxis2 : yAxis);
-        const double y = p.hasDownstream() ? p.downstreamMean() : p.proxyMean(m_variant);
+        const double y = p.hasDownstream() ? p.downstream(m_downstream) : p.proxyMean(m_variant);
         if (std::isfinite(y)) m_highlight->addData(x, y);
     }
     replot(rpQueuedReplot);

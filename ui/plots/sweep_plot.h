@@ -13,12 +13,14 @@ class SweepPlot : public QCustomPlot {
     Q_OBJECT
 public:
     explicit SweepPlot(QWidget* parent = nullptr);
-    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant);
+    void showSweep(const core::store::SweepRecord* sweep, const std::string& proxyVariant,
+                   core::store::DownstreamAggregate downstream = core::store::DownstreamAggregate::MeanNormalized);
     void highlightPoint(int point);  // -1: none
 
 private:
     const core::store::SweepRecord* m_sweep = nullptr;
     std::string m_variant;
+    core::store::DownstreamAggregate m_downstream = core::store::DownstreamAggregate::MeanNormalized;
     QCPGraph* m_highlight = nullptr;
 };
 
