@@ -20,10 +20,10 @@ ms_build "$MS_BUILD-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_SANITIZE=ON -DM
   ctest -j "$MS_JOBS" --output-on-failure -L core)
 
 ms_log "fuzzing (${MS_FUZZ_SECONDS:=45} s per target)"
-MS_TARGETS="fuzz_safetensors_header fuzz_unpickler fuzz_image_decode" ms_build "$MS_BUILD-fuzz" \
+MS_TARGETS="fuzz_safetensors_header fuzz_unpickler fuzz_image_decode fuzz_npy" ms_build "$MS_BUILD-fuzz" \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DMS_FUZZ=ON -DMS_BUILD_GUI=OFF -DMS_BUILD_MODEL=OFF \
   -DMS_BUILD_TESTS=OFF -DMS_BUILD_BENCH=OFF
-for target in fuzz_safetensors_header fuzz_unpickler fuzz_image_decode; do
+for target in fuzz_safetensors_header fuzz_unpickler fuzz_image_decode fuzz_npy; do
   corpus="$MS_BUILD-fuzz/corpus/$target"
   mkdir -p "$corpus"
   "$MS_BUILD-fuzz/fuzz/$target" -max_total_time="$MS_FUZZ_SECONDS" -rss_limit_mb=2048 \

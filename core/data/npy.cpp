@@ -1,5 +1,6 @@
 #include "core/data/npy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -186,71 +187,76 @@ NpyLayout npyImageLayout(const NpyArray& a, const std::string& path) {
     return l;
 }
 
-NpyArray readNpy(const std::string& path, bool headerOnly) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError(path, "cannot open");
-    std::uint8_t magic[10] = {};
-    in.read(reinterpret_cast<char*>(magic), 8);
-    if (in.gcount() != 8 || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw FormatError(path, "not a .npy file (no \\x93NUMPY magic)");
-    const int major = magic[6];
-    if (major < 1 || major > 3) throw FormatError(path, ".npy format version " + std::to_string(major) + " (1 to 3 are read)");
-    std::uint32_t headerLen = 0;
-    if (major == 1) {
-        in.read(reinterpret_cast<char*>(magic + 8), 2);
-        if (in.gcount() != 2) throw FormatError(path, "the .npy header is truncated");
-        headerLen = magic[8] | (magic[9] << 8);
-    } else {
-        std::uint8_t b[4];
-        in.read(reinterpret_cast<char*>(b), 4);
-        if (in.gcount() != 4) throw FormatError(path, "the .npy header is truncated");
-        headerLen = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
-    }
-    if (headerLen > (1u << 20)) throw FormatError(path, "the .npy header claims " + std::to_string(headerLen) + " bytes");
-    std::string header(headerLen, '\0');
-    in.read(header.data(), headerLen);
-    if (in.gcount() != static_cast<std::streamsize>(headerLen)) throw FormatError(path, "the .npy header is truncated");
-    NpyArray a;
-    bool fortran = false;
-    HeaderParser(header, path).parse(a.descr, fortran, a.shape);
-    if (a.shape.size() > 4) throw FormatError(path, std::to_string(a.shape.size()) + "-D array (up to 4-D are read)");
+namespace {
 
+// What a .npy header says, and where the data starts.
+struct NpyHeader {
+    NpyArray array;  // shape, descr, integral (values empty)
+    bool fortran = false, swap = false;
+    char kind = 'f';
+    int itemSize = 0;
+    std::uint64_t dataStart = 0, dataBytes = 0;
+};
+
+// The header from the file's first bytes (at least its 10 or 12 + header-length bytes).
+// `prefixOnly`: `bytes` may be the prefix of a longer file (its data not checked here).
+NpyHeader parseHeader(const std::uint8_t* bytes, std::size_t size, const std::string& path) {
+    if (size < 8 || std::memcmp(bytes, "\x93NUMPY", 6) != 0) throw FormatError(path, "not a .npy file (no \\x93NUMPY magic)");
+    const int major = bytes[6];
+    if (major < 1 || major > 3) throw FormatError(path, ".npy format version " + std::to_string(major) + " (1 to 3 are read)");
+    const std::size_t lenBytes = major == 1 ? 2 : 4;
+    if (size < 8 + lenBytes) throw FormatError(path, "the .npy header is truncated");
+    std::uint32_t headerLen = bytes[8] | (bytes[9] << 8);
+    if (major > 1) headerLen |= (bytes[10] << 16) | (static_cast<std::uint32_t>(bytes[11]) << 24);
+    if (headerLen > (1u << 20)) throw FormatError(path, "the .npy header claims " + std::to_string(headerLen) + " bytes");
+    NpyHeader h;
+    h.dataStart = 8 + lenBytes + headerLen;
+    if (size < h.dataStart) throw FormatError(path, "the .npy header is truncated");
+    const std::string header(reinterpret_cast<const char*>(bytes) + 8 + lenBytes, headerLen);
+    NpyArray& a = h.array;
+    HeaderParser(header, path).parse(a.descr, h.fortran, a.shape);
+    if (a.shape.size() > 4) throw FormatError(path, std::to_string(a.shape.size()) + "-D array (up to 4-D are read)");
     const std::string& d = a.descr;
     if (d.size() < 3) throw FormatError(path, "element type '" + d + "' is not one NumPy writes for numbers");
-    const char order = d[0], kind = d[1];
-    int itemSize = 0;
+    const char order = d[0];
+    h.kind = d[1];
     try {
-        itemSize = std::stoi(d.substr(2));
+        h.itemSize = std::stoi(d.substr(2));
     } catch (const std::exception&) {
-        itemSize = 0;
+        h.itemSize = 0;
     }
+    const char kind = h.kind;
+    const int itemSize = h.itemSize;
     const bool known = (kind == 'b' && itemSize == 1) || ((kind == 'i' || kind == 'u') && (itemSize == 1 || itemSize == 2 || itemSize == 4 || itemSize == 8)) ||
                        (kind == 'f' && (itemSize == 2 || itemSize == 4 || itemSize == 8));
     if (!known || (order != '<' && order != '>' && order != '|' && order != '='))
         throw FormatError(path, "element type '" + d + "' (numbers are read: bool, int8–64, uint8–64, float16/32/64)");
-    const bool swap = order == '>';  // this machine is little-endian (x86-64, arm64)
+    h.swap = order == '>';  // this machine is little-endian (x86-64, arm64)
     a.integral = kind != 'f';
-
     std::uint64_t count = 1;
     for (auto dim : a.shape)
         if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(dim), &count)) throw FormatError(path, "the shape's size overflows");
-    std::uint64_t bytes = 0;
-    if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(itemSize), &bytes)) throw FormatError(path, "the shape's size overflows");
-    std::error_code ec;
-    const std::uintmax_t fileSize = std::filesystem::file_size(path, ec);
-    const std::uint64_t dataStart = (major == 1 ? 10u : 12u) + headerLen;
-    if (ec || fileSize < dataStart || fileSize - dataStart != bytes)
-        throw FormatError(path, "the data holds " + std::to_string(ec || fileSize < dataStart ? 0 : fileSize - dataStart) +
-                                    " bytes, the header's shape and type say " + std::to_string(bytes));
-    if (headerOnly) return a;
-    std::vector<std::uint8_t> raw(static_cast<std::size_t>(bytes));
-    in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(bytes));
-    if (static_cast<std::uint64_t>(in.gcount()) != bytes) throw IoError(path, "read failed");
+    if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(itemSize), &h.dataBytes)) throw FormatError(path, "the shape's size overflows");
+    return h;
+}
 
-    std::vector<float> stored(static_cast<std::size_t>(count));
-    for (std::size_t i = 0; i < stored.size(); ++i) {
-        const std::uint8_t* p = raw.data() + i * static_cast<std::size_t>(itemSize);
+void checkDataSize(const NpyHeader& h, std::uint64_t total, const std::string& path) {
+    if (total < h.dataStart || total - h.dataStart != h.dataBytes)
+        throw FormatError(path, "the data holds " + std::to_string(total < h.dataStart ? 0 : total - h.dataStart) +
+                                    " bytes, the header's shape and type say " + std::to_string(h.dataBytes));
+}
+
+// The values of a checked header's data, in C order.
+std::vector<float> convert(const NpyHeader& h, const std::uint8_t* raw) {
+    const NpyArray& a = h.array;
+    const std::size_t count = static_cast<std::size_t>(h.dataBytes / static_cast<std::uint64_t>(h.itemSize));
+    const int itemSize = h.itemSize;
+    const bool swap = h.swap;
+    std::vector<float> stored(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::uint8_t* p = raw + i * static_cast<std::size_t>(itemSize);
         float v = 0;
-        switch (kind) {
+        switch (h.kind) {
             case 'b': v = p[0] ? 1.0f : 0.0f; break;
             case 'i':
                 v = itemSize == 1 ? static_cast<float>(static_cast<std::int8_t>(p[0]))
@@ -271,26 +277,60 @@ NpyArray readNpy(const std::string& path, bool headerOnly) {
         }
         stored[i] = v;
     }
-    if (!fortran || a.shape.size() < 2) {
-        a.values = std::move(stored);
-        return a;
-    }
+    if (!h.fortran || a.shape.size() < 2) return stored;
     // Fortran order: the first index varies fastest in storage. Walk the C order and gather.
     const std::size_t rank = a.shape.size();
     std::vector<std::uint64_t> fstride(rank, 1);
     for (std::size_t k = 1; k < rank; ++k) fstride[k] = fstride[k - 1] * static_cast<std::uint64_t>(a.shape[k - 1]);
-    a.values.resize(stored.size());
+    std::vector<float> out(stored.size());
     std::vector<std::int64_t> idx(rank, 0);
     for (std::size_t c = 0; c < stored.size(); ++c) {
         std::uint64_t f = 0;
         for (std::size_t k = 0; k < rank; ++k) f += static_cast<std::uint64_t>(idx[k]) * fstride[k];
-        a.values[c] = stored[static_cast<std::size_t>(f)];
+        out[c] = stored[static_cast<std::size_t>(f)];
         for (std::size_t k = rank; k-- > 0;) {  // C order: the last index fastest
             if (++idx[k] < a.shape[k]) break;
             idx[k] = 0;
         }
     }
-    return a;
+    return out;
+}
+
+}  // namespace
+
+NpyArray parseNpy(const std::uint8_t* bytes, std::size_t size, const std::string& name) {
+    NpyHeader h = parseHeader(bytes, size, name);
+    checkDataSize(h, size, name);
+    h.array.values = convert(h, bytes + h.dataStart);
+    return std::move(h.array);
+}
+
+NpyArray readNpy(const std::string& path, bool headerOnly) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path, "cannot open");
+    std::error_code ec;
+    const std::uintmax_t fileSize = std::filesystem::file_size(path, ec);
+    if (ec) throw IoError(path, "cannot read its size: " + ec.message());
+    // The header first (its length is in the first 12 bytes), then the data only when asked for.
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(std::min<std::uintmax_t>(fileSize, 12)));
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    std::size_t want = bytes.size();
+    if (bytes.size() >= 10 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0) {
+        std::uint64_t len = bytes[8] | (bytes[9] << 8);
+        if (bytes[6] > 1 && bytes.size() >= 12) len |= (bytes[10] << 16) | (static_cast<std::uint64_t>(bytes[11]) << 24);
+        want = static_cast<std::size_t>(std::min<std::uint64_t>(fileSize, (bytes[6] == 1 ? 10 : 12) + std::min<std::uint64_t>(len, 1u << 21)));
+    }
+    if (!headerOnly) want = static_cast<std::size_t>(fileSize);
+    const std::size_t have = bytes.size();
+    bytes.resize(std::max(want, have));
+    if (bytes.size() > have) {
+        in.read(reinterpret_cast<char*>(bytes.data() + have), static_cast<std::streamsize>(bytes.size() - have));
+        if (static_cast<std::size_t>(in.gcount()) != bytes.size() - have) throw IoError(path, "read failed");
+    }
+    if (!headerOnly) return parseNpy(bytes.data(), bytes.size(), path);
+    NpyHeader h = parseHeader(bytes.data(), bytes.size(), path);
+    checkDataSize(h, fileSize, path);
+    return std::move(h.array);
 }
 
 }  // namespace ms::core::data

@@ -25,6 +25,8 @@ struct NpyArray {
 // Throws IoError (unreadable) or FormatError naming the file. With headerOnly, the values stay
 // empty (the header is still checked against the file's size).
 NpyArray readNpy(const std::string& path, bool headerOnly = false);
+// The same from a whole file's bytes in memory (`name` for messages).
+NpyArray parseNpy(const std::uint8_t* bytes, std::size_t size, const std::string& name);
 
 bool isNpyFile(const std::string& path);  // by extension (.npy)
 
