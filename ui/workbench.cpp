@@ -286,6 +286,7 @@ void Workbench::startLive(const core::merge::MergeSpec& settings) {
         if (ok) {
             emit liveResult(QVector<double>(result->perTask.begin(), result->perTask.end()), result->mean, result->min,
                             result->mergeSeconds + result->proxySeconds);
+            emit livePreview(result->dense);
         } else if (msg != QStringLiteral("cancelled")) {
             emit message(QStringLiteral("error"), tr("live preview: %1").arg(msg));
         }

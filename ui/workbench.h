@@ -89,6 +89,8 @@ signals:
     void experimentChanged();  // a new, opened or grown experiment
     void queueChanged();
     void liveResult(const QVector<double>& perTask, double mean, double min, double seconds);
+    // The dense tasks' predictions on one eval image with the live merge (after liveResult).
+    void livePreview(std::vector<core::session::DensePreview> previews);
     void interferenceReady();
     void message(const QString& level, const QString& text);  // "info" | "warning" | "error"
 

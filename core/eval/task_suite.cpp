@@ -1,5 +1,7 @@
 #include "core/eval/task_suite.h"
 
+#include <map>
+
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
@@ -119,6 +121,38 @@ at::Tensor taskHeadOutput(const TaskSuite& suite, std::size_t task, const model:
     const auto& config = suite.tasks.at(task).headConfig;
     return model::headForward(config, head, model::headTokens(config, features, suite.config().depth), training, features.height,
                               features.width);
+}
+
+std::vector<DensePrediction> densePredictions(const TaskSuite& suite, const std::vector<const model::ParamMap*>& perTask, std::size_t image) {
+    at::NoGradGuard noGrad;
+    std::vector<DensePrediction> out;
+    std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, model::VitFeatures> done;
+    for (std::size_t t = 0; t < suite.tasks.size(); ++t) {
+        const SuiteTask& task = suite.tasks[t];
+        if (!kit::isDense(task.task.type) || !task.hasHead() || !task.eval || image >= static_cast<std::size_t>(task.eval->count)) continue;
+        const auto key = std::make_pair(perTask.at(t), task.eval.get());
+        auto it = done.find(key);
+        if (it == done.end()) {
+            std::vector<std::size_t> all(suite.tasks.size());
+            for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
+            it = done.emplace(key, model::vitForward(suite.config(), *perTask[t], imagesToTensor(*task.eval, {image}), headForwardOptions(suite, all))).first;
+        }
+        at::Tensor y = taskHeadOutput(suite, t, task.head, it->second)[0];  // [K, H, W]
+        at::Tensor truth = task.evalTargets[static_cast<std::int64_t>(image)].to(at::kFloat);  // [H, W] or [C, H, W]
+        if (task.task.type == kit::TaskType::Segmentation) y = y.argmax(0).unsqueeze(0).to(at::kFloat);
+        if (task.task.type == kit::TaskType::Normals) y = y / y.norm(2, 0, true).clamp_min(1e-12);
+        if (truth.dim() == 2) truth = truth.unsqueeze(0);
+        DensePrediction d;
+        d.task = t;
+        d.channels = static_cast<int>(y.size(0));
+        d.height = static_cast<int>(y.size(1));
+        d.width = static_cast<int>(y.size(2));
+        const at::Tensor py = y.permute({1, 2, 0}).contiguous(), ty = truth.permute({1, 2, 0}).contiguous();
+        d.prediction.assign(py.data_ptr<float>(), py.data_ptr<float>() + py.numel());
+        d.truth.assign(ty.data_ptr<float>(), ty.data_ptr<float>() + ty.numel());
+        out.push_back(std::move(d));
+    }
+    return out;
 }
 
 model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,

@@ -101,6 +101,19 @@ model::ForwardOptions headForwardOptions(const TaskSuite& suite, const std::vect
 at::Tensor taskHeadOutput(const TaskSuite& suite, std::size_t task, const model::ParamMap& head, const model::VitFeatures& features,
                           bool training = false);
 
+// What a dense task's head makes of one eval image with `encoder`, beside the truth (plain
+// values, for previews): per pixel the class (segmentation; truth -1 where unlabelled) or the
+// values, channels interleaved (depth, regression: 1; normals: 3, the prediction made unit
+// length; truth NaN where invalid).
+struct DensePrediction {
+    std::size_t task = 0;
+    int width = 0, height = 0, channels = 1;
+    std::vector<float> prediction, truth;  // height × width × channels
+};
+// Every dense task with a head and an eval set, on eval image `image` (tasks on one eval set share
+// the forward pass).
+std::vector<DensePrediction> densePredictions(const TaskSuite& suite, const std::vector<const model::ParamMap*>& perTask, std::size_t image = 0);
+
 // Encoder outputs of every image of a set, in batches, without gradients: tokens [N, T, D] and
 // the requested blocks.
 model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,

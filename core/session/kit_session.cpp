@@ -139,6 +139,23 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
     out.min = out.perTask.empty() ? 0 : out.perTask.front();
     for (double v : out.perTask) sum += v, out.min = std::fmin(out.min, v);
     out.mean = out.perTask.empty() ? 0 : sum / static_cast<double>(out.perTask.size());
+    if (m.options.densePreview) {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (auto& d : eval::densePredictions(m.suite, m.liveScorer->perTask())) {
+            const auto& task = m.suite.tasks[d.task];
+            DensePreview p;
+            p.task = task.task.name;
+            p.type = kit::taskTypeName(task.task.type);
+            p.width = d.width;
+            p.height = d.height;
+            p.channels = d.channels;
+            p.classes = task.task.type == kit::TaskType::Segmentation ? task.task.outputs : 0;
+            p.prediction = std::move(d.prediction);
+            p.truth = std::move(d.truth);
+            out.dense.push_back(std::move(p));
+        }
+        out.previewSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     return out;
 }
 

@@ -23,6 +23,7 @@ namespace ms::core::session {
 struct SessionOptions {
     int probeSize = 128;        // probe images per data set (sweeps)
     int liveProbeSize = 32;     // probe images per data set for the interactive slider
+    bool densePreview = true;   // the slider also shows each dense task's prediction on one eval image
     int realignSamples = 1000;  // labelled images per task for re-alignment
     int evalLimit = 0;          // eval images per task (0: the whole test split)
     std::uint64_t seed = 0;
@@ -37,10 +38,21 @@ struct TaskInfo {
     std::string head;  // "classifier (10 classes, mean pooling)", ...
 };
 
+// One dense task's prediction on its first eval image with the merged encoder and the task's own
+// head, beside the truth: classes (segmentation; truth -1 unlabelled) or values, channels
+// interleaved (normals: 3, unit length); NaN truth where invalid. What the live panel draws.
+struct DensePreview {
+    std::string task, type;  // type: segmentation, regression, depth, normals
+    int width = 0, height = 0, channels = 1, classes = 0;
+    std::vector<float> prediction, truth;  // height × width × channels
+};
+
 struct LiveResult {
     std::vector<double> perTask;  // normalised task alignment Â_t
     double mean = 0, min = 0;
     double mergeSeconds = 0, proxySeconds = 0;
+    std::vector<DensePreview> dense;  // SessionOptions::densePreview: every dense task with a head and an eval set
+    double previewSeconds = 0;
 };
 
 // What the workbench queues: the one sweep options type. The session fills in the seed, the

@@ -16,6 +16,95 @@
 
 namespace ms::ui {
 
+DensePreviews::DensePreviews(QWidget* parent) : QWidget(parent) {}
+
+void DensePreviews::setPreviews(std::vector<core::session::DensePreview> previews) {
+    m_previews = std::move(previews);
+    updateGeometry();
+    update();
+}
+
+namespace {
+constexpr int kRowH = 76, kNameW = 110, kGap = 8;
+
+// One map as an image: classes in the palette, values in grey over [lo, hi], normals as RGB of
+// (n + 1)/2; `invalid` collects the pixels drawn hatched (unlabelled, invalid, or not a number).
+QImage mapImage(const core::session::DensePreview& d, const std::vector<float>& v, float lo, float hi, std::vector<bool>& invalid) {
+    QImage img(d.width, d.height, QImage::Format_RGB32);
+    invalid.assign(static_cast<std::size_t>(d.width) * static_cast<std::size_t>(d.height), false);
+    for (int y = 0; y < d.height; ++y)
+        for (int x = 0; x < d.width; ++x) {
+            const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(x);
+            const float* px = v.data() + i * static_cast<std::size_t>(d.channels);
+            QColor c(235, 235, 235);
+            bool bad = false;
+            for (int k = 0; k < d.channels; ++k) bad = bad || !std::isfinite(px[k]);
+            if (d.type == "segmentation") {
+                bad = bad || px[0] < 0;
+                if (!bad) c = taskColor(static_cast<int>(px[0]));
+            } else if (d.type == "normals" && !bad) {
+                const auto channel = [&](int k) { return static_cast<int>(std::lround(std::clamp((px[k] + 1.0f) * 0.5f, 0.0f, 1.0f) * 255.0f)); };
+                c = QColor(channel(0), channel(1), channel(2));
+            } else if (!bad) {
+                const float t = hi > lo ? std::clamp((px[0] - lo) / (hi - lo), 0.0f, 1.0f) : 0.5f;
+                const int g = static_cast<int>(std::lround(t * 255.0f));
+                c = QColor(g, g, g);
+            }
+            invalid[i] = bad;
+            img.setPixelColor(x, y, c);
+        }
+    return img;
+}
+}  // namespace
+
+QSize DensePreviews::sizeHint() const { return {kNameW + 2 * (kRowH + kGap), static_cast<int>(m_previews.size()) * (kRowH + 18)}; }
+
+void DensePreviews::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    int top = 0;
+    for (const auto& d : m_previews) {
+        if (d.width <= 0 || d.height <= 0) continue;
+        // Values share the truth's range, so prediction and truth read on one scale.
+        float lo = INFINITY, hi = -INFINITY;
+        for (float v : d.truth)
+            if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+        const int side = kRowH;
+        const double scale = std::min(static_cast<double>(side) / d.width, static_cast<double>(side) / d.height);
+        const QSize size(static_cast<int>(d.width * scale), static_cast<int>(d.height * scale));
+        p.setPen(palette().color(QPalette::WindowText));
+        p.drawText(QRect(0, top, kNameW, 16), Qt::AlignLeft | Qt::AlignVCenter, QString::fromStdString(d.task));
+        p.drawText(QRect(0, top + 16, kNameW, 16), Qt::AlignLeft | Qt::AlignVCenter, tr("truth | merged"));
+        int x = kNameW;
+        for (const auto* values : {&d.truth, &d.prediction}) {
+            std::vector<bool> invalid;
+            const QImage img = mapImage(d, *values, lo, hi, invalid);
+            const QRect target(x, top, size.width(), size.height());
+            p.drawImage(target, img);
+            // Unlabelled or invalid pixels of the truth hatched on both (the metrics skip them).
+            std::vector<bool> truthInvalid;
+            if (values != &d.truth) mapImage(d, d.truth, lo, hi, truthInvalid);
+            const auto& mask = values == &d.truth ? invalid : truthInvalid;
+            QRegion region;
+            for (int yy = 0; yy < d.height; ++yy)
+                for (int xx = 0; xx < d.width; ++xx)
+                    if (mask[static_cast<std::size_t>(yy) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(xx)])
+                        region += QRect(target.x() + static_cast<int>(xx * scale), target.y() + static_cast<int>(yy * scale),
+                                        static_cast<int>(std::ceil(scale)), static_cast<int>(std::ceil(scale)));
+            if (!region.isEmpty()) {
+                p.save();
+                p.setClipRegion(region);
+                p.fillRect(target, QColor(250, 250, 250));
+                p.fillRect(target, QBrush(QColor(120, 120, 120), Qt::BDiagPattern));
+                p.restore();
+            }
+            p.setPen(QColor(160, 160, 160));
+            p.drawRect(target.adjusted(0, 0, -1, -1));
+            x += size.width() + kGap;
+        }
+        top += kRowH + 18;
+    }
+}
+
 AlignmentBars::AlignmentBars(QWidget* parent) : QWidget(parent) { setMinimumHeight(60); }
 
 void AlignmentBars::setValues(const QStringList& tasks, const QVector<double>& values) {
@@ -77,6 +166,9 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
     m_readout->setObjectName(QStringLiteral("liveReadout"));
     m_readout->setWordWrap(true);
     layout->addWidget(m_readout);
+    m_dense = new DensePreviews(this);
+    m_dense->setObjectName(QStringLiteral("densePreviews"));
+    layout->addWidget(m_dense);
     layout->addStretch();
 
     // The slider is a second handle on the Strategy panel's λ, never a value of its own.
@@ -89,7 +181,9 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
         followStrategy();
         request();
     });
+    connect(m_workbench, &Workbench::livePreview, m_dense, &DensePreviews::setPreviews);
     connect(m_workbench, &Workbench::kitLoaded, this, [this] {
+        m_dense->setPreviews({});
         m_bars->setValues(m_workbench->taskNames(), {});
         request();
     });

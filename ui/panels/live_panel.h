@@ -6,6 +6,9 @@
 
 #include <QVector>
 #include <QWidget>
+#include <vector>
+
+#include "core/session/kit_session.h"
 
 class QSlider;
 class QLabel;
@@ -14,6 +17,25 @@ namespace ms::ui {
 
 class Workbench;
 class StrategyPanel;
+class DensePreviews;
+
+// What each dense task's head makes of its first eval image with the live merge, beside the
+// truth: classes in the task colours' palette, values in grey (the truth's range), normals as
+// RGB of (n + 1)/2; unlabelled and invalid pixels hatched.
+class DensePreviews : public QWidget {
+    Q_OBJECT
+public:
+    explicit DensePreviews(QWidget* parent = nullptr);
+    void setPreviews(std::vector<core::session::DensePreview> previews);
+    const std::vector<core::session::DensePreview>& previews() const { return m_previews; }
+    QSize sizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+
+private:
+    std::vector<core::session::DensePreview> m_previews;
+};
 
 class AlignmentBars : public QWidget {
     Q_OBJECT
@@ -48,6 +70,7 @@ private:
     QLabel* m_lambda;
     QLabel* m_readout;
     AlignmentBars* m_bars;
+    DensePreviews* m_dense;
     int m_updates = 0;
 };
 
