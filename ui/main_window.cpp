@@ -106,7 +106,7 @@ void MainWindow::buildDocks() {
     strategy->raise();
     tabifyDockWidget(results, log);
     results->raise();
-    resizeDocks({strategy, live}, {420, 330}, Qt::Vertical);
+    resizeDocks({strategy, live}, {360, 400}, Qt::Vertical);
     resizeDocks({strategy, sweeps}, {400, 360}, Qt::Horizontal);
     resizeDocks({results}, {250}, Qt::Vertical);
     (void)sweeps;

@@ -145,6 +145,7 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
             const auto& task = m.suite.tasks[d.task];
             DensePreview p;
             p.task = task.task.name;
+            p.taskIndex = static_cast<int>(d.task);
             p.type = kit::taskTypeName(task.task.type);
             p.width = d.width;
             p.height = d.height;

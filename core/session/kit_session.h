@@ -43,6 +43,7 @@ struct TaskInfo {
 // interleaved (normals: 3, unit length); NaN truth where invalid. What the live panel draws.
 struct DensePreview {
     std::string task, type;  // type: segmentation, regression, depth, normals
+    int taskIndex = 0;       // in the kit's task order
     int width = 0, height = 0, channels = 1, classes = 0;
     std::vector<float> prediction, truth;  // height × width × channels
 };

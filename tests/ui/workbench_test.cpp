@@ -236,6 +236,14 @@ private slots:
         // Wait for the live preview and the interference analysis, then a screenshot of each plot.
         QTRY_VERIFY_WITH_TIMEOUT(w.workbench()->interference().has_value(), 60000);
         QTRY_VERIFY_WITH_TIMEOUT(w.live()->updates() > 0, 60000);
+        // The live merge's dense predictions beside their truth: the demo's two dense tasks.
+        {
+            const auto* dense = w.findChild<ui::DensePreviews*>(QStringLiteral("densePreviews"));
+            QVERIFY(dense);
+            QCOMPARE(dense->previews().size(), 2u);
+            QCOMPARE(QString::fromStdString(dense->previews()[0].task), QStringLiteral("fashion-seg"));
+            QVERIFY(dense->heightForWidth(300) > 0);
+        }
         for (int i = 0; i < w.plots()->plotCount(); ++i) {
             w.plots()->tabs()->setCurrentIndex(i);
             QString err;

@@ -3,6 +3,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
+#include <QScrollArea>
 #include <QSignalBlocker>
 #include <QSlider>
 #include <QVBoxLayout>
@@ -16,7 +17,10 @@
 
 namespace ms::ui {
 
-DensePreviews::DensePreviews(QWidget* parent) : QWidget(parent) {}
+DensePreviews::DensePreviews(QWidget* parent) : QWidget(parent) {
+    setToolTip(tr("each dense task on its first eval image: the truth (left) and the live merge's prediction with the task's own "
+                  "head (right); hatched: unlabelled or invalid pixels, which no metric counts"));
+}
 
 void DensePreviews::setPreviews(std::vector<core::session::DensePreview> previews) {
     m_previews = std::move(previews);
@@ -25,7 +29,9 @@ void DensePreviews::setPreviews(std::vector<core::session::DensePreview> preview
 }
 
 namespace {
-constexpr int kRowH = 76, kNameW = 110, kGap = 8;
+constexpr int kSide = 60, kLabelH = 16, kGap = 8;
+constexpr int kCellW = 2 * kSide + 3 * kGap;  // truth | merged, then a gap to the next task
+constexpr int kCellH = kLabelH + kSide + kGap;
 
 // One map as an image: classes in the palette, values in grey over [lo, hi], normals as RGB of
 // (n + 1)/2; `invalid` collects the pixels drawn hatched (unlabelled, invalid, or not a number).
@@ -57,37 +63,43 @@ QImage mapImage(const core::session::DensePreview& d, const std::vector<float>& 
 }
 }  // namespace
 
-QSize DensePreviews::sizeHint() const { return {kNameW + 2 * (kRowH + kGap), static_cast<int>(m_previews.size()) * (kRowH + 18)}; }
+QSize DensePreviews::sizeHint() const { return {kCellW * 2, heightForWidth(kCellW * 2)}; }
+
+int DensePreviews::heightForWidth(int width) const {
+    if (m_previews.empty()) return 0;
+    const int perRow = std::max(1, width / kCellW);
+    return static_cast<int>((m_previews.size() + static_cast<std::size_t>(perRow) - 1) / static_cast<std::size_t>(perRow)) * kCellH;
+}
 
 void DensePreviews::paintEvent(QPaintEvent*) {
     QPainter p(this);
-    int top = 0;
-    for (const auto& d : m_previews) {
+    const int perRow = std::max(1, width() / kCellW);
+    for (std::size_t n = 0; n < m_previews.size(); ++n) {
+        const auto& d = m_previews[n];
         if (d.width <= 0 || d.height <= 0) continue;
+        const int left = static_cast<int>(n % static_cast<std::size_t>(perRow)) * kCellW;
+        const int top = static_cast<int>(n / static_cast<std::size_t>(perRow)) * kCellH;
         // Values share the truth's range, so prediction and truth read on one scale.
         float lo = INFINITY, hi = -INFINITY;
         for (float v : d.truth)
             if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-        const int side = kRowH;
-        const double scale = std::min(static_cast<double>(side) / d.width, static_cast<double>(side) / d.height);
+        const double scale = std::min(static_cast<double>(kSide) / d.width, static_cast<double>(kSide) / d.height);
         const QSize size(static_cast<int>(d.width * scale), static_cast<int>(d.height * scale));
-        p.setPen(palette().color(QPalette::WindowText));
-        p.drawText(QRect(0, top, kNameW, 16), Qt::AlignLeft | Qt::AlignVCenter, QString::fromStdString(d.task));
-        p.drawText(QRect(0, top + 16, kNameW, 16), Qt::AlignLeft | Qt::AlignVCenter, tr("truth | merged"));
-        int x = kNameW;
-        for (const auto* values : {&d.truth, &d.prediction}) {
-            std::vector<bool> invalid;
-            const QImage img = mapImage(d, *values, lo, hi, invalid);
-            const QRect target(x, top, size.width(), size.height());
-            p.drawImage(target, img);
-            // Unlabelled or invalid pixels of the truth hatched on both (the metrics skip them).
-            std::vector<bool> truthInvalid;
-            if (values != &d.truth) mapImage(d, d.truth, lo, hi, truthInvalid);
-            const auto& mask = values == &d.truth ? invalid : truthInvalid;
+        p.setPen(taskColor(d.taskIndex).darker(110));
+        p.drawText(QRect(left, top, kCellW - kGap, kLabelH), Qt::AlignLeft | Qt::AlignVCenter,
+                   p.fontMetrics().elidedText(QString::fromStdString(d.task), Qt::ElideRight, kCellW - kGap));
+        std::vector<bool> truthInvalid, ignored;
+        const QImage truth = mapImage(d, d.truth, lo, hi, truthInvalid);
+        const QImage merged = mapImage(d, d.prediction, lo, hi, ignored);
+        int x = left;
+        for (const QImage* img : {&truth, &merged}) {
+            const QRect target(x, top + kLabelH, size.width(), size.height());
+            p.drawImage(target, *img);
+            // The truth's unlabelled or invalid pixels hatched on both (no metric counts them).
             QRegion region;
             for (int yy = 0; yy < d.height; ++yy)
                 for (int xx = 0; xx < d.width; ++xx)
-                    if (mask[static_cast<std::size_t>(yy) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(xx)])
+                    if (truthInvalid[static_cast<std::size_t>(yy) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(xx)])
                         region += QRect(target.x() + static_cast<int>(xx * scale), target.y() + static_cast<int>(yy * scale),
                                         static_cast<int>(std::ceil(scale)), static_cast<int>(std::ceil(scale)));
             if (!region.isEmpty()) {
@@ -101,7 +113,6 @@ void DensePreviews::paintEvent(QPaintEvent*) {
             p.drawRect(target.adjusted(0, 0, -1, -1));
             x += size.width() + kGap;
         }
-        top += kRowH + 18;
     }
 }
 
@@ -110,6 +121,7 @@ AlignmentBars::AlignmentBars(QWidget* parent) : QWidget(parent) { setMinimumHeig
 void AlignmentBars::setValues(const QStringList& tasks, const QVector<double>& values) {
     m_tasks = tasks;
     m_values = values;
+    setMinimumHeight(std::max(60, sizeHint().height()));  // every task's bar stays visible
     updateGeometry();
     update();
 }
@@ -159,17 +171,26 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
     m_lambda->setMinimumWidth(36);
     row->addWidget(m_lambda);
     layout->addLayout(row);
-    m_bars = new AlignmentBars(this);
+    // Bars, read-out and dense previews scroll when the dock is short, never overlap.
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto* content = new QWidget(scroll);
+    auto* inner = new QVBoxLayout(content);
+    inner->setContentsMargins(0, 0, 0, 0);
+    m_bars = new AlignmentBars(content);
     m_bars->setObjectName(QStringLiteral("alignmentBars"));
-    layout->addWidget(m_bars);
-    m_readout = new QLabel(tr("open a kit to see the proxy live"), this);
+    inner->addWidget(m_bars);
+    m_readout = new QLabel(tr("open a kit to see the proxy live"), content);
     m_readout->setObjectName(QStringLiteral("liveReadout"));
     m_readout->setWordWrap(true);
-    layout->addWidget(m_readout);
-    m_dense = new DensePreviews(this);
+    inner->addWidget(m_readout);
+    m_dense = new DensePreviews(content);
     m_dense->setObjectName(QStringLiteral("densePreviews"));
-    layout->addWidget(m_dense);
-    layout->addStretch();
+    inner->addWidget(m_dense);
+    inner->addStretch();
+    scroll->setWidget(content);
+    layout->addWidget(scroll, 1);
 
     // The slider is a second handle on the Strategy panel's λ, never a value of its own.
     connect(m_slider, &QSlider::valueChanged, this, [this](int v) {

@@ -29,6 +29,8 @@ public:
     void setPreviews(std::vector<core::session::DensePreview> previews);
     const std::vector<core::session::DensePreview>& previews() const { return m_previews; }
     QSize sizeHint() const override;
+    bool hasHeightForWidth() const override { return true; }
+    int heightForWidth(int width) const override;
 
 protected:
     void paintEvent(QPaintEvent* event) override;

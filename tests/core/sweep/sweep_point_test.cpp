@@ -6,12 +6,16 @@
 // refused with exit 2 and no output.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/store/sweep_points.h"
+#include "core/eval/task_batches.h"
+#include "core/model/heads.h"
+#include "core/session/suite_loader.h"
 #include "core/errors.h"
 #include "core/io/source_factory.h"
 #include "core/session/kit_session.h"
@@ -91,6 +95,45 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
     EXPECT_EQ(origin["sweep"], "sweep-001");
     EXPECT_EQ(origin["point"], 2);
     EXPECT_TRUE(core::merge::sameSettings(core::merge::mergeSpecFromJson(meta.at("mergescope.spec")), point));
+}
+
+// The live preview of the dense tasks: with every weight but segmentation's at 0 and λ 1 the
+// merge is the segmentation expert, so its preview is the expert's own prediction on the first
+// eval image (computed here directly), beside that image's truth; the edge task shows values.
+TEST(LivePreview, DenseTasksShowTheMergesPredictionBesideTheTruth) {
+    core::session::SessionOptions so;
+    so.probeSize = 16;
+    so.liveProbeSize = 8;
+    so.realignSamples = 50;
+    so.evalLimit = 50;
+    const auto session = core::session::KitSession::open(reducedKit().dir, so);
+    core::merge::MergeSpec spec;
+    spec.method = "task_arithmetic";
+    spec.params["lambda"] = 1.0;
+    for (const auto& t : session->taskNames()) spec.models.push_back({"", t, {{"weight", t == "fashion-seg" ? 1.0 : 0.0}}, ""});
+    const auto live = session->live(spec);
+    ASSERT_EQ(live.dense.size(), 2u);  // fashion-seg, fashion-edges
+    const auto& seg = live.dense[0];
+    EXPECT_EQ(seg.task, "fashion-seg");
+    EXPECT_EQ(seg.type, "segmentation");
+    EXPECT_EQ(seg.taskIndex, 1);
+    EXPECT_EQ(seg.width, 28);
+    EXPECT_EQ(seg.channels, 1);
+    core::eval::SuiteOptions o;
+    o.probeSize = so.probeSize;
+    o.realignSamples = so.realignSamples;
+    o.evalLimit = so.evalLimit;
+    const auto suite = core::session::loadSuite(reducedKit().dir, o);
+    at::NoGradGuard noGrad;
+    const auto f = core::model::vitForward(suite.config(), suite.experts[1], core::eval::imagesToTensor(*suite.tasks[1].eval, {0}));
+    const at::Tensor expected = core::model::headForward(suite.tasks[1].headConfig, suite.tasks[1].head, f.tokens)[0].argmax(0).to(at::kFloat).contiguous();
+    ASSERT_EQ(seg.prediction.size(), static_cast<std::size_t>(expected.numel()));
+    EXPECT_EQ(seg.prediction, std::vector<float>(expected.data_ptr<float>(), expected.data_ptr<float>() + expected.numel()));
+    const at::Tensor truth = suite.tasks[1].evalTargets[0].to(at::kFloat).contiguous();
+    EXPECT_EQ(seg.truth, std::vector<float>(truth.data_ptr<float>(), truth.data_ptr<float>() + truth.numel()));
+    const auto& edges = live.dense[1];
+    EXPECT_EQ(edges.type, "regression");
+    for (float v : edges.prediction) ASSERT_TRUE(std::isfinite(v));
 }
 
 TEST(SweepPoint, BadExperimentArgumentsAndChangedInputsAreRefused) {
