@@ -87,19 +87,25 @@ TEST(Heads, DenseProbeMatchesNumpyInEvalAndTraining) {
     EXPECT_TRUE(init.at("head.bn.running_var").equal(at::ones({16})));
 }
 
-// A head reading blocks gets their tokens through the final LayerNorm, concatenated: the last
-// block so normalised is the encoder's output itself; two blocks double the width.
-TEST(Heads, BlocksAreReadNormalisedAndConcatenated) {
-    kit::VitConfig c;
+// A random encoder of `depth` blocks on 8×8 one-channel images, patch 4, width 8; sets `c`.
+ParamMap tinyEncoder(kit::VitConfig& c, int depth, std::uint64_t seed) {
     c.imageSize = 8;
     c.channels = 1;
     c.patchSize = 4;
     c.width = 8;
-    c.depth = 3;
+    c.depth = depth;
     c.heads = 2;
     ParamMap enc;
-    at::manual_seed(5);
+    at::manual_seed(seed);
     for (const auto& [name, shape] : vitParamShapes(c)) enc[name] = at::randn(shape) * 0.1;
+    return enc;
+}
+
+// A head reading blocks gets their tokens through the final LayerNorm, concatenated: the last
+// block so normalised is the encoder's output itself; two blocks double the width.
+TEST(Heads, BlocksAreReadNormalisedAndConcatenated) {
+    kit::VitConfig c;
+    const ParamMap enc = tinyEncoder(c, 3, 5);
     HeadConfig h;
     h.kind = HeadKind::DenseProbe;
     h.layers = {-1};
@@ -124,15 +130,7 @@ TEST(Heads, BlocksAreReadNormalisedAndConcatenated) {
 // padding the images explicitly — with the dense heads' output cropped back to the input.
 TEST(Heads, RectangularAndPaddedInputsGiveOutputsOfTheInputsSize) {
     kit::VitConfig c;
-    c.imageSize = 8;
-    c.channels = 1;
-    c.patchSize = 4;
-    c.width = 8;
-    c.depth = 2;
-    c.heads = 2;
-    ParamMap enc;
-    at::manual_seed(7);
-    for (const auto& [name, shape] : vitParamShapes(c)) enc[name] = at::randn(shape) * 0.1;
+    const ParamMap enc = tinyEncoder(c, 2, 7);
     const at::Tensor images = at::randn({2, 1, 10, 13});  // → a 3×4 grid, padded to 12×16
     const VitFeatures f = vitForward(c, enc, images);
     EXPECT_EQ(f.tokens.size(1), 1 + 3 * 4);

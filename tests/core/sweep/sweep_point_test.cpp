@@ -27,6 +27,15 @@
 namespace ms::test {
 namespace {
 
+core::session::SessionOptions smallSession() {
+    core::session::SessionOptions so;
+    so.probeSize = 16;
+    so.liveProbeSize = 8;
+    so.realignSamples = 50;
+    so.evalLimit = 50;
+    return so;
+}
+
 std::vector<std::string> sweepArgs(const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> a = {"sweep", "--kit", reducedKit().dir, "--out", out, "--probe-size", "32", "--no-feature-cache",
                                   "--proxy", "weight-space"};
@@ -76,11 +85,7 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
     EXPECT_EQ(std::get<std::string>(point.params.at("topk_scope")), "per_tensor");
     EXPECT_EQ(std::get<std::string>(point.params.at("disjoint")), "sum");
     EXPECT_EQ(std::get<double>(point.params.at("lambda")), 0.9);
-    core::session::SessionOptions so;
-    so.probeSize = 16;
-    so.liveProbeSize = 8;
-    so.realignSamples = 50;
-    so.evalLimit = 50;
+    const core::session::SessionOptions so = smallSession();
     const auto session = core::session::KitSession::open(reducedKit().dir, so);
     const auto files = session->saveMerged(point, tmp.path("workbench.safetensors"));
     ASSERT_EQ(files.size(), 1u);
@@ -101,11 +106,7 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
 // merge is the segmentation expert, so its preview is the expert's own prediction on the first
 // eval image (computed here directly), beside that image's truth; the edge task shows values.
 TEST(LivePreview, DenseTasksShowTheMergesPredictionBesideTheTruth) {
-    core::session::SessionOptions so;
-    so.probeSize = 16;
-    so.liveProbeSize = 8;
-    so.realignSamples = 50;
-    so.evalLimit = 50;
+    const core::session::SessionOptions so = smallSession();
     const auto session = core::session::KitSession::open(reducedKit().dir, so);
     core::merge::MergeSpec spec;
     spec.method = "task_arithmetic";
