@@ -99,6 +99,7 @@ at::Tensor taskLoss(const kit::Task& task, const at::Tensor& out, const at::Tens
 
 MetricAccumulator::MetricAccumulator(const kit::Task& task) : m_task(task) {
     if (!kit::predictsValues(task.type)) m_confusion = at::zeros({task.outputs * task.outputs}, at::kLong);
+    if (task.type == TaskType::Normals) m_angleBins.assign(kAngleBins, 0);
 }
 
 void MetricAccumulator::add(const at::Tensor& output, const at::Tensor& targets) {
@@ -125,8 +126,15 @@ void MetricAccumulator::add(const at::Tensor& output, const at::Tensor& targets)
         }
         case TaskType::Normals: {
             const auto [cosine, valid] = normalsCosine(out.to(at::kDouble), targets.to(at::kDouble));
-            const at::Tensor angles = at::rad2deg(at::acos(cosine.masked_select(valid).clamp(-1.0, 1.0))).to(at::kFloat).contiguous();
-            m_angles.insert(m_angles.end(), angles.data_ptr<float>(), angles.data_ptr<float>() + angles.numel());
+            const at::Tensor angles = at::rad2deg(at::acos(cosine.masked_select(valid).clamp(-1.0, 1.0))).contiguous();  // float64
+            const double* a = angles.data_ptr<double>();
+            for (std::int64_t i = 0; i < angles.numel(); ++i) {
+                m_angleSum += a[i];
+                m_within[0] += a[i] < 11.25;
+                m_within[1] += a[i] < 22.5;
+                m_within[2] += a[i] < 30.0;
+                ++m_angleBins[static_cast<std::size_t>(std::clamp(static_cast<int>(a[i] * 1000.0), 0, kAngleBins - 1))];
+            }
             m_count += angles.numel();
             return;
         }
@@ -158,27 +166,20 @@ double MetricAccumulator::value(kit::Metric m) const {
         case M::AbsError: return m_absError / n;
         case M::RelError: return m_relCount ? m_relError / static_cast<double>(m_relCount) : std::nan("");
         case M::Delta1: return static_cast<double>(m_delta1) / n;
-        case M::MeanAngle: {
-            double s = 0;
-            for (float a : m_angles) s += a;
-            return s / n;
+        case M::MeanAngle: return m_angleSum / n;
+        case M::MedianAngle: {  // as numpy.median (the mean of the two middle values for an even count), to a bin's centre
+            const auto valueAt = [&](std::int64_t rank) {  // the rank-th smallest angle (0-based)
+                std::int64_t seen = 0;
+                for (int b = 0; b < kAngleBins; ++b)
+                    if ((seen += m_angleBins[static_cast<std::size_t>(b)]) > rank) return (b + 0.5) / 1000.0;
+                return 180.0;
+            };
+            const std::int64_t mid = m_count / 2;
+            return m_count % 2 ? valueAt(mid) : (valueAt(mid - 1) + valueAt(mid)) / 2;
         }
-        case M::MedianAngle: {  // as numpy.median: the mean of the two middle values for an even count
-            std::vector<float> a = m_angles;
-            const std::size_t mid = a.size() / 2;
-            std::nth_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(mid), a.end());
-            const double hi = a[mid];
-            if (a.size() % 2) return hi;
-            return (static_cast<double>(*std::max_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(mid))) + hi) / 2;
-        }
-        case M::Within11:
-        case M::Within22:
-        case M::Within30: {
-            const double limit = m == M::Within11 ? 11.25 : m == M::Within22 ? 22.5 : 30.0;
-            std::int64_t k = 0;
-            for (float a : m_angles) k += a < limit;
-            return 100.0 * static_cast<double>(k) / n;
-        }
+        case M::Within11: return 100.0 * static_cast<double>(m_within[0]) / n;
+        case M::Within22: return 100.0 * static_cast<double>(m_within[1]) / n;
+        case M::Within30: return 100.0 * static_cast<double>(m_within[2]) / n;
         default: break;
     }
     if (!m_confusion.defined()) return std::nan("");

@@ -37,7 +37,8 @@ at::Tensor taskLoss(const kit::Task& task, const at::Tensor& output, const at::T
 
 // The task's metrics over any number of batches, accumulated over the whole split (not averaged
 // per batch): a confusion matrix (classification, segmentation), error sums (regression,
-// depth), the angles (normals: the median needs them all; 4 bytes per valid pixel).
+// depth), the angles' sum, threshold counts and a histogram of 0.001° bins (normals: the median
+// to within 0.0005° in 1.4 MB, whatever the number of pixels).
 class MetricAccumulator {
 public:
     explicit MetricAccumulator(const kit::Task& task);
@@ -52,7 +53,10 @@ private:
     at::Tensor m_confusion;  // [K·K] int64: truth · K + predicted
     double m_squaredError = 0, m_absError = 0, m_relError = 0;
     std::int64_t m_count = 0, m_relCount = 0, m_delta1 = 0;
-    std::vector<float> m_angles;  // degrees
+    static constexpr int kAngleBins = 180000;  // 0.001° each over [0°, 180°]
+    std::vector<std::int64_t> m_angleBins;    // normals
+    double m_angleSum = 0;
+    std::int64_t m_within[3] = {0, 0, 0};     // < 11.25°, < 22.5°, < 30°
 };
 
 }  // namespace ms::core::eval
