@@ -145,12 +145,44 @@ private:
     MethodInfo m_info;
 };
 
+// MagMax (Marczak et al., ECCV 2024): per element, the task-vector entry of largest magnitude,
+// θ = θ0 + λ·τ_max. With weights, the entries are w_t·τ_t (all 1 in the paper). An exact tie in
+// magnitude keeps the first task's entry, as torch's argmax in the reference code does.
+class MagMax final : public MergeMethod {
+public:
+    MagMax() {
+        m_info.name = "magmax";
+        m_info.summary = "per element the task-vector entry of largest magnitude, θ0 + λ·τ_max (MagMax, Marczak et al. 2024)";
+        ParamSpec lambda = lambdaParam();
+        lambda.defaultNumber = 0.5;  // the paper's
+        m_info.params = {lambda, weightParam()};
+        m_info.linearInLambda = true;
+    }
+    const MethodInfo& info() const override { return m_info; }
+    void apply(const MergeProblem&, const PreparedState*, const MethodArgs&, const Coefficients& k, const ChunkView& c,
+               float* out) const override {
+        const float lambda = static_cast<float>(k.lambda);
+        for (std::size_t i = 0; i < c.n; ++i) {
+            float best = 0.0f;
+            for (std::size_t t = 0; t < c.experts.size(); ++t) {
+                const float v = static_cast<float>(k.weights[t]) * (c.experts[t][i] - c.base[i]);
+                if (std::fabs(v) > std::fabs(best)) best = v;
+            }
+            out[i] = base0(c, i, k) + lambda * best;
+        }
+    }
+
+private:
+    MethodInfo m_info;
+};
+
 }  // namespace
 
 void addMaskMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
     out.push_back(std::make_unique<TallMasks>(false));
     out.push_back(std::make_unique<TallMasks>(true));
     out.push_back(std::make_unique<EmrMerge>());
+    out.push_back(std::make_unique<MagMax>());
 }
 
 }  // namespace ms::core::merge
