@@ -36,27 +36,50 @@ std::uint32_t be32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
-// The dimensions of an IDX file whose magic was checked, and where its data starts; the data must
-// hold exactly their product of `elementSize`-byte values.
-std::size_t idxHeader(const std::vector<std::uint8_t>& raw, const std::string& path, std::size_t elementSize,
-                      std::vector<std::int64_t>& dims) {
+// The dimensions of an IDX file whose magic was checked, from its first `available` bytes, and
+// where its data starts; the file (`totalSize` bytes, decompressed) must hold exactly their
+// product of `elementSize`-byte values after the header.
+std::size_t idxHeader(const std::uint8_t* raw, std::size_t available, std::uint64_t totalSize, const std::string& path,
+                      std::size_t elementSize, std::vector<std::int64_t>& dims) {
     const int rank = raw[3];
-    if (rank < 1 || rank > 4 || raw.size() < 4u + 4u * static_cast<unsigned>(rank))
+    if (rank < 1 || rank > 4 || available < 4u + 4u * static_cast<unsigned>(rank))
         throw FormatError(path, "IDX header is truncated or has an unsupported rank");
     dims.clear();
     std::uint64_t total = 1;
     for (int d = 0; d < rank; ++d) {
-        dims.push_back(be32(raw.data() + 4 + 4 * d));
+        dims.push_back(be32(raw + 4 + 4 * d));
         // A hostile header's product must not wrap around to the file's size.
         if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(dims.back()), &total))
             throw FormatError(path, "IDX header claims more values than any file holds");
     }
     const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
     std::uint64_t bytes = 0;
-    if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(elementSize), &bytes) || raw.size() - header != bytes)
-        throw FormatError(path, "IDX data holds " + std::to_string(raw.size() - header) + " bytes, the header says " +
-                                    std::to_string(bytes));
+    if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(elementSize), &bytes) || totalSize - header != bytes)
+        throw FormatError(path, "IDX data holds " + std::to_string(totalSize - header) + " bytes, the header says " + std::to_string(bytes));
     return header;
+}
+
+// Unsigned bytes (8) or big-endian float32 (32) values as floats.
+void idxToFloats(const std::uint8_t* p, std::size_t count, int bits, float* out) {
+    for (std::size_t i = 0; i < count; ++i) {
+        if (bits == 8) {
+            out[i] = p[i];
+        } else {
+            const std::uint32_t u = be32(p + 4 * i);
+            std::memcpy(&out[i], &u, 4);
+        }
+    }
+}
+
+// The element bits of a maps file's magic (0x08: 8, 0x0D: 32); FormatError for anything else.
+int idxMapBits(const std::uint8_t* head, std::size_t available, const std::string& path) {
+    if (available < 4 || head[0] != 0 || head[1] != 0 || (head[2] != 0x08 && head[2] != 0x0D))
+        throw FormatError(path, "not an IDX file of unsigned bytes (0x08) or float32 values (0x0D)");
+    return head[2] == 0x08 ? 8 : 32;
+}
+
+std::string mapOutOfRange(std::int64_t count, std::size_t asked) {
+    return "holds " + std::to_string(count) + " maps, map " + std::to_string(asked) + " was asked for (fewer maps than images?)";
 }
 }  // namespace
 
@@ -65,27 +88,16 @@ std::vector<std::uint8_t> readIdx(const std::string& path, std::vector<std::int6
     if (raw.size() < 4) throw FormatError(path, "too short for an IDX file");
     if (raw[0] != 0 || raw[1] != 0 || raw[2] != 0x08)
         throw FormatError(path, "not an IDX file of unsigned bytes (magic " + std::to_string(be32(raw.data())) + ")");
-    const std::size_t header = idxHeader(raw, path, 1, dims);
+    const std::size_t header = idxHeader(raw.data(), raw.size(), raw.size(), path, 1, dims);
     return std::vector<std::uint8_t>(raw.begin() + static_cast<std::ptrdiff_t>(header), raw.end());
 }
 
 std::vector<float> readIdxValues(const std::string& path, std::vector<std::int64_t>& dims, int& bits) {
     const std::vector<std::uint8_t> raw = gunzipFile(path);
-    if (raw.size() < 4 || raw[0] != 0 || raw[1] != 0 || (raw[2] != 0x08 && raw[2] != 0x0D))
-        throw FormatError(path, "not an IDX file of unsigned bytes (0x08) or float32 values (0x0D)");
-    bits = raw[2] == 0x08 ? 8 : 32;
-    const std::size_t header = idxHeader(raw, path, static_cast<std::size_t>(bits / 8), dims);
-    const std::size_t total = (raw.size() - header) / static_cast<std::size_t>(bits / 8);
-    std::vector<float> out(total);
-    const std::uint8_t* p = raw.data() + header;
-    for (std::size_t i = 0; i < total; ++i) {
-        if (bits == 8) {
-            out[i] = p[i];
-        } else {
-            const std::uint32_t u = be32(p + 4 * i);
-            std::memcpy(&out[i], &u, 4);
-        }
-    }
+    bits = idxMapBits(raw.data(), raw.size(), path);
+    const std::size_t header = idxHeader(raw.data(), raw.size(), raw.size(), path, static_cast<std::size_t>(bits / 8), dims);
+    std::vector<float> out((raw.size() - header) / static_cast<std::size_t>(bits / 8));
+    idxToFloats(raw.data() + header, out.size(), bits, out.data());
     return out;
 }
 
@@ -94,62 +106,38 @@ std::vector<float> readIdxPlanes(const std::string& path, const std::vector<std:
     std::ifstream in(path, std::ios::binary);
     if (!in) throw IoError(path, "cannot open");
     std::uint8_t head[4 + 4 * 4] = {};
-    in.read(reinterpret_cast<char*>(head), 4);
-    const bool gzipped = in.gcount() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-    std::size_t plane = 0;
+    in.read(reinterpret_cast<char*>(head), sizeof head);
+    const auto got = static_cast<std::size_t>(in.gcount());
     std::vector<float> out;
-    if (gzipped) {  // no seeking in a gzip stream: the whole file, then the planes asked for
+    if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {  // no seeking in a gzip stream: the whole file, then the planes asked for
         const std::vector<float> all = readIdxValues(path, dims, bits);
-        if (dims.empty()) throw FormatError(path, "an IDX file of maps needs a count dimension");
-        plane = dims[0] > 0 ? all.size() / static_cast<std::size_t>(dims[0]) : 0;
+        const std::size_t plane = dims[0] > 0 ? all.size() / static_cast<std::size_t>(dims[0]) : 0;
         out.reserve(indices.size() * plane);
         for (std::size_t i : indices) {
-            if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(path, "holds " + std::to_string(dims[0]) + " maps, map " + std::to_string(i) + " was asked for (fewer maps than images?)");
+            if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(path, mapOutOfRange(dims[0], i));
             out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(i * plane), all.begin() + static_cast<std::ptrdiff_t>((i + 1) * plane));
         }
         return out;
     }
-    if (in.gcount() < 4 || head[0] != 0 || head[1] != 0 || (head[2] != 0x08 && head[2] != 0x0D))
-        throw FormatError(path, "not an IDX file of unsigned bytes (0x08) or float32 values (0x0D)");
-    bits = head[2] == 0x08 ? 8 : 32;
-    const int rank = head[3];
-    if (rank < 1 || rank > 4) throw FormatError(path, "IDX header has an unsupported rank");
-    in.read(reinterpret_cast<char*>(head + 4), 4 * rank);
-    if (in.gcount() != 4 * rank) throw FormatError(path, "IDX header is truncated");
-    // The header checked against the file's size, as for a whole read: a plain file is read a
-    // plane at a time (a data set's maps can be far larger than the few drawn from it).
+    // A plain file is read a plane at a time (a data set's maps can be far larger than the few
+    // drawn from it), its header checked against the file's size as a whole read checks it.
+    bits = idxMapBits(head, got, path);
     std::error_code ec;
     const std::uintmax_t fileSize = std::filesystem::file_size(path, ec);
-    dims.clear();
-    std::uint64_t total = 1;
-    for (int d = 0; d < rank; ++d) {
-        dims.push_back(be32(head + 4 + 4 * d));
-        if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(dims.back()), &total))
-            throw FormatError(path, "IDX header claims more values than any file holds");
-    }
+    if (ec) throw IoError(path, "cannot read its size: " + ec.message());
     const std::size_t elem = static_cast<std::size_t>(bits / 8);
-    std::uint64_t bytes = 0;
-    const std::uint64_t headerBytes = 4 + 4 * static_cast<std::uint64_t>(rank);
-    if (ec || __builtin_mul_overflow(total, static_cast<std::uint64_t>(elem), &bytes) || fileSize - headerBytes != bytes)
-        throw FormatError(path, "IDX data holds " + std::to_string(ec ? 0 : fileSize - headerBytes) + " bytes, the header says " + std::to_string(bytes));
-    plane = dims[0] > 0 ? static_cast<std::size_t>(total / static_cast<std::uint64_t>(dims[0])) : 0;
+    const std::size_t header = idxHeader(head, got, fileSize, path, elem, dims);
+    const std::size_t plane = dims[0] > 0 ? static_cast<std::size_t>((fileSize - header) / elem / static_cast<std::uint64_t>(dims[0])) : 0;
     out.resize(indices.size() * plane);
     std::vector<std::uint8_t> buf(plane * elem);
+    in.clear();
     for (std::size_t k = 0; k < indices.size(); ++k) {
         const std::size_t i = indices[k];
-        if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(path, "holds " + std::to_string(dims[0]) + " maps, map " + std::to_string(i) + " was asked for (fewer maps than images?)");
-        in.seekg(static_cast<std::streamoff>(headerBytes + i * plane * elem));
+        if (i >= static_cast<std::size_t>(dims[0])) throw FormatError(path, mapOutOfRange(dims[0], i));
+        in.seekg(static_cast<std::streamoff>(header + i * plane * elem));
         in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
         if (static_cast<std::size_t>(in.gcount()) != buf.size()) throw IoError(path, "read failed");
-        float* dst = out.data() + k * plane;
-        for (std::size_t j = 0; j < plane; ++j) {
-            if (bits == 8) {
-                dst[j] = buf[j];
-            } else {
-                const std::uint32_t u = be32(buf.data() + 4 * j);
-                std::memcpy(&dst[j], &u, 4);
-            }
-        }
+        idxToFloats(buf.data(), plane, bits, out.data() + k * plane);
     }
     return out;
 }
