@@ -2,6 +2,7 @@
 
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QBitmap>
 #include <QPainter>
 #include <QScrollArea>
 #include <QSignalBlocker>
@@ -22,22 +23,15 @@ DensePreviews::DensePreviews(QWidget* parent) : QWidget(parent) {
                   "head (right); hatched: unlabelled or invalid pixels, which no metric counts"));
 }
 
-void DensePreviews::setPreviews(std::vector<core::session::DensePreview> previews) {
-    m_previews = std::move(previews);
-    updateGeometry();
-    update();
-}
-
 namespace {
 constexpr int kSide = 60, kLabelH = 16, kGap = 8;
 constexpr int kCellW = 2 * kSide + 3 * kGap;  // truth | merged, then a gap to the next task
 constexpr int kCellH = kLabelH + kSide + kGap;
 
 // One map as an image: classes in the palette, values in grey over [lo, hi], normals as RGB of
-// (n + 1)/2; `invalid` collects the pixels drawn hatched (unlabelled, invalid, or not a number).
-QImage mapImage(const core::session::DensePreview& d, const std::vector<float>& v, float lo, float hi, std::vector<bool>& invalid) {
+// (n + 1)/2; unusable pixels (unlabelled, invalid, not a number) light grey.
+QImage mapImage(const core::session::DensePreview& d, const std::vector<float>& v, float lo, float hi) {
     QImage img(d.width, d.height, QImage::Format_RGB32);
-    invalid.assign(static_cast<std::size_t>(d.width) * static_cast<std::size_t>(d.height), false);
     for (int y = 0; y < d.height; ++y)
         for (int x = 0; x < d.width; ++x) {
             const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(x);
@@ -46,8 +40,7 @@ QImage mapImage(const core::session::DensePreview& d, const std::vector<float>& 
             bool bad = false;
             for (int k = 0; k < d.channels; ++k) bad = bad || !std::isfinite(px[k]);
             if (d.type == "segmentation") {
-                bad = bad || px[0] < 0;
-                if (!bad) c = taskColor(static_cast<int>(px[0]));
+                if (!bad && px[0] >= 0) c = taskColor(static_cast<int>(px[0]));
             } else if (d.type == "normals" && !bad) {
                 const auto channel = [&](int k) { return static_cast<int>(std::lround(std::clamp((px[k] + 1.0f) * 0.5f, 0.0f, 1.0f) * 255.0f)); };
                 c = QColor(channel(0), channel(1), channel(2));
@@ -56,12 +49,48 @@ QImage mapImage(const core::session::DensePreview& d, const std::vector<float>& 
                 const int g = static_cast<int>(std::lround(t * 255.0f));
                 c = QColor(g, g, g);
             }
-            invalid[i] = bad;
             img.setPixelColor(x, y, c);
         }
     return img;
 }
+
+// The truth's unusable pixels as a one-bit mask (1 where hatched).
+QImage invalidMask(const core::session::DensePreview& d) {
+    QImage mask(d.width, d.height, QImage::Format_MonoLSB);
+    mask.setColorTable({qRgb(255, 255, 255), qRgb(0, 0, 0)});  // index 1: a set bit of a QBitmap
+    mask.fill(0);
+    for (int y = 0; y < d.height; ++y)
+        for (int x = 0; x < d.width; ++x) {
+            const float* px = d.truth.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(x)) *
+                                                   static_cast<std::size_t>(d.channels);
+            bool bad = d.type == "segmentation" && px[0] < 0;
+            for (int k = 0; k < d.channels; ++k) bad = bad || !std::isfinite(px[k]);
+            if (bad) mask.setPixel(x, y, 1);
+        }
+    return mask;
+}
 }  // namespace
+
+void DensePreviews::setPreviews(std::vector<core::session::DensePreview> previews) {
+    m_previews = std::move(previews);
+    // The images once per update; painting only scales them.
+    m_images.clear();
+    for (const auto& d : m_previews) {
+        Images im;
+        if (d.width > 0 && d.height > 0) {
+            // Values share the truth's range, so prediction and truth read on one scale.
+            float lo = INFINITY, hi = -INFINITY;
+            for (float v : d.truth)
+                if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+            im.truth = mapImage(d, d.truth, lo, hi);
+            im.merged = mapImage(d, d.prediction, lo, hi);
+            im.invalid = invalidMask(d);
+        }
+        m_images.push_back(std::move(im));
+    }
+    updateGeometry();
+    update();
+}
 
 QSize DensePreviews::sizeHint() const { return {kCellW * 2, heightForWidth(kCellW * 2)}; }
 
@@ -76,35 +105,25 @@ void DensePreviews::paintEvent(QPaintEvent*) {
     const int perRow = std::max(1, width() / kCellW);
     for (std::size_t n = 0; n < m_previews.size(); ++n) {
         const auto& d = m_previews[n];
-        if (d.width <= 0 || d.height <= 0) continue;
+        const Images& im = m_images[n];
+        if (im.truth.isNull()) continue;
         const int left = static_cast<int>(n % static_cast<std::size_t>(perRow)) * kCellW;
         const int top = static_cast<int>(n / static_cast<std::size_t>(perRow)) * kCellH;
-        // Values share the truth's range, so prediction and truth read on one scale.
-        float lo = INFINITY, hi = -INFINITY;
-        for (float v : d.truth)
-            if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
         const double scale = std::min(static_cast<double>(kSide) / d.width, static_cast<double>(kSide) / d.height);
         const QSize size(static_cast<int>(d.width * scale), static_cast<int>(d.height * scale));
         p.setPen(taskColor(d.taskIndex).darker(110));
         p.drawText(QRect(left, top, kCellW - kGap, kLabelH), Qt::AlignLeft | Qt::AlignVCenter,
                    p.fontMetrics().elidedText(QString::fromStdString(d.task), Qt::ElideRight, kCellW - kGap));
-        std::vector<bool> truthInvalid, ignored;
-        const QImage truth = mapImage(d, d.truth, lo, hi, truthInvalid);
-        const QImage merged = mapImage(d, d.prediction, lo, hi, ignored);
+        // The truth's unusable pixels hatched on both (no metric counts them): the scaled mask as
+        // a clip region (made from its bitmap's runs, not pixel by pixel).
+        const QRegion invalid(QBitmap::fromImage(im.invalid.scaled(size, Qt::IgnoreAspectRatio, Qt::FastTransformation)));
         int x = left;
-        for (const QImage* img : {&truth, &merged}) {
+        for (const QImage* img : {&im.truth, &im.merged}) {
             const QRect target(x, top + kLabelH, size.width(), size.height());
             p.drawImage(target, *img);
-            // The truth's unlabelled or invalid pixels hatched on both (no metric counts them).
-            QRegion region;
-            for (int yy = 0; yy < d.height; ++yy)
-                for (int xx = 0; xx < d.width; ++xx)
-                    if (truthInvalid[static_cast<std::size_t>(yy) * static_cast<std::size_t>(d.width) + static_cast<std::size_t>(xx)])
-                        region += QRect(target.x() + static_cast<int>(xx * scale), target.y() + static_cast<int>(yy * scale),
-                                        static_cast<int>(std::ceil(scale)), static_cast<int>(std::ceil(scale)));
-            if (!region.isEmpty()) {
+            if (!invalid.isEmpty()) {
                 p.save();
-                p.setClipRegion(region);
+                p.setClipRegion(invalid.translated(target.topLeft()));
                 p.fillRect(target, QColor(250, 250, 250));
                 p.fillRect(target, QBrush(QColor(120, 120, 120), Qt::BDiagPattern));
                 p.restore();

@@ -4,6 +4,7 @@
 // in the task colours), their mean and min, and how long the last update took.
 #pragma once
 
+#include <QImage>
 #include <QVector>
 #include <QWidget>
 #include <vector>
@@ -36,7 +37,11 @@ protected:
     void paintEvent(QPaintEvent* event) override;
 
 private:
+    struct Images {
+        QImage truth, merged, invalid;  // map size; invalid: one bit, 1 where hatched
+    };
     std::vector<core::session::DensePreview> m_previews;
+    std::vector<Images> m_images;  // made in setPreviews
 };
 
 class AlignmentBars : public QWidget {
