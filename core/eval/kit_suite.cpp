@@ -258,11 +258,25 @@ std::vector<std::string> checkImageFiles(const data::ImageList& l, const std::st
     return out;
 }
 
-Sources listSources(const TaskEntry& t) {
-    Sources s{data::listImages(t.images), std::nullopt};
-    if (!t.eval.empty()) s.eval = data::listImages(t.eval);
-    return s;
-}
+// Every source listed once per load, however many tasks name it (the three tasks on one image
+// set would read, and for IDX or HDF5 sets hold, the whole set three times). Copies share the
+// in-memory set.
+class SourceLists {
+public:
+    Sources of(const TaskEntry& t) {
+        Sources s{list(t.images), std::nullopt};
+        if (!t.eval.empty()) s.eval = list(t.eval);
+        return s;
+    }
+
+private:
+    const data::ImageList& list(const std::string& path) {
+        auto it = m_lists.find(path);
+        if (it == m_lists.end()) it = m_lists.emplace(path, data::listImages(path)).first;
+        return it->second;
+    }
+    std::map<std::string, data::ImageList> m_lists;
+};
 
 void checkPreprocess(const data::Preprocess& p, const kit::VitConfig& c, const std::string& kitPath) {
     if (p.channels != c.channels)
@@ -359,13 +373,14 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     // Every expert, head and source first: a problem is named before anything is decoded.
     std::vector<ResolvedHead> heads;
     std::vector<Sources> sources;
+    SourceLists lists;
     for (std::size_t i = 0; i < k.tasks.size(); ++i) {
         if (cancel) cancel->throwIfCancelled();
         const TaskEntry& t = k.tasks[i];
         progress.report("loading experts", i, k.tasks.size());
         model::Encoder e = model::loadEncoder(t.expert, k.layout, k.architecture, &base.config);
         heads.push_back(resolveHead(t, base, e));
-        sources.push_back(listSources(t));
+        sources.push_back(lists.of(t));
         TaskReport r;
         std::vector<std::string> problems;
         requirements(t, sources.back(), heads.back(), r, problems);
@@ -490,6 +505,7 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
     } catch (const Error& e) {
         r.problems.push_back(e.what());
     }
+    SourceLists lists;
     for (std::size_t i = 0; i < k.tasks.size(); ++i) {
         const TaskEntry& t = k.tasks[i];
         progress.report("checking tasks", i, k.tasks.size());
@@ -519,7 +535,7 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
             r.problems.push_back(e.what());
         }
         try {
-            const Sources s = listSources(t);
+            const Sources s = lists.of(t);
             if (headOk && head.config.outputs <= 0 && t.type == TaskType::Classification) head.config.outputs = s.images.classes();
             if (headOk) requirements(t, s, head, tr, r.problems);
             else tr.images = static_cast<std::int64_t>(s.images.count()), tr.proxy = true;
