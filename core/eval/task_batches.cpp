@@ -142,9 +142,10 @@ void MetricAccumulator::add(const at::Tensor& output, const at::Tensor& targets)
             const std::int64_t K = m_task.outputs;
             const at::Tensor truth = targets.to(at::kLong).flatten();
             const at::Tensor valid = truth.ge(0);
-            const at::Tensor pred = out.argmax(1).flatten().masked_select(valid);
-            m_confusion += at::bincount(truth.masked_select(valid) * K + pred, {}, K * K);
-            m_count += pred.numel();
+            // Ignored pixels counted in an extra bin that is dropped: one pass, no compaction.
+            const at::Tensor cell = at::where(valid, truth * K + out.argmax(1).flatten(), at::full({}, K * K, at::kLong));
+            m_confusion += at::bincount(cell, {}, K * K + 1).narrow(0, 0, K * K);
+            m_count += valid.sum().item<std::int64_t>();
         }
     }
 }
