@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, then build (first time, ~3.5 min on 2 cores) or
+# The main job: install what is missing, build, then build (first time, ~4.5 min on 2 cores) or
 # reuse the demo kit and show what MergeScope does with it: the kit, the interference between its
-# four experts, a TIES merge of them with its recipe, and a sweep of task arithmetic's λ over 16
+# five experts, a TIES merge of them with its recipe, and a sweep of task arithmetic's λ over 16
 # points scored with the task alignment proxy and with head re-alignment, into
 # build/demo-experiment.h5 (about a minute; reused on later runs), and re-makes the point the proxy
 # ranks first as build/demo-best.safetensors. Then it opens the workbench on
@@ -15,14 +15,17 @@ cli="$MS_BUILD/app/mergescope-cli"
 if [ $# -gt 0 ]; then
   exec "$cli" "$@"
 fi
-ms_log "the demo kit (a ViT pretrained on Fashion-MNIST + MNIST, four task experts)"
+ms_log "the demo kit (a ViT pretrained on Fashion-MNIST + MNIST, five task experts)"
 "$cli" demo build
-kit="$("$cli" demo info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["dir"])')"
+info="$("$cli" demo info --json)"
+kit="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["dir"])' "$info")"
 experts=()
-for t in fashion-class fashion-seg fashion-edges digits-class; do experts+=(--model "$kit/experts/$t.safetensors" --task-name "$t"); done
+for t in $(python3 -c 'import json,sys; print(" ".join(t["name"] for t in json.loads(sys.argv[1])["tasks"]))' "$info"); do
+  experts+=(--model "$kit/experts/$t.safetensors" --task-name "$t")
+done
 ms_log "task interference between the experts"
 "$cli" analyze --base "$kit/base.safetensors" "${experts[@]}"
-ms_log "merging the four experts with TIES (density 0.2, λ 0.5) into build/demo-ties.safetensors"
+ms_log "merging the five experts with TIES (density 0.2, λ 0.5) into build/demo-ties.safetensors"
 "$cli" merge --base "$kit/base.safetensors" "${experts[@]}" --method ties --set density=0.2 --set lambda=0.5 \
   --out "$MS_BUILD/demo-ties.safetensors" --save-recipe "$MS_BUILD/demo-ties.yaml"
 ms_log "sweeping task arithmetic's λ: proxy vs head re-alignment, into $MS_BUILD/demo-experiment.h5"

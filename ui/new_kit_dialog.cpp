@@ -33,7 +33,8 @@ namespace {
 QString absolute(const QString& p) { return p.trimmed().isEmpty() ? QString() : QFileInfo(p.trimmed()).absoluteFilePath(); }
 
 const QStringList kTypes = {QStringLiteral("classification"), QStringLiteral("segmentation"), QStringLiteral("regression")};
-const QStringList kHeadKinds = {QStringLiteral("auto"), QStringLiteral("linear"), QStringLiteral("zeroshot"), QStringLiteral("dense")};
+const QStringList kHeadKinds = {QStringLiteral("auto"), QStringLiteral("linear"), QStringLiteral("zeroshot"), QStringLiteral("dense"),
+                                 QStringLiteral("dense_patch"), QStringLiteral("dense_probe")};
 
 QWidget* pathField(QLineEdit* edit, QWidget* parent, const std::function<void()>& browse) {
     auto* w = new QWidget(parent);

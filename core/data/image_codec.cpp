@@ -120,6 +120,7 @@ struct PngResult {
     png_bytep* rows;       // malloc'd row pointers (here, not a local: locals changed after setjmp are lost by longjmp)
     std::size_t rowBytes;
     int headerOnly;
+    int keepColour16;  // 16-bit colour stays 16-bit (target maps: normals), else 8 bits as Pillow reads photos
 };
 
 // Plain C-style code between setjmp and longjmp: no object with a destructor lives in this
@@ -159,7 +160,7 @@ bool pngDecodeRaw(PngReader* reader, PngResult* res) {
     if (colorType == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (colorType == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (colorType & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
-    if (depth == 16 && res->channels == 3) {
+    if (depth == 16 && res->channels == 3 && !res->keepColour16) {
         png_set_strip_16(png);  // 16-bit colour photos: 8 bits, as Pillow reads them
         res->bits = 8;
     }
@@ -181,9 +182,9 @@ bool pngDecodeRaw(PngReader* reader, PngResult* res) {
 }
 
 DecodedImage decodePng(const std::uint8_t* data, std::size_t size, const std::string& name, bool headerOnly,
-                       ImageHeader* header) {
+                       ImageHeader* header, bool keepColour16 = false) {
     PngReader reader{data, size, 0, {}};
-    PngResult res{0, 0, 0, 8, nullptr, nullptr, 0, headerOnly ? 1 : 0};
+    PngResult res{0, 0, 0, 8, nullptr, nullptr, 0, headerOnly ? 1 : 0, keepColour16 ? 1 : 0};
     if (!pngDecodeRaw(&reader, &res))
         throw FormatError(name, std::string("broken PNG data: ") + (reader.error[0] ? reader.error : "libpng failed"));
     const std::unique_ptr<std::uint8_t, void (*)(void*)> owned(res.buffer, std::free);
@@ -282,16 +283,16 @@ DecodedImage decodeNpyImage(const std::string& path) {
     return img;
 }
 
-DecodedImage decodeImage(const std::uint8_t* data, std::size_t size, const std::string& name) {
-    if (isPng(data, size)) return decodePng(data, size, name, false, nullptr);
+DecodedImage decodeImage(const std::uint8_t* data, std::size_t size, const std::string& name, bool keepColour16) {
+    if (isPng(data, size)) return decodePng(data, size, name, false, nullptr, keepColour16);
     if (isJpeg(data, size)) return decodeJpeg(data, size, name);
     throw FormatError(name, size == 0 ? "the file is empty, not an image" : "not a JPEG or PNG image");
 }
 
-DecodedImage decodeImageFile(const std::string& path) {
+DecodedImage decodeImageFile(const std::string& path, bool keepColour16) {
     if (isNpyFile(path)) return decodeNpyImage(path);
     const std::vector<std::uint8_t> bytes = readFile(path);
-    return decodeImage(bytes.data(), bytes.size(), path);
+    return decodeImage(bytes.data(), bytes.size(), path, keepColour16);
 }
 
 ImageHeader readImageHeader(const std::string& path) {
@@ -314,8 +315,8 @@ ImageHeader readImageHeader(const std::string& path) {
 }
 
 void writePng(const std::string& path, const DecodedImage& img, bool durable) {
-    if ((img.channels != 1 && img.channels != 3) || (img.bits == 16 && img.channels != 1) || (img.bits != 8 && img.bits != 16))
-        throw InvalidArgument("PNG: 8-bit grey or RGB, or 16-bit grey");
+    if ((img.channels != 1 && img.channels != 3) || (img.bits != 8 && img.bits != 16))
+        throw InvalidArgument("PNG: 8- or 16-bit grey or RGB");
     const std::size_t n = static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height) * static_cast<std::size_t>(img.channels);
     std::vector<std::uint8_t> rows;
     if (img.bits == 16) {

@@ -348,7 +348,7 @@ TargetMap readTargetMap(const std::string& f) {
                 for (int c = 0; c < l.channels; ++c) t.values[k++] = a.values[l.at(y, x, c)];
         return t;
     }
-    const DecodedImage d = decodeImageFile(f);
+    const DecodedImage d = decodeImageFile(f, true);
     t.width = d.width;
     t.height = d.height;
     t.channels = d.channels;
@@ -387,11 +387,11 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
             for (std::size_t c = 0; c < C; ++c) dst[c * plane + i] = static_cast<float>(t.values[i * C + c] * scale);
     };
     // Maps held as planes (an HDF5 set's /targets, or one file of maps), one channel each.
-    const auto fromPlanes = [&](const float* planes, int H, int W, int bits, bool picked, const std::string& name) {
-        const std::size_t plane = static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
+    const auto fromPlanes = [&](const float* planes, int H, int W, int C, int bits, bool picked, const std::string& name) {
+        const std::size_t plane = static_cast<std::size_t>(H) * static_cast<std::size_t>(W) * static_cast<std::size_t>(C);
         for (std::size_t k = 0; k < indices.size(); ++k) {
             const float* src = planes + (picked ? k : indices[k]) * plane;
-            place(k, TargetMap{W, H, 1, bits, std::vector<float>(src, src + plane)}, name);
+            place(k, TargetMap{W, H, C, bits, std::vector<float>(src, src + plane)}, name);
         }
         return out;
     };
@@ -400,7 +400,7 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
             throw FormatError(list.source, "dense targets are needed: give `targets` (a folder of PNG or .npy maps, or one file of maps) for this task");
         const auto& s = *list.hdf5;
         if (s.targetChannels != 1) throw FormatError(list.source, "/targets must have one channel per pixel for a kit task");
-        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 32, false, list.source);
+        return fromPlanes(s.targets.data(), static_cast<int>(s.images.height), static_cast<int>(s.images.width), 1, 32, false, list.source);
     }
     if (isTargetMapFile(dir) && isNpyFile(dir)) {  // N×H×W (or N×H×W×C) maps in one array
         const NpyArray a = readNpy(dir);
@@ -420,10 +420,13 @@ TargetMaps loadTargets(const ImageList& list, const std::vector<std::size_t>& in
         std::vector<std::int64_t> dims;
         int bits = 8;
         const std::vector<float> maps = readIdxPlanes(dir, indices, dims, bits);
-        if (dims.size() != 3) throw FormatError(dir, "target maps must be N×H×W, not " + std::to_string(dims.size()) + "-D");
+        if (dims.size() != 3 && !(dims.size() == 4 && (dims[3] == 1 || dims[3] == 3)))
+            throw FormatError(dir, "target maps must be N×H×W or N×H×W×C (C = 1 or 3), not " + std::to_string(dims.size()) + "-D" +
+                                       (dims.size() == 4 ? " with " + std::to_string(dims[3]) + " channels" : ""));
         if (static_cast<std::size_t>(dims[0]) != list.count())
             throw FormatError(dir, "holds " + std::to_string(dims[0]) + " maps for the " + std::to_string(list.count()) + " images of " + list.source);
-        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), bits, true, dir);
+        return fromPlanes(maps.data(), static_cast<int>(dims[1]), static_cast<int>(dims[2]), dims.size() == 4 ? static_cast<int>(dims[3]) : 1,
+                          bits, true, dir);
     }
     parallelFor(indices.size(), 8, [&](unsigned, std::size_t begin, std::size_t end) {
         for (std::size_t k = begin; k < end; ++k) {

@@ -13,6 +13,7 @@
 #include "core/data/npy.h"
 #include "core/demo/demo_kit.h"
 #include "core/errors.h"
+#include "core/eval/task_batches.h"
 #include "core/eval/task_suite.h"
 #include "core/io/atomic_file.h"
 #include "core/io/cache_paths.h"
@@ -49,39 +50,62 @@ data::DecodedImage grey(const data::ImageSet& set, std::size_t i) {
 }
 
 struct Written {
-    std::string images, masks, edges;  // folders (or the CSV list for images)
+    std::string images;  // a folder, or the CSV list
+    std::string segmentation, depth, normals;  // folders of target maps (dense data sets)
+    const std::string& targets(kit::TaskType t) const {
+        return t == kit::TaskType::Segmentation ? segmentation : t == kit::TaskType::Depth ? depth : normals;
+    }
 };
 
+// One image's dense targets as the demo stores them (demo_tasks.h).
+struct Maps {
+    std::vector<std::uint8_t> segmentation, normals;
+    std::vector<float> depth;
+    Maps(const data::ImageSet& set, std::size_t i) : segmentation(set.imageSize()), normals(3 * set.imageSize()), depth(set.imageSize()) {
+        const int h = static_cast<int>(set.height), w = static_cast<int>(set.width);
+        segmentationTarget(set.image(i), set.labels[i], h, w, segmentation.data());
+        depthTarget(set.image(i), h, w, depth.data());
+        normalsTarget(set.image(i), h, w, normals.data());
+    }
+};
+
+data::DecodedImage png(int width, int height, int channels, const std::uint8_t* pixels) {
+    data::DecodedImage img;
+    img.width = width;
+    img.height = height;
+    img.channels = channels;
+    img.pixels.assign(pixels, pixels + static_cast<std::size_t>(width * height * channels));
+    return img;
+}
+
 // Images of `set` at `which` as an ImageFolder (class-K folders) or a CSV list (in that order),
-// with masks and edge maps under the same relative paths.
+// with the dense targets under the same relative paths as the field's PNGs store them: masks
+// 8-bit (255 unlabelled), depth 16-bit millimetres (0 invalid), normals 8-bit RGB (black invalid).
 Written writeSplit(const data::ImageSet& set, const std::vector<std::size_t>& which, const fs::path& root, const std::string& split,
                    bool csv, bool dense, const CancelToken* cancel) {
     Written w;
-    const fs::path images = root / split, masks = root / (split + "-masks"), edges = root / (split + "-edges");
+    const fs::path images = root / split;
+    const fs::path seg = root / (split + "-segmentation"), depth = root / (split + "-depth"), normals = root / (split + "-normals");
+    const int W = static_cast<int>(set.width), H = static_cast<int>(set.height);
     std::string list = "path,label\n";
     for (std::size_t i : which) {
         if (cancel && i % 256 == 0) cancel->throwIfCancelled();
         const std::string rel = csv ? "images/" + number(i) + ".png" : "class-" + std::to_string(set.labels[i]) + "/" + number(i) + ".png";
         fs::create_directories((images / rel).parent_path());
-        if (dense)
-            for (const auto& dir : {masks, edges}) fs::create_directories((dir / rel).parent_path());
         data::writePng((images / rel).string(), grey(set, i), false);
         if (csv) list += rel + "," + std::to_string(set.labels[i]) + "\n";
         if (!dense) continue;
-        data::DecodedImage mask = grey(set, i);
-        std::vector<std::int32_t> m(set.imageSize());
-        segmentationTarget(set.image(i), static_cast<int>(set.height), static_cast<int>(set.width), m.data());
-        for (std::size_t p = 0; p < m.size(); ++p) mask.pixels[p] = static_cast<std::uint8_t>(m[p]);
-        data::writePng((masks / rel).string(), mask, false);
-        std::vector<float> e(set.imageSize());
-        edgeTarget(set.image(i), static_cast<int>(set.height), static_cast<int>(set.width), e.data());
-        data::DecodedImage edge;
-        edge.width = mask.width;
-        edge.height = mask.height;
-        edge.channels = 1;
-        edge.bits = 16;
-        for (float v : e) edge.pixels16.push_back(static_cast<std::uint16_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 65535.0)));
-        data::writePng((edges / rel).string(), edge, false);
+        for (const auto& dir : {seg, depth, normals}) fs::create_directories((dir / rel).parent_path());
+        const Maps m(set, i);
+        data::writePng((seg / rel).string(), png(W, H, 1, m.segmentation.data()), false);
+        data::writePng((normals / rel).string(), png(W, H, 3, m.normals.data()), false);
+        data::DecodedImage mm;
+        mm.width = W;
+        mm.height = H;
+        mm.channels = 1;
+        mm.bits = 16;
+        for (float v : m.depth) mm.pixels16.push_back(static_cast<std::uint16_t>(std::lround(std::clamp(v * 1000.0f, 0.0f, 65535.0f))));
+        data::writePng((depth / rel).string(), mm, false);
     }
     if (csv) {
         writeText((images / (split + ".csv")).string(), list);
@@ -89,23 +113,23 @@ Written writeSplit(const data::ImageSet& set, const std::vector<std::size_t>& wh
     } else {
         w.images = images.string();
     }
-    w.masks = masks.string();
-    w.edges = edges.string();
+    if (dense) w = {w.images, seg.string(), depth.string(), normals.string()};
     return w;
 }
 
 // The NYUv2 .npy release's layout: `root/<split>/image/<i>.npy` (i = position in the split),
-// the targets under `label/` and `edges/` with the same names, and `list.csv` naming each image
-// with its class (the classification tasks read it; dense targets pair with it by file name).
+// float images H×W×1 in [0, 1]; `label/` H×W classes with -1 unlabelled, `depth/` H×W×1 metres
+// with 0 invalid, `normal/` H×W×3 unit vectors with the zero vector invalid, under the same
+// names; and `list.csv` naming each image with its class (the classification tasks read it;
+// dense targets pair with it by file name).
 Written writeSplitNpy(const data::ImageSet& set, const std::vector<std::size_t>& which, const fs::path& root, const std::string& split,
                       bool dense, const CancelToken* cancel) {
     const fs::path dir = root / split;
-    for (const char* sub : {"image", "label", "edges"})
+    for (const char* sub : {"image", "label", "depth", "normal"})
         if (dense || std::string(sub) == "image") fs::create_directories(dir / sub);
     const auto H = static_cast<std::int64_t>(set.height), W = static_cast<std::int64_t>(set.width);
     const std::size_t plane = set.imageSize();
-    std::vector<float> image(plane), label(plane), edges(plane);
-    std::vector<std::int32_t> mask(plane);
+    std::vector<float> image(plane), label(plane), normal(3 * plane);
     std::string list = "path,label\n";
     for (std::size_t k = 0; k < which.size(); ++k) {
         if (cancel && k % 256 == 0) cancel->throwIfCancelled();
@@ -115,14 +139,18 @@ Written writeSplitNpy(const data::ImageSet& set, const std::vector<std::size_t>&
         data::writeNpy((dir / "image" / name).string(), {H, W, 1}, image.data());
         list += "image/" + name + "," + std::to_string(set.labels[i]) + "\n";
         if (!dense) continue;
-        segmentationTarget(set.image(i), static_cast<int>(H), static_cast<int>(W), mask.data());
-        for (std::size_t p = 0; p < plane; ++p) label[p] = static_cast<float>(mask[p]);
+        const Maps m(set, i);
+        for (std::size_t p = 0; p < plane; ++p) label[p] = m.segmentation[p] == kUnlabelled ? -1.0f : static_cast<float>(m.segmentation[p]);
         data::writeNpy((dir / "label" / name).string(), {H, W}, label.data());
-        edgeTarget(set.image(i), static_cast<int>(H), static_cast<int>(W), edges.data());
-        data::writeNpy((dir / "edges" / name).string(), {H, W, 1}, edges.data());
+        data::writeNpy((dir / "depth" / name).string(), {H, W, 1}, m.depth.data());
+        // The vectors the 8-bit codes stand for, code / 255 · 2 − 1 (unit length to within the
+        // codes' rounding, made unit by the reader as the codes are; black: the zero vector).
+        const at::Tensor codes = at::from_blob(const_cast<std::uint8_t*>(m.normals.data()), {H, W, 3}, at::kByte).to(at::kFloat);
+        const at::Tensor n = (codes / 255.0f * 2.0f - 1.0f).masked_fill(codes.eq(0).all(2, true), 0.0f).contiguous();
+        data::writeNpy((dir / "normal" / name).string(), {H, W, 3}, n.data_ptr<float>());
     }
     writeText((dir / "list.csv").string(), list);
-    return {(dir / "list.csv").string(), (dir / "label").string(), (dir / "edges").string()};
+    return {(dir / "list.csv").string(), (dir / "label").string(), (dir / "depth").string(), (dir / "normal").string()};
 }
 
 }  // namespace
@@ -169,11 +197,13 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
         model::ParamMap head;
         model::writeParams((out / "models" / (t.task.name + ".safetensors")).string(), encoder(t.expertFile, &head),
                            {{"mergescope.export", "demo expert " + t.task.name}});
-        model::writeParams((out / "heads" / (t.task.name + ".safetensors")).string(),
-                           {{"weight", head.at("head.weight")}, {"bias", head.at("head.bias")}}, {});
+        model::ParamMap headFile = {{"weight", head.at("head.weight")}, {"bias", head.at("head.bias")}};
+        for (const char* stat : {"weight", "bias", "running_mean", "running_var"})  // a probe's batch norm, if any
+            if (const auto it = head.find(std::string("head.bn.") + stat); it != head.end()) headFile[std::string("bn.") + stat] = it->second;
+        model::writeParams((out / "heads" / (t.task.name + ".safetensors")).string(), headFile, {});
         progress.report("writing models", i + 1, k.tasks.size() + 1);
     }
-    // Images: one tree per data set; fashion carries the dense targets of its two dense tasks.
+    // Images: one tree per data set; fashion carries the dense targets of its three dense tasks.
     struct Split {
         std::string dataset;
         const data::ImageSet *train, *test;
@@ -214,15 +244,12 @@ std::string exportDemoKit(const ExportOptions& o, ProgressSink& progress, const 
         e.head.file = (out / "heads" / (t.task.name + ".safetensors")).string();
         e.head.pool = model::poolingName(t.head.pooling);
         e.dataset = e.images;
-        if (t.task.type == kit::TaskType::Segmentation) {
-            e.targets = train.masks;
-            e.evalTargets = test.masks;
-            e.classes = t.task.outputs;
-            e.head.kind = "dense";
-        } else if (t.task.type == kit::TaskType::Regression) {
-            e.targets = train.edges;
-            e.evalTargets = test.edges;
-            e.head.kind = "dense";
+        if (kit::isDense(t.task.type)) {
+            e.targets = train.targets(t.task.type);
+            e.evalTargets = test.targets(t.task.type);
+            if (t.task.type == kit::TaskType::Segmentation) e.classes = t.task.outputs;
+            e.head.kind = t.head.kind == model::HeadKind::DenseProbe ? "dense_probe" : "dense_patch";
+            e.head.layers = t.head.layers;
         }
         kf.tasks.push_back(e);
     }

@@ -92,21 +92,26 @@ void writeImageSet(const data::ImageSet& set, const std::string& prefix) {
     writeIdx(prefix + "-labels-idx1-ubyte", {n}, labels.data(), nullptr, labels.size());
 }
 
-// The dense targets of one Fashion-MNIST split as IDX map files, `<prefix>-masks-idx3-ubyte`
-// (segmentation classes) and `<prefix>-edges-idx3-float32` (edge magnitudes).
+// The dense targets of one Fashion-MNIST split as IDX map files (demo_tasks.h):
+// `<prefix>-segmentation-idx3-ubyte` (classes, 255 unlabelled), `<prefix>-depth-idx3-float32`
+// (metres, 0 invalid) and `<prefix>-normals-idx4-ubyte` (N×H×W×3 RGB codes, black invalid).
+constexpr const char* kTargetFiles[] = {"-segmentation-idx3-ubyte", "-depth-idx3-float32", "-normals-idx4-ubyte"};
+
 void writeDenseTargets(const data::ImageSet& set, const std::string& prefix) {
     const auto n = static_cast<std::uint32_t>(set.count), h = static_cast<std::uint32_t>(set.height), w = static_cast<std::uint32_t>(set.width);
     const std::size_t plane = set.imageSize();
-    std::vector<std::uint8_t> masks(plane * n);
-    std::vector<float> edges(plane * n);
-    std::vector<std::int32_t> m(plane);
-    for (std::size_t i = 0; i < n; ++i) {
-        segmentationTarget(set.image(i), static_cast<int>(h), static_cast<int>(w), m.data());
-        for (std::size_t p = 0; p < plane; ++p) masks[i * plane + p] = static_cast<std::uint8_t>(m[p]);
-        edgeTarget(set.image(i), static_cast<int>(h), static_cast<int>(w), edges.data() + i * plane);
-    }
-    writeIdx(prefix + "-masks-idx3-ubyte", {n, h, w}, masks.data(), nullptr, masks.size());
-    writeIdx(prefix + "-edges-idx3-float32", {n, h, w}, nullptr, edges.data(), edges.size());
+    std::vector<std::uint8_t> masks(plane * n), normals(3 * plane * n);
+    std::vector<float> depth(plane * n);
+    parallelFor(n, 256, [&](unsigned, std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+            segmentationTarget(set.image(i), set.labels[i], static_cast<int>(h), static_cast<int>(w), masks.data() + i * plane);
+            depthTarget(set.image(i), static_cast<int>(h), static_cast<int>(w), depth.data() + i * plane);
+            normalsTarget(set.image(i), static_cast<int>(h), static_cast<int>(w), normals.data() + 3 * i * plane);
+        }
+    });
+    writeIdx(prefix + kTargetFiles[0], {n, h, w}, masks.data(), nullptr, masks.size());
+    writeIdx(prefix + kTargetFiles[1], {n, h, w}, nullptr, depth.data(), depth.size());
+    writeIdx(prefix + kTargetFiles[2], {n, h, w, 3}, normals.data(), nullptr, normals.size());
 }
 
 std::string fashionImages(const std::string& fashionDir, data::Split split) {
@@ -117,12 +122,13 @@ std::string fashionImages(const std::string& fashionDir, data::Split split) {
 // data set, into the data cache, keyed by the images' content.
 std::string fashionTargetsDir(const std::string& fashionDir, ProgressSink& progress, const KitData* given) {
     const std::string train = fashionImages(fashionDir, data::Split::Train), test = fashionImages(fashionDir, data::Split::Test);
-    const std::string key = io::hashBytes((io::hashFile(train) + io::hashFile(test)).data(), 64).substr(0, 16);
+    // The key: the images' content and the targets' definition (v2: the NYUv2 trio of demo_tasks.h).
+    const std::string key = io::hashBytes((io::hashFile(train) + io::hashFile(test) + "v2").data(), 66).substr(0, 16);
     const std::string dir = io::dataDir() + "/fashion-mnist-targets-" + key;
     const auto complete = [&] {
         std::error_code ec;
         for (const char* split : {"train", "test"})
-            for (const char* file : {"-masks-idx3-ubyte", "-edges-idx3-float32"})
+            for (const char* file : kTargetFiles)
                 if (!fs::is_regular_file(dir + "/" + split + file, ec)) return false;
         return true;
     };
@@ -188,13 +194,13 @@ void writeKitFile(const KitManifest& k, const std::string& dir, const std::strin
             e.images = dir + "/data/mnist-digits-train-images-idx3-ubyte";
             e.eval = dir + "/data/mnist-digits-test-images-idx3-ubyte";
         }
-        if (t.task.type == TaskType::Segmentation) {
-            e.targets = targets + "/train-masks-idx3-ubyte";
-            e.evalTargets = targets + "/test-masks-idx3-ubyte";
-            e.classes = t.task.outputs;
-        } else if (t.task.type == TaskType::Regression) {
-            e.targets = targets + "/train-edges-idx3-float32";
-            e.evalTargets = targets + "/test-edges-idx3-float32";
+        if (kit::isDense(t.task.type)) {
+            const char* file = kTargetFiles[t.task.type == TaskType::Segmentation ? 0 : t.task.type == TaskType::Depth ? 1 : 2];
+            e.targets = targets + "/train" + file;
+            e.evalTargets = targets + "/test" + file;
+            if (t.task.type == TaskType::Segmentation) e.classes = t.task.outputs;
+            e.head.kind = "dense_patch";  // per patch, on the blocks it reads (demo_tasks.h)
+            e.head.layers = t.head.layers;
         }
         e.head.pool = model::poolingName(t.head.pooling);  // the head itself: the expert's own head.* tensors
         if (k.budget.evalLimit <= 0) e.expertScores[t.task.metric] = t.expertScore;  // measured on the whole eval split
@@ -271,7 +277,9 @@ std::string manifestYaml(const KitManifest& k) {
           << YAML::Flow << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << model::headKindName(t.head.kind)
           << YAML::Key << "outputs" << YAML::Value << t.head.outputs << YAML::Key << "pooling" << YAML::Value
           << model::poolingName(t.head.pooling) << YAML::Key << "patch_size" << YAML::Value << t.head.patchSize
-          << YAML::EndMap << YAML::Key << "expert_score" << YAML::Value << t.expertScore << YAML::Key << "train_split"
+          << YAML::Key << "layers" << YAML::Value << YAML::Flow << t.head.layers
+          << YAML::EndMap << YAML::Key << "finetune_steps" << YAML::Value << b.finetuneSteps * t.task.stepFactor
+          << YAML::Key << "expert_score" << YAML::Value << t.expertScore << YAML::Key << "train_split"
           << YAML::Value << t.trainSplit << YAML::Key << "eval_split" << YAML::Value << t.evalSplit << YAML::Key
           << "seconds" << YAML::Value << t.seconds << YAML::EndMap;
     }
@@ -327,6 +335,7 @@ KitManifest loadKit(const std::string& dir, bool verify) {
             e.head.outputs = t["head"]["outputs"].as<int>();
             e.head.pooling = model::parsePooling(t["head"]["pooling"].as<std::string>());
             e.head.patchSize = t["head"]["patch_size"].as<int>();
+            e.head.layers = t["head"]["layers"].as<std::vector<int>>();
             e.expertScore = t["expert_score"].as<double>();
             e.trainSplit = t["train_split"].as<std::string>();
             e.evalSplit = t["eval_split"].as<std::string>();
@@ -408,33 +417,34 @@ KitManifest buildDemoKit(const KitOptions& options, ProgressSink& progress, cons
     k.tasks.resize(tasks.size());
     // The experts' steps as one bar.
     std::vector<std::atomic<std::uint64_t>> stepsDone(tasks.size());
-    const auto totalSteps = static_cast<std::uint64_t>(k.budget.finetuneSteps) * tasks.size();
-    parallelFor(tasks.size(), 1, [&](unsigned, std::size_t begin, std::size_t end) {
-        for (std::size_t i = begin; i < end; ++i) {
-            const DemoTask& task = tasks[i];
-            const auto t1 = std::chrono::steady_clock::now();
-            CallbackProgress steps([&, i](const std::string&, std::uint64_t done, std::uint64_t) {
-                stepsDone[i].store(done, std::memory_order_relaxed);
-                std::uint64_t sum = 0;
-                for (const auto& s : stepsDone) sum += s.load(std::memory_order_relaxed);
-                progress.report("fine-tuning experts", sum, totalSteps);
-            });
-            const Expert e = finetuneExpert(task, k.config, base, data, k.budget, options.seed * 1000 + 1 + i, steps, cancel);
-            KitTaskEntry& entry = k.tasks[i];
-            entry.task = task;
-            entry.head = e.headConfig;
-            entry.expertFile = "experts/" + task.name + ".safetensors";
-            entry.expertScore = evaluateTask(task, k.config, e.encoder, e.head, e.headConfig, data, k.budget.evalLimit);
-            entry.seconds = secondsSince(t1);
-            entry.trainSplit = data.train(task).name + " (" + std::to_string(data.train(task).count) + " images)";
-            entry.evalSplit = data.test(task).name + " (" + std::to_string(k.budget.evalLimit > 0 ? std::min<std::int64_t>(k.budget.evalLimit, data.test(task).count) : data.test(task).count) + " images)";
-            model::ParamMap all = e.encoder;
-            for (const auto& [n, t] : e.head) all[n] = t;
-            nlohmann::json head = {{"kind", model::headKindName(e.headConfig.kind)}, {"outputs", e.headConfig.outputs},
-                                   {"pooling", model::poolingName(e.headConfig.pooling)}, {"patch_size", e.headConfig.patchSize}};
-            model::writeParams(partial + "/" + entry.expertFile, all,
-                               {{"mergescope.kit", "expert"}, {"mergescope.task", task.name}, {"mergescope.head", head.dump()}});
-        }
+    std::uint64_t totalSteps = 0;
+    for (const auto& t : tasks) totalSteps += static_cast<std::uint64_t>(k.budget.finetuneSteps) * static_cast<std::uint64_t>(t.stepFactor);
+    // Each expert trains on one thread, handed out in task order (the longest training first).
+    parallelEach(tasks.size(), [&](unsigned, std::size_t i) {
+        const DemoTask& task = tasks[i];
+        const auto t1 = std::chrono::steady_clock::now();
+        CallbackProgress steps([&, i](const std::string&, std::uint64_t done, std::uint64_t) {
+            stepsDone[i].store(done, std::memory_order_relaxed);
+            std::uint64_t sum = 0;
+            for (const auto& s : stepsDone) sum += s.load(std::memory_order_relaxed);
+            progress.report("fine-tuning experts", sum, totalSteps);
+        });
+        const Expert e = finetuneExpert(task, k.config, base, data, k.budget, options.seed * 1000 + static_cast<std::uint64_t>(task.number), steps, cancel);
+        KitTaskEntry& entry = k.tasks[i];
+        entry.task = task;
+        entry.head = e.headConfig;
+        entry.expertFile = "experts/" + task.name + ".safetensors";
+        entry.expertScore = evaluateTask(task, k.config, e.encoder, e.head, e.headConfig, data, k.budget.evalLimit);
+        entry.seconds = secondsSince(t1);
+        entry.trainSplit = data.train(task).name + " (" + std::to_string(data.train(task).count) + " images)";
+        entry.evalSplit = data.test(task).name + " (" + std::to_string(k.budget.evalLimit > 0 ? std::min<std::int64_t>(k.budget.evalLimit, data.test(task).count) : data.test(task).count) + " images)";
+        model::ParamMap all = e.encoder;
+        for (const auto& [n, t] : e.head) all[n] = t;
+        nlohmann::json head = {{"kind", model::headKindName(e.headConfig.kind)}, {"outputs", e.headConfig.outputs},
+                               {"pooling", model::poolingName(e.headConfig.pooling)}, {"patch_size", e.headConfig.patchSize},
+                               {"layers", e.headConfig.layers}};
+        model::writeParams(partial + "/" + entry.expertFile, all,
+                           {{"mergescope.kit", "expert"}, {"mergescope.task", task.name}, {"mergescope.head", head.dump()}});
     });
     k.baseHash = io::hashFile(partial + "/" + k.baseFile);
     for (auto& t : k.tasks) t.hash = io::hashFile(partial + "/" + t.expertFile);

@@ -17,7 +17,7 @@
 
 namespace ms::core::demo {
 
-constexpr int kKitVersion = 2;  // 2: shift augmentation for digits-class
+constexpr int kKitVersion = 3;  // 2: shift augmentation for digits-class; 3: the NYUv2 trio, multi-block heads
 constexpr const char* kManifestFile = "demo.yaml";  // kit.yaml before 0.2 (now the kit file)
 
 struct KitTaskEntry {

@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "core/data/mnist_readers.h"
@@ -56,6 +57,14 @@ at::Tensor randomShift(const at::Tensor& x, std::mt19937_64& rng, int shift) {
 
 }  // namespace
 
+at::Tensor expertOutput(const kit::VitConfig& config, const ParamMap& encoder, const model::HeadConfig& headConfig, const ParamMap& head,
+                        const at::Tensor& images, bool training) {
+    model::ForwardOptions o;
+    model::requestHeadBlocks(o, headConfig, config.depth);
+    return model::headForward(headConfig, head, model::headTokens(headConfig, model::vitForward(config, encoder, images, o), config.depth),
+                              training);
+}
+
 void useSingleThreadedBlas() {
     // OpenBLAS (Debian's libblas.so.3 alternative) exports this; other BLAS builds do not.
     using SetThreads = void (*)(int);
@@ -85,22 +94,27 @@ KitData loadKitData(const std::string& fashionDir, const std::string& digitsDir,
 at::Tensor demoTargets(const kit::Task& task, const data::ImageSet& set, const std::vector<std::size_t>& idx) {
     const int h = static_cast<int>(set.height), w = static_cast<int>(set.width);
     const auto B = static_cast<std::int64_t>(idx.size());
+    const auto image = [&](std::int64_t b) { return set.image(idx[static_cast<std::size_t>(b)]); };
+    // The stored maps (demo_tasks.h), turned into targets as a kit's map files are (kit_suite.cpp).
     switch (task.type) {
         case TaskType::Classification: return eval::labelTargets(set, idx);
         case TaskType::Segmentation: {
-            at::Tensor t = at::empty({B, h, w}, at::kInt);
+            at::Tensor t = at::empty({B, h, w}, at::kByte);
             for (std::int64_t b = 0; b < B; ++b)
-                segmentationTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<std::int32_t>());
-            return t.to(at::kLong);
+                segmentationTarget(image(b), set.labels.at(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<std::uint8_t>());
+            return t.to(at::kLong).masked_fill(t.eq(kUnlabelled), -1);
         }
-        case TaskType::Regression: {
+        case TaskType::Depth: {
             at::Tensor t = at::empty({B, 1, h, w}, at::kFloat);
-            for (std::int64_t b = 0; b < B; ++b)
-                edgeTarget(set.image(idx[static_cast<std::size_t>(b)]), h, w, t[b].data_ptr<float>());
-            return t;
+            for (std::int64_t b = 0; b < B; ++b) depthTarget(image(b), h, w, t[b].data_ptr<float>());
+            return t.masked_fill(t.eq(0.0f), std::numeric_limits<float>::quiet_NaN());
         }
-        case TaskType::Depth:
-        case TaskType::Normals: break;  // not demo tasks (demo_tasks.h)
+        case TaskType::Normals: {
+            at::Tensor t = at::empty({B, h, w, 3}, at::kByte);
+            for (std::int64_t b = 0; b < B; ++b) normalsTarget(image(b), h, w, t[b].data_ptr<std::uint8_t>());
+            return eval::normalsFromStored(t.permute({0, 3, 1, 2}).to(at::kFloat).contiguous(), 8);
+        }
+        case TaskType::Regression: break;  // not a demo task (demo_tasks.h)
     }
     throw InvalidArgument("the demo has no " + taskTypeName(task.type) + " task");
 }
@@ -115,6 +129,7 @@ model::HeadConfig headFor(const DemoTask& task, const kit::VitConfig& config) {
     model::HeadConfig h;
     h.kind = task.type == TaskType::Classification ? model::HeadKind::Classifier : model::HeadKind::Dense;
     h.outputs = task.outputs;
+    h.layers = task.layers;
     h.pooling = model::Pooling::MeanPatches;  // better than the class token for short fine-tuning
     h.patchSize = config.patchSize;
     return h;
@@ -172,17 +187,18 @@ Expert finetuneExpert(const DemoTask& task, const kit::VitConfig& config, const 
     torch::optim::AdamW opt(params, torch::optim::AdamWOptions(budget.finetuneLr).weight_decay(budget.weightDecay));
     const data::ImageSet& train = data.train(task);
     std::mt19937_64 rng(seed * 104729 + 3);
-    for (int step = 0; step < budget.finetuneSteps; ++step) {
+    const int steps = budget.finetuneSteps * task.stepFactor;
+    for (int step = 0; step < steps; ++step) {
         if (cancel) cancel->throwIfCancelled();
         const auto idx = randomBatch(rng, static_cast<std::size_t>(train.count), budget.batch);
-        setLr(opt, budget.finetuneLr * learningRate(1.0, step, budget.finetuneSteps));
+        setLr(opt, budget.finetuneLr * learningRate(1.0, step, steps));
         opt.zero_grad();
         at::Tensor x = imagesToTensor(train, idx);
         if (task.shiftAugment > 0) x = randomShift(x, rng, task.shiftAugment);
-        const at::Tensor out = model::headForward(e.headConfig, e.head, model::vitForward(config, e.encoder, x).tokens);
+        const at::Tensor out = expertOutput(config, e.encoder, e.headConfig, e.head, x, true);
         eval::taskLoss(task, out, demoTargets(task, train, idx)).backward();
         opt.step();
-        progress.report("fine-tuning " + task.name, static_cast<std::uint64_t>(step + 1), static_cast<std::uint64_t>(budget.finetuneSteps));
+        progress.report("fine-tuning " + task.name, static_cast<std::uint64_t>(step + 1), static_cast<std::uint64_t>(steps));
     }
     for (auto& [n, t] : e.encoder) t = t.detach();
     for (auto& [n, t] : e.head) t = t.detach();
@@ -197,8 +213,7 @@ double evaluateTask(const DemoTask& task, const kit::VitConfig& config, const Pa
                                     : static_cast<std::size_t>(test.count);
     eval::MetricAccumulator metric(task);
     for (const auto& idx : eval::batchesOf(n, 256))
-        metric.add(model::headForward(headConfig, head, model::vitForward(config, encoder, imagesToTensor(test, idx)).tokens),
-                   demoTargets(task, test, idx));
+        metric.add(expertOutput(config, encoder, headConfig, head, imagesToTensor(test, idx)), demoTargets(task, test, idx));
     return metric.value();
 }
 

@@ -57,10 +57,15 @@ struct Expert {
 
 model::HeadConfig headFor(const DemoTask& task, const kit::VitConfig& config);
 
-// A demo task's targets, as the demo defines them: class labels int64 [B]; segmentation int64
-// [B, H, W] and edge regression float [B, 1, H, W] computed from the pixels (demo_tasks.h).
+// A demo task's targets, as the demo defines them (demo_tasks.h) and in the form a kit's targets
+// take (eval::taskLoss): class labels int64 [B]; segmentation int64 [B, H, W] (-1: unlabelled);
+// depth float [B, 1, H, W] and normals float [B, 3, H, W] (NaN: invalid).
 at::Tensor demoTargets(const kit::Task& task, const data::ImageSet& set, const std::vector<std::size_t>& indices);
 at::Tensor allDemoTargets(const kit::Task& task, const data::ImageSet& set);
+
+// An expert's output on `images`: one forward keeping the blocks the head reads, then the head.
+at::Tensor expertOutput(const kit::VitConfig& config, const model::ParamMap& encoder, const model::HeadConfig& headConfig,
+                        const model::ParamMap& head, const at::Tensor& images, bool training = false);
 
 Expert finetuneExpert(const DemoTask& task, const kit::VitConfig& config, const model::ParamMap& base,
                       const KitData& data, const TrainBudget& budget, std::uint64_t seed, ProgressSink& progress,

@@ -84,7 +84,11 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
     } catch (const InvalidArgument& e) {
         throw FormatError(t.expert, where + e.what());
     }
-    if (dense && !h.config.layers.empty()) h.config.kind = model::HeadKind::DenseProbe;  // DINOv2's probe
+    if (!dense && t.head.kind.starts_with("dense"))
+        throw FormatError(t.head.file.empty() ? t.expert : t.head.file, where + "a " + t.head.kind + " head on a " + taskTypeName(t.type) + " task");
+    // DINOv2's probe: asked for, or a dense head on several blocks not asked to be per patch.
+    if (dense && (t.head.kind == "dense_probe" || (!h.config.layers.empty() && t.head.kind != "dense_patch")))
+        h.config.kind = model::HeadKind::DenseProbe;
     const std::int64_t in = D * static_cast<std::int64_t>(std::max<std::size_t>(1, h.config.layers.size()));
     if (t.head.kind == "zeroshot") {
         if (dense) throw FormatError(t.head.file, where + "a zero-shot head classifies images, the task is " + taskTypeName(t.type));
@@ -228,8 +232,18 @@ void requirements(const TaskEntry& t, const Sources& s, const ResolvedHead& h, T
         r.notes.push_back(dense ? "no `targets` for the images: re-alignment not available" : "unlabelled images: re-alignment not available");
 }
 
-// Every listed file's header (cheap), in parallel: up to `limit` problems.
-std::vector<std::string> checkImageFiles(const data::ImageList& l, const std::string& targetsDir, int limit, const CancelToken* cancel) {
+// What is wrong with a target map of `channels` channels for the task ("" when nothing).
+std::string mapChannelsProblem(const TaskEntry& t, int channels) {
+    const int want = t.type == TaskType::Segmentation ? 1 : kit::valueChannels(t.type);
+    if (channels == want) return {};
+    return "task " + t.name + ": a " + taskTypeName(t.type) + " map has " + std::to_string(want) + " channel" +
+           (want > 1 ? "s (x, y, z)" : "") + " per pixel, this one " + std::to_string(channels);
+}
+
+// Every listed file's header (cheap), in parallel, and its target map's for a dense task: up to
+// `limit` problems.
+std::vector<std::string> checkImageFiles(const data::ImageList& l, const TaskEntry& t, const std::string& targetsDir, int limit,
+                                         const CancelToken* cancel) {
     std::vector<std::string> out;
     if (l.hdf5) return out;
     std::mutex m;
@@ -242,8 +256,7 @@ std::vector<std::string> checkImageFiles(const data::ImageList& l, const std::st
                 data::readImageHeader(l.files[i]);
                 if (!targetsDir.empty() && !data::isTargetMapFile(targetsDir)) {  // a map file is checked when read
                     const std::string f = data::targetFile(l, i, targetsDir);
-                    const auto th = data::readImageHeader(f);
-                    if (th.channels != 1) why = f + ": a target map has one channel, this has " + std::to_string(th.channels);
+                    if (const std::string p = mapChannelsProblem(t, data::readImageHeader(f).channels); !p.empty()) why = f + ": " + p;
                 }
             } catch (const Error& err) {
                 why = err.what();
@@ -304,10 +317,7 @@ at::Tensor denseTargets(const TaskEntry& t, const data::ImageList& list, const s
         throw FormatError(dir.empty() ? list.source : dir, where + "targets are " + std::to_string(m.width) + "×" +
                                                               std::to_string(m.height) + " after preprocessing, the images " +
                                                               std::to_string(images.width) + "×" + std::to_string(images.height));
-    const int channels = t.type == TaskType::Segmentation ? 1 : kit::valueChannels(t.type);
-    if (m.channels != channels)
-        throw FormatError(fileOf(0), where + "a " + taskTypeName(t.type) + " map has " + std::to_string(channels) + " channel" +
-                                         (channels > 1 ? "s (x, y, z)" : "") + " per pixel, this one " + std::to_string(m.channels));
+    if (const std::string p = mapChannelsProblem(t, m.channels); !p.empty()) throw FormatError(fileOf(0), p);
     at::Tensor v = at::from_blob(const_cast<float*>(m.values.data()), {m.count, m.channels, m.height, m.width}, at::kFloat).clone();
     const float nan = std::numeric_limits<float>::quiet_NaN();
     switch (t.type) {
@@ -336,19 +346,7 @@ at::Tensor denseTargets(const TaskEntry& t, const data::ImageList& list, const s
             const double scale = t.targetScale > 0 ? t.targetScale : m.bits == 16 ? 0.001 : m.bits == 8 ? 1.0 / 255.0 : 1.0;
             return (v * scale).masked_fill(invalid, nan);
         }
-        case TaskType::Normals: {
-            // PNGs encode (n + 1)/2 and a black pixel is invalid; stored numbers are the vectors,
-            // the zero vector invalid. The truth is made unit length.
-            at::Tensor invalid;
-            if (m.bits <= 16) {
-                invalid = v.eq(0).all(1, true);
-                v = v / (m.bits == 16 ? 65535.0f : 255.0f) * 2.0f - 1.0f;
-            } else {
-                invalid = v.eq(0).all(1, true) | ~at::isfinite(v).all(1, true);
-            }
-            v = v / v.norm(2, 1, true).clamp_min(1e-12);
-            return v.masked_fill(invalid.expand_as(v), nan);
-        }
+        case TaskType::Normals: return eval::normalsFromStored(v, m.bits);
         default:
             if (t.targetScale > 0) return v * t.targetScale;
             if (m.bits <= 16) return v / (m.bits == 16 ? 65535.f : 255.f);  // PNG maps to [0, 1] unless scaled
@@ -539,9 +537,9 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
             if (headOk && head.config.outputs <= 0 && t.type == TaskType::Classification) head.config.outputs = s.images.classes();
             if (headOk) requirements(t, s, head, tr, r.problems);
             else tr.images = static_cast<std::int64_t>(s.images.count()), tr.proxy = true;
-            for (auto& p : checkImageFiles(s.images, t.targets, options.maxImageProblems, cancel)) r.problems.push_back(p);
+            for (auto& p : checkImageFiles(s.images, t, t.targets, options.maxImageProblems, cancel)) r.problems.push_back(p);
             if (s.eval)
-                for (auto& p : checkImageFiles(*s.eval, t.evalTargets, options.maxImageProblems, cancel)) r.problems.push_back(p);
+                for (auto& p : checkImageFiles(*s.eval, t, t.evalTargets, options.maxImageProblems, cancel)) r.problems.push_back(p);
         } catch (const Error& e) {
             r.problems.push_back(e.what());
         }

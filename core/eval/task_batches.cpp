@@ -1,5 +1,7 @@
 #include "core/eval/task_batches.h"
 
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 
@@ -77,6 +79,18 @@ std::pair<at::Tensor, at::Tensor> normalsCosine(const at::Tensor& out, const at:
 }
 
 }  // namespace
+
+at::Tensor normalsFromStored(at::Tensor v, int bits) {
+    at::Tensor invalid;
+    if (bits <= 16) {
+        invalid = v.eq(0).all(1, true);
+        v = v / (bits == 16 ? 65535.0f : 255.0f) * 2.0f - 1.0f;
+    } else {
+        invalid = v.eq(0).all(1, true) | ~at::isfinite(v).all(1, true);
+    }
+    v = v / v.norm(2, 1, true).clamp_min(1e-12);
+    return v.masked_fill(invalid.expand_as(v), std::numeric_limits<float>::quiet_NaN());
+}
 
 at::Tensor taskLoss(const kit::Task& task, const at::Tensor& out, const at::Tensor& targets) {
     switch (task.type) {

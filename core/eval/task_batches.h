@@ -26,6 +26,12 @@ std::vector<std::vector<std::size_t>> batchesOf(std::size_t n, std::size_t batch
 
 // The class labels at `indices` as int64 [B] (InvalidArgument when the set has none).
 at::Tensor labelTargets(const data::ImageSet& set, const std::vector<std::size_t>& indices);
+// Normals as stored → unit vectors float [N, 3, H, W], NaN on invalid pixels. `stored` [N, 3, H, W]
+// holds 8- or 16-bit RGB codes of (n + 1)/2 (`bits` 8 or 16; a black pixel is invalid), or the
+// vectors themselves (`bits` 32; the zero vector or a non-finite value is invalid). The truth is
+// made unit length.
+at::Tensor normalsFromStored(at::Tensor stored, int bits);
+
 // Targets by task type: classification int64 [B]; segmentation int64 [B, H, W] with -1 on
 // ignored pixels; regression float [B, 1, H, W]; depth float [B, 1, H, W] and normals float
 // [B, 3, H, W], NaN on invalid pixels. Ignored and invalid pixels count in no loss and no metric.

@@ -1,6 +1,7 @@
 #include "core/jobs/parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
@@ -50,6 +51,30 @@ void parallelFor(std::size_t n, std::size_t minPerThread,
         std::lock_guard<std::mutex> lock(m);
         if (!error) error = std::current_exception();
     }
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+}
+
+void parallelEach(std::size_t n, const std::function<void(unsigned, std::size_t)>& fn) {
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex m;
+    const auto work = [&](unsigned t) {
+        for (std::size_t i; !failed.load() && (i = next.fetch_add(1)) < n;) {
+            try {
+                fn(t, i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(m);
+                if (!error) error = std::current_exception();
+                failed = true;
+            }
+        }
+    };
+    const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(workerThreads(), n));
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
     for (auto& th : pool) th.join();
     if (error) std::rethrow_exception(error);
 }

@@ -16,4 +16,9 @@ unsigned workerThreads();
 void parallelFor(std::size_t n, std::size_t minPerThread,
                  const std::function<void(unsigned thread, std::size_t begin, std::size_t end)>& fn);
 
+// fn(thread, i) for every i in [0, n), each index taken by the next free thread in index order
+// (items of uneven cost: put the longest first). The first exception stops the hand-out and is
+// rethrown once every running item has returned.
+void parallelEach(std::size_t n, const std::function<void(unsigned thread, std::size_t i)>& fn);
+
 }  // namespace ms::core

@@ -92,8 +92,9 @@ HeadSpec readHead(const YAML::Node& n, const std::string& dir, const std::string
     }
     if (n["file"]) h.file = resolve(dir, n["file"].as<std::string>());
     if (n["kind"]) h.kind = n["kind"].as<std::string>();
-    if (!h.kind.empty() && h.kind != "linear" && h.kind != "zeroshot" && h.kind != "dense")
-        throw FormatError(file, where + "head: unknown kind '" + h.kind + "' (linear, zeroshot, dense)");
+    if (!h.kind.empty() && h.kind != "linear" && h.kind != "zeroshot" && h.kind != "dense" && h.kind != "dense_patch" &&
+        h.kind != "dense_probe")
+        throw FormatError(file, where + "head: unknown kind '" + h.kind + "' (linear, zeroshot, dense, dense_patch, dense_probe)");
     if (n["pool"]) h.pool = n["pool"].as<std::string>();
     if (n["layers"]) {
         if (h.kind == "zeroshot") throw FormatError(file, where + "head: a zero-shot head reads the final class token (no layers)");

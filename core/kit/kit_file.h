@@ -20,13 +20,16 @@ constexpr int kKitSchema = 1;
 
 struct HeadSpec {
     // linear: {weight [C, D], bias [C]} (or head.weight/head.bias); zeroshot: text embeddings
-    // [C, P] applied to the base's visual projection; dense: the project's dense head. "" (auto):
-    // `file` as linear (dense for dense tasks), else the expert's own head.* tensors, else none.
+    // [C, P] applied to the base's visual projection; dense: the per-patch map without `layers`,
+    // DINOv2's probe with them; dense_patch: always the per-patch map (also on `layers`);
+    // dense_probe: always the probe. "" (auto): `file` as linear (dense for dense tasks), else
+    // the expert's own head.* tensors, else none.
     std::string kind;
     std::string file;  // absolute; empty: none
     std::string pool = "cls";  // linear heads: cls | mean
     // Blocks the head reads (negative: from the end), their tokens concatenated; empty: the final
-    // tokens. A dense head with layers is DINOv2's linear probe (batch norm, 1×1 map, bilinear).
+    // tokens. A dense head with layers is DINOv2's linear probe (batch norm, 1×1 map, bilinear)
+    // unless its kind is dense_patch.
     std::vector<int> layers;
 };
 

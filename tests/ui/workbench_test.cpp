@@ -236,11 +236,11 @@ private slots:
         // Wait for the live preview and the interference analysis, then a screenshot of each plot.
         QTRY_VERIFY_WITH_TIMEOUT(w.workbench()->interference().has_value(), 60000);
         QTRY_VERIFY_WITH_TIMEOUT(w.live()->updates() > 0, 60000);
-        // The live merge's dense predictions beside their truth: the demo's two dense tasks.
+        // The live merge's dense predictions beside their truth: the demo's three dense tasks.
         {
             const auto* dense = w.findChild<ui::DensePreviews*>(QStringLiteral("densePreviews"));
             QVERIFY(dense);
-            QCOMPARE(dense->previews().size(), 2u);
+            QCOMPARE(dense->previews().size(), 3u);
             QCOMPARE(QString::fromStdString(dense->previews()[0].task), QStringLiteral("fashion-seg"));
             QVERIFY(dense->heightForWidth(300) > 0);
         }

@@ -19,7 +19,7 @@ SweepPlot::SweepPlot(QWidget* parent) : QCustomPlot(parent) {
     plotLayout()->addElement(1, 0, legend);
     plotLayout()->setRowStretchFactor(1, 0.001);
     legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    legend->setWrap(5);
+    legend->setWrap(4);  // four columns: the widest entries fit a 1600-pixel window beside the docks
     legend->setMargins(QMargins(6, 2, 6, 2));
     showSweep(nullptr, {});
 }

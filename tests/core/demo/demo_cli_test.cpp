@@ -14,16 +14,16 @@ TEST(DemoCli, BuildThenInfoJson) {
     const auto build = test::runCli({"demo", "build", "--dir", dir, "--seed", "5", "--pretrain-steps", "2",
                                      "--finetune-steps", "2", "--eval-limit", "32", "--digits-dir", MS_MNIST_DIGITS_DIR});
     ASSERT_EQ(build.exitCode, 0) << build.err;
-    EXPECT_NE(build.out.find("fashion-edges"), std::string::npos) << build.out;
+    EXPECT_NE(build.out.find("fashion-normals"), std::string::npos) << build.out;
     const auto info = test::runCli({"demo", "info", "--dir", dir, "--json"});
     ASSERT_EQ(info.exitCode, 0) << info.err;
     const auto j = nlohmann::json::parse(info.out);
     EXPECT_EQ(j.at("seed"), 5);
-    ASSERT_EQ(j.at("tasks").size(), 4u);
+    ASSERT_EQ(j.at("tasks").size(), 5u);
     for (const auto& t : j["tasks"]) {
         EXPECT_TRUE(t.contains("name") && t.contains("type") && t.contains("metric") && t.contains("expert_score"));
     }
-    EXPECT_EQ(j["tasks"][2]["metric"], "rmse");
+    EXPECT_EQ(j["tasks"][2]["metric"], "abs_error");
     EXPECT_FALSE(j["tasks"][2]["higher_is_better"].get<bool>());
     const auto again = test::runCli({"demo", "build", "--dir", dir, "--seed", "5", "--pretrain-steps", "2",
                                      "--finetune-steps", "2", "--eval-limit", "32", "--digits-dir", MS_MNIST_DIGITS_DIR});

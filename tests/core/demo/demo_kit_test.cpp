@@ -34,12 +34,12 @@ TEST(DemoKit, ReducedKitIsCompleteDeterministicAndCached) {
     bool reused = true;
     const KitManifest a = buildDemoKit(reduced(tmp.path("a"), 3), nullProgress(), nullptr, &reused);
     EXPECT_FALSE(reused);
-    ASSERT_EQ(a.tasks.size(), 4u);
+    ASSERT_EQ(a.tasks.size(), 5u);
     EXPECT_EQ(a.tasks[0].task.name, "fashion-class");
-    EXPECT_EQ(a.tasks[3].task.name, "digits-class");
+    EXPECT_EQ(a.tasks[4].task.name, "digits-class");
     for (const auto& t : a.tasks) {
         EXPECT_TRUE(std::filesystem::exists(a.path(t.expertFile))) << t.expertFile;
-        if (t.task.metric == kit::Metric::Rmse) EXPECT_GT(t.expertScore, 0.0);
+        if (!kit::higherIsBetter(t.task.metric)) EXPECT_GT(t.expertScore, 0.0) << t.task.name;  // an error: metres, degrees
         else EXPECT_TRUE(t.expertScore >= 0.0 && t.expertScore <= 1.0) << t.task.name;
     }
     EXPECT_FALSE(std::filesystem::exists(tmp.path("a.partial")));
@@ -81,15 +81,17 @@ TEST(DemoKit, ExpertsCarryTheirHeadsAndMergeWithTheEngine) {
     spec.base = k.path(k.baseFile);
     for (const auto& t : k.tasks) spec.models.push_back({k.path(t.expertFile), t.task.name, {}, ""});
     merge::MergeEngine engine(spec);
-    // Every encoder tensor merged; the four heads left out (each expert keeps its own).
+    // Every encoder tensor merged; the five heads left out (each expert keeps its own).
     EXPECT_EQ(engine.problem().plan().merged.size(), model::vitParamShapes(k.config).size());
     EXPECT_EQ(engine.problem().plan().ignored, (std::vector<std::string>{"head.bias", "head.weight"}));
     const auto expert = io::openCheckpoint(k.path(k.tasks[2].expertFile));
     const auto head = nlohmann::json::parse(expert->metadata().at("mergescope.head"));
-    EXPECT_EQ(head.at("kind"), "dense");
+    EXPECT_EQ(head.at("kind"), "dense");  // depth: per patch, on the last four blocks
     EXPECT_EQ(head.at("outputs"), 1);
+    EXPECT_EQ(head.at("layers"), (std::vector<int>{-4, -3, -2, -1}));
+    EXPECT_EQ(loadKit(k.dir).tasks[2].head.layers, (std::vector<int>{-4, -3, -2, -1}));
     const auto info = nlohmann::json::parse(kitInfoJson(loadKit(k.dir)));
-    ASSERT_EQ(info.at("tasks").size(), 4u);
+    ASSERT_EQ(info.at("tasks").size(), 5u);
     EXPECT_EQ(info["tasks"][1]["metric"], "miou");
     EXPECT_TRUE(info["tasks"][0].contains("expert_score"));
 }

@@ -21,9 +21,9 @@ using kit::rmse;
 TEST(Downstream, StreamingMetricsEqualTheReferenceFunctions) {
     // Two batches through the accumulator vs kit::accuracy / meanIoU / rmse on everything at once.
     at::manual_seed(1);
-    const demo::DemoTask cls{"c", "x", demo::TaskType::Classification, Metric::Accuracy, 5};
-    const demo::DemoTask seg{"s", "x", demo::TaskType::Segmentation, Metric::MeanIoU, 3};
-    const demo::DemoTask reg{"r", "x", demo::TaskType::Regression, Metric::Rmse, 1};
+    const kit::Task cls{"c", "x", demo::TaskType::Classification, Metric::Accuracy, 5};
+    const kit::Task seg{"s", "x", demo::TaskType::Segmentation, Metric::MeanIoU, 3};
+    const kit::Task reg{"r", "x", demo::TaskType::Regression, Metric::Rmse, 1};
     auto ints = [](const at::Tensor& t) {
         const at::Tensor c = t.to(at::kInt).contiguous().flatten();
         return std::vector<std::int32_t>(c.data_ptr<std::int32_t>(), c.data_ptr<std::int32_t>() + c.numel());

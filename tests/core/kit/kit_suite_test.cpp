@@ -195,8 +195,8 @@ TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
     EXPECT_EQ(user.kit.layout, "hf_dinov2");
     EXPECT_EQ(user.config().heads, reducedKit().config.heads);  // config.json beside the models
     // The same experts scored by the demo's own evaluation (the function that wrote the manifest)
-    // on the same first 200 test images, in this process: equal to the last bit, except edge
-    // maps (16-bit PNG: within 1e-5).
+    // on the same first 200 test images, in this process: equal to the last bit, except depth
+    // (16-bit PNG millimetres: within their rounding, 0.5 mm).
     const auto& k = reducedKit();
     const core::demo::KitData data = core::demo::loadKitData(core::data::kFashionMnistDir, MS_MNIST_DIGITS_DIR, k.seed);
     const TaskSuite demo = core::session::loadSuite(k.dir, o);  // the demo kit's own kit file
@@ -208,16 +208,17 @@ TEST(ExportedDemoKit, ItsExpertsScoreWhatTheDemoKitSays) {
         EXPECT_EQ(u.eval->count, 200);
         const double own = core::demo::evaluateTask(core::demo::findDemoTask(u.task.name), k.config, demo.experts[t], demo.tasks[t].head,
                                                     demo.tasks[t].headConfig, data, 200);
-        if (u.task.type == core::kit::TaskType::Regression) EXPECT_NEAR(u.expertScore, own, 1e-5);
+        if (u.task.type == core::kit::TaskType::Depth) EXPECT_NEAR(u.expertScore, own, 5e-4);
         else EXPECT_DOUBLE_EQ(u.expertScore, own);
         // And what the demo kit's manifest says (scored when it was built, one thread): one
         // image of 200 may fall on the other side of a near tie.
         EXPECT_NEAR(u.expertScore, reducedKit().task(u.task.name).expertScore, 0.0051);
         for (const auto& [name, t0] : user.experts[t]) EXPECT_TRUE(t0.equal(demo.experts[t].at(name))) << name;
     }
-    // The three Fashion-MNIST tasks share one probe set, as in the demo.
+    // The four Fashion-MNIST tasks share one probe set, as in the demo.
     EXPECT_EQ(user.tasks[0].probe, user.tasks[1].probe);
-    EXPECT_NE(user.tasks[0].probe, user.tasks[3].probe);
+    EXPECT_EQ(user.tasks[0].probe, user.tasks[3].probe);
+    EXPECT_NE(user.tasks[0].probe, user.tasks[4].probe);
 }
 
 // The demo kit's own kit file (Fashion-MNIST from the Debian package, the digits split as IDX
@@ -250,8 +251,18 @@ TEST(DemoKitFile, LoadsTheDemosDataDrawsAndTargets) {
         EXPECT_EQ(t.realign->pixels, train.subset(realign, "r").pixels);
         EXPECT_EQ(t.eval->pixels, test.subset(evalIdx, "e").pixels);
         EXPECT_EQ(t.eval->labels, test.subset(evalIdx, "e").labels);
-        EXPECT_TRUE(t.realignTargets.equal(core::demo::demoTargets(demoTask, train, realign))) << t.realignTargets.sizes();
-        EXPECT_TRUE(t.evalTargets.equal(core::demo::demoTargets(demoTask, test, evalIdx))) << t.evalTargets.sizes();
+        // The same values, and invalid pixels (NaN) in the same places.
+        const auto same = [](const at::Tensor& a, const at::Tensor& b) {
+            if (!a.is_floating_point()) return a.equal(b);
+            return a.sizes() == b.sizes() && a.isnan().equal(b.isnan()) && a.nan_to_num(-7.0).equal(b.nan_to_num(-7.0));
+        };
+        EXPECT_TRUE(same(t.realignTargets, core::demo::demoTargets(demoTask, train, realign))) << t.realignTargets.sizes();
+        EXPECT_TRUE(same(t.evalTargets, core::demo::demoTargets(demoTask, test, evalIdx))) << t.evalTargets.sizes();
+        if (t.realignTargets.is_floating_point()) {
+            EXPECT_TRUE(t.realignTargets.isnan().any().item<bool>()) << "the background is invalid";
+        } else if (t.task.type == core::kit::TaskType::Segmentation) {
+            EXPECT_TRUE(t.realignTargets.eq(-1).any().item<bool>()) << "the outline band is unlabelled";
+        }
         // The experts and their heads as the demo trained them.
         const auto expert = core::model::loadParams(*core::io::openCheckpoint(k.path(k.task(t.task.name).expertFile)));
         for (const auto& [name, w] : t.head) EXPECT_TRUE(w.equal(expert.at(name))) << name;
@@ -260,7 +271,7 @@ TEST(DemoKitFile, LoadsTheDemosDataDrawsAndTargets) {
     }
 }
 
-// The demo kit in the NYUv2 .npy release's layout ({train,val}/{image,label,edges}/{i}.npy): it
+// The demo kit in the NYUv2 .npy release's layout ({train,val}/{image,label,depth,normal}/{i}.npy): it
 // loads, its experts score what the demo's own evaluation gives (exactly: the maps are floats),
 // and a sweep with head re-alignment reports ΔMTL.
 const std::string& npyKit() {
@@ -273,12 +284,14 @@ TEST(NyuLayoutKit, TheDemoAsNpyScoresWhatTheDemoSaysAndSweepsWithDeltaMtl) {
     const fs::path root = fs::path(npyKit()).parent_path();
     EXPECT_TRUE(fs::exists(root / "data/fashion-mnist/train/image/0.npy"));
     EXPECT_TRUE(fs::exists(root / "data/fashion-mnist/val/label/0.npy"));
+    EXPECT_EQ(core::data::readNpy((root / "data/fashion-mnist/val/depth/0.npy").string()).shape, (std::vector<std::int64_t>{28, 28, 1}));
+    EXPECT_EQ(core::data::readNpy((root / "data/fashion-mnist/val/normal/0.npy").string()).shape, (std::vector<std::int64_t>{28, 28, 3}));
     EXPECT_EQ(core::data::readNpy((root / "data/fashion-mnist/val/image/0.npy").string()).shape, (std::vector<std::int64_t>{28, 28, 1}));
     const TaskSuite user = core::session::loadSuite(npyKit(), small());
     const auto& k = reducedKit();
     const core::demo::KitData data = core::demo::loadKitData(core::data::kFashionMnistDir, MS_MNIST_DIGITS_DIR, k.seed);
     const TaskSuite demo = core::session::loadSuite(k.dir, small());
-    ASSERT_EQ(user.tasks.size(), 4u);
+    ASSERT_EQ(user.tasks.size(), 5u);
     for (std::size_t t = 0; t < user.tasks.size(); ++t) {
         const auto& u = user.tasks[t];
         SCOPED_TRACE(u.task.name);
@@ -303,11 +316,20 @@ TEST(NyuLayoutKit, TheDemoAsNpyScoresWhatTheDemoSaysAndSweepsWithDeltaMtl) {
 TEST(NyuLayoutKit, AMultiBlockProbeHeadIsTrainedByHeadRealignment) {
     TempDir dir;
     fs::copy(fs::path(npyKit()).parent_path(), dir.dir(), fs::copy_options::recursive);
+    // Foreground / background masks from the demo's garment classes (-1 stays unlabelled).
+    for (const char* split : {"train", "val"}) {
+        fs::create_directories(dir.path(std::string("data/fashion-mnist/") + split + "/fg"));
+        for (const auto& f : fs::directory_iterator(dir.path(std::string("data/fashion-mnist/") + split + "/label"))) {
+            core::data::NpyArray a = core::data::readNpy(f.path().string());
+            for (float& v : a.values) v = v > 0 ? 1.0f : v;
+            core::data::writeNpy((f.path().parent_path().parent_path() / "fg" / f.path().filename()).string(), a.shape, a.values.data());
+        }
+    }
     const std::string kit = dir.path("kit.yaml");
     std::ofstream(kit, std::ios::app) << "  - name: seg-probe\n    type: segmentation\n    classes: 2\n"
                                          "    expert: models/fashion-seg.safetensors\n    head: {kind: dense, layers: [-2, -1]}\n"
-                                         "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/label\n"
-                                         "    eval: data/fashion-mnist/val/list.csv\n    eval_targets: data/fashion-mnist/val/label\n"
+                                         "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/fg\n"
+                                         "    eval: data/fashion-mnist/val/list.csv\n    eval_targets: data/fashion-mnist/val/fg\n"
                                          "    dataset: fashion-mnist\n";
     const auto check = runCli({"kit", "check", kit, "--eval-limit", "40", "--no-scores"});
     ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
@@ -327,7 +349,7 @@ TEST(NyuLayoutKit, RectangularImagesAreScoredAtTheirOwnSize) {
     TempDir dir;
     fs::copy(fs::path(npyKit()).parent_path(), dir.dir(), fs::copy_options::recursive);
     for (const char* split : {"train", "val"})
-        for (const char* sub : {"image", "label", "edges"})
+        for (const char* sub : {"image", "label", "depth", "normal"})
             for (const auto& f : fs::directory_iterator(dir.path(std::string("data/fashion-mnist/") + split + "/" + sub))) {
                 core::data::NpyArray a = core::data::readNpy(f.path().string());
                 const std::int64_t channels = a.shape.size() == 3 ? a.shape[2] : 1;
@@ -379,9 +401,9 @@ TEST(NyuLayoutKit, HostileMapsAreRefusedNamingTheFile) {
         EXPECT_NE(bad.out.find(dir.path("data/fashion-mnist/val/label/3.npy") + ": task fashion-seg: class 7 in the mask"), std::string::npos)
             << bad.out;
     }
-    const std::string normalsTask = "  - name: normals\n    type: normals\n    expert: models/fashion-edges.safetensors\n"
-                                    "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/edges\n"
-                                    "    eval: data/fashion-mnist/val/list.csv\n    eval_targets: data/fashion-mnist/val/edges\n"
+    const std::string normalsTask = "  - name: normals\n    type: normals\n    expert: models/fashion-depth.safetensors\n"
+                                    "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/depth\n"
+                                    "    eval: data/fashion-mnist/val/list.csv\n    eval_targets: data/fashion-mnist/val/depth\n"
                                     "    dataset: fashion-mnist\n";
     {
         TempDir dir;
@@ -389,10 +411,11 @@ TEST(NyuLayoutKit, HostileMapsAreRefusedNamingTheFile) {
         std::ofstream(kit, std::ios::app) << normalsTask;  // no head: the project's, 3 outputs; the maps have 1 channel
         const auto bad = runCli({"kit", "check", kit, "--eval-limit", "40"});
         EXPECT_EQ(bad.exitCode, 2) << bad.out;
-        EXPECT_NE(bad.out.find(dir.path("data/fashion-mnist/train/edges/0.npy") + ": task normals: a normals map has 3 channels (x, y, z) per pixel, this one 1"),
+        EXPECT_NE(bad.out.find(dir.path("data/fashion-mnist/train/depth/0.npy") + ": task normals: a normals map has 3 channels (x, y, z) per pixel, this one 1"),
                   std::string::npos)
             << bad.out;
-        std::ofstream(kit, std::ios::app) << "    head: {file: heads/fashion-edges.safetensors}\n";  // a 1-output head
+        std::ofstream(kit, std::ios::app)
+            << "    head: {file: heads/fashion-depth.safetensors, kind: dense_patch, layers: [-4, -3, -2, -1]}\n";  // a 1-output head
         const auto head = runCli({"kit", "check", kit, "--eval-limit", "40"});
         EXPECT_EQ(head.exitCode, 2) << head.out;
         EXPECT_NE(head.out.find("task normals: a normals head has 3 outputs per pixel, this one 1"), std::string::npos) << head.out;
@@ -430,11 +453,11 @@ TEST(ExportedDemoKit, AProxyOnlyTaskSweepsBesideScoredOnes) {
     const auto check = runCli({"kit", "check", kit, "--json"});
     ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
     const auto j = nlohmann::json::parse(check.out);
-    ASSERT_EQ(j["tasks"].size(), 5u);
-    EXPECT_EQ(j["tasks"][4]["name"], "digits-probe");
-    EXPECT_TRUE(j["tasks"][4]["expert_score"].is_null());
-    EXPECT_TRUE(j["tasks"][4]["scores"]["proxy"].get<bool>());
-    EXPECT_FALSE(j["tasks"][4]["scores"]["frozen"].get<bool>());
+    ASSERT_EQ(j["tasks"].size(), 6u);
+    EXPECT_EQ(j["tasks"][5]["name"], "digits-probe");
+    EXPECT_TRUE(j["tasks"][5]["expert_score"].is_null());
+    EXPECT_TRUE(j["tasks"][5]["scores"]["proxy"].get<bool>());
+    EXPECT_FALSE(j["tasks"][5]["scores"]["frozen"].get<bool>());
     EXPECT_TRUE(j["tasks"][0]["scores"]["head-realign"].get<bool>());
     const auto r = runCli({"sweep", "--kit", kit, "--out", dir.path("exp.h5"), "--grid", "lambda=0.5,1", "--downstream", "frozen",
                            "--probe-size", "16", "--no-feature-cache"});
@@ -444,7 +467,7 @@ TEST(ExportedDemoKit, AProxyOnlyTaskSweepsBesideScoredOnes) {
     const auto e = nlohmann::json::parse(rep.out);
     const auto& points = e["sweeps"][0]["points"];
     ASSERT_EQ(points.size(), 2u);
-    EXPECT_EQ(e["sweeps"][0]["tasks"].size(), 5u) << rep.out.substr(0, 2000);
+    EXPECT_EQ(e["sweeps"][0]["tasks"].size(), 6u) << rep.out.substr(0, 2000);
     for (const auto& p : points) {
         EXPECT_TRUE(p["downstream"]["mean"].is_number()) << p.dump();  // the mean over the tasks scored
         EXPECT_TRUE(p["downstream"]["per_task"]["digits-probe"].is_null()) << p.dump();

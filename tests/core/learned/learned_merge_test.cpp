@@ -91,11 +91,11 @@ TEST(Calm, MasksAreLearnedOneTaskAtATimeDeterministically) {
     const eval::TaskSuite& suite = test::reducedSuite();
     const auto p = params({{"steps", 3.0}, {"batch", 16.0}, {"lr", 2.0}, {"top", 0.01}});
     const LearnedResult r = runLearnedMerge(suite, "calm", p);
-    // First group of 2 by task arithmetic, then the 2 others one at a time.
-    ASSERT_EQ(r.artifacts.rows.size(), 2u);
-    ASSERT_EQ(r.artifacts.firstGradNorm.size(), 2u);
+    // First group of 2 by task arithmetic, then the 3 others one at a time.
+    ASSERT_EQ(r.artifacts.rows.size(), 3u);
+    ASSERT_EQ(r.artifacts.firstGradNorm.size(), 3u);
     for (double g : r.artifacts.firstGradNorm) EXPECT_GT(g, 0.0);
-    EXPECT_EQ(r.artifacts.loss.size(), 6u);
+    EXPECT_EQ(r.artifacts.loss.size(), 9u);
     EXPECT_EQ(r.artifacts.columns.size(), static_cast<std::size_t>(suite.config().depth) + 1);
     for (const auto& row : r.artifacts.matrix)
         for (double d : row) EXPECT_TRUE(d >= 0.0 && d <= 1.0);
@@ -121,9 +121,9 @@ TEST(LearnedSweep, KeepsLossAndCoefficientsInTheExperimentFile) {
     const auto& a = back.sweeps[0].points[0].artifacts;
     ASSERT_EQ(a.count("loss"), 1u);
     EXPECT_EQ(a.at("loss").shape, (std::vector<std::size_t>{3}));
-    EXPECT_EQ(a.at("coefficients").shape, (std::vector<std::size_t>{4, 1}));
+    EXPECT_EQ(a.at("coefficients").shape, (std::vector<std::size_t>{5, 1}));
     EXPECT_EQ(a.at("coefficients").rows, suite.taskNames());
-    EXPECT_EQ(back.sweeps[0].points[0].normalized.size(), 4u);
+    EXPECT_EQ(back.sweeps[0].points[0].normalized.size(), 5u);
 }
 
 }  // namespace

@@ -43,11 +43,11 @@ TEST(SweepRunner, RecordsEveryPointAndResumeSkipsThem) {
     EXPECT_EQ(s.tasks, suite.taskNames());
     EXPECT_EQ(s.paramNames, (std::vector<std::string>{"lambda"}));
     ASSERT_EQ(s.points.size(), 3u);
-    EXPECT_EQ(exp.inputs.size(), 5u);
+    EXPECT_EQ(exp.inputs.size(), 6u);
     EXPECT_EQ(exp.inputs[0].hash, suite.kit.baseHash);
     for (const auto& p : s.points) {
-        ASSERT_EQ(p.proxy.at("task-alignment").size(), 4u);
-        ASSERT_EQ(p.normalized.size(), 4u);
+        ASSERT_EQ(p.proxy.at("task-alignment").size(), 5u);
+        ASSERT_EQ(p.normalized.size(), 5u);
         EXPECT_GT(p.proxySeconds, 0.0);
         EXPECT_GT(p.downstreamSeconds, 0.0);
     }
@@ -119,7 +119,7 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     weights.scoring.downstream.mode = eval::DownstreamMode::None;
     const auto& w = *exp.findSweep(runSweep(suite, weights, exp, none));
     // Without digits' task vector the merge is further from the digits expert.
-    EXPECT_LT(w.points[0].proxy.at("weight-space")[3], w.points[1].proxy.at("weight-space")[3]);
+    EXPECT_LT(w.points[0].proxy.at("weight-space")[4], w.points[1].proxy.at("weight-space")[4]);
 
     // A per-block λ curve: blocks at λ 0, the rest (embeddings, final norm) at the global λ 1.
     SweepOptions flat, curve;
@@ -140,7 +140,7 @@ TEST(SweepRunner, GridsPerTaskWeightsTiesAndPerTaskMethods) {
     tall.scoring.downstream.mode = eval::DownstreamMode::Frozen;
     const auto& t = *exp.findSweep(runSweep(suite, tall, exp, none));
     ASSERT_EQ(t.points.size(), 1u);
-    EXPECT_EQ(t.points[0].normalized.size(), 4u);
+    EXPECT_EQ(t.points[0].normalized.size(), 5u);
 
     SweepOptions wrong = taLambda("densty=0.1,0.2");
     EXPECT_THROW(runSweep(suite, wrong, exp, none), InvalidArgument);
@@ -157,7 +157,7 @@ TEST(SweepRunner, RelationsAddOneTaskVectorAtATime) {
     o.scoring.proxies = {"weight-space"};
     const auto& r = *exp.findSweep(runSweep(suite, o, exp, [](const store::Experiment&, const store::SweepRecord&, bool) {}));
     EXPECT_EQ(r.kind(), store::SweepKind::Relations);
-    ASSERT_EQ(r.points.size(), 8u);  // 4 tasks × 2 λ
+    ASSERT_EQ(r.points.size(), 10u);  // 5 tasks × 2 λ
     for (const auto& p : r.points) {
         const auto t = static_cast<std::size_t>(p.params[0]);
         if (p.params[1] == 1.0) {

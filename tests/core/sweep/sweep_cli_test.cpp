@@ -46,15 +46,15 @@ TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
     const auto& p = s["points"][1];
     EXPECT_DOUBLE_EQ(p.at("params").at("lambda").get<double>(), 0.5);
     EXPECT_TRUE(p.at("proxy").contains("mean"));
-    EXPECT_EQ(p.at("proxy").at("per_task").size(), 4u);
+    EXPECT_EQ(p.at("proxy").at("per_task").size(), 5u);
     EXPECT_TRUE(p.at("downstream").contains("mean"));
     EXPECT_TRUE(p.at("proxies").contains("mean-cka"));
     for (const char* k : {"merge", "proxy", "downstream"}) EXPECT_TRUE(p.at("seconds").contains(k)) << k;
     for (const char* k : {"spearman", "kendall", "regret", "cost_ratio"}) EXPECT_TRUE(s.at("summary").contains(k)) << k;
     EXPECT_EQ(s["summary"]["downstream"], "delta-mtl");
     // Every metric of every task, and LibMTL's ΔMTL (appended point by point, read back): with
-    // one metric, Δ_t is normalized − 1 (higher is better) or 1 − 1/normalized (RMSE: B/M is
-    // normalized, −(M − B)/B the delta); segmentation averages miou's and pixel accuracy's.
+    // one metric, Δ_t is normalized − 1 (accuracy); segmentation averages miou's and pixel
+    // accuracy's, depth its four, normals its five (their numbers: tests/core/eval).
     const auto& d = p.at("downstream");
     ASSERT_TRUE(d.contains("delta")) << d.dump();
     EXPECT_EQ(d["metrics"]["fashion-seg"].size(), 2u) << d.dump();
@@ -62,9 +62,11 @@ TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
     EXPECT_EQ(d["metrics"]["fashion-class"].size(), 1u) << d.dump();
     EXPECT_DOUBLE_EQ(d["metrics"]["fashion-seg"]["miou"].get<double>(), d["metric"]["fashion-seg"].get<double>());
     EXPECT_NEAR(d["delta"]["fashion-class"].get<double>(), d["per_task"]["fashion-class"].get<double>() - 1, 1e-12);
-    EXPECT_NEAR(d["delta"]["fashion-edges"].get<double>(), 1 - 1 / d["per_task"]["fashion-edges"].get<double>(), 1e-12);
+    EXPECT_EQ(d["metrics"]["fashion-depth"].size(), 4u) << d.dump();
+    EXPECT_EQ(d["metrics"]["fashion-normals"].size(), 5u) << d.dump();
+    EXPECT_DOUBLE_EQ(d["metrics"]["fashion-normals"]["mean_angle"].get<double>(), d["metric"]["fashion-normals"].get<double>());
     double mean = 0;
-    for (const char* t : {"fashion-class", "fashion-seg", "fashion-edges", "digits-class"}) mean += d["delta"][t].get<double>() / 4;
+    for (const char* t : {"fashion-class", "fashion-seg", "fashion-depth", "fashion-normals", "digits-class"}) mean += d["delta"][t].get<double>() / 5;
     EXPECT_NEAR(d["delta_mtl"].get<double>(), mean, 1e-12);
     const auto byMean = nlohmann::json::parse(runCli({"report", exp, "--json", "--judge-against", "mean"}).out);
     EXPECT_EQ(byMean["sweeps"][0]["summary"]["downstream"], "mean");

@@ -104,7 +104,7 @@ TEST(SweepPoint, SavedThroughTheWorkbenchAndTheCliEqualsADirectMerge) {
 
 // The live preview of the dense tasks: with every weight but segmentation's at 0 and λ 1 the
 // merge is the segmentation expert, so its preview is the expert's own prediction on the first
-// eval image (computed here directly), beside that image's truth; the edge task shows values.
+// eval image (computed here directly), beside that image's truth; depth and normals show values.
 TEST(LivePreview, DenseTasksShowTheMergesPredictionBesideTheTruth) {
     const core::session::SessionOptions so = smallSession();
     const auto session = core::session::KitSession::open(reducedKit().dir, so);
@@ -113,7 +113,7 @@ TEST(LivePreview, DenseTasksShowTheMergesPredictionBesideTheTruth) {
     spec.params["lambda"] = 1.0;
     for (const auto& t : session->taskNames()) spec.models.push_back({"", t, {{"weight", t == "fashion-seg" ? 1.0 : 0.0}}, ""});
     const auto live = session->live(spec);
-    ASSERT_EQ(live.dense.size(), 2u);  // fashion-seg, fashion-edges
+    ASSERT_EQ(live.dense.size(), 3u);  // fashion-seg, fashion-depth, fashion-normals
     const auto& seg = live.dense[0];
     EXPECT_EQ(seg.task, "fashion-seg");
     EXPECT_EQ(seg.type, "segmentation");
@@ -126,15 +126,23 @@ TEST(LivePreview, DenseTasksShowTheMergesPredictionBesideTheTruth) {
     o.evalLimit = so.evalLimit;
     const auto suite = core::session::loadSuite(reducedKit().dir, o);
     at::NoGradGuard noGrad;
-    const auto f = core::model::vitForward(suite.config(), suite.experts[1], core::eval::imagesToTensor(*suite.tasks[1].eval, {0}));
-    const at::Tensor expected = core::model::headForward(suite.tasks[1].headConfig, suite.tasks[1].head, f.tokens)[0].argmax(0).to(at::kFloat).contiguous();
+    const auto& head = suite.tasks[1].headConfig;
+    ASSERT_EQ(head.layers.size(), 4u);  // the demo's dense heads read the last four blocks
+    core::model::ForwardOptions fo;
+    core::model::requestHeadBlocks(fo, head, suite.config().depth);
+    const auto f = core::model::vitForward(suite.config(), suite.experts[1], core::eval::imagesToTensor(*suite.tasks[1].eval, {0}), fo);
+    const at::Tensor expected =
+        core::model::headForward(head, suite.tasks[1].head, core::model::headTokens(head, f, suite.config().depth))[0].argmax(0).to(at::kFloat).contiguous();
     ASSERT_EQ(seg.prediction.size(), static_cast<std::size_t>(expected.numel()));
     EXPECT_EQ(seg.prediction, std::vector<float>(expected.data_ptr<float>(), expected.data_ptr<float>() + expected.numel()));
     const at::Tensor truth = suite.tasks[1].evalTargets[0].to(at::kFloat).contiguous();
     EXPECT_EQ(seg.truth, std::vector<float>(truth.data_ptr<float>(), truth.data_ptr<float>() + truth.numel()));
-    const auto& edges = live.dense[1];
-    EXPECT_EQ(edges.type, "regression");
-    for (float v : edges.prediction) ASSERT_TRUE(std::isfinite(v));
+    const auto& depth = live.dense[1];
+    EXPECT_EQ(depth.type, "depth");
+    for (float v : depth.prediction) ASSERT_TRUE(std::isfinite(v));
+    const auto& normals = live.dense[2];
+    EXPECT_EQ(normals.type, "normals");
+    EXPECT_EQ(normals.channels, 3);
 }
 
 TEST(SweepPoint, BadExperimentArgumentsAndChangedInputsAreRefused) {
