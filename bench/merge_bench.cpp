@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/jobs/parallel.h"
+#include "core/merge/linalg.h"
 #include "core/merge/merge_engine.h"
 
 using namespace ms;
@@ -213,6 +215,41 @@ int main(int argc, char** argv) {
         bench::report(m + ": first apply (fills the λ cache)", 5 * bytes, firstS, memcpyS);
         bench::report(m + ": λ change (θ0 + λ·M)", bytes, lambdaS, memcpyS);
         bench::report(m + ": weight change (full apply)", 5 * bytes, weightS, memcpyS);
+    }
+    // The subspace methods: their preparation is SVDs of every weight matrix (float64, LAPACK);
+    // the floor is one SVD per weight matrix (Iso-C's minimum), on the same threads.
+    {
+        spec.method = "iso_c";
+        merge::MergeEngine probe(spec);
+        std::vector<merge::linalg::Matrix> mats;
+        for (const auto& t : probe.problem().plan().merged)
+            if (t.shape.size() == 2) {
+                merge::linalg::Matrix m(t.shape[0], t.shape[1]);
+                for (std::size_t i = 0; i < m.v.size(); ++i) m.v[i] = std::sin(0.37 * static_cast<double>(i)) * 0.01;
+                mats.push_back(std::move(m));
+            }
+        const double svdS = bench::bestSeconds(1, [&] {
+            parallelEach(mats.size(), [&](unsigned, std::size_t i) { bench::sink(merge::linalg::svd(mats[i]).s[0]); });
+        });
+        bench::header("Subspace methods: prepare vs one float64 SVD of each of the " + std::to_string(mats.size()) + " weight matrices");
+        bench::report("one SVD per weight matrix (floor)", 0, svdS, svdS);
+        for (const char* method : {"iso_c", "iso_cts", "tsv_m"}) {
+            spec.method = method;
+            merge::MergeEngine engine(spec);
+            const double prepS = bench::bestSeconds(1, [&] { engine.prepare(); });
+            std::vector<std::vector<float>> merged;
+            engine.applyToMemory(-1, merged);
+            double lambda = 0.3;
+            const double lambdaS = bench::bestSeconds(5, [&] {
+                lambda += 0.01;
+                merge::MergeSpec s = engine.spec();
+                s.params = {{"lambda", lambda}};
+                engine.update(s);
+                engine.applyToMemory(-1, merged);
+            });
+            bench::report(std::string(method) + ": prepare", 0, prepS, svdS);
+            bench::report(std::string(method) + ": λ change (θ0 + λ·M; vs memcpy)", bytes, lambdaS, memcpyS);
+        }
     }
     std::printf("\n(GB/s counts the bytes each path must touch at least: inputs + output for the\n"
                 " whole merge; the merged parameters for the apply paths.)\n");

@@ -12,6 +12,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)  # content hashes (XXH3-128)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)  # JPEG decoding (kit images), as Pillow's libjpeg
 find_package(PNG REQUIRED)                        # PNG decoding (kit images, 16-bit target maps)
+find_package(LAPACK REQUIRED)                     # SVDs of the subspace merge methods (iso_c, iso_cts, tsv_m)
+find_package(BLAS REQUIRED)                       # their matrix products
 
 if(MS_BUILD_GUI)
   # Qt6 must come before QCustomPlotQt6 (its config looks Qt up).

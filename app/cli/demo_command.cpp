@@ -28,9 +28,9 @@ void printKit(const core::demo::KitManifest& k) {
     std::printf("  ViT: %dx%d input, patch %d, width %d, depth %d, heads %d\n", k.config.imageSize, k.config.imageSize,
                 k.config.patchSize, k.config.width, k.config.depth, k.config.heads);
     std::printf("  base: %s (pretrained %.1f s)\n", k.baseFile.c_str(), k.pretrainSeconds);
-    std::printf("  %-14s %-15s %-9s %8s %8s   %s\n", "task", "type", "metric", "expert", "seconds", "expert file");
+    std::printf("  %-16s %-15s %-10s %8s %8s   %s\n", "task", "type", "metric", "expert", "seconds", "expert file");
     for (const auto& t : k.tasks)
-        std::printf("  %-14s %-15s %-9s %8.4f %8.1f   %s\n", t.task.name.c_str(), core::demo::taskTypeName(t.task.type).c_str(),
+        std::printf("  %-16s %-15s %-10s %8.4f %8.1f   %s\n", t.task.name.c_str(), core::demo::taskTypeName(t.task.type).c_str(),
                     core::kit::metricName(t.task.metric).c_str(), t.expertScore, t.seconds, t.expertFile.c_str());
     std::printf("  total build time %.1f s (data %.1f s)\n", k.totalSeconds, k.dataSeconds);
 }

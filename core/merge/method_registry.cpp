@@ -13,6 +13,7 @@ struct Registry {
         addInterpolationMethods(owned);
         addGtaMethods(owned);
         addMaskMethods(owned);
+        addSubspaceMethods(owned);
         addLearnedMethods(owned);
         for (const auto& m : owned) view.push_back(m.get());
     }

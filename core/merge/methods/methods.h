@@ -12,5 +12,6 @@ void addGtaMethods(std::vector<std::unique_ptr<MergeMethod>>& out);          // 
 void addMaskMethods(std::vector<std::unique_ptr<MergeMethod>>& out);         // mask_merge.cpp
 void addInterpolationMethods(std::vector<std::unique_ptr<MergeMethod>>& out);  // interpolation_merge.cpp
 void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out);      // learned_methods.cpp
+void addSubspaceMethods(std::vector<std::unique_ptr<MergeMethod>>& out);     // subspace_merge.cpp
 
 }  // namespace ms::core::merge

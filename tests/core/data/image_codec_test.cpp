@@ -153,6 +153,30 @@ TEST(ImageCodec, PngRoundTripsEightAndSixteenBits) {
     EXPECT_EQ(back.pixels16, d.pixels16);
 }
 
+// A 16-bit RGB PNG (a normal map, written by hand in the fixture script): a target map keeps its
+// 16 bits, an image is read at 8 bits as Pillow reads it; writePng round-trips 16-bit colour.
+TEST(ImageCodec, SixteenBitColourStaysSixteenBitForTargetMapsAndIsReadAsPillowDoesForImages) {
+    const std::string path = test::fixture("images/normals16.png");
+    const auto want = raw("normals16.png.pixels");
+    const DecodedImage t = decodeImageFile(path, true);
+    ASSERT_EQ(t.bits, 16);
+    ASSERT_EQ(t.channels, 3);
+    ASSERT_EQ(t.width, 9);
+    ASSERT_EQ(t.height, 7);
+    ASSERT_EQ(t.pixels16.size() * 2, want.size());
+    for (std::size_t i = 0; i < t.pixels16.size(); ++i) ASSERT_EQ(t.pixels16[i], want[2 * i] | (want[2 * i + 1] << 8)) << i;
+    const DecodedImage img = decodeImageFile(path);
+    EXPECT_EQ(img.bits, 8);
+    EXPECT_EQ(img.pixels, raw("normals16.png.pillow"));
+    const TargetMap m = readTargetMap(path);
+    EXPECT_EQ(m.bits, 16);
+    EXPECT_EQ(m.channels, 3);
+    EXPECT_EQ(m.values[5], static_cast<float>(t.pixels16[5]));
+    test::TempDir dir;
+    writePng(dir.path("rgb16.png"), t);
+    EXPECT_EQ(decodeImageFile(dir.path("rgb16.png"), true).pixels16, t.pixels16);
+}
+
 // Writes an uncompressed IDX file: magic 0x08 0x<dims>, big-endian sizes, uint8 data.
 void writeIdx(const std::string& path, const std::vector<std::int32_t>& dims, const std::vector<std::uint8_t>& data) {
     std::ofstream out(path, std::ios::binary);
@@ -223,6 +247,20 @@ TEST(ImageList, IdxImagesAsTheMnistFamilyShipsThem) {
     const TargetMaps d = loadTargets(l, {1}, tmp.path("train-depth.idx"), p, 2.0);
     EXPECT_EQ(d.bits, 32);
     EXPECT_EQ(d.values[3], 2.0f * (0.25f * 19 + 0.125f));  // image 1, pixel 3, times the scale
+    // N×H×W×3: a channel per pixel component (normals as 8-bit RGB codes); 2 channels refused.
+    std::vector<std::uint8_t> rgb(3 * 16 * 3);
+    for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<std::uint8_t>(i);
+    writeIdx(tmp.path("normals-idx4-ubyte"), {3, 4, 4, 3}, rgb);
+    const TargetMaps n = loadTargets(l, {1}, tmp.path("normals-idx4-ubyte"), p, 1.0);
+    ASSERT_EQ(n.channels, 3);
+    EXPECT_EQ(n.values[2 * 16 + 5], static_cast<float>(48 + 3 * 5 + 2));  // image 1, pixel 5, blue (maps come channel-first)
+    writeIdx(tmp.path("two-idx4-ubyte"), {3, 4, 4, 2}, std::vector<std::uint8_t>(3 * 16 * 2));
+    try {
+        loadTargets(l, {0}, tmp.path("two-idx4-ubyte"), p, 1.0);
+        FAIL() << "2-channel maps were accepted";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("with 2 channels"), std::string::npos) << e.what();
+    }
     writeIdx(tmp.path("short-masks"), {2, 4, 4}, std::vector<std::uint8_t>(32));
     try {
         loadTargets(l, {0}, tmp.path("short-masks"), p, 1.0);

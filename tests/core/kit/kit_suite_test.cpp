@@ -342,6 +342,29 @@ TEST(NyuLayoutKit, AMultiBlockProbeHeadIsTrainedByHeadRealignment) {
     EXPECT_GT(miou, 0.5) << "a trained probe separates foreground from background";
 }
 
+// `dense_patch` and `dense_probe` say which dense form a head takes whatever its layers: the
+// demo's heads are per patch on four blocks; a probe can read the final tokens; neither kind fits
+// a classification task.
+TEST(NyuLayoutKit, HeadKindsSayWhichDenseForm) {
+    TempDir dir;
+    fs::copy(fs::path(npyKit()).parent_path(), dir.dir(), fs::copy_options::recursive);
+    const std::string kit = dir.path("kit.yaml");
+    EXPECT_NE(readAll(kit).find("kind: dense_patch"), std::string::npos);
+    std::ofstream(kit, std::ios::app) << "  - name: seg-final\n    type: segmentation\n    classes: 6\n"
+                                         "    expert: models/fashion-seg.safetensors\n    head: {kind: dense_probe}\n"
+                                         "    images: data/fashion-mnist/train/list.csv\n    targets: data/fashion-mnist/train/label\n"
+                                         "    dataset: fashion-mnist\n";
+    const auto check = runCli({"kit", "check", kit, "--eval-limit", "40", "--no-scores"});
+    ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
+    EXPECT_NE(check.out.find("dense, 6 outputs per pixel, reads blocks [-4, -3, -2, -1]"), std::string::npos) << check.out;
+    EXPECT_NE(check.out.find("dense probe, 6 outputs per pixel (none given"), std::string::npos) << check.out;
+    std::ofstream(kit, std::ios::app) << "  - name: class-patch\n    expert: models/fashion-class.safetensors\n"
+                                         "    head: {kind: dense_patch}\n    images: data/fashion-mnist/train/list.csv\n";
+    const auto bad = runCli({"kit", "check", kit, "--no-scores"});
+    EXPECT_EQ(bad.exitCode, 2) << bad.out;
+    EXPECT_NE(bad.out.find("task class-patch: a dense_patch head on a classification task"), std::string::npos) << bad.out;
+}
+
 // Rectangular images (28×24 here, as NYUv2's 288×384): the patch grid is padded to 4×4, position
 // embeddings interpolated, dense outputs cropped back to 28×24 to meet the targets; every task
 // scores frozen and re-aligned.

@@ -153,6 +153,81 @@ TEST(MergeEngine, LambdaOnlyChangesUseTheCachedTaskVectorAndMatchAFullApply) {
     }
 }
 
+// The subspace methods on hand-worked task vectors: τ_a = diag(3, 0), τ_b = diag(0, 1) on a 2×2
+// weight (a bias beside it takes the mean τ). Σ τ = diag(3, 1): Iso-C flattens it to 2·I; TSV-M
+// keeps each task's top triplet (r = 1), orthogonal already: diag(3, 1), task arithmetic here;
+// Iso-CTS with common_fraction 0.5 rounds (2 − 1)/2 = 0.5 to 0 (half to even, as Python): the
+// whole spectrum is common, Iso-C; with 0 each task keeps one direction of its own, mean 2 again.
+TEST(SubspaceMethods, HandWorkedTaskVectors) {
+    test::TempDir tmp;
+    const auto write = [&](const std::string& file, std::vector<float> w, std::vector<float> b) {
+        const std::vector<io::TensorToWrite> specs = {{"blocks.0.bias", io::DType::F32, {2}}, {"blocks.0.weight", io::DType::F32, {2, 2}}};
+        io::writeSafetensors(tmp.path(file), specs, [&](std::size_t i, std::byte* d) {
+            const auto& v = i == 0 ? b : w;
+            std::memcpy(d, v.data(), v.size() * sizeof(float));
+        }, {});
+    };
+    write("base.safetensors", {1, 1, 1, 1}, {0, 0});
+    write("a.safetensors", {4, 1, 1, 1}, {1, 0});
+    write("b.safetensors", {1, 1, 1, 2}, {0, 3});
+    const auto merged = [&](const std::string& method, ParamValues params) {
+        MergeSpec s;
+        s.method = method;
+        s.base = tmp.path("base.safetensors");
+        s.models = {{tmp.path("a.safetensors"), "a", {}, ""}, {tmp.path("b.safetensors"), "b", {}, ""}};
+        s.params = std::move(params);
+        MergeEngine e(s);
+        return e.applyToMemory(-1);  // sorted names: bias, weight
+    };
+    const auto near = [](const std::vector<float>& got, const std::vector<float>& want) {
+        ASSERT_EQ(got.size(), want.size());
+        for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+    };
+    for (const auto& [method, params] : std::vector<std::pair<std::string, ParamValues>>{
+             {"iso_c", {{"lambda", 0.5}}}, {"iso_cts", {{"lambda", 0.5}, {"common_fraction", 0.5}}}, {"iso_cts", {{"lambda", 0.5}, {"common_fraction", 0.0}}}}) {
+        SCOPED_TRACE(method);
+        const auto m = merged(method, params);
+        near(m[0], {0.25f, 0.75f});              // θ0 + λ·mean τ
+        near(m[1], {2.0f, 1.0f, 1.0f, 2.0f});    // θ0 + λ·2I
+    }
+    const auto t = merged("tsv_m", {{"lambda", 0.5}});
+    near(t[1], {2.5f, 1.0f, 1.0f, 1.5f});        // θ0 + λ·diag(3, 1)
+}
+
+TEST(SubspaceMethods, LambdaOnlyChangesReuseThePreparationAndNonFiniteValuesAreRefused) {
+    test::TempDir tmp;
+    const auto write = [&](const std::string& file, float corner) {
+        const std::vector<float> w = {corner, 0.5f, -0.25f, 1.0f, 0.75f, 2.0f};
+        io::writeSafetensors(tmp.path(file), {{"blocks.0.weight", io::DType::F32, {3, 2}}}, [&](std::size_t, std::byte* d) {
+            std::memcpy(d, w.data(), w.size() * sizeof(float));
+        }, {});
+    };
+    write("base.safetensors", 0.0f);
+    write("a.safetensors", 1.0f);
+    write("b.safetensors", -3.0f);
+    write("nan.safetensors", std::nanf(""));
+    for (const char* method : {"iso_c", "iso_cts", "tsv_m"}) {
+        MergeSpec s;
+        s.method = method;
+        s.base = tmp.path("base.safetensors");
+        s.models = {{tmp.path("a.safetensors"), "a", {}, ""}, {tmp.path("b.safetensors"), "b", {}, ""}};
+        s.params = {{"lambda", 0.3}};
+        MergeEngine e(s);
+        e.applyToMemory(-1);
+        e.update(withParams(e, {{"lambda", 0.9}}));
+        e.applyToMemory(-1);
+        EXPECT_EQ(e.deltaComputations(), 1) << method << ": linear in λ";
+        s.models[1].path = tmp.path("nan.safetensors");
+        try {
+            MergeEngine bad(s);
+            bad.applyToMemory(-1);
+            ADD_FAILURE() << method << " merged a NaN";
+        } catch (const InvalidArgument& err) {
+            EXPECT_NE(std::string(err.what()).find("blocks.0.weight of model 2"), std::string::npos) << err.what();
+        }
+    }
+}
+
 TEST(MergeEngine, LambdaFastPathOnLargeTensorsEqualsAFullApply) {
     // Above 64 Ki elements the cached path writes with streaming stores: same values required.
     test::TempDir tmp;

@@ -1,0 +1,81 @@
+#include "core/merge/linalg.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/errors.h"
+
+extern "C" {
+void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s, double* u, const int* ldu,
+             double* vt, const int* ldvt, double* work, const int* lwork, int* iwork, int* info);
+void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha, const double* a,
+            const int* lda, const double* b, const int* ldb, const double* beta, double* c, const int* ldc);
+}
+
+namespace ms::core::merge::linalg {
+
+namespace {
+int dim(std::int64_t v) {
+    if (v < 0 || v > 0x7fffffff) throw InvalidArgument("a matrix dimension of " + std::to_string(v) + " is beyond LAPACK's int");
+    return static_cast<int>(v);
+}
+}  // namespace
+
+Svd svd(const Matrix& a) {
+    // LAPACK is column-major: the row-major A is the column-major Aᵀ (cols × rows). Its SVD
+    // Aᵀ = U'·S·Vt' gives A = Vt'ᵀ·S·U'ᵀ, and the column-major buffers of Vt' (k × rows) and U'
+    // (cols × k) are the row-major buffers of A's U (rows × k) and Vt (k × cols).
+    const int m = dim(a.cols), n = dim(a.rows), k = std::min(m, n);
+    Svd r;
+    r.s.assign(static_cast<std::size_t>(k), 0.0);
+    r.u = Matrix(a.rows, k);
+    r.vt = Matrix(k, a.cols);
+    if (k == 0) return r;
+    std::vector<double> work1 = a.v;  // dgesdd overwrites its input
+    std::vector<int> iwork(static_cast<std::size_t>(8 * k));
+    int lwork = -1, info = 0;
+    double query = 0;
+    const char jobz = 'S';
+    dgesdd_(&jobz, &m, &n, work1.data(), &m, r.s.data(), r.vt.v.data(), &m, r.u.v.data(), &k, &query, &lwork, iwork.data(), &info);
+    if (info != 0) throw Error("LAPACK dgesdd: workspace query failed (info " + std::to_string(info) + ")");
+    lwork = static_cast<int>(query);
+    std::vector<double> work(static_cast<std::size_t>(std::max(1, lwork)));
+    dgesdd_(&jobz, &m, &n, work1.data(), &m, r.s.data(), r.vt.v.data(), &m, r.u.v.data(), &k, work.data(), &lwork, iwork.data(), &info);
+    if (info != 0)
+        throw Error("LAPACK dgesdd: the SVD of a " + std::to_string(a.rows) + "×" + std::to_string(a.cols) +
+                    " matrix did not converge (info " + std::to_string(info) + ")");
+    return r;
+}
+
+Matrix multiply(const Matrix& a, const Matrix& b) {
+    if (a.cols != b.rows) throw InvalidArgument("matrix product of " + std::to_string(a.rows) + "×" + std::to_string(a.cols) + " and " +
+                                                std::to_string(b.rows) + "×" + std::to_string(b.cols));
+    Matrix c(a.rows, b.cols);
+    if (c.v.empty() || a.cols == 0) return c;
+    // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: dgemm on the buffers as they are, B first.
+    const int m = dim(b.cols), n = dim(a.rows), k = dim(a.cols);
+    const double one = 1.0, zero = 0.0;
+    const char no = 'N';
+    dgemm_(&no, &no, &m, &n, &k, &one, b.v.data(), &m, a.v.data(), &k, &zero, c.v.data(), &m);
+    return c;
+}
+
+Matrix polar(const Matrix& a) {
+    const Svd d = svd(a);
+    return multiply(d.u, d.vt);
+}
+
+Matrix leftColumns(const Matrix& a, std::int64_t count) {
+    Matrix out(a.rows, count);
+    for (std::int64_t r = 0; r < a.rows; ++r)
+        std::copy_n(a.v.begin() + r * a.cols, count, out.v.begin() + r * count);
+    return out;
+}
+
+Matrix topRows(const Matrix& a, std::int64_t count) {
+    Matrix out(count, a.cols);
+    std::copy_n(a.v.begin(), count * a.cols, out.v.begin());
+    return out;
+}
+
+}  // namespace ms::core::merge::linalg

@@ -1,0 +1,36 @@
+// Dense linear algebra for the subspace merge methods, on the system's LAPACK and BLAS (the
+// libraries LibTorch's CPU build uses too: Debian's liblapack3 / OpenBLAS alternatives), in
+// float64. Matrices are row-major.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace ms::core::merge::linalg {
+
+struct Matrix {
+    std::int64_t rows = 0, cols = 0;
+    std::vector<double> v;  // row-major
+    Matrix() = default;
+    Matrix(std::int64_t r, std::int64_t c) : rows(r), cols(c), v(static_cast<std::size_t>(r * c), 0.0) {}
+    double& at(std::int64_t r, std::int64_t c) { return v[static_cast<std::size_t>(r * cols + c)]; }
+    double at(std::int64_t r, std::int64_t c) const { return v[static_cast<std::size_t>(r * cols + c)]; }
+};
+
+// The thin SVD A = U·diag(s)·Vt (U rows × k, s k, Vt k × cols, k = min(rows, cols), s descending)
+// by LAPACK's divide-and-conquer driver dgesdd (torch.linalg.svd's on CPU, numpy's).
+struct Svd {
+    Matrix u, vt;
+    std::vector<double> s;
+};
+Svd svd(const Matrix& a);
+
+// A·B (BLAS dgemm).
+Matrix multiply(const Matrix& a, const Matrix& b);
+// The nearest matrix with orthonormal columns (or rows), U·Vt of A's thin SVD (the polar factor).
+Matrix polar(const Matrix& a);
+// The first `count` columns (rows) of a matrix.
+Matrix leftColumns(const Matrix& a, std::int64_t count);
+Matrix topRows(const Matrix& a, std::int64_t count);
+
+}  // namespace ms::core::merge::linalg
