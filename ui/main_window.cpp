@@ -102,11 +102,14 @@ void MainWindow::buildDocks() {
     QDockWidget* sweeps = dock(m_sweeps, tr("Sweeps"), QStringLiteral("dockSweeps"), Qt::RightDockWidgetArea);
     QDockWidget* results = dock(m_results, tr("Results"), QStringLiteral("dockResults"), Qt::BottomDockWidgetArea);
     QDockWidget* log = dock(m_log, tr("Log"), QStringLiteral("dockLog"), Qt::BottomDockWidgetArea);
+    // The left column (strategy, then the live merge with its dense previews) runs the window's
+    // full height; the results table spans the plots and the sweeps panel below them.
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     tabifyDockWidget(models, strategy);
     strategy->raise();
     tabifyDockWidget(results, log);
     results->raise();
-    resizeDocks({strategy, live}, {360, 400}, Qt::Vertical);
+    resizeDocks({strategy, live}, {380, 560}, Qt::Vertical);
     resizeDocks({strategy, sweeps}, {400, 360}, Qt::Horizontal);
     resizeDocks({results}, {250}, Qt::Vertical);
     (void)sweeps;
