@@ -3,7 +3,8 @@
 //   forward            the encoder over N images (the floor)
 //   + 4 blocks         the same forward also keeping the last four blocks (LayerNorm'd), as a
 //                      DINOv2 probe reads them
-//   + 3 probe heads    segmentation (13 classes), depth and normals probes on those blocks
+//   + 3 heads          segmentation, depth and normals heads on those blocks: at the demo's size
+//                      the demo's own (per patch, 6 classes), at ViT-B DINOv2 probes (13 classes)
 //   + metrics          every metric of the three tasks accumulated (targets with unlabelled /
 //                      invalid pixels)
 // at the demo's size and at ViT-B size (DINOv2-B/14 on 280×280 crops of NYUv2's 288×384 images:
@@ -26,12 +27,12 @@ using namespace ms::core;
 
 namespace {
 
-void run(const std::string& name, kit::VitConfig c, int images, int reps) {
+void run(const std::string& name, kit::VitConfig c, int images, int reps, model::HeadKind kind, int classes) {
     at::manual_seed(1);
     model::ParamMap enc;
     for (const auto& [n, shape] : model::vitParamShapes(c)) enc[n] = at::randn(shape) * 0.02;
     const at::Tensor x = at::randn({images, c.channels, c.imageSize, c.imageSize});
-    const std::vector<kit::Task> tasks = {{"seg", "d", kit::TaskType::Segmentation, kit::Metric::MeanIoU, 13},
+    const std::vector<kit::Task> tasks = {{"seg", "d", kit::TaskType::Segmentation, kit::Metric::MeanIoU, classes},
                                           {"depth", "d", kit::TaskType::Depth, kit::Metric::AbsError, 1},
                                           {"normals", "d", kit::TaskType::Normals, kit::Metric::MeanAngle, 3}};
     std::vector<model::HeadConfig> heads;
@@ -39,7 +40,7 @@ void run(const std::string& name, kit::VitConfig c, int images, int reps) {
     model::ForwardOptions keep;
     for (std::size_t t = 0; t < tasks.size(); ++t) {
         model::HeadConfig h;
-        h.kind = model::HeadKind::DenseProbe;
+        h.kind = kind;
         h.outputs = tasks[t].outputs;
         h.patchSize = c.patchSize;
         h.layers = {-4, -3, -2, -1};
@@ -48,7 +49,7 @@ void run(const std::string& name, kit::VitConfig c, int images, int reps) {
         params.push_back(model::initHead(h, c.width, t));
     }
     const auto S = static_cast<std::int64_t>(c.imageSize);
-    at::Tensor seg = at::randint(0, 13, {images, S, S}, at::kLong);
+    at::Tensor seg = at::randint(0, classes, {images, S, S}, at::kLong);
     seg.masked_fill_(at::rand({images, S, S}).lt(0.2), -1);
     at::Tensor depth = at::rand({images, 1, S, S}) * 5 + 0.5;
     depth.masked_fill_(at::rand({images, 1, S, S}).lt(0.1), std::nan(""));
@@ -76,7 +77,7 @@ void run(const std::string& name, kit::VitConfig c, int images, int reps) {
             for (const auto& [metric, v] : m.values()) bench::sink(v);
         }
     });
-    std::printf("%-34s %4d images  forward %8.1f ms   +4 blocks ×%.3f   +3 probe heads ×%.3f   +metrics ×%.3f (metrics alone %.1f ms)\n",
+    std::printf("%-34s %4d images  forward %8.1f ms   +4 blocks ×%.3f   +3 heads ×%.3f   +metrics ×%.3f (metrics alone %.1f ms)\n",
                 name.c_str(), images, forward * 1e3, blocks / forward, withHeads / forward, (withHeads + metrics) / forward, metrics * 1e3);
 }
 
@@ -84,16 +85,16 @@ void run(const std::string& name, kit::VitConfig c, int images, int reps) {
 
 int main(int argc, char** argv) {
     const int vitB = argc > 1 ? std::atoi(argv[1]) : 4;
-    std::printf("multi-block probe heads and dense metrics vs the forward pass (%d LibTorch threads); ×: time / forward alone\n",
+    std::printf("multi-block dense heads and dense metrics vs the forward pass (%d LibTorch threads); ×: time / forward alone\n",
                 at::get_num_threads());
-    kit::VitConfig demo;
+    kit::VitConfig demo;  // the demo kit's encoder (docs/demo-kit.md), its heads per patch, 6 classes
     demo.imageSize = 28;
     demo.channels = 1;
     demo.patchSize = 7;
     demo.width = 64;
     demo.depth = 4;
     demo.heads = 4;
-    run("demo (28 px, patch 7, 64 × 4 blocks)", demo, 1000, 5);
+    run("demo (28 px, patch 7, 64 × 4 blocks)", demo, 1000, 5, model::HeadKind::Dense, 6);
     kit::VitConfig b;
     b.imageSize = 280;
     b.channels = 3;
@@ -102,6 +103,6 @@ int main(int argc, char** argv) {
     b.depth = 12;
     b.heads = 12;
     b.layerScale = true;
-    run("ViT-B/14 (280 px, 400 patches)", b, vitB, 3);
+    run("ViT-B/14 (280 px, 400 patches)", b, vitB, 3, model::HeadKind::DenseProbe, 13);
     return 0;
 }

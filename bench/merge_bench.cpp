@@ -112,6 +112,17 @@ ChildRun runCli(const std::vector<std::string>& args, const std::string& threads
 
 }  // namespace
 
+// Best time of a λ change (the live slider's path): update the engine, apply into `merged`.
+double lambdaChangeSeconds(merge::MergeEngine& engine, std::vector<std::vector<float>>& merged, double& lambda) {
+    return bench::bestSeconds(5, [&] {
+        lambda += 0.01;
+        merge::MergeSpec s = engine.spec();
+        s.params = {{"lambda", lambda}};
+        engine.update(s);
+        engine.applyToMemory(-1, merged);
+    });
+}
+
 int main(int argc, char** argv) {
     namespace fs = std::filesystem;
     const fs::path dir = argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("mergescope-bench-" + std::to_string(getpid()));
@@ -194,13 +205,7 @@ int main(int argc, char** argv) {
         std::vector<std::vector<float>> merged;  // reused, as the workbench's slider does
         const double firstS = bench::bestSeconds(1, [&] { engine.applyToMemory(-1, merged); });
         double lambda = 0.3;
-        const double lambdaS = bench::bestSeconds(5, [&] {
-            lambda += 0.01;
-            merge::MergeSpec s = engine.spec();
-            s.params = {{"lambda", lambda}};
-            engine.update(s);
-            engine.applyToMemory(-1, merged);
-        });
+        const double lambdaS = lambdaChangeSeconds(engine, merged, lambda);
         double w = 0.5;
         const double weightS = bench::bestSeconds(2, [&] {
             w += 0.1;
@@ -240,13 +245,7 @@ int main(int argc, char** argv) {
             std::vector<std::vector<float>> merged;
             engine.applyToMemory(-1, merged);
             double lambda = 0.3;
-            const double lambdaS = bench::bestSeconds(5, [&] {
-                lambda += 0.01;
-                merge::MergeSpec s = engine.spec();
-                s.params = {{"lambda", lambda}};
-                engine.update(s);
-                engine.applyToMemory(-1, merged);
-            });
+            const double lambdaS = lambdaChangeSeconds(engine, merged, lambda);
             bench::report(std::string(method) + ": prepare", 0, prepS, svdS);
             bench::report(std::string(method) + ": λ change (θ0 + λ·M; vs memcpy)", bytes, lambdaS, memcpyS);
         }
