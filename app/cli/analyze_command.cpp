@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_common.h"
@@ -20,7 +21,7 @@ namespace {
 struct AnalyzeArgs {
     std::string base;
     std::vector<std::string> models, taskNames, include, exclude;
-    bool json = false, perTensor = false;
+    bool json = false, perTensor = false, spectra = false;
     double density = 0.2, tallLambda = 0.4;
     OpenFlags open;
 };
@@ -80,6 +81,8 @@ int runAnalyze(const AnalyzeArgs& a) {
         core::merge::MergeProblem problem(*base, experts, core::merge::makePlan(*base, experts, filter));
         TerminalProgress progress;
         const auto r = core::analysis::analyzeInterference(problem, tasks, {a.density, a.tallLambda}, progress);
+        std::optional<core::analysis::SpectrumReport> spectra;
+        if (a.spectra) spectra = core::analysis::analyzeSpectra(problem, tasks, progress);
         if (a.json) {
             nlohmann::ordered_json j;
             j["tasks"] = r.tasks;
@@ -90,6 +93,13 @@ int runAnalyze(const AnalyzeArgs& a) {
             for (const auto& g : r.tensors) j["tensors"].push_back(groupJson(g));
             j["ties_mask_overlap"] = {{"density", a.density}, {"jaccard", r.tiesOverlap}};
             j["tall_mask_overlap"] = {{"tall_lambda", a.tallLambda}, {"jaccard", r.tallOverlap}};
+            if (spectra) {
+                j["spectra"] = nlohmann::ordered_json::array();
+                for (const auto& m : spectra->matrices)
+                    j["spectra"].push_back({{"name", m.name}, {"block", m.block}, {"shape", {m.rows, m.cols}},
+                                            {"effective_rank", m.effectiveRank}, {"sum_effective_rank", m.sumEffectiveRank},
+                                            {"sum_anisotropy", m.anisotropy()}, {"sum_singular_values", m.sumSingularValues}});
+            }
             std::cout << j.dump(2) << "\n";
             return kExitOk;
         }
@@ -109,6 +119,21 @@ int runAnalyze(const AnalyzeArgs& a) {
             std::printf("Per tensor\n");
             printGroups(r.tensors, tasks);
         }
+        if (spectra) {
+            std::printf("Spectra of the weight matrices, per block (means over its matrices): effective rank of each τ_t and\n"
+                        "of Σ τ_t, and Σ τ_t's largest singular value over their mean (Iso-C flattens it to 1)\n");
+            std::size_t w = 10;
+            for (const auto& t : tasks) w = std::max(w, std::min<std::size_t>(t.size(), 14));
+            std::printf("  %-10s %8s", "", "matrices");
+            for (const auto& t : tasks) std::printf(" %*s", static_cast<int>(w), t.substr(0, 14).c_str());
+            std::printf(" %*s %11s\n", static_cast<int>(w), "Σ τ_t", "s_max/mean");
+            for (const auto& b : spectra->blocks) {
+                std::printf("  %-10s %8d", b.name.c_str(), b.matrices);
+                for (double e : b.effectiveRank) std::printf(" %*.1f", static_cast<int>(w), e);
+                std::printf(" %*.1f %11.2f\n", static_cast<int>(w), b.sumEffectiveRank, b.anisotropy);
+            }
+            std::printf("\n");
+        }
         return kExitOk;
     });
 }
@@ -125,6 +150,9 @@ void addAnalyzeCommand(CLI::App& app, int& exitCode) {
     cmd->add_option("--density", a->density, "TIES k of the masks compared")->check(CLI::Range(1e-6, 1.0));
     cmd->add_option("--tall-lambda", a->tallLambda, "TALL λ_t of the masks compared")->check(CLI::Range(0.0, 100.0));
     cmd->add_flag("--per-tensor", a->perTensor, "also print one row per tensor");
+    cmd->add_flag("--spectra", a->spectra,
+                  "also the spectra of the weight matrices: effective rank of each task vector and of their sum per block, "
+                  "and how far the sum is from isotropic (one float64 SVD per task and matrix)");
     cmd->add_flag("--json", a->json, "print JSON (tasks, all, blocks, tensors, ties_mask_overlap, tall_mask_overlap)");
     a->open.addTo(*cmd);
     cmd->callback([a, &exitCode] { exitCode = runAnalyze(*a); });

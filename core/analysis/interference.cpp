@@ -1,8 +1,11 @@
 #include "core/analysis/interference.h"
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 
+#include "core/jobs/parallel.h"
+#include "core/merge/linalg.h"
 #include "core/merge/topk_selection.h"
 
 namespace ms::core::analysis {
@@ -133,6 +136,72 @@ InterferenceReport analyzeInterference(const merge::MergeProblem& problem, std::
     report.tiesOverlap = jaccard(tiesInter, T);
     report.tallOverlap = jaccard(tallInter, T);
     return report;
+}
+
+double MatrixSpectrum::anisotropy() const {
+    if (sumSingularValues.empty()) return 0.0;
+    double mean = 0;
+    for (double v : sumSingularValues) mean += v;
+    mean /= static_cast<double>(sumSingularValues.size());
+    return mean > 0 ? sumSingularValues.front() / mean : 0.0;
+}
+
+SpectrumReport analyzeSpectra(const merge::MergeProblem& problem, std::vector<std::string> taskNames, ProgressSink& progress,
+                              const CancelToken* cancel) {
+    const auto& plan = problem.plan();
+    const std::size_t T = problem.taskCount();
+    SpectrumReport r;
+    r.tasks = std::move(taskNames);
+    std::vector<std::size_t> matrices;
+    for (std::size_t i = 0; i < plan.merged.size(); ++i)
+        if (plan.merged[i].shape.size() == 2) matrices.push_back(i);
+    r.matrices.resize(matrices.size());
+    std::atomic<std::size_t> done{0};
+    parallelEach(matrices.size(), [&](unsigned, std::size_t j) {
+        if (cancel) cancel->throwIfCancelled();
+        const auto& pt = plan.merged[matrices[j]];
+        std::vector<merge::linalg::Matrix> taus(T, merge::linalg::Matrix(pt.shape[0], pt.shape[1]));
+        merge::linalg::Matrix sum(pt.shape[0], pt.shape[1]);
+        problem.forEachChunkOf(matrices[j], [&](unsigned, const merge::ChunkView& c) {
+            for (std::size_t i = 0; i < c.n; ++i) {
+                double s = 0;
+                for (std::size_t t = 0; t < T; ++t) {
+                    const double tau = static_cast<double>(c.experts[t][i] - c.base[i]);
+                    taus[t].v[c.begin + i] = tau;
+                    s += tau;
+                }
+                sum.v[c.begin + i] = s;
+            }
+        }, cancel);
+        MatrixSpectrum& m = r.matrices[j];
+        m.name = pt.name;
+        m.block = pt.block;
+        m.rows = pt.shape[0];
+        m.cols = pt.shape[1];
+        m.sumSingularValues = merge::linalg::singularValues(sum);
+        m.sumEffectiveRank = merge::linalg::effectiveRank(m.sumSingularValues);
+        for (const auto& tau : taus) m.effectiveRank.push_back(merge::linalg::effectiveRank(merge::linalg::singularValues(tau)));
+        progress.report("spectra", ++done, matrices.size());
+    });
+    std::vector<BlockSpectrum> blocks(static_cast<std::size_t>(plan.blockCount) + 1);
+    for (const auto& m : r.matrices) {
+        BlockSpectrum& b = blocks[m.block >= 0 ? static_cast<std::size_t>(m.block) : blocks.size() - 1];
+        if (b.effectiveRank.empty()) b.effectiveRank.assign(T, 0.0);
+        for (std::size_t t = 0; t < T; ++t) b.effectiveRank[t] += m.effectiveRank[t];
+        b.sumEffectiveRank += m.sumEffectiveRank;
+        b.anisotropy += m.anisotropy();
+        ++b.matrices;
+    }
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        BlockSpectrum& b = blocks[i];
+        if (b.matrices == 0) continue;
+        b.name = i + 1 == blocks.size() ? "other" : "block " + std::to_string(i);
+        for (double& e : b.effectiveRank) e /= b.matrices;
+        b.sumEffectiveRank /= b.matrices;
+        b.anisotropy /= b.matrices;
+        r.blocks.push_back(b);
+    }
+    return r;
 }
 
 }  // namespace ms::core::analysis

@@ -41,6 +41,34 @@ struct InterferenceReport {
     InterferenceOptions options;
 };
 
+// The spectra of the weight matrices (2-D merged tensors): per matrix the singular values of
+// Σ_t τ_t (what Iso-C flattens to their mean) and the effective rank (Roy & Vetterli 2007,
+// exp of the entropy of the normalised singular values) of each τ_t and of Σ_t τ_t; per block
+// the mean effective ranks over its matrices. One float64 SVD (values only) per task and matrix.
+struct MatrixSpectrum {
+    std::string name;
+    int block = -1;
+    std::int64_t rows = 0, cols = 0;
+    std::vector<double> sumSingularValues;  // of Σ_t τ_t, descending
+    std::vector<double> effectiveRank;      // per task
+    double sumEffectiveRank = 0;
+    // How far Σ τ_t is from isotropic: the largest singular value over the mean (1: flat).
+    double anisotropy() const;
+};
+struct BlockSpectrum {
+    std::string name;                    // "block 3" or "other"
+    std::vector<double> effectiveRank;   // per task, mean over the block's matrices
+    double sumEffectiveRank = 0, anisotropy = 0;  // means over the block's matrices
+    int matrices = 0;
+};
+struct SpectrumReport {
+    std::vector<std::string> tasks;
+    std::vector<MatrixSpectrum> matrices;  // in plan order
+    std::vector<BlockSpectrum> blocks;     // block 0..B−1, then "other" where it has matrices
+};
+SpectrumReport analyzeSpectra(const merge::MergeProblem& problem, std::vector<std::string> taskNames,
+                              ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);
+
 InterferenceReport analyzeInterference(const merge::MergeProblem& problem, std::vector<std::string> taskNames,
                                        const InterferenceOptions& options = {},
                                        ProgressSink& progress = nullProgress(), const CancelToken* cancel = nullptr);

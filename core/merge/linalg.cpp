@@ -1,6 +1,7 @@
 #include "core/merge/linalg.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "core/errors.h"
@@ -45,6 +46,36 @@ Svd svd(const Matrix& a) {
         throw Error("LAPACK dgesdd: the SVD of a " + std::to_string(a.rows) + "×" + std::to_string(a.cols) +
                     " matrix did not converge (info " + std::to_string(info) + ")");
     return r;
+}
+
+std::vector<double> singularValues(const Matrix& a) {
+    const int m = dim(a.cols), n = dim(a.rows), k = std::min(m, n);
+    std::vector<double> s(static_cast<std::size_t>(k), 0.0);
+    if (k == 0) return s;
+    std::vector<double> work1 = a.v;
+    std::vector<int> iwork(static_cast<std::size_t>(8 * k));
+    int lwork = -1, info = 0, one = 1;
+    double query = 0, none = 0;
+    const char jobz = 'N';
+    dgesdd_(&jobz, &m, &n, work1.data(), &m, s.data(), &none, &one, &none, &one, &query, &lwork, iwork.data(), &info);
+    if (info != 0) throw Error("LAPACK dgesdd: workspace query failed (info " + std::to_string(info) + ")");
+    lwork = static_cast<int>(query);
+    std::vector<double> work(static_cast<std::size_t>(std::max(1, lwork)));
+    dgesdd_(&jobz, &m, &n, work1.data(), &m, s.data(), &none, &one, &none, &one, work.data(), &lwork, iwork.data(), &info);
+    if (info != 0)
+        throw Error("LAPACK dgesdd: the singular values of a " + std::to_string(a.rows) + "×" + std::to_string(a.cols) +
+                    " matrix did not converge (info " + std::to_string(info) + ")");
+    return s;
+}
+
+double effectiveRank(const std::vector<double>& s) {
+    double total = 0;
+    for (double v : s) total += v;
+    if (total <= 0) return 0.0;
+    double h = 0;
+    for (double v : s)
+        if (v > 0) h -= (v / total) * std::log(v / total);
+    return std::exp(h);
 }
 
 Matrix multiply(const Matrix& a, const Matrix& b) {

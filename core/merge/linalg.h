@@ -24,6 +24,10 @@ struct Svd {
     std::vector<double> s;
 };
 Svd svd(const Matrix& a);
+// The singular values alone (descending; dgesdd without vectors: several times cheaper).
+std::vector<double> singularValues(const Matrix& a);
+// Roy & Vetterli's effective rank exp(−Σ p_i log p_i), p_i = s_i / Σ s (0 for a zero matrix).
+double effectiveRank(const std::vector<double>& singularValues);
 
 // A·B (BLAS dgemm).
 Matrix multiply(const Matrix& a, const Matrix& b);

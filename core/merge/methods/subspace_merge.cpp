@@ -149,7 +149,8 @@ public:
                                                 "(the rest split evenly between the tasks)",
                                                 false, true));
         m_info.linearInLambda = true;
-        m_info.minModels = kind == Subspace::IsoC ? 1 : 2;
+        // One model: TSV-M keeps its every triplet (r = k), so it is task arithmetic; Iso-C and
+        // Iso-CTS flatten its spectrum.
     }
     const MethodInfo& info() const override { return m_info; }
 

@@ -52,5 +52,40 @@ TEST(Interference, HandWorkedCosinesConflictsAndOverlaps) {
     EXPECT_DOUBLE_EQ(r.tallOverlap[0], 1.0);
 }
 
+// Spectra on hand-worked 2×2 task vectors (a 1-D tensor beside them is not a matrix):
+// τa = diag(3, 0): singular values (3, 0), effective rank exp(0) = 1; τb = diag(1, 1): rank 2;
+// Σ τ = diag(4, 1): p = (0.8, 0.2), rank exp(−0.8 ln 0.8 − 0.2 ln 0.2); s_max/mean = 4/2.5.
+TEST(Spectra, EffectiveRanksAndAnisotropyOfHandWorkedMatrices) {
+    test::TempDir tmp;
+    const auto write = [&](const std::string& file, std::vector<float> w) {
+        const std::vector<io::TensorToWrite> specs = {{"blocks.0.bias", io::DType::F32, {2}}, {"blocks.0.weight", io::DType::F32, {2, 2}}};
+        const std::vector<float> bias = {0, 1};
+        io::writeSafetensors(tmp.path(file), specs, [&](std::size_t i, std::byte* d) {
+            std::memcpy(d, (i == 0 ? bias : w).data(), (i == 0 ? bias : w).size() * 4);
+        }, {});
+    };
+    write("base.safetensors", {0, 0, 0, 0});
+    write("a.safetensors", {3, 0, 0, 0});
+    write("b.safetensors", {1, 0, 0, 1});
+    const auto base = io::openCheckpoint(tmp.path("base.safetensors"));
+    const auto a = io::openCheckpoint(tmp.path("a.safetensors"));
+    const auto b = io::openCheckpoint(tmp.path("b.safetensors"));
+    merge::MergeProblem problem(*base, {a.get(), b.get()}, merge::makePlan(*base, {a.get(), b.get()}, {}));
+    const SpectrumReport r = analyzeSpectra(problem, {"a", "b"});
+    ASSERT_EQ(r.matrices.size(), 1u);
+    const MatrixSpectrum& m = r.matrices[0];
+    EXPECT_EQ(m.name, "blocks.0.weight");
+    ASSERT_EQ(m.sumSingularValues.size(), 2u);
+    EXPECT_NEAR(m.sumSingularValues[0], 4.0, 1e-12);
+    EXPECT_NEAR(m.sumSingularValues[1], 1.0, 1e-12);
+    EXPECT_NEAR(m.effectiveRank[0], 1.0, 1e-12);
+    EXPECT_NEAR(m.effectiveRank[1], 2.0, 1e-12);
+    EXPECT_NEAR(m.sumEffectiveRank, std::exp(-0.8 * std::log(0.8) - 0.2 * std::log(0.2)), 1e-12);
+    EXPECT_NEAR(m.anisotropy(), 1.6, 1e-12);
+    ASSERT_EQ(r.blocks.size(), 1u);
+    EXPECT_EQ(r.blocks[0].name, "block 0");
+    EXPECT_NEAR(r.blocks[0].effectiveRank[1], 2.0, 1e-12);
+}
+
 }  // namespace
 }  // namespace ms::core::analysis

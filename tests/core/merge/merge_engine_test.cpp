@@ -192,6 +192,24 @@ TEST(SubspaceMethods, HandWorkedTaskVectors) {
     }
     const auto t = merged("tsv_m", {{"lambda", 0.5}});
     near(t[1], {2.5f, 1.0f, 1.0f, 1.5f});        // θ0 + λ·diag(3, 1)
+
+    // One task, τ = [[3, 1], [0, 2]] (singular values √(7 ± √13)): TSV-M keeps every triplet, so
+    // it is task arithmetic; Iso-C gives mean(s)·U·Vᵀ, whose singular values are both that mean.
+    write("c.safetensors", {4, 2, 1, 3}, {2, 2});
+    MergeSpec one;
+    one.base = tmp.path("base.safetensors");
+    one.models = {{tmp.path("c.safetensors"), "c", {}, ""}};
+    one.method = "tsv_m";
+    near(MergeEngine(one).applyToMemory(-1)[1], {4, 2, 1, 3});
+    one.method = "iso_c";
+    const auto iso = MergeEngine(one).applyToMemory(-1)[1];
+    const double mean = (std::sqrt(7 + std::sqrt(13.0)) + std::sqrt(7 - std::sqrt(13.0))) / 2;
+    // M = mean·U·Vᵀ: MᵀM = mean²·I.
+    const double a = iso[0] - 1, b = iso[1] - 1, c = iso[2] - 1, d = iso[3] - 1;
+    EXPECT_NEAR(a * a + c * c, mean * mean, 1e-5);
+    EXPECT_NEAR(b * b + d * d, mean * mean, 1e-5);
+    EXPECT_NEAR(a * b + c * d, 0.0, 1e-5);
+    EXPECT_GT(a * 3 + b * 1 + c * 0 + d * 2, 0.0) << "the same orientation as τ";
 }
 
 TEST(SubspaceMethods, LambdaOnlyChangesReuseThePreparationAndNonFiniteValuesAreRefused) {
