@@ -17,6 +17,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/terminal_progress.h"
 #include "core/errors.h"
+#include "core/merge/lambda_schedule.h"
 #include "core/io/output_path.h"
 #include "core/merge/merged_output.h"
 #include "core/merge/method_registry.h"
@@ -42,7 +43,7 @@ struct MergeArgs {
     std::string recipe, base, method, out, task, dtype, saveRecipe, kit, experiment, sweep;
     int point = 0;
     std::vector<std::string> models, taskNames, sets, include, exclude, lambdaOverrides;
-    std::vector<double> lambdaBlocks;
+    std::string lambdaBlocks;
     bool keepHeads = false;
     std::uint64_t maxShard = 0;
     OpenFlags open;
@@ -100,7 +101,16 @@ core::merge::MergeSpec buildSpec(const MergeArgs& a) {
     for (const auto& r : a.include) spec.filter.include.push_back(r);
     for (const auto& r : a.exclude) spec.filter.exclude.push_back(r);
     if (a.keepHeads) spec.filter.excludeHeads = false;
-    if (!a.lambdaBlocks.empty()) spec.lambda.blockCurve = a.lambdaBlocks;
+    if (!a.lambdaBlocks.empty()) {
+        const auto schedule = core::merge::parseBlockSchedule(a.lambdaBlocks);
+        spec.lambda.blockCurve = schedule.curve;
+        if (schedule.lambda) {
+            for (const auto& set : a.sets)
+                if (set.rfind("lambda=", 0) == 0)
+                    throw core::InvalidArgument("--lambda-blocks " + a.lambdaBlocks + " sets λ (α, outside the blocks): drop --set " + set);
+            spec.params["lambda"] = *schedule.lambda;
+        }
+    }
     for (const auto& o : a.lambdaOverrides) {
         const auto eq = o.rfind('=');
         if (eq == std::string::npos || eq == 0) throw core::InvalidArgument("--lambda-override needs REGEX=VALUE, not '" + o + "'");
@@ -191,7 +201,9 @@ void addMergeCommand(CLI::App& app, int& exitCode) {
     cmd->add_option("--include", a->include, "merge only tensors matching this regex (repeat)");
     cmd->add_option("--exclude", a->exclude, "copy tensors matching this regex from the base (repeat)");
     cmd->add_flag("--keep-heads", a->keepHeads, "also merge tensors named like task heads (head, classifier, decoder, ...)");
-    cmd->add_option("--lambda-blocks", a->lambdaBlocks, "λ curve over the transformer blocks, interpolated (e.g. 0.2 1.0)")->delimiter(',');
+    cmd->add_option("--lambda-blocks", a->lambdaBlocks,
+                    "λ curve over the transformer blocks, interpolated (e.g. 0.2,1.0), or LiNeS: lines:ALPHA,BETA "
+                    "(blocks from α to α + β, the rest at α)");
     cmd->add_option("--lambda-override", a->lambdaOverrides, "REGEX=VALUE: λ for matching tensors (repeat; last match wins)");
     cmd->add_option("--dtype", a->dtype, "output dtype of merged tensors: float32, float16, bfloat16 (default: the base's)");
     cmd->add_option("--task", a->task, "per-task methods (tall_masks, emr): write only this task's model");

@@ -19,6 +19,7 @@
 #include "app/cli/report_printer.h"
 #include "app/cli/terminal_progress.h"
 #include "core/errors.h"
+#include "core/merge/lambda_schedule.h"
 #include "core/eval/kit_suite.h"
 #include "core/io/atomic_file.h"
 #include "core/io/cache_paths.h"
@@ -40,7 +41,7 @@ struct SweepArgs {
     std::string shard, slurm, partition, time, device = "auto";
     int shards = 0, gpusPerTask = 0, cpusPerTask = 0;
     std::vector<std::string> grids, sets, proxies;
-    std::vector<double> lambdaBlocks;
+    std::string lambdaBlocks;
     bool resume = false, noProxy = false, noFeatureCache = false;
     double waitSeconds = 0;
     std::uint64_t seed = 0;
@@ -339,15 +340,31 @@ void addSweepCommands(CLI::App& app, int& exitCode) {
                       "an axis: NAME=START:STOP:COUNT, NAME=V1,V2,... or NAME[TASK]=... for one task's parameter; "
                       "repeat for a 2-D grid (no grid: one point)");
     sweep->add_option("--set", a->sets, "fixed parameter key=value (a comma list sets it per task), repeatable");
-    sweep->add_option("--lambda-blocks", a->lambdaBlocks, "λ curve over the transformer blocks, interpolated (e.g. 0.2,1.0)")
-        ->delimiter(',');
+    sweep->add_option("--lambda-blocks", a->lambdaBlocks,
+                      "λ curve over the transformer blocks, interpolated (e.g. 0.2,1.0), or LiNeS: lines:ALPHA,BETA "
+                      "(blocks from α to α + β, the rest at α; then λ is not an axis)");
     sweep->add_option("--task-weights", a->taskWeights, "per-task weights sampled: random:N[:LO:HI] or lhs:N[:LO:HI]");
     sweep->callback([a, &exitCode] {
         exitCode = runGuarded([&] {
             core::sweep::SweepSpec spec;
             spec.merge.method = a->method;
-            spec.merge.lambda.blockCurve = a->lambdaBlocks;
             for (const auto& g : a->grids) spec.axes.push_back(core::sweep::parseGridAxis(g));
+            if (!a->lambdaBlocks.empty()) {
+                const auto schedule = core::merge::parseBlockSchedule(a->lambdaBlocks);
+                spec.merge.lambda.blockCurve = schedule.curve;
+                if (schedule.lambda) {
+                    for (const auto& axis : spec.axes)
+                        if (axis.label() == "lambda")
+                            throw core::InvalidArgument("--lambda-blocks " + a->lambdaBlocks + " fixes λ (α, outside the blocks): λ cannot be an axis too");
+                    for (const auto& set : a->sets)
+                        if (set.rfind("lambda=", 0) == 0)
+                            throw core::InvalidArgument("--lambda-blocks " + a->lambdaBlocks + " sets λ (α, outside the blocks): drop --set " + set);
+                    std::ostringstream alpha;
+                    alpha.precision(17);
+                    alpha << *schedule.lambda;
+                    a->sets.push_back("lambda=" + alpha.str());
+                }
+            }
             if (!a->taskWeights.empty()) spec.sampling = core::sweep::parseTaskSampling(a->taskWeights);
             return runSweepCommand(*a, spec);
         });

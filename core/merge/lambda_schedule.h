@@ -4,6 +4,7 @@
 // (embeddings, final norm) keep the global λ unless a pattern names them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,16 @@ struct LambdaSchedule {
     // Throws InvalidArgument for a bad regex.
     double lambdaFor(const std::string& name, int block, int blockCount, double globalLambda) const;
 };
+
+// A `--lambda-blocks` value: numbers ("0.2,1.0": a curve), or a named schedule
+// "lines:ALPHA,BETA" — LiNeS (Wang et al., ICLR 2025): block ℓ of B at α + β·ℓ/(B−1), the
+// tensors outside the blocks at α (the reference code's LiNeS_scaling), i.e. the curve (α, α + β)
+// with the global λ α. Throws InvalidArgument naming the text.
+struct BlockSchedule {
+    std::vector<double> curve;
+    std::optional<double> lambda;  // the global λ the schedule sets (LiNeS: α)
+};
+BlockSchedule parseBlockSchedule(const std::string& text);
 
 // Value of a curve of n >= 1 points spread over [0, count−1] at position `index`.
 double interpolateCurve(const std::vector<double>& curve, int index, int count);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "core/io/source_factory.h"
@@ -42,6 +43,45 @@ TEST(MergeCli, FlagsMergeMatchesTheReferenceAndSavesARecipeThatReproducesIt) {
         const auto got = a->loadFloat32(t.name);
         for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 2e-6) << t.name;
     }
+}
+
+// LiNeS (lines:α,β): task arithmetic with block ℓ of B at α + β·ℓ/(B − 1) and every tensor
+// outside the blocks at α, computed here from the inputs (the fixture has blocks 0 and 1).
+TEST(MergeCli, LinesScheduleScalesTaskVectorsByDepth) {
+    test::TempDir tmp;
+    auto args = inputs();
+    args.insert(args.begin(), "merge");
+    for (const char* a : {"--method", "task_arithmetic", "--lambda-blocks", "lines:0.2,0.6", "--out"}) args.push_back(a);
+    args.push_back(tmp.path("lines.safetensors"));
+    const auto r = runCli(args);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto merged = core::io::openCheckpoint(tmp.path("lines.safetensors"));
+    const auto base = core::io::openCheckpoint(test::fixture("merge/base.safetensors"));
+    std::vector<std::unique_ptr<core::io::TensorSource>> experts;
+    for (int t = 0; t < 3; ++t) experts.push_back(core::io::openCheckpoint(test::fixture("merge/expert_" + std::to_string(t) + ".safetensors")));
+    for (const auto& [name, lambda] : std::vector<std::pair<std::string, float>>{
+             {"blocks.0.attn.qkv.weight", 0.2f}, {"blocks.1.mlp.fc1.weight", 0.8f}, {"norm.weight", 0.2f}, {"pos_embed", 0.2f}}) {
+        const auto b = base->loadFloat32(name), got = merged->loadFloat32(name);
+        std::vector<float> sum(b.size(), 0.0f);
+        for (const auto& e : experts) {
+            const auto v = e->loadFloat32(name);
+            for (std::size_t i = 0; i < b.size(); ++i) sum[i] += v[i] - b[i];
+        }
+        for (std::size_t i = 0; i < b.size(); ++i) ASSERT_NEAR(got[i], b[i] + lambda * sum[i], 1e-6) << name << "[" << i << "]";
+    }
+    auto both = args;
+    both.back() = tmp.path("x.safetensors");
+    both.push_back("--set");
+    both.push_back("lambda=0.5");
+    const auto clash = runCli(both);
+    EXPECT_EQ(clash.exitCode, 2);
+    EXPECT_NE(clash.err.find("drop --set lambda=0.5"), std::string::npos) << clash.err;
+    auto bad = args;
+    bad.back() = tmp.path("y.safetensors");
+    *std::find(bad.begin(), bad.end(), "lines:0.2,0.6") = "lines:0.2";
+    const auto one = runCli(bad);
+    EXPECT_EQ(one.exitCode, 2);
+    EXPECT_NE(one.err.find("lines:ALPHA,BETA"), std::string::npos) << one.err;
 }
 
 TEST(MergeCli, PerTaskMethodsWriteOneFilePerTask) {
