@@ -14,6 +14,7 @@ struct Registry {
         addGtaMethods(owned);
         addMaskMethods(owned);
         addSubspaceMethods(owned);
+        addPcbMethods(owned);
         addLearnedMethods(owned);
         for (const auto& m : owned) view.push_back(m.get());
     }

@@ -13,5 +13,6 @@ void addMaskMethods(std::vector<std::unique_ptr<MergeMethod>>& out);         // 
 void addInterpolationMethods(std::vector<std::unique_ptr<MergeMethod>>& out);  // interpolation_merge.cpp
 void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out);      // learned_methods.cpp
 void addSubspaceMethods(std::vector<std::unique_ptr<MergeMethod>>& out);     // subspace_merge.cpp
+void addPcbMethods(std::vector<std::unique_ptr<MergeMethod>>& out);          // pcb_merge.cpp
 
 }  // namespace ms::core::merge
