@@ -82,14 +82,14 @@ Matrix isoCts(const std::vector<Matrix>& taus, double fraction) {
     const Matrix uc = linalg::leftColumns(all.u, common), vc = linalg::topRows(all.vt, common);
     Matrix cu(rows, k), cv(k, cols);
     std::vector<double> cs(static_cast<std::size_t>(k), 0.0);
-    // Uc·Ucᵀ as one matrix, to project every task vector out of the common subspace.
+    // Each task vector out of the common subspace: τ − Uc·(Ucᵀ·τ) (Ucᵀ applied first: the
+    // rows × rows projector is never formed).
     Matrix ucT(common, rows);
     for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t j = 0; j < common; ++j) ucT.at(j, r) = uc.at(r, j);
-    const Matrix projector = linalg::multiply(uc, ucT);
     for (std::size_t t = 0; t < taus.size(); ++t) {
         Matrix specific = taus[t];
-        const Matrix inCommon = linalg::multiply(projector, taus[t]);
+        const Matrix inCommon = linalg::multiply(uc, linalg::multiply(ucT, taus[t]));
         for (std::size_t i = 0; i < specific.v.size(); ++i) specific.v[i] -= inCommon.v[i];
         const linalg::Svd d = linalg::svd(specific);
         const std::int64_t at = static_cast<std::int64_t>(t) * per;
