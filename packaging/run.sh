@@ -3,7 +3,7 @@
 # reuse the demo kit and show what MergeScope does with it: the kit, the interference between its
 # five experts, a TIES merge of them with its recipe, and a sweep of task arithmetic's λ over 16
 # points scored with the task alignment proxy and with head re-alignment, into
-# build/demo-experiment.h5 (about a minute; reused on later runs), and re-makes the point the proxy
+# build/demo-experiment.h5 (about three minutes; reused on later runs), and re-makes the point the proxy
 # ranks first as build/demo-best.safetensors. Then it opens the workbench on
 # the demo kit and that experiment — or, without a display, renders it to build/workbench.png.
 # Usage: bash packaging/run.sh [mergescope-cli arguments]
