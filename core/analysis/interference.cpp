@@ -1,5 +1,6 @@
 #include "core/analysis/interference.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -152,27 +153,15 @@ SpectrumReport analyzeSpectra(const merge::MergeProblem& problem, std::vector<st
     const std::size_t T = problem.taskCount();
     SpectrumReport r;
     r.tasks = std::move(taskNames);
-    std::vector<std::size_t> matrices;
-    for (std::size_t i = 0; i < plan.merged.size(); ++i)
-        if (plan.merged[i].shape.size() == 2) matrices.push_back(i);
+    std::vector<std::size_t> matrices = merge::linalg::weightMatrices(plan);
+    std::sort(matrices.begin(), matrices.end());  // reported in plan order
     r.matrices.resize(matrices.size());
     std::atomic<std::size_t> done{0};
     parallelEach(matrices.size(), [&](unsigned, std::size_t j) {
         if (cancel) cancel->throwIfCancelled();
         const auto& pt = plan.merged[matrices[j]];
-        std::vector<merge::linalg::Matrix> taus(T, merge::linalg::Matrix(pt.shape[0], pt.shape[1]));
-        merge::linalg::Matrix sum(pt.shape[0], pt.shape[1]);
-        problem.forEachChunkOf(matrices[j], [&](unsigned, const merge::ChunkView& c) {
-            for (std::size_t i = 0; i < c.n; ++i) {
-                double s = 0;
-                for (std::size_t t = 0; t < T; ++t) {
-                    const double tau = static_cast<double>(c.experts[t][i] - c.base[i]);
-                    taus[t].v[c.begin + i] = tau;
-                    s += tau;
-                }
-                sum.v[c.begin + i] = s;
-            }
-        }, cancel);
+        const std::vector<merge::linalg::Matrix> taus = merge::linalg::taskVectorMatrices(problem, matrices[j], "analyze --spectra", cancel);
+        const merge::linalg::Matrix sum = merge::linalg::sumOf(taus);
         MatrixSpectrum& m = r.matrices[j];
         m.name = pt.name;
         m.block = pt.block;

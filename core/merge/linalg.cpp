@@ -1,6 +1,7 @@
 #include "core/merge/linalg.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -107,6 +108,42 @@ Matrix topRows(const Matrix& a, std::int64_t count) {
     Matrix out(count, a.cols);
     std::copy_n(a.v.begin(), count * a.cols, out.v.begin());
     return out;
+}
+
+Matrix sumOf(const std::vector<Matrix>& matrices) {
+    Matrix s(matrices.at(0).rows, matrices[0].cols);
+    for (const Matrix& m : matrices)
+        for (std::size_t i = 0; i < s.v.size(); ++i) s.v[i] += m.v[i];
+    return s;
+}
+
+std::vector<std::size_t> weightMatrices(const TensorPlan& plan) {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < plan.merged.size(); ++i)
+        if (plan.merged[i].shape.size() == 2) out.push_back(i);
+    std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) { return plan.merged[a].numel > plan.merged[b].numel; });
+    return out;
+}
+
+std::vector<Matrix> taskVectorMatrices(const MergeProblem& problem, std::size_t tensor, const std::string& who,
+                                       const CancelToken* cancel) {
+    const PlannedTensor& pt = problem.plan().merged.at(tensor);
+    if (pt.shape.size() != 2) throw InvalidArgument(who + ": tensor " + pt.name + " is not a matrix");
+    const std::size_t T = problem.taskCount();
+    std::vector<Matrix> taus(T, Matrix(pt.shape[0], pt.shape[1]));
+    std::atomic<int> bad{-1};
+    problem.forEachChunkOf(tensor, [&](unsigned, const ChunkView& c) {
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t i = 0; i < c.n; ++i) {
+                const float tau = c.experts[t][i] - c.base[i];
+                if (!std::isfinite(tau)) bad = static_cast<int>(t);
+                taus[t].v[c.begin + i] = static_cast<double>(tau);
+            }
+    }, cancel);
+    if (bad >= 0)
+        throw InvalidArgument(who + ": tensor " + pt.name + " of model " + std::to_string(bad.load() + 1) +
+                              " (or the base) holds a value that is not a finite number: an SVD needs finite task vectors");
+    return taus;
 }
 
 }  // namespace ms::core::merge::linalg

@@ -4,7 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "core/jobs/progress.h"
+#include "core/merge/merge_problem.h"
 
 namespace ms::core::merge::linalg {
 
@@ -36,5 +40,16 @@ Matrix polar(const Matrix& a);
 // The first `count` columns (rows) of a matrix.
 Matrix leftColumns(const Matrix& a, std::int64_t count);
 Matrix topRows(const Matrix& a, std::int64_t count);
+
+// Σ of same-shaped matrices.
+Matrix sumOf(const std::vector<Matrix>& matrices);
+
+// The merged tensors of rank 2 (the weight matrices), as plan indices, the largest first.
+std::vector<std::size_t> weightMatrices(const TensorPlan& plan);
+// One weight matrix's task vectors τ_t = θ_t − θ0 (subtracted in float32, as the reference
+// code's state_dict_sub), as float64 matrices. A value that is not finite is refused
+// (InvalidArgument naming `who`, the tensor and the model): an SVD needs finite inputs.
+std::vector<Matrix> taskVectorMatrices(const MergeProblem& problem, std::size_t tensor, const std::string& who,
+                                       const CancelToken* cancel);
 
 }  // namespace ms::core::merge::linalg

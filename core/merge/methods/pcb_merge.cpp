@@ -42,7 +42,8 @@ float fromKey(std::uint32_t k) {
     return f;
 }
 
-using Values = std::function<void(const ChunkView&, std::size_t task, float* out)>;
+// The chunk's values of every task: out[t] gets c.n floats.
+using Values = std::function<void(const ChunkView&, std::vector<std::vector<float>>& out)>;
 
 // Per task t, the values at the 0-based ascending ranks ranks[t][j] of the d values `values`
 // gives over the whole model: the top 16 bits of the rank's key from one histogram pass, the low
@@ -60,9 +61,10 @@ std::vector<std::vector<float>> selectRanks(const MergeProblem& problem, const s
         std::vector<std::uint64_t> hist(static_cast<std::size_t>(threads) * T * 2 * B, 0);
         const auto at = [&](unsigned th, std::size_t t, std::size_t r) { return hist.data() + ((th * T + t) * 2 + r) * B; };
         problem.forEachChunk([&](unsigned th, const ChunkView& c) {
-            std::vector<float> v(c.n);
+            std::vector<std::vector<float>> all(T, std::vector<float>(c.n));
+            values(c, all);
             for (std::size_t t = 0; t < T; ++t) {
-                values(c, t, v.data());
+                const std::vector<float>& v = all[t];
                 if (pass == 0) {
                     std::uint64_t* h = at(th, t, 0);
                     for (float x : v) ++h[orderKey(x) >> 16];
@@ -112,18 +114,21 @@ struct PcbPrepared : PreparedState {
     std::vector<float> lo, hi, q, pmax;
 };
 
-// The balancing score p_t of the chunk's elements (needs lo/hi).
-void balancing(const ChunkView& c, std::size_t t, const PcbPrepared& p, float* out) {
+// The balancing scores p_t of the chunk's elements for every task (needs lo/hi); Σ_s τ_s once.
+void balancing(const ChunkView& c, const PcbPrepared& p, std::vector<std::vector<float>>& out) {
     const std::size_t T = c.experts.size();
-    const float lo = p.lo[t], range = p.hi[t] - p.lo[t];
+    std::vector<float> sum(c.n, 0.0f);
+    for (std::size_t s = 0; s < T; ++s)
+        for (std::size_t i = 0; i < c.n; ++i) sum[i] += c.experts[s][i] - c.base[i];
     const float n = static_cast<float>(T);
-    for (std::size_t i = 0; i < c.n; ++i) {
-        float sum = 0.0f;
-        for (std::size_t s = 0; s < T; ++s) sum += c.experts[s][i] - c.base[i];
-        const float tau = c.experts[t][i] - c.base[i];
-        const float a = std::clamp(std::fabs(tau), p.lo[t], p.hi[t]);
-        const float norm = range > 0 ? (a - lo) / range : 0.0f;
-        out[i] = std::exp(n * (norm * norm)) * std::tanh(tau * sum);
+    for (std::size_t t = 0; t < T; ++t) {
+        const float lo = p.lo[t], range = p.hi[t] - p.lo[t];
+        for (std::size_t i = 0; i < c.n; ++i) {
+            const float tau = c.experts[t][i] - c.base[i];
+            const float a = std::clamp(std::fabs(tau), p.lo[t], p.hi[t]);
+            const float norm = range > 0 ? (a - lo) / range : 0.0f;
+            out[t][i] = std::exp(n * (norm * norm)) * std::tanh(tau * sum[i]);
+        }
     }
 }
 
@@ -149,8 +154,9 @@ public:
         const std::uint64_t loRank = rank(kOutlierRatio);
         const std::uint64_t hiRank = static_cast<std::uint64_t>(static_cast<double>(d) * (1.0 - kOutlierRatio)) - 1;
         const auto mags = selectRanks(problem, std::vector<std::vector<std::uint64_t>>(T, {loRank, std::min(hiRank, d - 1)}),
-                                      [](const ChunkView& c, std::size_t t, float* out) {
-                                          for (std::size_t i = 0; i < c.n; ++i) out[i] = std::fabs(c.experts[t][i] - c.base[i]);
+                                      [](const ChunkView& c, std::vector<std::vector<float>>& out) {
+                                          for (std::size_t t = 0; t < out.size(); ++t)
+                                              for (std::size_t i = 0; i < c.n; ++i) out[t][i] = std::fabs(c.experts[t][i] - c.base[i]);
                                       }, progress, cancel, "PCB: outlier ranks");
         for (std::size_t t = 0; t < T; ++t) {
             p->lo.push_back(mags[t][0]);
@@ -159,7 +165,7 @@ public:
         std::vector<std::vector<std::uint64_t>> scoreRanks;
         for (std::size_t t = 0; t < T; ++t) scoreRanks.push_back({rank(1.0 - args.number("density", static_cast<int>(t))), d - 1});
         const auto scores = selectRanks(problem, scoreRanks,
-                                        [&](const ChunkView& c, std::size_t t, float* out) { balancing(c, t, *p, out); }, progress,
+                                        [&](const ChunkView& c, std::vector<std::vector<float>>& out) { balancing(c, *p, out); }, progress,
                                         cancel, "PCB: balancing ranks");
         for (std::size_t t = 0; t < T; ++t) {
             p->q.push_back(scores[t][0]);
@@ -172,9 +178,11 @@ public:
                float* out) const override {
         const auto& p = *static_cast<const PcbPrepared*>(prepared);
         const std::size_t T = c.experts.size();
-        std::vector<float> num(c.n, 0.0f), den(c.n, 0.0f), score(c.n);
+        std::vector<float> num(c.n, 0.0f), den(c.n, 0.0f);
+        std::vector<std::vector<float>> scores(T, std::vector<float>(c.n));
+        balancing(c, p, scores);
         for (std::size_t t = 0; t < T; ++t) {
-            balancing(c, t, p, score.data());
+            const std::vector<float>& score = scores[t];
             const float q = p.q[t], range = p.pmax[t] - p.q[t];
             const float w = static_cast<float>(k.weights[t]);
             for (std::size_t i = 0; i < c.n; ++i) {

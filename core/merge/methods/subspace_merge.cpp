@@ -36,20 +36,13 @@ struct SubspacePrepared : PreparedState {
     std::vector<std::vector<float>> merged;  // per planned tensor: M of a 2-D tensor; empty for the others
 };
 
-Matrix sumOf(const std::vector<Matrix>& taus) {
-    Matrix s(taus[0].rows, taus[0].cols);
-    for (const Matrix& t : taus)
-        for (std::size_t i = 0; i < s.v.size(); ++i) s.v[i] += t.v[i];
-    return s;
-}
-
 Matrix scaled(Matrix m, double f) {
     for (double& x : m.v) x *= f;
     return m;
 }
 
 Matrix isoC(const std::vector<Matrix>& taus) {
-    const linalg::Svd d = linalg::svd(sumOf(taus));
+    const linalg::Svd d = linalg::svd(linalg::sumOf(taus));
     if (d.s.empty()) return Matrix(taus[0].rows, taus[0].cols);
     const double mean = std::accumulate(d.s.begin(), d.s.end(), 0.0) / static_cast<double>(d.s.size());
     return scaled(linalg::multiply(d.u, d.vt), mean);
@@ -78,7 +71,7 @@ std::pair<std::int64_t, std::int64_t> isoCtsSizes(std::int64_t k, std::size_t ta
 Matrix isoCts(const std::vector<Matrix>& taus, double fraction) {
     const std::int64_t rows = taus[0].rows, cols = taus[0].cols, k = std::min(rows, cols);
     const auto [common, per] = isoCtsSizes(k, taus.size(), fraction);
-    const linalg::Svd all = linalg::svd(sumOf(taus));
+    const linalg::Svd all = linalg::svd(linalg::sumOf(taus));
     const Matrix uc = linalg::leftColumns(all.u, common), vc = linalg::topRows(all.vt, common);
     Matrix cu(rows, k), cv(k, cols);
     std::vector<double> cs(static_cast<std::size_t>(k), 0.0);
@@ -159,30 +152,13 @@ public:
         const auto& tensors = problem.plan().merged;
         auto p = std::make_shared<SubspacePrepared>();
         p->merged.resize(tensors.size());
-        std::vector<std::size_t> matrices;
-        for (std::size_t i = 0; i < tensors.size(); ++i)
-            if (tensors[i].shape.size() == 2) matrices.push_back(i);
-        std::stable_sort(matrices.begin(), matrices.end(), [&](std::size_t a, std::size_t b) { return tensors[a].numel > tensors[b].numel; });
+        const std::vector<std::size_t> matrices = linalg::weightMatrices(problem.plan());
         const double fraction = m_kind == Subspace::IsoCts ? args.number("common_fraction") : 0.0;
-        const std::size_t T = problem.taskCount();
         std::atomic<std::uint64_t> done{0};
         parallelEach(matrices.size(), [&](unsigned, std::size_t j) {
             if (cancel) cancel->throwIfCancelled();
             const std::size_t ti = matrices[j];
-            const PlannedTensor& pt = tensors[ti];
-            std::vector<Matrix> taus(T, Matrix(pt.shape[0], pt.shape[1]));
-            std::atomic<int> bad{-1};
-            problem.forEachChunkOf(ti, [&](unsigned, const ChunkView& c) {
-                for (std::size_t t = 0; t < T; ++t)
-                    for (std::size_t i = 0; i < c.n; ++i) {
-                        const float tau = c.experts[t][i] - c.base[i];  // in float32, as the reference's state_dict_sub
-                        if (!std::isfinite(tau)) bad = static_cast<int>(t);
-                        taus[t].v[c.begin + i] = static_cast<double>(tau);
-                    }
-            }, cancel);
-            if (bad >= 0)
-                throw InvalidArgument(m_info.name + ": tensor " + pt.name + " of model " + std::to_string(bad.load() + 1) +
-                                      " (or the base) holds a value that is not a finite number: an SVD needs finite task vectors");
+            const std::vector<Matrix> taus = linalg::taskVectorMatrices(problem, ti, m_info.name, cancel);
             const Matrix m = m_kind == Subspace::IsoC ? isoC(taus) : m_kind == Subspace::IsoCts ? isoCts(taus, fraction) : tsvM(taus);
             p->merged[ti].assign(m.v.begin(), m.v.end());
             progress.report(m_info.name + ": weight matrices", ++done, matrices.size());
