@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
         });
         bench::header("Subspace methods: prepare vs one float64 SVD of each of the " + std::to_string(mats.size()) + " weight matrices");
         bench::report("one SVD per weight matrix (floor)", 0, svdS, svdS);
-        for (const char* method : {"iso_c", "iso_cts", "tsv_m"}) {
+        for (const char* method : {"iso_c", "iso_cts", "tsv_m", "cart"}) {
             spec.method = method;
             merge::MergeEngine engine(spec);
             const double prepS = bench::bestSeconds(1, [&] { engine.prepare(); });
@@ -249,6 +249,23 @@ int main(int argc, char** argv) {
             bench::report(std::string(method) + ": prepare", 0, prepS, svdS);
             bench::report(std::string(method) + ": λ change (θ0 + λ·M; vs memcpy)", bytes, lambdaS, memcpyS);
         }
+        // WUDI: Adam steps, each one product τ_m·G per weight matrix; the floor is those products
+        // alone (float64 BLAS), for a short run of kWudiSteps (the default 400 scale linearly).
+        constexpr int kWudiSteps = 10;
+        const double productS = bench::bestSeconds(1, [&] {
+            parallelEach(mats.size(), [&](unsigned, std::size_t i) {
+                const merge::linalg::Matrix g(mats[i].cols, mats[i].cols);
+                merge::linalg::Matrix out(mats[i].rows, mats[i].cols);
+                for (int s = 0; s < kWudiSteps; ++s) merge::linalg::multiplyInto(mats[i], g, out);
+                bench::sink(out.v[0]);
+            });
+        });
+        spec.method = "wudi";
+        spec.params["steps"] = static_cast<double>(kWudiSteps);
+        merge::MergeEngine wudi(spec);
+        const double wudiS = bench::bestSeconds(1, [&] { wudi.prepare(); });
+        bench::report("wudi: prepare, " + std::to_string(kWudiSteps) + " Adam steps (vs the steps' products)", 0, wudiS, productS);
+        spec.params.erase("steps");
     }
     std::printf("\n(GB/s counts the bytes each path must touch at least: inputs + output for the\n"
                 " whole merge; the merged parameters for the apply paths.)\n");

@@ -80,16 +80,45 @@ double effectiveRank(const std::vector<double>& s) {
 }
 
 Matrix multiply(const Matrix& a, const Matrix& b) {
-    if (a.cols != b.rows) throw InvalidArgument("matrix product of " + std::to_string(a.rows) + "×" + std::to_string(a.cols) + " and " +
-                                                std::to_string(b.rows) + "×" + std::to_string(b.cols));
     Matrix c(a.rows, b.cols);
-    if (c.v.empty() || a.cols == 0) return c;
+    multiplyInto(a, b, c);
+    return c;
+}
+
+void multiplyInto(const Matrix& a, const Matrix& b, Matrix& c) {
+    if (a.cols != b.rows || c.rows != a.rows || c.cols != b.cols)
+        throw InvalidArgument("matrix product of " + std::to_string(a.rows) + "×" + std::to_string(a.cols) + " and " +
+                              std::to_string(b.rows) + "×" + std::to_string(b.cols));
+    if (c.v.empty()) return;
+    if (a.cols == 0) {
+        std::fill(c.v.begin(), c.v.end(), 0.0);
+        return;
+    }
     // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: dgemm on the buffers as they are, B first.
     const int m = dim(b.cols), n = dim(a.rows), k = dim(a.cols);
     const double one = 1.0, zero = 0.0;
     const char no = 'N';
     dgemm_(&no, &no, &m, &n, &k, &one, b.v.data(), &m, a.v.data(), &k, &zero, c.v.data(), &m);
-    return c;
+}
+
+Matrix gram(const Matrix& a) {
+    Matrix g(a.cols, a.cols);
+    if (g.v.empty() || a.rows == 0) return g;
+    // The row-major A is the column-major X = Aᵀ (cols × rows); AᵀA = X·Xᵀ, symmetric, so its
+    // column-major buffer is the row-major one.
+    const int m = dim(a.cols), k = dim(a.rows);
+    const double one = 1.0, zero = 0.0;
+    const char no = 'N', tr = 'T';
+    dgemm_(&no, &tr, &m, &m, &k, &one, a.v.data(), &m, a.v.data(), &m, &zero, g.v.data(), &m);
+    return g;
+}
+
+Matrix truncated(const Svd& d, std::int64_t r) {
+    r = std::clamp<std::int64_t>(r, 0, static_cast<std::int64_t>(d.s.size()));
+    Matrix us = leftColumns(d.u, r);
+    for (std::int64_t i = 0; i < us.rows; ++i)
+        for (std::int64_t j = 0; j < r; ++j) us.at(i, j) *= d.s[static_cast<std::size_t>(j)];
+    return multiply(us, topRows(d.vt, r));
 }
 
 Matrix polar(const Matrix& a) {

@@ -35,6 +35,12 @@ double effectiveRank(const std::vector<double>& singularValues);
 
 // A·B (BLAS dgemm).
 Matrix multiply(const Matrix& a, const Matrix& b);
+// C = A·B into an existing C of the right shape (no allocation: for loops that repeat a product).
+void multiplyInto(const Matrix& a, const Matrix& b, Matrix& c);
+// AᵀA (cols × cols).
+Matrix gram(const Matrix& a);
+// The best rank-r approximation U[:, :r]·diag(s[:r])·Vt[:r, :] of a decomposed matrix.
+Matrix truncated(const Svd& d, std::int64_t r);
 // The nearest matrix with orthonormal columns (or rows), U·Vt of A's thin SVD (the polar factor).
 Matrix polar(const Matrix& a);
 // The first `count` columns (rows) of a matrix.

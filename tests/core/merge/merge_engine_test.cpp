@@ -193,6 +193,18 @@ TEST(SubspaceMethods, HandWorkedTaskVectors) {
     }
     const auto t = merged("tsv_m", {{"lambda", 0.5}});
     near(t[1], {2.5f, 1.0f, 1.0f, 1.5f});        // θ0 + λ·diag(3, 1)
+    // WUDI: the task vectors are orthogonal, so Σ τ_t already disturbs neither task (the
+    // gradient 2·(τ_m·G − B) is 0 at the start) and Adam leaves it there.
+    const auto w = merged("wudi", {{"lambda", 0.5}});
+    near(w[0], {0.25f, 0.75f});
+    near(w[1], {2.5f, 1.0f, 1.0f, 1.5f});
+    // CART with two tasks: the centred task vectors are each other's negatives, so are their
+    // low-rank parts, and the merge is the average whatever the rank and λ.
+    for (const double ratio : {0.0, 0.5, 1.0}) {
+        const auto c = merged("cart", {{"lambda", 3.0}, {"rank_ratio", ratio}});
+        near(c[0], {0.5f, 1.5f});
+        near(c[1], {2.5f, 1.0f, 1.0f, 1.5f});
+    }
 
     // One task, τ = [[3, 1], [0, 2]] (singular values √(7 ± √13)): TSV-M keeps every triplet, so
     // it is task arithmetic; Iso-C gives mean(s)·U·Vᵀ, whose singular values are both that mean.
@@ -201,6 +213,10 @@ TEST(SubspaceMethods, HandWorkedTaskVectors) {
     one.base = tmp.path("base.safetensors");
     one.models = {{tmp.path("c.safetensors"), "c", {}, ""}};
     one.method = "tsv_m";
+    near(MergeEngine(one).applyToMemory(-1)[1], {4, 2, 1, 3});
+    one.method = "wudi";  // one task: τ_m = τ is the loss's minimum, where Adam starts
+    near(MergeEngine(one).applyToMemory(-1)[1], {4, 2, 1, 3});
+    one.method = "cart";  // one task: the average is the expert, its centred task vector 0
     near(MergeEngine(one).applyToMemory(-1)[1], {4, 2, 1, 3});
     one.method = "iso_c";
     const auto iso = MergeEngine(one).applyToMemory(-1)[1];
@@ -225,7 +241,7 @@ TEST(SubspaceMethods, LambdaOnlyChangesReuseThePreparationAndNonFiniteValuesAreR
     write("a.safetensors", 1.0f);
     write("b.safetensors", -3.0f);
     write("nan.safetensors", std::nanf(""));
-    for (const char* method : {"iso_c", "iso_cts", "tsv_m"}) {
+    for (const std::string method : {"iso_c", "iso_cts", "tsv_m", "wudi", "cart"}) {
         MergeSpec s;
         s.method = method;
         s.base = tmp.path("base.safetensors");
@@ -235,7 +251,10 @@ TEST(SubspaceMethods, LambdaOnlyChangesReuseThePreparationAndNonFiniteValuesAreR
         e.applyToMemory(-1);
         e.update(withParams(e, {{"lambda", 0.9}}));
         e.applyToMemory(-1);
-        EXPECT_EQ(e.deltaComputations(), 1) << method << ": linear in λ";
+        if (method != "cart") {
+            EXPECT_EQ(e.deltaComputations(), 1) << method << ": linear in λ";
+        }
+        EXPECT_EQ(e.prepareCount(), 1) << method << ": λ does not redo the SVDs";
         s.models[1].path = tmp.path("nan.safetensors");
         try {
             MergeEngine bad(s);
@@ -245,6 +264,33 @@ TEST(SubspaceMethods, LambdaOnlyChangesReuseThePreparationAndNonFiniteValuesAreR
             EXPECT_NE(std::string(err.what()).find("blocks.0.weight of model 2"), std::string::npos) << err.what();
         }
     }
+}
+
+// One Adam step by hand: τ_a = [[1, 1], [0, 0]], τ_b = [[1, 0], [0, 0]], τ_m = Σ = [[2, 1], [0, 0]].
+// ∇ = 2(τ_m − τ_a)τ_aᵀτ_a/2 + 2(τ_m − τ_b)τ_bᵀτ_b/1 = [[1, 1], [0, 0]] + [[2, 0], [0, 0]]; Adam's
+// first step moves each entry by lr against the sign of its gradient (none where it is 0).
+TEST(SubspaceMethods, WudiTakesAdamStepsOnTheInterferenceLoss) {
+    test::TempDir tmp;
+    const auto write = [&](const std::string& file, std::vector<float> w) {
+        io::writeSafetensors(tmp.path(file), {{"blocks.0.weight", io::DType::F32, {2, 2}}}, [&](std::size_t, std::byte* d) {
+            std::memcpy(d, w.data(), w.size() * sizeof(float));
+        }, {});
+    };
+    write("base.safetensors", {0, 0, 0, 0});
+    write("a.safetensors", {1, 1, 0, 0});
+    write("b.safetensors", {1, 0, 0, 0});
+    MergeSpec s;
+    s.method = "wudi";
+    s.base = tmp.path("base.safetensors");
+    s.models = {{tmp.path("a.safetensors"), "a", {}, ""}, {tmp.path("b.safetensors"), "b", {}, ""}};
+    s.params = {{"steps", 1.0}, {"lr", 0.1}};
+    const auto one = MergeEngine(s).applyToMemory(-1)[0];
+    const std::vector<float> want = {1.9f, 0.9f, 0.0f, 0.0f};
+    for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(one[i], want[i], 1e-6) << i;
+    s.params = {{"steps", 0.0}};  // no step: the sum
+    const auto none = MergeEngine(s).applyToMemory(-1)[0];
+    EXPECT_NEAR(none[0], 2.0f, 1e-6);
+    EXPECT_NEAR(none[1], 1.0f, 1e-6);
 }
 
 // PCB's order statistics are exact over a model of many chunks on several threads (radix
