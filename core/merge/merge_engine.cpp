@@ -21,6 +21,7 @@ namespace {
 std::string engineKey(MergeSpec spec) {
     spec.params.clear();
     spec.lambda = {};
+    spec.rules.clear();
     spec.baseHash.clear();
     for (auto& m : spec.models) m.params.clear(), m.hash.clear();
     return toJson(spec);
@@ -58,7 +59,7 @@ MergeEngine::MergeEngine(MergeSpec spec, const KitContext* kit) : m_spec(std::mo
     if (m_spec.base.empty()) throw InvalidArgument("no base model given");
     m_spec = canonical(m_spec);  // validates the parameters; provenance records them normalised
     m_engineKey = engineKey(m_spec);
-    m_args = MethodArgs(info, m_spec.params, m_spec.perModelParams(), m_spec.models.size());
+    m_args = methodArgsFor(m_spec, info);
     m_base = io::openCheckpoint(m_spec.base, m_spec.open);
     std::vector<const io::TensorSource*> experts;
     for (const auto& m : m_spec.models) {
@@ -73,6 +74,7 @@ MergeEngine::MergeEngine(MergeSpec spec, const KitContext* kit) : m_spec(std::mo
     if (plan.merged.empty())
         throw InvalidArgument("no tensor to merge: every tensor of the base is excluded or not floating point");
     m_problem = std::make_unique<MergeProblem>(*m_base, std::move(experts), std::move(plan));
+    m_problem->setComputeDtype(m_spec.computeDtype);
     m_problem->setKit(m_kit);
     setLambdaSchedule(m_spec.lambda);
 }
@@ -112,8 +114,11 @@ void MergeEngine::update(const MergeSpec& spec) {
     if (!accepts(spec))
         throw InvalidArgument("these settings need another merge engine (method '" + spec.method + "' on " + spec.base +
                               "; this engine runs '" + m_spec.method + "' on " + m_spec.base + ")");
-    MethodArgs next(m_method->info(), spec.params, spec.perModelParams(), m_spec.models.size());  // validates
+    MergeSpec withModels = spec;
+    withModels.models.resize(m_spec.models.size());
+    MethodArgs next = methodArgsFor(withModels, m_method->info());  // validates
     m_args = std::move(next);
+    m_spec.rules = spec.rules;
     m_spec.params = m_args.global();
     for (std::size_t i = 0; i < m_spec.models.size(); ++i) m_spec.models[i].params = m_args.perModel()[i];
     setLambdaSchedule(spec.lambda);
@@ -121,11 +126,13 @@ void MergeEngine::update(const MergeSpec& spec) {
 
 void MergeEngine::setLambdaSchedule(LambdaSchedule schedule) {
     m_spec.lambda = std::move(schedule);
-    const double global = m_method->info().has("lambda") ? m_args.number("lambda") : 1.0;
+    const bool hasLambda = m_method->info().has("lambda");
     const auto& plan = m_problem->plan();
     m_tensorLambda.clear();
-    for (const auto& t : plan.merged)
+    for (const auto& t : plan.merged) {
+        const double global = hasLambda ? m_args.numberFor("lambda", -1, t.name, t.depth) : 1.0;
         m_tensorLambda.push_back(m_spec.lambda.lambdaFor(t.name, t.block, plan.blockCount, global));
+    }
 }
 
 void MergeEngine::prepare(ProgressSink& progress, const CancelToken* cancel) {
@@ -141,8 +148,13 @@ Coefficients MergeEngine::coefficientsFor(std::size_t tensor, int task) const {
     Coefficients k;
     k.lambda = m_tensorLambda.at(tensor);
     k.task = task;
-    k.weights = m_method->info().has("weight") ? m_args.perModelNumbers("weight")
-                                               : std::vector<double>(m_spec.models.size(), 1.0);
+    if (m_method->info().has("weight")) {
+        const auto& t = m_problem->plan().merged.at(tensor);
+        for (std::size_t m = 0; m < m_spec.models.size(); ++m)
+            k.weights.push_back(m_args.numberFor("weight", static_cast<int>(m), t.name, t.depth));
+    } else {
+        k.weights.assign(m_spec.models.size(), 1.0);
+    }
     return k;
 }
 
@@ -190,7 +202,17 @@ void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, 
         return;
     }
     std::string key = m_preparedKey + "|task=" + std::to_string(task) + "|w=";
-    for (double w : coefficientsFor(0, task).weights) key += paramValueText(w) + ",";
+    if (m_method->info().has("weight"))
+        for (double w : m_args.perModelNumbers("weight")) key += paramValueText(w) + ",";
+    for (const auto& r : m_args.rules())
+        if (r.param == "weight") {
+            key += '|';
+            key += std::to_string(r.model);
+            key += ':';
+            key += r.filter;
+            key += '=';
+            for (double v : r.values) key += paramValueText(v) + ",";
+        }
     if (key != m_deltaKey) {
         m_delta.resize(merged.size());  // capacity is kept: no fresh pages to fault in
         m_deltaKey.clear();

@@ -14,12 +14,20 @@ struct Loaded {
 
 // A float32 pointer to elements [begin, begin+n) of `src`: straight into the file when it holds
 // aligned float32, else converted into `scratch`.
-const float* floatsOf(const Loaded& src, std::uint64_t begin, std::size_t n, std::vector<float>& scratch) {
+const float* floatsOf(const Loaded& src, std::uint64_t begin, std::size_t n, std::vector<float>& scratch,
+                     std::optional<io::DType> compute) {
     const std::byte* p = src.data.data() + begin * io::dtypeSize(src.dtype);
-    if (src.dtype == io::DType::F32 && reinterpret_cast<std::uintptr_t>(p) % alignof(float) == 0)
+    const bool round = compute && (*compute == io::DType::BF16 || *compute == io::DType::F16) && src.dtype != *compute;
+    if (!round && src.dtype == io::DType::F32 && reinterpret_cast<std::uintptr_t>(p) % alignof(float) == 0)
         return reinterpret_cast<const float*>(p);
     scratch.resize(n);
     io::toFloat32(src.dtype, p, scratch.data(), n);
+    if (round) {  // through the compute dtype and back
+        thread_local std::vector<std::uint16_t> half;
+        half.resize(n);
+        io::fromFloat32(*compute, scratch.data(), half.data(), n);
+        io::toFloat32(*compute, reinterpret_cast<const std::byte*>(half.data()), scratch.data(), n);
+    }
     return scratch.data();
 }
 }  // namespace
@@ -46,9 +54,9 @@ void MergeProblem::forEachChunkOf(std::size_t ti, const ChunkFn& fn, const Cance
             if (cancel) cancel->throwIfCancelled();
             v.begin = c * chunkElems;
             v.n = static_cast<std::size_t>(std::min<std::uint64_t>(chunkElems, t.numel - v.begin));
-            v.base = floatsOf(base, v.begin, v.n, scratchBase);
+            v.base = floatsOf(base, v.begin, v.n, scratchBase, m_compute);
             for (std::size_t e = 0; e < experts.size(); ++e)
-                v.experts[e] = floatsOf(experts[e], v.begin, v.n, scratch[e]);
+                v.experts[e] = floatsOf(experts[e], v.begin, v.n, scratch[e], m_compute);
             fn(thread, v);
         }
     });

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ public:
     // The kit a method that learns from data (MethodInfo::needsKit) uses; null for weights alone.
     const KitContext* kit() const { return m_kit; }
     void setKit(const KitContext* kit) { m_kit = kit; }
+    // mergekit's compute dtype (a recipe's `dtype`): every input value rounded to it (bf16/f16,
+    // round to nearest even) before the method sees it. None: the files' values as they are.
+    void setComputeDtype(std::optional<io::DType> t) { m_compute = t; }
     // Index in plan().merged of the tensor a chunk belongs to.
     std::size_t indexOf(const ChunkView& c) const { return static_cast<std::size_t>(c.tensor - m_plan.merged.data()); }
 
@@ -57,6 +61,7 @@ private:
     std::vector<const io::TensorSource*> m_experts;
     TensorPlan m_plan;
     const KitContext* m_kit = nullptr;
+    std::optional<io::DType> m_compute;
 };
 
 }  // namespace ms::core::merge

@@ -79,8 +79,14 @@ std::string toJson(const MergeSpec& s) {
     j["lambda_blocks"] = s.lambda.blockCurve;
     j["lambda_overrides"] = ordered_json::array();
     for (const auto& [pattern, value] : s.lambda.overrides) j["lambda_overrides"].push_back({{"pattern", pattern}, {"value", value}});
+    if (!s.rules.empty()) {
+        j["rules"] = ordered_json::array();
+        for (const auto& r : s.rules)
+            j["rules"].push_back({{"param", r.param}, {"model", r.model}, {"filter", r.filter}, {"values", r.values}});
+    }
     j["filter"] = {{"include", s.filter.include}, {"exclude", s.filter.exclude}, {"exclude_heads", s.filter.excludeHeads}};
     j["dtype"] = s.dtype ? ordered_json(dtypeRecipeName(*s.dtype)) : ordered_json(nullptr);
+    if (s.computeDtype) j["compute_dtype"] = dtypeRecipeName(*s.computeDtype);
     j["open"] = {{"checkpoint_key", s.open.torch.key}, {"pickle_allow", s.open.torch.inertGlobals}};
     return j.dump();
 }
@@ -99,6 +105,9 @@ MergeSpec mergeSpecFromJson(const std::string& text, const std::string& source) 
         s.lambda.blockCurve = j.value("lambda_blocks", std::vector<double>{});
         for (const auto& o : j.value("lambda_overrides", nlohmann::json::array()))
             s.lambda.overrides.emplace_back(o.at("pattern").get<std::string>(), o.at("value").get<double>());
+        for (const auto& r : j.value("rules", nlohmann::json::array()))
+            s.rules.push_back({r.at("param").get<std::string>(), r.value("model", -1), r.value("filter", ""),
+                               r.at("values").get<std::vector<double>>()});
         if (j.contains("filter")) {
             const auto& f = j.at("filter");
             s.filter.include = f.value("include", std::vector<std::string>{});
@@ -109,6 +118,11 @@ MergeSpec mergeSpecFromJson(const std::string& text, const std::string& source) 
             const auto t = parseDtypeRecipeName(j.at("dtype").get<std::string>());
             if (!t) throw InvalidArgument("unknown dtype '" + j.at("dtype").get<std::string>() + "'");
             s.dtype = *t;
+        }
+        if (j.contains("compute_dtype")) {
+            const auto t = parseDtypeRecipeName(j.at("compute_dtype").get<std::string>());
+            if (!t) throw InvalidArgument("unknown compute dtype '" + j.at("compute_dtype").get<std::string>() + "'");
+            s.computeDtype = *t;
         }
         if (j.contains("open")) {
             s.open.torch.key = j.at("open").value("checkpoint_key", "");
@@ -122,8 +136,14 @@ MergeSpec mergeSpecFromJson(const std::string& text, const std::string& source) 
     }
 }
 
+MethodArgs methodArgsFor(const MergeSpec& spec, const MethodInfo& info) {
+    MethodArgs args(info, spec.params, spec.perModelParams(), spec.models.size());
+    args.setRules(spec.rules);
+    return args;
+}
+
 MergeSpec canonical(const MergeSpec& spec) {
-    const MethodArgs args(findMethod(spec.method).info(), spec.params, spec.perModelParams(), spec.models.size());
+    const MethodArgs args = methodArgsFor(spec, findMethod(spec.method).info());
     MergeSpec out = spec;
     out.params = args.global();
     for (std::size_t i = 0; i < out.models.size(); ++i) out.models[i].params = args.perModel()[i];

@@ -35,8 +35,12 @@ struct MergeSpec {
     std::vector<ModelRef> models;
     ParamValues params;
     LambdaSchedule lambda;
+    // Per-tensor values of numeric parameters (mergekit's `filter:` lists and gradients), on top
+    // of `params` and the models' params; λ's block curve and overrides still apply after them.
+    std::vector<TensorRule> rules;
     TensorFilter filter;
     std::optional<io::DType> dtype;  // merged tensors' output dtype; default: the base's
+    std::optional<io::DType> computeDtype;  // inputs rounded to it first (mergekit's `dtype`); default: as stored
     io::OpenOptions open;
 
     std::vector<std::string> taskNames() const;
@@ -50,6 +54,9 @@ struct MergeSpec {
 // The CLI's --set, parsed in one place: each "key=value" sets a parameter for every model, each
 // "key=v1,v2,..." one value per model in order (InvalidArgument naming the assignment).
 void applyAssignments(MergeSpec& spec, const std::vector<std::string>& assignments);
+
+// The spec's parameters validated against its method, its rules installed.
+MethodArgs methodArgsFor(const MergeSpec& spec, const MethodInfo& info);
 
 // Canonical JSON (numbers round-trip exactly) and back; fromJson throws InvalidArgument naming
 // `source` for anything malformed. Parameters are not validated here (MethodArgs does that).

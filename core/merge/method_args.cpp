@@ -107,6 +107,67 @@ double MethodArgs::number(const std::string& name, int model) const {
     return it != m_global.end() ? std::get<double>(it->second) : s.defaultNumber;
 }
 
+double gradientAt(const std::vector<double>& values, double t) {
+    if (values.empty()) throw InvalidArgument("internal: an empty gradient");
+    if (values.size() == 1) return values.front();
+    // mergekit's evaluate_setting: scaled = t·(n − 1), i0 = int(scaled), i1 = min(n − 1, i0 + 1).
+    const double scaled = t * static_cast<double>(values.size() - 1);
+    const auto i0 = std::min(values.size() - 1, static_cast<std::size_t>(std::max(0.0, scaled)));
+    const std::size_t i1 = std::min(values.size() - 1, i0 + 1);
+    const double frac = scaled - static_cast<double>(i0);
+    return (1 - frac) * values[i0] + frac * values[i1];
+}
+
+namespace {
+bool ruleMatches(const TensorRule& r, const std::string& tensor) {
+    return r.filter.empty() || r.filter == "*" || tensor.find(r.filter) != std::string::npos;
+}
+}  // namespace
+
+double MethodArgs::numberFor(const std::string& name, int model, const std::string& tensor, double depth) const {
+    // mergekit's scopes: the model's setting (rules, or its plain value), then the top-level
+    // setting (rules, or the plain value), then the default.
+    if (model >= 0) {
+        for (const auto& r : m_rules)
+            if (r.param == name && r.model == model && ruleMatches(r, tensor)) return gradientAt(r.values, depth);
+        if (static_cast<std::size_t>(model) < m_perModel.size()) {
+            const auto it = m_perModel[static_cast<std::size_t>(model)].find(name);
+            if (it != m_perModel[static_cast<std::size_t>(model)].end()) return std::get<double>(it->second);
+        }
+    }
+    for (const auto& r : m_rules)
+        if (r.param == name && r.model == -1 && ruleMatches(r, tensor)) return gradientAt(r.values, depth);
+    return number(name, model);
+}
+
+bool MethodArgs::hasRules(const std::string& name) const {
+    for (const auto& r : m_rules)
+        if (r.param == name) return true;
+    return false;
+}
+
+void MethodArgs::setRules(std::vector<TensorRule> rules) {
+    for (const auto& r : rules) {
+        const ParamSpec* s = m_info ? m_info->find(r.param) : nullptr;
+        if (!s)
+            throw InvalidArgument("method '" + (m_info ? m_info->name : std::string("?")) + "' has no parameter '" + r.param +
+                                  "' (its parameters: " + (m_info ? validNames(*m_info) : std::string("(none)")) + ")");
+        if (s->kind == ParamKind::Choice)
+            throw InvalidArgument("parameter '" + r.param + "' of '" + m_info->name +
+                                  "' is a choice: it takes one value, not a filter list or gradient");
+        if (r.model >= 0 && !s->perModel)
+            throw InvalidArgument("parameter '" + r.param + "' of '" + m_info->name +
+                                  "' applies to the whole merge, not to one model");
+        if (r.model >= static_cast<int>(m_modelCount))
+            throw InvalidArgument("a rule for '" + r.param + "' names model " + std::to_string(r.model + 1) + " of " +
+                                  std::to_string(m_modelCount));
+        if (r.values.empty())
+            throw InvalidArgument("parameter '" + r.param + "': an empty list of values (filter '" + r.filter + "')");
+        for (double v : r.values) normalise(*m_info, r.param, v);  // range and kind
+    }
+    m_rules = std::move(rules);
+}
+
 std::string MethodArgs::choice(const std::string& name) const {
     const ParamSpec& s = spec(name);
     const auto it = m_global.find(name);
@@ -132,6 +193,12 @@ std::string MethodArgs::prepareKey() const {
                 key += paramValueText(number(p.name, static_cast<int>(i))) + ",";
         }
         key += ";";
+        for (const auto& r : m_rules)
+            if (r.param == p.name) {
+                key += "rule" + std::to_string(r.model) + ":" + r.filter + "=";
+                for (double v : r.values) key += paramValueText(v) + ",";
+                key += ";";
+            }
     }
     return key;
 }

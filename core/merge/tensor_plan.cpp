@@ -100,6 +100,8 @@ TensorPlan makePlan(const io::TensorSource& base, const std::vector<const io::Te
         plan.blockCount = std::max(plan.blockCount, p.block + 1);
         plan.merged.push_back(std::move(p));
     }
+    for (auto& p : plan.merged)
+        if (p.block >= 0) p.depth = plan.blockCount <= 1 ? 1.0 : static_cast<double>(p.block) / (plan.blockCount - 1);
     for (const auto* e : experts)
         for (const auto& t : e->tensors())
             if (!base.find(t.name) &&

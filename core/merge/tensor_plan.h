@@ -30,6 +30,9 @@ struct PlannedTensor {
     std::uint64_t rowLength = 1;  // elements per row: numel / shape[0] for rank >= 2
     std::uint64_t flatOffset = 0;  // offset in the flattened task vector
     int block = -1;               // transformer block index, -1 if none
+    // Relative depth as mergekit evaluates gradients: block / (blocks − 1) (1 when there is one
+    // block), 0 outside the blocks (embeddings, final norm: mergekit's pre/post weights).
+    double depth = 0.0;
     std::uint64_t nameHash = 0;   // seeds per-tensor randomness (DARE) independently of order
     io::DType baseDtype = io::DType::F32;
 };

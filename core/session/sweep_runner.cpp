@@ -142,7 +142,7 @@ SweepRun::SweepRun(const eval::TaskSuite& suite, SweepOptions options) : m(std::
     m->spec.merge = merge::canonical(m->spec.merge);  // "--set density=0.2" and the panel's 0.2 are one sweep
     for (const auto& values : m->plan.points) {
         const merge::MergeSpec p = pointSpec(m->spec, m->plan.paramNames, values);
-        (void)merge::MethodArgs(*m->info, p.params, p.perModelParams(), p.models.size());
+        (void)merge::methodArgsFor(p, *m->info);
     }
     m->engine = std::make_unique<merge::MergeEngine>(m->spec.merge, &m->kit);  // opens the inputs, checks they fit
     m->specJson = m->spec.toJson();

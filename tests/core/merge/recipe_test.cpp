@@ -70,11 +70,51 @@ dtype: bfloat16
     ASSERT_EQ(s.models.size(), 2u) << "the base listed among the models is the base";
     EXPECT_EQ(s.models[0].path, tmp.path("experts/a.safetensors"));
     EXPECT_EQ(std::get<std::string>(s.params.at("topk_scope")), "per_tensor");  // mergekit sparsifies per tensor
+    EXPECT_EQ(std::get<std::string>(s.params.at("convention")), "mergekit");    // exactly ⌊k·n⌋, + for sign ties
+    EXPECT_EQ(std::get<double>(s.params.at("density")), 1.0);                   // mergekit's default, under the models' 0.5
     EXPECT_EQ(std::get<std::string>(s.params.at("disjoint")), "sum");          // normalize: false
-    EXPECT_EQ(s.lambda.blockCurve, (std::vector<double>{0.5, 1.0}));
-    EXPECT_EQ(s.dtype, io::DType::BF16);
-    const MergeSpec linear = parseRecipe("merge_method: linear\nmodels:\n  - model: a.pt\n", "", "l.yaml");
+    ASSERT_EQ(s.rules.size(), 1u);                                              // λ's gradient, over the depth
+    EXPECT_EQ(s.rules[0], (TensorRule{"lambda", -1, "", {0.5, 1.0}}));
+    EXPECT_TRUE(s.lambda.blockCurve.empty());
+    EXPECT_EQ(s.dtype, io::DType::BF16);         // saved in it (no out_dtype)
+    EXPECT_EQ(s.computeDtype, io::DType::BF16);  // and computed in it, as mergekit
+    EXPECT_FALSE(s.filter.excludeHeads) << "mergekit merges every tensor the models share";
+    const MergeSpec linear = parseRecipe("merge_method: linear\nmodels:\n  - model: a.pt\n  - model: b.pt\n", "", "l.yaml");
     EXPECT_EQ(linear.method, "average");
+    EXPECT_EQ(linear.base, "a.pt") << "linear without a base: the first model stands in for the tensor names";
+    EXPECT_EQ(linear.models.size(), 2u);
+    const MergeSpec withBase =
+        parseRecipe("merge_method: linear\nbase_model: base.pt\nmodels:\n  - model: a.pt\nparameters: {weight: 0.5}\n", "", "l.yaml");
+    ASSERT_EQ(withBase.models.size(), 2u) << "mergekit averages the base in as one more model";
+    EXPECT_EQ(withBase.models[1].path, "base.pt");
+    // Filter lists and gradients on any numeric parameter; a trailing unfiltered value is the fallback.
+    const MergeSpec rules = parseRecipe(R"(merge_method: dare_ties
+base_model: base.pt
+models:
+  - model: a.pt
+    parameters:
+      weight: [{filter: attn, value: [0.2, 0.8]}, {value: 0.5}]
+  - model: b.pt
+parameters: {density: [0.3, 0.9], weight: 1}
+)", "", "r.yaml");
+    ASSERT_EQ(rules.rules.size(), 2u);
+    EXPECT_EQ(rules.rules[0], (TensorRule{"weight", 0, "attn", {0.2, 0.8}}));
+    EXPECT_EQ(std::get<double>(rules.models[0].params.at("weight")), 0.5);
+    EXPECT_EQ(rules.rules[1], (TensorRule{"density", -1, "", {0.3, 0.9}}));
+    // Saved and read back: the same recipe (rules, compute dtype and all).
+    for (const MergeSpec* spec : {&rules, &s}) {
+        const MergeSpec again = parseRecipe(saveRecipe(*spec), "", "again.yaml");
+        EXPECT_EQ(saveRecipe(again), saveRecipe(*spec));
+        EXPECT_EQ(again.rules, spec->rules);
+        EXPECT_EQ(again.computeDtype, spec->computeDtype);
+    }
+    // A mergescope: section without a version changes no default (it used to switch TIES to global top-k).
+    const std::string plain = "merge_method: ties\nbase_model: b.pt\nmodels:\n  - model: a.pt\n";
+    EXPECT_TRUE(sameSettings(parseRecipe(plain, "", "p.yaml"), parseRecipe(plain + "mergescope: {checkpoint_key: ''}\n", "", "p.yaml")));
+    // A version-1 recipe (saved before mergekit parity) keeps MergeScope's defaults.
+    const MergeSpec v1 = parseRecipe(plain + "parameters: {density: 0.2}\nmergescope: {version: 1, exclude_heads: true}\n", "", "v1.yaml");
+    EXPECT_EQ(v1.params.count("convention"), 0u);
+    EXPECT_TRUE(v1.filter.excludeHeads);
 }
 
 TEST(Recipe, ErrorsNameTheRecipeAndTheField) {
@@ -90,11 +130,17 @@ TEST(Recipe, ErrorsNameTheRecipeAndTheField) {
     EXPECT_NE(errorOf("models: []").find("missing 'merge_method'"), std::string::npos);
     EXPECT_NE(errorOf("merge_method: frankenmerge\nmodels: []").find("unknown merge method 'frankenmerge'"),
               std::string::npos);
-    EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\n    parameters: {density: [0.1, 0.2]}\n")
-                  .find("'density' must be a single value"),
+    EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\n    parameters: {density: [{filter: x}]}\n")
+                  .find("'density': each entry of a filter list needs 'value'"),
               std::string::npos);
-    EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\nparameters: {density: 2}\n").find("r.yaml: parameter 'density'"),
+    EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\nparameters: {lambda: [0.5, 200]}\n").find("r.yaml: parameter 'lambda'"),
               std::string::npos);
+    EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\n    parameters: {lambda: [0.5, 1]}\n")
+                  .find("applies to the whole merge"),
+              std::string::npos);
+    EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\nparameters: {normalize: maybe}\n").find("takes true or false"),
+              std::string::npos);
+    EXPECT_NE(errorOf("merge_method: ties\nslices: []\nmodels: []\n").find("'slices'"), std::string::npos);
     EXPECT_NE(errorOf("merge_method: ties\nmodels: []\ndtype: int4\n").find("unknown dtype 'int4'"), std::string::npos);
     EXPECT_THROW(loadRecipe("/nonexistent/recipe.yaml"), IoError);
 }
