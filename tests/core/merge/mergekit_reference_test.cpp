@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,52 @@ TEST(MergekitProperties, TiesKeepsExactlyFloorKnAndRefusesAnEmptyTensor) {
     } catch (const InvalidArgument& e) {
         EXPECT_NE(std::string(e.what()).find("keeps no entry of tensor"), std::string::npos) << e.what();
     }
+}
+
+}  // namespace
+}  // namespace ms::core::merge
+
+namespace ms::core::merge {
+namespace {
+
+// The example recipes of docs/recipes (mergekit's format) run on the merge fixtures as they are.
+TEST(MergekitRecipes, TheDocumentedExamplesRun) {
+    const std::string dir = std::string(MS_SOURCE_DIR) + "/docs/recipes";
+    std::size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".yaml") continue;
+        SCOPED_TRACE(entry.path().filename().string());
+        std::ifstream in(entry.path());
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        MergeEngine engine(parseRecipe(text, test::fixture("merge"), entry.path().string()));
+        const auto merged = engine.applyToMemory(-1);
+        const auto base = io::openCheckpoint(test::fixture("merge/base.safetensors"));
+        double moved = 0;
+        for (std::size_t i = 0; i < merged.size(); ++i) {
+            const auto& name = engine.problem().plan().merged[i].name;
+            if (!base->find(name)) continue;
+            const auto b = base->loadFloat32(name);
+            for (std::size_t j = 0; j < b.size(); ++j) {
+                ASSERT_TRUE(std::isfinite(merged[i][j])) << name;
+                moved += std::fabs(merged[i][j] - b[j]);
+            }
+        }
+        EXPECT_GT(moved, 0.0);
+        ++count;
+    }
+    EXPECT_GE(count, 9u);
+    // dare_ties without density is TIES' election alone: ties at density 1 with the sum.
+    const auto load = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    const auto dare = MergeEngine(parseRecipe(load(dir + "/dare_ties_no_density.yaml"), test::fixture("merge"), "d")).applyToMemory(-1);
+    std::string ties = load(dir + "/dare_ties_no_density.yaml");
+    ties.replace(ties.find("merge_method: dare_ties"), 23, "merge_method: ties");
+    ties += "parameters: {normalize: false}\n";
+    const auto reference = MergeEngine(parseRecipe(ties, test::fixture("merge"), "t")).applyToMemory(-1);
+    ASSERT_EQ(dare.size(), reference.size());
+    for (std::size_t i = 0; i < dare.size(); ++i) EXPECT_EQ(dare[i], reference[i]);
 }
 
 }  // namespace
