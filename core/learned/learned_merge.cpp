@@ -1,7 +1,9 @@
 #include "core/learned/learned_merge.h"
 
 #include <ATen/core/grad_mode.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/optim/adam.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -63,7 +65,7 @@ at::Tensor meanEntropy(const at::Tensor& logits) {
 
 merge::MethodArgs argsFor(const std::string& method, const merge::ParamValues& params, std::size_t tasks) {
     const auto& info = merge::findMethod(method).info();
-    if (!info.needsKit) throw InvalidArgument("'" + method + "' is not a learned merge method (adamerging, calm)");
+    if (!info.needsKit) throw InvalidArgument("'" + method + "' is not a learned merge method (adamerging, calm, regmean, regmean_plus, fisher)");
     return merge::MethodArgs(info, params, {}, tasks);
 }
 
@@ -329,6 +331,228 @@ ParamMap combineMasked(const ParamMap& running, const ParamMap& tauNew, const Pa
     return out;
 }
 
+// ---- RegMean, RegMean++, Fisher -------------------------------------------------------------
+
+// `count` images of a set, evenly spaced over it (deterministic; all when count ≥ the set).
+std::vector<std::size_t> spacedRows(std::size_t total, int count) {
+    std::vector<std::size_t> rows;
+    const auto n = std::min<std::size_t>(total, static_cast<std::size_t>(std::max(count, 0)));
+    for (std::size_t i = 0; i < n; ++i) rows.push_back(i * total / n);
+    return rows;
+}
+
+// Per task, its image set's rows used for statistics (the task's realign set, labels ignored).
+struct TaskImages {
+    std::shared_ptr<const data::ImageSet> set;
+    std::vector<std::size_t> rows;
+};
+std::vector<TaskImages> statisticImages(const eval::TaskSuite& s, int examples, const std::string& method) {
+    std::vector<TaskImages> out(s.tasks.size());
+    for (const auto& g : s.groups(&eval::SuiteTask::realign))
+        for (std::size_t t : g.tasks) out[t] = {g.set, spacedRows(g.set->count, examples)};
+    for (std::size_t t = 0; t < out.size(); ++t)
+        if (!out[t].set || out[t].rows.empty())
+            throw InvalidArgument(method + ": task '" + s.tasks[t].task.name + "' has no images in the kit for its statistics");
+    return out;
+}
+
+// Running means of xᵀx per linear module over every token seen (FusionBench's regmean hook),
+// in float64.
+struct Grams {
+    std::map<std::string, at::Tensor> sum;
+    std::map<std::string, std::int64_t> rows;
+    model::LinearInputFn hook() {
+        return [this](const std::string& module, const at::Tensor& input) {
+            const at::Tensor x = input.reshape({-1, input.size(-1)}).to(at::kDouble);
+            const at::Tensor xtx = at::matmul(x.transpose(0, 1), x);
+            auto it = sum.find(module);
+            if (it == sum.end()) sum.emplace(module, xtx);
+            else it->second.add_(xtx);
+            rows[module] += x.size(0);
+        };
+    }
+    at::Tensor mean(const std::string& module) const { return sum.at(module) / static_cast<double>(rows.at(module)); }
+};
+
+// RegMean's merge of one linear weight W (out × in): Wᵀ = (Σ_t G̃_t)⁻¹ Σ_t G̃_t W_tᵀ with G̃ the Gram
+// matrix with its off-diagonal entries scaled by α (reduce_non_diagonal_ratio), in float64.
+at::Tensor regmeanWeight(const std::vector<at::Tensor>& grams, const std::vector<at::Tensor>& weights, double alpha) {
+    const std::int64_t in = grams.front().size(0);
+    const at::Tensor scale = at::full({in, in}, alpha, at::kDouble) + at::eye(in, at::kDouble) * (1.0 - alpha);
+    at::Tensor lhs = at::zeros({in, in}, at::kDouble), rhs = at::zeros({in, weights.front().size(0)}, at::kDouble);
+    for (std::size_t t = 0; t < grams.size(); ++t) {
+        const at::Tensor g = grams[t] * scale;
+        lhs += g;
+        rhs += at::matmul(g, weights[t].to(at::kDouble).transpose(0, 1));
+    }
+    at::Tensor solved;
+    try {
+        solved = at::linalg_solve(lhs, rhs);
+    } catch (const c10::Error&) {  // singular (an input never active): the least-norm solution
+        solved = at::matmul(at::linalg_pinv(lhs), rhs);
+    }
+    return solved.transpose(0, 1).to(weights.front().scalar_type()).contiguous();
+}
+
+at::Tensor meanOf(const std::vector<ParamMap>& maps, const std::string& name) {
+    at::Tensor acc = maps.front().at(name).to(at::kDouble).clone();
+    for (std::size_t t = 1; t < maps.size(); ++t) acc += maps[t].at(name).to(at::kDouble);
+    return (acc / static_cast<double>(maps.size())).to(maps.front().at(name).scalar_type());
+}
+
+// Merges the tensors `names` of the experts: linear weights with statistics by RegMean, the rest
+// (biases, norms, embeddings) by the mean, as FusionBench's merging_with_regmean_weights.
+void regmeanMerge(const std::vector<ParamMap>& experts, const std::vector<Grams>& grams, const std::vector<std::string>& names,
+                  double alpha, ParamMap& merged) {
+    const std::string suffix = ".weight";
+    for (const auto& n : names) {
+        const bool isWeight = n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+        const std::string module = isWeight ? n.substr(0, n.size() - suffix.size()) : std::string();
+        if (isWeight && grams.front().sum.count(module)) {
+            std::vector<at::Tensor> g, w;
+            for (std::size_t t = 0; t < experts.size(); ++t) {
+                g.push_back(grams[t].mean(module));
+                w.push_back(experts[t].at(n));
+            }
+            merged[n] = regmeanWeight(g, w, alpha);
+        } else {
+            merged[n] = meanOf(experts, n);
+        }
+    }
+}
+
+LearnedResult regMean(const eval::TaskSuite& s, const merge::MethodArgs& a, bool plusPlus, ProgressSink& progress,
+                      const CancelToken* cancel) {
+    at::NoGradGuard ng;
+    const std::size_t T = s.tasks.size();
+    const std::string who = plusPlus ? "regmean_plus" : "regmean";
+    const auto images = statisticImages(s, static_cast<int>(a.number("examples")), who);
+    const auto batch = static_cast<std::size_t>(a.number("batch"));
+    const double alpha = a.number("alpha");
+    const std::vector<std::string> names = namesOf(s.base);
+    const auto batchesOf = [&](std::size_t t) {
+        std::vector<at::Tensor> out;
+        const auto& rows = images[t].rows;
+        for (std::size_t b = 0; b < rows.size(); b += batch)
+            out.push_back(eval::imagesToTensor(*images[t].set, {rows.begin() + static_cast<std::ptrdiff_t>(b),
+                                                                rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), b + batch))}));
+        return out;
+    };
+    LearnedResult r;
+    if (!plusPlus) {
+        // Each expert on its own task's images: the Gram matrices of every linear layer's inputs.
+        std::vector<Grams> grams(T);
+        for (std::size_t t = 0; t < T; ++t) {
+            const model::LinearInputFn hook = grams[t].hook();
+            model::ForwardOptions o;
+            o.linearInputs = &hook;
+            for (const at::Tensor& x : batchesOf(t)) {
+                if (cancel) cancel->throwIfCancelled();
+                model::vitForward(s.config(), s.experts[t], x, o);
+            }
+            progress.report(who + ": statistics", t + 1, T);
+        }
+        regmeanMerge(s.experts, grams, names, alpha, r.merged);
+        return r;
+    }
+    // RegMean++: block by block, each expert's block fed the merged model's activations on its
+    // task's images (the merge so far), merged, then the merged block run to feed the next.
+    std::vector<std::string> outside, perBlock;
+    for (const auto& n : names) (n.rfind("blocks.", 0) == 0 ? perBlock : outside).push_back(n);
+    regmeanMerge(s.experts, std::vector<Grams>(T), outside, alpha, r.merged);  // embeddings, final norm: the mean
+    std::vector<std::vector<at::Tensor>> acts(T);
+    for (std::size_t t = 0; t < T; ++t)
+        for (const at::Tensor& x : batchesOf(t)) acts[t].push_back(model::vitEmbed(s.config(), r.merged, x));
+    const int depth = s.config().depth;
+    for (int b = 0; b < depth; ++b) {
+        if (cancel) cancel->throwIfCancelled();
+        const std::string pre = "blocks." + std::to_string(b) + ".";
+        std::vector<std::string> blockNames;
+        for (const auto& n : perBlock)
+            if (n.rfind(pre, 0) == 0) blockNames.push_back(n);
+        std::vector<Grams> grams(T);
+        for (std::size_t t = 0; t < T; ++t) {
+            const model::LinearInputFn hook = grams[t].hook();
+            for (const at::Tensor& x : acts[t]) model::vitBlock(s.config(), s.experts[t], b, x, &hook);
+        }
+        regmeanMerge(s.experts, grams, blockNames, alpha, r.merged);
+        if (b + 1 < depth)
+            for (auto& batches : acts)
+                for (at::Tensor& x : batches) x = model::vitBlock(s.config(), r.merged, b, x);
+        progress.report(who + ": blocks", static_cast<std::uint64_t>(b + 1), static_cast<std::uint64_t>(depth));
+    }
+    return r;
+}
+
+// Fisher merging (Matena & Raffel 2022, FusionBench's clip_fisher_merging): per task, the squared
+// gradients of Σ_batch Σ_class sqrt(p)·log p (p detached) of its expert and head, batch by batch,
+// summed and divided by the examples; classes per pixel for segmentation. Regression heads
+// (depth, normals) have no class distribution: the Fisher of a unit Gaussian around the
+// prediction, sampled once per output (the loss Σ ε·ŷ, ε ~ N(0, 1)) — our choice. Merged:
+// Σ_t c_t (F_t + m) θ_t / Σ_t c_t (F_t + m), c_t = 1/T, normalised by 1/‖F_t‖ (normalize).
+LearnedResult fisherMerge(const eval::TaskSuite& s, const merge::MethodArgs& a, ProgressSink& progress, const CancelToken* cancel) {
+    const std::size_t T = s.tasks.size();
+    const auto images = statisticImages(s, static_cast<int>(a.number("examples")), "fisher");
+    const auto batch = static_cast<std::size_t>(a.number("batch"));
+    const double minimal = a.number("minimal");
+    const std::vector<std::string> names = namesOf(s.base);
+    std::vector<ParamMap> fisher(T);
+    at::Generator gen = at::detail::createCPUGenerator(static_cast<std::uint64_t>(a.number("seed")));
+    for (std::size_t t = 0; t < T; ++t) {
+        at::AutoGradMode grad(true);
+        ParamMap leaves;
+        for (const auto& [n, v] : s.experts[t]) leaves[n] = v.detach().clone().requires_grad_(true);
+        for (const auto& n : names) fisher[t][n] = at::zeros_like(s.experts[t].at(n), at::kDouble);
+        const auto& rows = images[t].rows;
+        for (std::size_t b = 0; b < rows.size(); b += batch) {
+            if (cancel) cancel->throwIfCancelled();
+            const std::vector<std::size_t> idx(rows.begin() + static_cast<std::ptrdiff_t>(b),
+                                               rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), b + batch)));
+            const at::Tensor x = eval::imagesToTensor(*images[t].set, idx);
+            const auto features = model::vitForward(s.config(), leaves, x, eval::headForwardOptions(s, {t}));
+            const at::Tensor out = eval::taskHeadOutput(s, t, s.tasks[t].head, features);
+            at::Tensor loss;
+            if (kit::predictsValues(s.tasks[t].task.type)) {
+                loss = (at::randn(out.sizes(), gen, out.options()) * out).sum();
+            } else {
+                const at::Tensor logp = at::log_softmax(out, 1);
+                loss = (logp.exp().detach().sqrt() * logp).sum();
+            }
+            std::vector<at::Tensor> inputs;
+            for (const auto& n : names) inputs.push_back(leaves.at(n));
+            const auto grads = torch::autograd::grad({loss}, inputs, {}, false, false, true);
+            for (std::size_t k = 0; k < names.size(); ++k)
+                if (grads[k].defined()) fisher[t][names[k]] += grads[k].to(at::kDouble).pow(2);
+        }
+        for (auto& [n, f] : fisher[t]) f /= static_cast<double>(rows.size());
+        progress.report("fisher: statistics", t + 1, T);
+    }
+    at::NoGradGuard ng;
+    std::vector<double> c(T, 1.0 / static_cast<double>(T));
+    if (a.choice("normalize") == "true") {
+        std::vector<double> inv(T);
+        double total = 0;
+        for (std::size_t t = 0; t < T; ++t) {
+            double sq = 0;
+            for (const auto& [n, f] : fisher[t]) sq += f.pow(2).sum().item<double>();
+            inv[t] = 1.0 / (std::sqrt(sq) + minimal);
+            total += inv[t];
+        }
+        for (std::size_t t = 0; t < T; ++t) c[t] *= inv[t] / total;
+    }
+    LearnedResult r;
+    for (const auto& n : names) {
+        at::Tensor num = at::zeros_like(fisher[0].at(n)), den = at::zeros_like(num);
+        for (std::size_t t = 0; t < T; ++t) {
+            const at::Tensor w = (fisher[t].at(n) + minimal) * c[t];
+            num += w * s.experts[t].at(n).to(at::kDouble);
+            den += w;
+        }
+        r.merged[n] = (num / den).to(s.base.at(n).scalar_type());
+    }
+    return r;
+}
+
 std::vector<ParamMap> tiesVectors(const std::vector<ParamMap>& tau, double density) {
     at::NoGradGuard ng;
     std::vector<ParamMap> trimmed;
@@ -368,9 +592,12 @@ LearnedResult runLearnedMerge(const eval::TaskSuite& suite, const merge::MethodI
     switch (method.learns) {
     case merge::LearnedAlgorithm::EntropyCoefficients: return adaMerging(suite, args, progress, cancel);
     case merge::LearnedAlgorithm::ConsensusMasks: return calm(suite, args, progress, cancel);
+    case merge::LearnedAlgorithm::RegMean: return regMean(suite, args, false, progress, cancel);
+    case merge::LearnedAlgorithm::RegMeanPlus: return regMean(suite, args, true, progress, cancel);
+    case merge::LearnedAlgorithm::Fisher: return fisherMerge(suite, args, progress, cancel);
     case merge::LearnedAlgorithm::None: break;
     }
-    throw InvalidArgument("'" + method.name + "' is not a learned merge method (adamerging, calm)");
+    throw InvalidArgument("'" + method.name + "' is not a learned merge method (adamerging, calm, regmean, regmean_plus, fisher)");
 }
 
 }  // namespace ms::core::learned

@@ -1,5 +1,7 @@
 #include "core/learned/suite_kit_context.h"
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
@@ -25,19 +27,22 @@ merge::LearnedWeights SuiteKitContext::learn(const merge::MethodInfo& method, co
         out.tensors.emplace(name, std::vector<float>(p, p + c.numel()));
     }
     const LearnedArtifacts& a = r.artifacts;
-    // Under the keys the method declares: its curve, then its matrix.
-    const auto declared = [&](merge::ArtifactSpec::Kind kind) {
+    // Under the keys the method declares: its curve, then its matrix (RegMean and Fisher declare
+    // none: they learn nothing step by step).
+    const auto declared = [&](merge::ArtifactSpec::Kind kind) -> std::optional<std::string> {
         for (const auto& s : method.artifacts)
             if (s.kind == kind) return s.key;
-        throw InvalidArgument(method.name + " declares no " + (kind == merge::ArtifactSpec::Kind::Curve ? "curve" : "matrix") + " artifact");
+        return std::nullopt;
     };
-    out.artifacts[declared(merge::ArtifactSpec::Kind::Curve)] = {a.loss, {a.loss.size()}, {}, {}};
-    merge::Artifact m;
-    for (const auto& row : a.matrix) m.values.insert(m.values.end(), row.begin(), row.end());
-    m.shape = {a.matrix.size(), a.matrix.empty() ? 0 : a.matrix.front().size()};
-    m.rows = a.rows;
-    m.columns = a.columns;
-    out.artifacts[declared(merge::ArtifactSpec::Kind::Matrix)] = std::move(m);
+    if (const auto key = declared(merge::ArtifactSpec::Kind::Curve)) out.artifacts[*key] = {a.loss, {a.loss.size()}, {}, {}};
+    if (const auto key = declared(merge::ArtifactSpec::Kind::Matrix)) {
+        merge::Artifact m;
+        for (const auto& row : a.matrix) m.values.insert(m.values.end(), row.begin(), row.end());
+        m.shape = {a.matrix.size(), a.matrix.empty() ? 0 : a.matrix.front().size()};
+        m.rows = a.rows;
+        m.columns = a.columns;
+        out.artifacts[*key] = std::move(m);
+    }
     out.summaryJson = nlohmann::json{{"loss_first", a.loss.empty() ? 0.0 : a.loss.front()},
                                      {"loss_last", a.loss.empty() ? 0.0 : a.loss.back()},
                                      {"rows", a.rows},

@@ -30,6 +30,9 @@ enum class LearnedAlgorithm {
     None,
     EntropyCoefficients,  // AdaMerging: merge coefficients learned by entropy minimisation
     ConsensusMasks,       // CALM: binary masks learned one task at a time on pseudo-labels
+    RegMean,              // RegMean: linear layers from their inputs' Gram matrices, per expert on its task
+    RegMeanPlus,          // RegMean++: the same, block by block on the merged model's own activations
+    Fisher,               // Fisher merging: per parameter, weighted by each expert's diagonal Fisher
 };
 
 struct MethodInfo {

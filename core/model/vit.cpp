@@ -107,12 +107,18 @@ at::Tensor activate(const at::Tensor& x, Activation a) {
 }
 }  // namespace
 
-VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options) {
+namespace {
+void checkImages(const VitConfig& c, const at::Tensor& images) {
     c.validate();
     if (images.dim() != 4 || images.size(1) != c.channels)
         throw InvalidArgument("ViT input must be [N, " + std::to_string(c.channels) + ", H, W], got " +
                               std::string(at::str(images.sizes())));
-    const std::int64_t N = images.size(0), D = c.width, Hh = c.heads, dh = D / Hh;
+}
+}  // namespace
+
+at::Tensor vitEmbed(const VitConfig& c, const ParamMap& p, const at::Tensor& images) {
+    checkImages(c, images);
+    const std::int64_t N = images.size(0), D = c.width;
     // Any height and width: a side that is not a multiple of the patch size is padded at the
     // bottom / right with zeros (the normalised mean colour) to the patch grid, as DINOv2's dense
     // evaluations do; dense heads crop their output back to the input's size.
@@ -125,35 +131,52 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
     x = at::cat({param(p, "cls_token").expand({N, 1, D}), x}, 1);
     x = x + resizePosEmbed(param(p, "pos_embed"), gridH, gridW);
     if (c.preNorm) x = layerNorm(x, p, "norm_pre", c.eps);
-    const std::int64_t T = x.size(1);
+    return x;
+}
+
+at::Tensor vitBlock(const VitConfig& c, const ParamMap& p, int b, const at::Tensor& xIn, const LinearInputFn* linearInputs) {
+    const std::int64_t N = xIn.size(0), T = xIn.size(1), D = c.width, Hh = c.heads, dh = D / Hh;
     const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+    const std::string pre = "blocks." + std::to_string(b) + ".";
+    const auto seen = [&](const char* module, const at::Tensor& input) {
+        if (linearInputs) (*linearInputs)(pre + module, input);
+    };
+    at::Tensor x = xIn;
+    at::Tensor h = layerNorm(x, p, pre + "norm1", c.eps);
+    seen("attn.qkv", h);
+    const at::Tensor qkv = at::linear(h, param(p, pre + "attn.qkv.weight"), param(p, pre + "attn.qkv.bias"))
+                               .reshape({N, T, 3, Hh, dh})
+                               .permute({2, 0, 3, 1, 4});  // [3, N, H, T, dh]
+    const at::Tensor attn = at::softmax(at::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale, -1);
+    h = at::matmul(attn, qkv[2]).transpose(1, 2).reshape({N, T, D});
+    seen("attn.proj", h);
+    h = at::linear(h, param(p, pre + "attn.proj.weight"), param(p, pre + "attn.proj.bias"));
+    if (c.layerScale) h = h * param(p, pre + "ls1.gamma");
+    x = x + h;
+    h = layerNorm(x, p, pre + "norm2", c.eps);
+    seen("mlp.fc1", h);
+    h = activate(at::linear(h, param(p, pre + "mlp.fc1.weight"), param(p, pre + "mlp.fc1.bias")), c.activation);
+    seen("mlp.fc2", h);
+    h = at::linear(h, param(p, pre + "mlp.fc2.weight"), param(p, pre + "mlp.fc2.bias"));
+    if (c.layerScale) h = h * param(p, pre + "ls2.gamma");
+    return x + h;
+}
+
+VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options) {
+    at::Tensor x = vitEmbed(c, p, images);
     VitFeatures out;
-    out.height = static_cast<int>(ph);
-    out.width = static_cast<int>(pw);
+    out.height = static_cast<int>(images.size(2));
+    out.width = static_cast<int>(images.size(3));
     if (options.adapters && static_cast<int>(options.adapters->size()) != c.depth)
         throw InvalidArgument("ViT adapters: " + std::to_string(options.adapters->size()) + " given, the encoder has " +
                               std::to_string(c.depth) + " blocks");
     for (int b = 0; b < c.depth; ++b) {
-        const std::string pre = "blocks." + std::to_string(b) + ".";
         at::Tensor adapted;
         if (options.adapters) {
             const Adapter& a = (*options.adapters)[static_cast<std::size_t>(b)];
             adapted = at::linear(at::linear(x, a.down), a.up);
         }
-        at::Tensor h = layerNorm(x, p, pre + "norm1", c.eps);
-        const at::Tensor qkv = at::linear(h, param(p, pre + "attn.qkv.weight"), param(p, pre + "attn.qkv.bias"))
-                                   .reshape({N, T, 3, Hh, dh})
-                                   .permute({2, 0, 3, 1, 4});  // [3, N, H, T, dh]
-        const at::Tensor attn = at::softmax(at::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale, -1);
-        h = at::matmul(attn, qkv[2]).transpose(1, 2).reshape({N, T, D});
-        h = at::linear(h, param(p, pre + "attn.proj.weight"), param(p, pre + "attn.proj.bias"));
-        if (c.layerScale) h = h * param(p, pre + "ls1.gamma");
-        x = x + h;
-        h = layerNorm(x, p, pre + "norm2", c.eps);
-        h = activate(at::linear(h, param(p, pre + "mlp.fc1.weight"), param(p, pre + "mlp.fc1.bias")), c.activation);
-        h = at::linear(h, param(p, pre + "mlp.fc2.weight"), param(p, pre + "mlp.fc2.bias"));
-        if (c.layerScale) h = h * param(p, pre + "ls2.gamma");
-        x = x + h;
+        x = vitBlock(c, p, b, x, options.linearInputs);
         if (adapted.defined()) x = x + adapted;
         if (std::find(options.keepBlocks.begin(), options.keepBlocks.end(), b) != options.keepBlocks.end()) {
             out.blocks.push_back(options.normBlocks ? layerNorm(x, p, "norm", c.eps) : x);

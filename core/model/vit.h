@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,9 +49,15 @@ struct Adapter {
     at::Tensor down, up;
 };
 
+// Called with the input of each linear layer of a block, [N, T, in], and the module it feeds
+// ("blocks.B.attn.qkv", "blocks.B.attn.proj", "blocks.B.mlp.fc1", "blocks.B.mlp.fc2": the
+// parameter is module + ".weight"). RegMean's statistics are these inputs' Gram matrices.
+using LinearInputFn = std::function<void(const std::string& module, const at::Tensor& input)>;
+
 struct ForwardOptions {
     std::vector<int> keepBlocks;                     // also return the output of these blocks (0-based)
     const std::vector<Adapter>* adapters = nullptr;  // one per block, or none
+    const LinearInputFn* linearInputs = nullptr;  // sees every block's linear inputs
     bool normBlocks = false;  // kept blocks through the final LayerNorm (DINOv2's get_intermediate_layers(norm=True))
 };
 
@@ -67,6 +74,13 @@ struct VitFeatures {
 // InvalidArgument naming a missing or misshaped parameter.
 VitFeatures vitForward(const VitConfig& config, const ParamMap& params, const at::Tensor& images,
                        const ForwardOptions& options = {});
+
+// vitForward in pieces, for merges that go block by block on running activations (RegMean++):
+// the tokens entering block 0 (patch embedding, class token, position embeddings, norm_pre) and
+// one block. vitForward(...).tokens = LayerNorm_norm(block_{B−1}(... block_0(vitEmbed(x)))).
+at::Tensor vitEmbed(const VitConfig& config, const ParamMap& params, const at::Tensor& images);
+at::Tensor vitBlock(const VitConfig& config, const ParamMap& params, int block, const at::Tensor& x,
+                    const LinearInputFn* linearInputs = nullptr);
 
 // Position embeddings [1, 1 + g0², D] resized to a g×g (or gridHeight × gridWidth) grid (class token kept).
 at::Tensor resizePosEmbed(const at::Tensor& pos, int grid);

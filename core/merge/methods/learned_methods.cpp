@@ -109,6 +109,31 @@ void addLearnedMethods(std::vector<std::unique_ptr<MergeMethod>>& out) {
     calm.artifacts = {{"loss", ArtifactSpec::Kind::Curve, "loss per step", "pseudo-label loss", true},
                       {"mask_density", ArtifactSpec::Kind::Matrix, "mask density per added task and block", "mask density", false}};
     out.push_back(std::make_unique<LearnedMerge>(calm));
+
+    for (const bool plus : {false, true}) {
+        MethodInfo rm;
+        rm.name = plus ? "regmean_plus" : "regmean";
+        rm.summary = plus ? "RegMean++: RegMean block by block, each expert's Gram matrices taken on the merged model's own "
+                            "activations (Nguyen et al. 2025); needs a kit"
+                          : "per linear layer W = (Σ G_t)⁻¹ Σ G_t W_t with G_t the Gram matrix of its inputs in expert t on "
+                            "its task's images; the rest averaged (Jin et al. 2023); needs a kit";
+        rm.params = {numberParam("alpha", 0.9, 0.0, 1.0, "off-diagonal scale of the Gram matrices (reduce_non_diagonal_ratio)"),
+                     integerParam("examples", 256, 1, 1000000, "images per task for the statistics"),
+                     integerParam("batch", 32, 1, 4096, "images per forward")};
+        rm.learns = plus ? LearnedAlgorithm::RegMeanPlus : LearnedAlgorithm::RegMean;
+        out.push_back(std::make_unique<LearnedMerge>(rm));
+    }
+    MethodInfo fisher;
+    fisher.name = "fisher";
+    fisher.summary = "per parameter, the experts weighted by their diagonal Fisher information on their tasks' images "
+                     "(Matena & Raffel 2022); needs a kit";
+    fisher.params = {integerParam("examples", 256, 1, 1000000, "images per task for the Fisher"),
+                     integerParam("batch", 32, 1, 4096, "images per gradient (FusionBench's batch-level Fisher)"),
+                     choiceParam("normalize", "true", {"true", "false"}, "weigh each expert by 1/‖F_t‖ (normalize_fisher_weight)"),
+                     numberParam("minimal", 1e-6, 0.0, 1.0, "added to every Fisher value (minimal_fisher_weight)"),
+                     seedParam(true)};
+    fisher.learns = LearnedAlgorithm::Fisher;
+    out.push_back(std::make_unique<LearnedMerge>(fisher));
 }
 
 }  // namespace ms::core::merge

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "core/errors.h"
+#include "core/eval/task_batches.h"
 #include "core/store/experiment_store.h"
 #include "core/session/sweep_runner.h"
 #include "tests/core/eval/reduced_kit.h"
@@ -124,6 +125,114 @@ TEST(LearnedSweep, KeepsLossAndCoefficientsInTheExperimentFile) {
     EXPECT_EQ(a.at("coefficients").shape, (std::vector<std::size_t>{5, 1}));
     EXPECT_EQ(a.at("coefficients").rows, suite.taskNames());
     EXPECT_EQ(back.sweeps[0].points[0].normalized.size(), 5u);
+}
+
+}  // namespace
+}  // namespace ms::core::learned
+
+namespace ms::core::learned {
+namespace {
+
+// The images RegMean takes for task t: `count` rows of its realign set, evenly spaced.
+at::Tensor statisticImagesOf(const eval::TaskSuite& s, std::size_t task, int count) {
+    for (const auto& g : s.groups(&eval::SuiteTask::realign))
+        if (std::find(g.tasks.begin(), g.tasks.end(), task) != g.tasks.end()) {
+            std::vector<std::size_t> rows;
+            for (int i = 0; i < count; ++i) rows.push_back(static_cast<std::size_t>(i) * g.set->count / static_cast<std::size_t>(count));
+            return eval::imagesToTensor(*g.set, rows);
+        }
+    throw std::runtime_error("no images");
+}
+
+// With α = 1 RegMean's W_m solves min Σ_t ‖X_t W_mᵀ − X_t W_tᵀ‖²: Σ_t G_t (W_mᵀ − W_tᵀ) = 0, with
+// the Gram matrices recomputed here from the experts' own forwards. Every other tensor is the mean.
+TEST(RegMean, EachLinearLayerSolvesItsLeastSquaresProblem) {
+    const eval::TaskSuite& s = test::reducedSuite();
+    at::NoGradGuard ng;
+    const LearnedResult r = runLearnedMerge(s, "regmean", merge::ParamValues{{"alpha", 1.0}, {"examples", 12.0}, {"batch", 5.0}});
+    const int last = s.config().depth - 1;
+    for (const std::string& module : {std::string("blocks.0.attn.qkv"), "blocks." + std::to_string(last) + ".mlp.fc2"}) {
+        SCOPED_TRACE(module);
+        at::Tensor residual, scale;
+        for (std::size_t t = 0; t < s.tasks.size(); ++t) {
+            at::Tensor gram;
+            const model::LinearInputFn hook = [&](const std::string& m, const at::Tensor& x) {
+                if (m != module) return;
+                const at::Tensor flat = x.reshape({-1, x.size(-1)}).to(at::kDouble);
+                gram = at::matmul(flat.t(), flat) / static_cast<double>(flat.size(0));
+            };
+            model::ForwardOptions o;
+            o.linearInputs = &hook;
+            model::vitForward(s.config(), s.experts[t], statisticImagesOf(s, t, 12), o);
+            const at::Tensor wt = s.experts[t].at(module + ".weight").to(at::kDouble).t();
+            const at::Tensor term = at::matmul(gram, r.merged.at(module + ".weight").to(at::kDouble).t() - wt);
+            residual = residual.defined() ? residual + term : term;
+            const at::Tensor size = at::matmul(gram, wt).abs();
+            scale = scale.defined() ? scale + size : size;
+        }
+        EXPECT_LT(residual.abs().max().item<double>(), 1e-4 * scale.max().item<double>());
+    }
+    for (const std::string name : {"blocks.0.norm1.weight", "blocks.0.attn.qkv.bias", "pos_embed"}) {
+        at::Tensor mean = at::zeros_like(s.base.at(name));
+        for (const auto& e : s.experts) mean += e.at(name);
+        mean /= static_cast<double>(s.experts.size());
+        EXPECT_TRUE(at::allclose(r.merged.at(name), mean, 1e-5, 1e-6)) << name;
+    }
+}
+
+// Equal experts merge to that expert, whatever the method's statistics.
+TEST(RegMean, EqualExpertsGiveThatExpertBackForRegMeanRegMeanPlusAndFisher) {
+    eval::TaskSuite s = test::reducedSuite();
+    for (auto& e : s.experts) e = s.experts[1];
+    for (const char* method : {"regmean", "regmean_plus", "fisher"}) {
+        SCOPED_TRACE(method);
+        const LearnedResult r = runLearnedMerge(s, method, merge::ParamValues{{"examples", 8.0}, {"batch", 4.0}});
+        for (const auto& [name, want] : s.experts[1])
+            EXPECT_TRUE(at::allclose(r.merged.at(name), want, 1e-4, 1e-5)) << name;
+    }
+}
+
+// RegMean++ takes each block's statistics on the merged model's own activations: for block 0,
+// the experts' block 0 fed the merged embeddings (α = 1: the same least-squares property).
+TEST(RegMean, PlusTakesTheFirstBlocksStatisticsOnTheMergedEmbeddings) {
+    const eval::TaskSuite& s = test::reducedSuite();
+    at::NoGradGuard ng;
+    const LearnedResult r = runLearnedMerge(s, "regmean_plus", merge::ParamValues{{"alpha", 1.0}, {"examples", 10.0}, {"batch", 10.0}});
+    const LearnedResult plain = runLearnedMerge(s, "regmean", merge::ParamValues{{"alpha", 1.0}, {"examples", 10.0}, {"batch", 10.0}});
+    const std::string module = "blocks.0.mlp.fc1";
+    at::Tensor residual, scale;
+    for (std::size_t t = 0; t < s.tasks.size(); ++t) {
+        at::Tensor gram;
+        const model::LinearInputFn hook = [&](const std::string& m, const at::Tensor& x) {
+            if (m != module) return;
+            const at::Tensor flat = x.reshape({-1, x.size(-1)}).to(at::kDouble);
+            gram = at::matmul(flat.t(), flat) / static_cast<double>(flat.size(0));
+        };
+        model::vitBlock(s.config(), s.experts[t], 0, model::vitEmbed(s.config(), r.merged, statisticImagesOf(s, t, 10)), &hook);
+        const at::Tensor wt = s.experts[t].at(module + ".weight").to(at::kDouble).t();
+        const at::Tensor term = at::matmul(gram, r.merged.at(module + ".weight").to(at::kDouble).t() - wt);
+        residual = residual.defined() ? residual + term : term;
+        scale = scale.defined() ? scale + at::matmul(gram, wt).abs() : at::matmul(gram, wt).abs();
+    }
+    EXPECT_LT(residual.abs().max().item<double>(), 1e-4 * scale.max().item<double>());
+    const std::string later = "blocks." + std::to_string(s.config().depth - 1) + ".mlp.fc2.weight";
+    EXPECT_FALSE(at::allclose(r.merged.at(later), plain.merged.at(later), 1e-4, 1e-6)) << "later blocks see other inputs";
+}
+
+// Fisher merging without normalisation is a per-parameter convex combination of the experts.
+TEST(Fisher, EachParameterIsAConvexCombinationOfTheExperts) {
+    const eval::TaskSuite& s = test::reducedSuite();
+    const LearnedResult r = runLearnedMerge(s, "fisher", merge::ParamValues{{"examples", 8.0}, {"batch", 4.0}, {"normalize", "false"}});
+    bool moved = false;
+    for (const auto& [name, merged] : r.merged) {
+        at::Tensor lo = s.experts[0].at(name), hi = lo;
+        for (const auto& e : s.experts) lo = at::minimum(lo, e.at(name)), hi = at::maximum(hi, e.at(name));
+        EXPECT_TRUE((merged >= lo - 1e-6).all().item<bool>() && (merged <= hi + 1e-6).all().item<bool>()) << name;
+        at::Tensor mean = at::zeros_like(merged);
+        for (const auto& e : s.experts) mean += e.at(name);
+        moved |= !at::allclose(merged, mean / static_cast<double>(s.experts.size()), 1e-3, 1e-6);
+    }
+    EXPECT_TRUE(moved) << "the Fisher weights are not uniform";
 }
 
 }  // namespace
