@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Load, render the window at 1600x1000 to OUT.png and exit."),
                                         QStringLiteral("OUT.png"));
     const QCommandLineOption view(QStringLiteral("view"),
-                                  QStringLiteral("With --screenshot: the plot to show (sweep, scatter, heatmap, interference, relations, learned)."),
+                                  QStringLiteral("With --screenshot: the plot to show (sweep, scatter, heatmap, interference, spectra, relations, learned)."),
                                   QStringLiteral("NAME"));
     const QCommandLineOption sweep(QStringLiteral("sweep"), QStringLiteral("With --screenshot: the sweep to show (e.g. sweep-002)."),
                                    QStringLiteral("ID"));
@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
         if (parser.isSet(presentation)) window.setPresentationMode(true);
         if (parser.isSet(view)) {
             const QStringList views = {QStringLiteral("sweep"), QStringLiteral("scatter"), QStringLiteral("heatmap"),
-                                       QStringLiteral("interference"), QStringLiteral("relations"), QStringLiteral("learned")};
+                                       QStringLiteral("interference"), QStringLiteral("spectra"), QStringLiteral("relations"),
+                                       QStringLiteral("learned")};
             const int i = views.indexOf(parser.value(view));
             if (i < 0) {
                 std::fprintf(stderr, "error: --view must be one of %s\n", qPrintable(views.join(QStringLiteral(", "))));

@@ -304,19 +304,22 @@ void Workbench::analyzeInterference() {
     if (!m_session) return;
     auto session = m_session;
     auto report = std::make_shared<core::analysis::InterferenceReport>();
+    auto spectra = std::make_shared<core::analysis::SpectrumReport>();
     runJob(
         tr("Analysing interference"),
-        [session, report](core::ProgressSink& p, const core::CancelToken& c) {
+        [session, report, spectra](core::ProgressSink& p, const core::CancelToken& c) {
             // The kit's one binding (files, hashes, the base's prefix): the tensors a merge would merge.
             core::merge::MergeEngine engine(session->bind(core::merge::MergeSpec{}));
             *report = core::analysis::analyzeInterference(engine.problem(), session->taskNames(), {}, p, &c);
+            *spectra = core::analysis::analyzeSpectra(engine.problem(), session->taskNames(), p, &c);
         },
-        [this, report](bool ok, const QString& msg) {
+        [this, report, spectra](bool ok, const QString& msg) {
             if (!ok) {
                 emit message(QStringLiteral("error"), tr("interference analysis: %1").arg(msg));
                 return;
             }
             m_interference = *report;
+            m_spectra = *spectra;
             emit interferenceReady();
         });
 }

@@ -75,6 +75,7 @@ public:
     // Analysis and export
     void analyzeInterference();
     const std::optional<core::analysis::InterferenceReport>& interference() const { return m_interference; }
+    const std::optional<core::analysis::SpectrumReport>& spectra() const { return m_spectra; }
     // Writes the merged model of `settings` (the Strategy panel's) or of a computed sweep point
     // (number from 1, as `report` and the Results table number it) — the same core function as
     // `mergescope-cli merge` and `merge --experiment`. Asynchronous; a message says how it went.
@@ -120,6 +121,7 @@ private:
     QElapsedTimer m_liveClock;                       // since the running preview started
     static constexpr qint64 kLiveCancelAfterMs = 250;  // a preview running longer is cancelled for a newer value
     std::optional<core::analysis::InterferenceReport> m_interference;
+    std::optional<core::analysis::SpectrumReport> m_spectra;
 };
 
 }  // namespace ms::ui

@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 
 #include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QPushButton>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -235,6 +238,10 @@ private slots:
         QVERIFY(highlighted);
         // Wait for the live preview and the interference analysis, then a screenshot of each plot.
         QTRY_VERIFY_WITH_TIMEOUT(w.workbench()->interference().has_value(), 60000);
+        // The spectra come with it: per block each task's effective rank, and Σ τ's spectrum.
+        QVERIFY(w.workbench()->spectra().has_value());
+        QVERIFY(!w.workbench()->spectra()->blocks.empty());
+        QVERIFY(w.plots()->plot(4)->graphCount() >= static_cast<int>(w.workbench()->spectra()->tasks.size()) + 2);
         QTRY_VERIFY_WITH_TIMEOUT(w.live()->updates() > 0, 60000);
         // The live merge's dense predictions beside their truth: the demo's three dense tasks.
         {
@@ -248,7 +255,8 @@ private slots:
             w.plots()->tabs()->setCurrentIndex(i);
             QString err;
             const QStringList names = {QStringLiteral("sweep"), QStringLiteral("scatter"), QStringLiteral("heatmap"),
-                                       QStringLiteral("interference"), QStringLiteral("relations"), QStringLiteral("learned")};
+                                       QStringLiteral("interference"), QStringLiteral("spectra"), QStringLiteral("relations"),
+                                       QStringLiteral("learned")};
             QVERIFY2(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_") + names[i]), 1600, 1000, &err), qPrintable(err));
             QCOMPARE(QImage(shotPath(QStringLiteral("workbench_") + names[i])).size(), QSize(1600, 1000));
         }
@@ -289,9 +297,9 @@ private slots:
         QVERIFY(w.workbench()->queue().front().state == ui::QueueState::Done);
         const auto& p = w.workbench()->experiment().sweeps.at(0).points.at(0);
         QCOMPARE(p.artifacts.at("loss").values.size(), std::size_t(4));
-        QCustomPlot* learned = w.plots()->plot(5);
+        QCustomPlot* learned = w.plots()->plot(6);
         QVERIFY(learned->graphCount() >= 5);  // the loss and one line per task
-        w.plots()->tabs()->setCurrentIndex(5);
+        w.plots()->tabs()->setCurrentIndex(6);
         QString err;
         QVERIFY(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_learned")), 1600, 1000, &err));
     }
@@ -316,6 +324,15 @@ private slots:
         QCOMPARE(panel.settings().models.size(), std::size_t(2));
         QCOMPARE(panel.settings().models[1].task, std::string("b"));
         QCOMPARE(panel.settings().lambda.blockCurve, (std::vector<double>{0.2, 0.8, 1.1}));
+        // The LiNeS preset: λ from α at the first block to α + β at the last, the global λ at α.
+        panel.findChild<QDoubleSpinBox*>(QStringLiteral("linesAlpha"))->setValue(0.3);
+        panel.findChild<QDoubleSpinBox*>(QStringLiteral("linesBeta"))->setValue(0.5);
+        panel.findChild<QPushButton*>(QStringLiteral("linesApply"))->click();
+        QCOMPARE(panel.lambdaBlocks(), (std::vector<double>{0.3, 0.8}));
+        QCOMPARE(panel.param(QStringLiteral("lambda")), 0.3);
+        panel.setMethod(QStringLiteral("della"));  // the new methods' controls come from their declarations
+        QVERIFY(panel.findChild<QWidget*>(QStringLiteral("param_epsilon")) != nullptr);
+        QVERIFY(panel.findChild<QComboBox*>(QStringLiteral("param_rescale")) != nullptr);
         panel.setMethod(QStringLiteral("average"));  // no λ: no curve
         QVERIFY(panel.lambdaBlocks().empty());
         QVERIFY(!panel.hasParam(QStringLiteral("lambda")));

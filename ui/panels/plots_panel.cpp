@@ -54,16 +54,20 @@ PlotsPanel::PlotsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent),
     stack->setStackingMode(QStackedLayout::StackAll);
     m_tabs = new QTabWidget(this);
     m_tabs->setObjectName(QStringLiteral("plotTabs"));
+    m_tabs->setUsesScrollButtons(true);  // seven plots: the tab bar scrolls rather than widening the window
     m_sweepPlot = new SweepPlot(m_tabs);
     m_scatter = new ScatterPlot(m_tabs);
     m_heatmap = new HeatmapPlot(m_tabs);
     m_interference = new InterferencePlot(m_tabs);
+    m_spectra = new SpectraPlot(m_tabs);
+    m_spectra->setObjectName(QStringLiteral("spectraPlot"));
     m_relations = new RelationsPlot(m_tabs);
     m_learned = new LearnedPlot(m_tabs);
     m_tabs->addTab(m_sweepPlot, tr("Proxy && downstream"));
     m_tabs->addTab(m_scatter, tr("Proxy vs downstream"));
     m_tabs->addTab(m_heatmap, tr("Heatmap"));
     m_tabs->addTab(m_interference, tr("Interference"));
+    m_tabs->addTab(m_spectra, tr("Spectra"));
     m_tabs->addTab(m_relations, tr("Relations"));
     m_tabs->addTab(m_learned, tr("Learned"));
 
@@ -110,6 +114,7 @@ PlotsPanel::PlotsPanel(Workbench* workbench, QWidget* parent) : QWidget(parent),
     connect(m_workbench, &Workbench::experimentChanged, this, &PlotsPanel::refresh);
     connect(m_workbench, &Workbench::interferenceReady, this, [this] {
         m_interference->showReport(m_workbench->interference() ? &*m_workbench->interference() : nullptr);
+        m_spectra->showReport(m_workbench->spectra() ? &*m_workbench->spectra() : nullptr);
     });
     refresh();
 }

@@ -18,6 +18,7 @@ class SweepPlot;
 class ScatterPlot;
 class HeatmapPlot;
 class InterferencePlot;
+class SpectraPlot;
 class RelationsPlot;
 class LearnedPlot;
 
@@ -56,6 +57,7 @@ private:
     ScatterPlot* m_scatter;
     HeatmapPlot* m_heatmap;
     InterferencePlot* m_interference;
+    SpectraPlot* m_spectra;
     RelationsPlot* m_relations;
     LearnedPlot* m_learned;
     int m_highlightSweep = -1, m_highlightPoint = -1;

@@ -7,10 +7,13 @@
 #include <QLabel>
 #include <QSlider>
 #include <QCheckBox>
+#include <QPushButton>
+#include <QHBoxLayout>
 #include <QVBoxLayout>
 #include <cmath>
 #include <qcustomplot.h>
 
+#include "core/merge/lambda_schedule.h"
 #include "core/merge/method_registry.h"
 #include "ui/task_colors.h"
 
@@ -59,6 +62,40 @@ StrategyPanel::StrategyPanel(QWidget* parent) : QWidget(parent) {
     m_curvePoints->setData({0.0, 1.0 / 3, 2.0 / 3, 1.0}, {0.3, 0.3, 0.3, 0.3});
     m_curve->setToolTip(tr("drag a point to change λ in that part of the encoder; embeddings and the final norm keep the global λ"));
     curveLayout->addWidget(m_curve);
+    // LiNeS (Wang et al., ICLR 2025) as a preset: λ rising linearly from α at the first block to
+    // α + β at the last, the tensors outside the blocks at α (what --lambda-blocks lines:α,β sets).
+    auto* lines = new QHBoxLayout;
+    lines->addWidget(new QLabel(tr("LiNeS α"), curveBox));
+    auto* alpha = new QDoubleSpinBox(curveBox);
+    alpha->setObjectName(QStringLiteral("linesAlpha"));
+    alpha->setRange(0, 2);
+    alpha->setSingleStep(0.05);
+    alpha->setValue(0.2);
+    lines->addWidget(alpha);
+    lines->addWidget(new QLabel(QStringLiteral("β"), curveBox));
+    auto* beta = new QDoubleSpinBox(curveBox);
+    beta->setObjectName(QStringLiteral("linesBeta"));
+    beta->setRange(-2, 2);
+    beta->setSingleStep(0.05);
+    beta->setValue(0.6);
+    lines->addWidget(beta);
+    auto* apply = new QPushButton(tr("Set"), curveBox);
+    apply->setObjectName(QStringLiteral("linesApply"));
+    apply->setToolTip(tr("LiNeS: λ = α at the first block rising linearly to α + β at the last; embeddings and the final norm at α "
+                         "(the global λ becomes α)"));
+    lines->addWidget(apply);
+    for (QWidget* w : {static_cast<QWidget*>(alpha), static_cast<QWidget*>(beta), static_cast<QWidget*>(apply)}) {
+        w->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);  // the row shrinks with the panel
+        w->setMinimumWidth(36);
+    }
+    curveLayout->addLayout(lines);
+    connect(apply, &QPushButton::clicked, this, [this, alpha, beta] {
+        const auto schedule = core::merge::parseBlockSchedule(
+            "lines:" + core::merge::paramValueText(alpha->value()) + "," + core::merge::paramValueText(beta->value()));
+        if (schedule.lambda) setParam(QStringLiteral("lambda"), *schedule.lambda);
+        setLambdaBlocks(schedule.curve);
+        emit changed();
+    });
     layout->addWidget(curveBox);
     connect(m_curveOn, &QCheckBox::toggled, this, [this] {
         updateCurveEnabled();

@@ -314,6 +314,126 @@ void InterferencePlot::showReport(const core::analysis::InterferenceReport* r) {
     replot(rpQueuedReplot);
 }
 
+// ---- spectra -------------------------------------------------------------------------------
+
+SpectraPlot::SpectraPlot(QWidget* parent) : QCustomPlot(parent) {
+    stylePlot(this);
+    showReport(nullptr);
+}
+
+void SpectraPlot::showReport(const core::analysis::SpectrumReport* r) {
+    clearPlottables();
+    clearItems();
+    plotLayout()->clear();
+    if (!r || r->blocks.empty()) {
+        auto* rect = new QCPAxisRect(this);
+        plotLayout()->addElement(0, 0, rect);
+        showPlaceholder(this, r ? tr("no weight matrices to analyse") : tr("spectra: open a kit (Models panel) and press Analyse"));
+        replot(rpQueuedReplot);
+        return;
+    }
+    const QStringList tasks = toQt(r->tasks);
+    const int T = tasks.size();
+    double meanAniso = 0;
+    for (const auto& b : r->blocks) meanAniso += b.anisotropy / static_cast<double>(r->blocks.size());
+    auto* title = new QCPTextElement(
+        this, tr("Effective rank of each task vector per block (left) · singular values of Σ τ / their mean (right)\n"
+                 "Iso-C flattens the right-hand curves to 1; largest / mean now %1")
+                  .arg(meanAniso, 0, 'f', 2));
+    plotLayout()->addElement(0, 0, title);
+    auto* row = new QCPLayoutGrid;
+    plotLayout()->addElement(1, 0, row);
+    auto* left = new QCPAxisRect(this);
+    auto* right = new QCPAxisRect(this);
+    row->addElement(0, 0, left);
+    row->addElement(0, 1, right);
+    for (auto* rect : {left, right})
+        for (QCPAxis* a : rect->axes()) a->grid()->setPen(QPen(QColor(225, 225, 225)));
+    QStringList blocks;
+    QVector<double> keys;
+    for (std::size_t b = 0; b < r->blocks.size(); ++b) {
+        blocks << QString::fromStdString(r->blocks[b].name);
+        keys << static_cast<double>(b);
+    }
+    for (int t = 0; t < T; ++t) {
+        QVector<double> ranks;
+        for (const auto& b : r->blocks) ranks << b.effectiveRank[static_cast<std::size_t>(t)];
+        auto* g = new QCPGraph(left->axis(QCPAxis::atBottom), left->axis(QCPAxis::atLeft));
+        g->setData(keys, ranks);
+        g->setPen(QPen(taskColor(t), 2));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, taskColor(t), 6));
+        g->setName(tasks[t]);
+    }
+    QVector<double> sumRanks;
+    for (const auto& b : r->blocks) sumRanks << b.sumEffectiveRank;
+    auto* sum = new QCPGraph(left->axis(QCPAxis::atBottom), left->axis(QCPAxis::atLeft));
+    sum->setData(keys, sumRanks);
+    sum->setPen(QPen(QColor(60, 60, 60), 2, Qt::DashLine));
+    sum->setName(tr("Σ τ"));
+    categoryTicks(left->axis(QCPAxis::atBottom), blocks);
+    left->axis(QCPAxis::atBottom)->setTickLabelRotation(25);
+    left->axis(QCPAxis::atBottom)->setRange(-0.6, blocks.size() - 0.4);
+    left->axis(QCPAxis::atLeft)->setLabel(tr("effective rank (mean over the block's matrices)"));
+    left->axis(QCPAxis::atLeft)->rescale();
+    left->axis(QCPAxis::atLeft)->setRangeLower(0);
+    left->axis(QCPAxis::atLeft)->setRangeUpper(left->axis(QCPAxis::atLeft)->range().upper * 1.1);
+    auto* legendBox = new QCPLegend;
+    left->insetLayout()->addElement(legendBox, Qt::AlignBottom | Qt::AlignLeft);
+    legendBox->setLayer(QStringLiteral("legend"));
+    legendBox->setBrush(QColor(255, 255, 255, 220));
+    for (int i = 0; i < graphCount(); ++i) graph(i)->addToLegend(legendBox);  // the left's only: drawn so far
+    // Right: per block, the mean over its matrices of s_i / mean(s) at relative index i/k.
+    // Colour by depth: light (first block) to dark (last).
+    const auto depth = [](double f) {
+        return QColor::fromRgbF(0.62 - 0.55 * f, 0.80 - 0.55 * f, 0.95 - 0.35 * f);
+    };
+    const int B = static_cast<int>(r->blocks.size());
+    for (int b = 0; b < B; ++b) {
+        std::vector<double> acc;
+        int count = 0;
+        for (const auto& m : r->matrices) {
+            const bool inBlock = r->blocks[static_cast<std::size_t>(b)].name == "other" ? m.block < 0 : m.block == b;
+            if (!inBlock || m.sumSingularValues.empty()) continue;
+            double mean = 0;
+            for (double v : m.sumSingularValues) mean += v / static_cast<double>(m.sumSingularValues.size());
+            if (mean <= 0) continue;
+            constexpr int kPoints = 64;  // resampled at fixed relative positions, so blocks of any width average
+            if (acc.empty()) acc.assign(kPoints, 0.0);
+            for (int i = 0; i < kPoints; ++i) {
+                const std::size_t at = static_cast<std::size_t>(i) * (m.sumSingularValues.size() - 1) / (kPoints - 1);
+                acc[static_cast<std::size_t>(i)] += m.sumSingularValues[at] / mean;
+            }
+            ++count;
+        }
+        if (!count) continue;
+        QVector<double> x, y;
+        for (std::size_t i = 0; i < acc.size(); ++i) {
+            x << static_cast<double>(i) / static_cast<double>(acc.size() - 1);
+            y << std::max(acc[i] / count, 1e-3);
+        }
+        auto* g = new QCPGraph(right->axis(QCPAxis::atBottom), right->axis(QCPAxis::atLeft));
+        g->setData(x, y);
+        g->setPen(QPen(depth(B > 1 ? static_cast<double>(b) / (B - 1) : 0.0), 1.6));
+        g->removeFromLegend(legendBox);  // blocks are told apart by colour (the axis label says how)
+    }
+    auto* flat = new QCPItemStraightLine(this);
+    flat->setClipAxisRect(right);
+    flat->point1->setAxes(right->axis(QCPAxis::atBottom), right->axis(QCPAxis::atLeft));
+    flat->point2->setAxes(right->axis(QCPAxis::atBottom), right->axis(QCPAxis::atLeft));
+    flat->point1->setCoords(0, 1);
+    flat->point2->setCoords(1, 1);
+    flat->setPen(QPen(QColor(150, 150, 150), 1, Qt::DashLine));
+    right->axis(QCPAxis::atLeft)->setScaleType(QCPAxis::stLogarithmic);
+    right->axis(QCPAxis::atLeft)->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    right->axis(QCPAxis::atLeft)->rescale();
+    right->axis(QCPAxis::atLeft)->setRangeLower(std::max(1e-3, right->axis(QCPAxis::atLeft)->range().lower));
+    right->axis(QCPAxis::atLeft)->setLabel(tr("singular value of Σ τ / their mean"));
+    right->axis(QCPAxis::atBottom)->setRange(0, 1);
+    right->axis(QCPAxis::atBottom)->setLabel(tr("relative index i / k (colour: block, first → last)"));
+    scalePlotFonts(this, 1.0);
+    replot(rpQueuedReplot);
+}
+
 // ---- relations ----------------------------------------------------------------------------
 
 RelationsPlot::RelationsPlot(QWidget* parent) : QCustomPlot(parent) {

@@ -49,6 +49,16 @@ public:
     void showReport(const core::analysis::InterferenceReport* report);
 };
 
+// The spectra of the weight matrices (mergescope-cli analyze --spectra): per block each task
+// vector's effective rank (left) and the singular values of Σ_t τ_t over their mean, per block
+// (right; the quantity Iso-C flattens to 1).
+class SpectraPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit SpectraPlot(QWidget* parent = nullptr);
+    void showReport(const core::analysis::SpectrumReport* report);
+};
+
 class RelationsPlot : public QCustomPlot {
     Q_OBJECT
 public:
