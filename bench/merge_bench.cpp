@@ -234,6 +234,7 @@ int main(int argc, char** argv) {
                 mats.push_back(std::move(m));
             }
         const double svdS = bench::bestSeconds(1, [&] {
+            const merge::linalg::SerialBlas serial;  // as the methods run them
             parallelEach(mats.size(), [&](unsigned, std::size_t i) { bench::sink(merge::linalg::svd(mats[i]).s[0]); });
         });
         bench::header("Subspace methods: prepare vs one float64 SVD of each of the " + std::to_string(mats.size()) + " weight matrices");
@@ -253,6 +254,7 @@ int main(int argc, char** argv) {
         // alone (float64 BLAS), for a short run of kWudiSteps (the default 400 scale linearly).
         constexpr int kWudiSteps = 10;
         const double productS = bench::bestSeconds(1, [&] {
+            const merge::linalg::SerialBlas serial;
             parallelEach(mats.size(), [&](unsigned, std::size_t i) {
                 const merge::linalg::Matrix g(mats[i].cols, mats[i].cols);
                 merge::linalg::Matrix out(mats[i].rows, mats[i].cols);

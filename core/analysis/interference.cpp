@@ -157,6 +157,7 @@ SpectrumReport analyzeSpectra(const merge::MergeProblem& problem, std::vector<st
     std::sort(matrices.begin(), matrices.end());  // reported in plan order
     r.matrices.resize(matrices.size());
     std::atomic<std::size_t> done{0};
+    const merge::linalg::SerialBlas serial;  // the matrices are spread over the cores already
     parallelEach(matrices.size(), [&](unsigned, std::size_t j) {
         if (cancel) cancel->throwIfCancelled();
         const auto& pt = plan.merged[matrices[j]];

@@ -1,6 +1,9 @@
 #include "core/merge/linalg.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <mutex>
 #include <atomic>
 #include <cmath>
 #include <string>
@@ -10,11 +13,47 @@
 extern "C" {
 void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s, double* u, const int* ldu,
              double* vt, const int* ldvt, double* work, const int* lwork, int* iwork, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work, const int* lwork,
+             int* iwork, const int* liwork, int* info);
+void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha, const double* a, const int* lda,
+            const double* beta, double* c, const int* ldc);
 void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha, const double* a,
             const int* lda, const double* b, const int* ldb, const double* beta, double* c, const int* ldc);
 }
 
 namespace ms::core::merge::linalg {
+
+namespace {
+struct BlasThreads {
+    using Get = int (*)();
+    using Set = void (*)(int);
+    Get get = reinterpret_cast<Get>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    Set set = reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    std::mutex mutex;
+    int users = 0, saved = 0;
+};
+BlasThreads& blasThreads() {
+    static BlasThreads b;
+    return b;
+}
+}  // namespace
+
+SerialBlas::SerialBlas() {
+    BlasThreads& b = blasThreads();
+    if (!b.get || !b.set) return;
+    std::lock_guard<std::mutex> lock(b.mutex);
+    if (b.users++ == 0) {
+        b.saved = b.get();
+        b.set(1);
+    }
+}
+
+SerialBlas::~SerialBlas() {
+    BlasThreads& b = blasThreads();
+    if (!b.get || !b.set) return;
+    std::lock_guard<std::mutex> lock(b.mutex);
+    if (--b.users == 0) b.set(b.saved);
+}
 
 namespace {
 int dim(std::int64_t v) {
@@ -104,12 +143,14 @@ void multiplyInto(const Matrix& a, const Matrix& b, Matrix& c) {
 Matrix gram(const Matrix& a) {
     Matrix g(a.cols, a.cols);
     if (g.v.empty() || a.rows == 0) return g;
-    // The row-major A is the column-major X = Aᵀ (cols × rows); AᵀA = X·Xᵀ, symmetric, so its
-    // column-major buffer is the row-major one.
-    const int m = dim(a.cols), k = dim(a.rows);
+    // The row-major A is the column-major X = Aᵀ (cols × rows); AᵀA = X·Xᵀ by dsyrk (one triangle:
+    // half dgemm's work), then mirrored. Symmetric: its column-major buffer is the row-major one.
+    const int n = dim(a.cols), k = dim(a.rows);
     const double one = 1.0, zero = 0.0;
-    const char no = 'N', tr = 'T';
-    dgemm_(&no, &tr, &m, &m, &k, &one, a.v.data(), &m, a.v.data(), &m, &zero, g.v.data(), &m);
+    const char upper = 'U', no = 'N';
+    dsyrk_(&upper, &no, &n, &k, &one, a.v.data(), &n, &zero, g.v.data(), &n);
+    for (int c = 0; c < n; ++c)  // column-major upper triangle: (r, c) with r ≤ c at r + c·n
+        for (int r = 0; r < c; ++r) g.v[static_cast<std::size_t>(r) * n + c] = g.v[static_cast<std::size_t>(c) * n + r];
     return g;
 }
 
@@ -121,9 +162,121 @@ Matrix truncated(const Svd& d, std::int64_t r) {
     return multiply(us, topRows(d.vt, r));
 }
 
-Matrix polar(const Matrix& a) {
+namespace {
+// Eigendecomposition of a symmetric matrix (LAPACK dsyevd): eigenvalues ascending, eigenvectors
+// as the columns of the returned row-major matrix. False when LAPACK fails.
+bool symmetricEigen(const Matrix& g, std::vector<double>& values, Matrix& vectors) {
+    const int n = dim(g.rows);
+    values.assign(static_cast<std::size_t>(n), 0.0);
+    vectors = g;  // symmetric: the row-major buffer is the column-major one
+    if (n == 0) return true;
+    int lwork = -1, liwork = -1, info = 0, iquery = 0;
+    double query = 0;
+    const char jobz = 'V', uplo = 'U';
+    dsyevd_(&jobz, &uplo, &n, vectors.v.data(), &n, values.data(), &query, &lwork, &iquery, &liwork, &info);
+    if (info != 0) return false;
+    lwork = static_cast<int>(query);
+    liwork = iquery;
+    std::vector<double> work(static_cast<std::size_t>(std::max(1, lwork)));
+    std::vector<int> iwork(static_cast<std::size_t>(std::max(1, liwork)));
+    dsyevd_(&jobz, &uplo, &n, vectors.v.data(), &n, values.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+    if (info != 0) return false;
+    // Column-major eigenvectors → row-major: transpose in place.
+    for (int r = 0; r < n; ++r)
+        for (int c = r + 1; c < n; ++c) std::swap(vectors.v[static_cast<std::size_t>(r) * n + c], vectors.v[static_cast<std::size_t>(c) * n + r]);
+    return true;
+}
+
+Matrix transposed(const Matrix& a) {
+    Matrix t(a.cols, a.rows);
+    for (std::int64_t r = 0; r < a.rows; ++r)
+        for (std::int64_t c = 0; c < a.cols; ++c) t.at(c, r) = a.at(r, c);
+    return t;
+}
+}  // namespace
+
+Polar polarDecomposition(const Matrix& a) {
+    // A = U·S·Vᵀ (rows ≥ cols): AᵀA = V·S²·Vᵀ, so U·Vᵀ = A·(V·S⁻¹·Vᵀ) from a cols × cols symmetric
+    // eigendecomposition, several times cheaper than the SVD of A. Squaring the spectrum costs
+    // precision in the smallest singular values: used only when s_min ≥ 1e-4·s_max (their
+    // relative error then stays near 1e-8), else the SVD. Wide matrices go through Aᵀ.
+    if (a.rows < a.cols) {
+        Polar t = polarDecomposition(transposed(a));
+        t.q = transposed(t.q);
+        return t;
+    }
+    Polar out;
+    std::vector<double> lambda;
+    Matrix v;
+    if (a.cols > 0 && symmetricEigen(gram(a), lambda, v)) {
+        const double top = std::max(0.0, lambda.back());
+        const double bottom = std::max(0.0, lambda.front());
+        if (top > 0 && bottom >= 1e-8 * top) {
+            const std::int64_t k = a.cols;
+            out.s.resize(static_cast<std::size_t>(k));
+            Matrix half(k, k);  // (V·S^-½)ᵀ: V·S⁻¹·Vᵀ = halfᵀ·half, one dsyrk
+            for (std::int64_t j = 0; j < k; ++j) {
+                const double sj = std::sqrt(lambda[static_cast<std::size_t>(j)]);
+                out.s[static_cast<std::size_t>(k - 1 - j)] = sj;  // descending
+                const double f = 1.0 / std::sqrt(sj);
+                for (std::int64_t i = 0; i < k; ++i) half.at(j, i) = v.at(i, j) * f;
+            }
+            out.q = multiply(a, gram(half));
+            return out;
+        }
+    }
     const Svd d = svd(a);
-    return multiply(d.u, d.vt);
+    out.q = multiply(d.u, d.vt);
+    out.s = d.s;
+    return out;
+}
+
+Matrix polar(const Matrix& a) { return polarDecomposition(a).q; }
+
+Svd topSingular(const Matrix& a, std::int64_t r) {
+    const std::int64_t k = std::min(a.rows, a.cols);
+    r = std::clamp<std::int64_t>(r, 0, k);
+    Svd out;
+    out.u = Matrix(a.rows, 0);
+    out.vt = Matrix(0, a.cols);
+    if (r == 0) return out;
+    // A = U·S·Vᵀ: the eigendecomposition of the smaller Gram matrix (AᵀA = V·S²·Vᵀ, or AAᵀ =
+    // U·S²·Uᵀ) gives the top r pairs, the other side as A·v / s. The top r singular values must
+    // stand above 1e-4·s_max (relative error near 1e-8 then), else the SVD.
+    const bool tall = a.rows >= a.cols;
+    std::vector<double> lambda;
+    Matrix e;
+    if (r > 0 && symmetricEigen(tall ? gram(a) : gram(transposed(a)), lambda, e)) {
+        const double top = std::max(0.0, lambda.back());
+        const double cut = lambda[static_cast<std::size_t>(k - r)];
+        if (top > 0 && cut >= 1e-8 * top) {
+            out.s.resize(static_cast<std::size_t>(r));
+            Matrix side(k, r);  // the eigenvectors of the top r, descending
+            for (std::int64_t j = 0; j < r; ++j) {
+                out.s[static_cast<std::size_t>(j)] = std::sqrt(lambda[static_cast<std::size_t>(k - 1 - j)]);
+                for (std::int64_t i = 0; i < k; ++i) side.at(i, j) = e.at(i, k - 1 - j);
+            }
+            if (tall) {  // V = side; U = A·V·S⁻¹
+                Matrix u = multiply(a, side);
+                for (std::int64_t i = 0; i < u.rows; ++i)
+                    for (std::int64_t j = 0; j < r; ++j) u.at(i, j) /= out.s[static_cast<std::size_t>(j)];
+                out.u = std::move(u);
+                out.vt = transposed(side);
+            } else {  // U = side; Vᵀ = S⁻¹·Uᵀ·A
+                Matrix vt = multiply(transposed(side), a);
+                for (std::int64_t j = 0; j < r; ++j)
+                    for (std::int64_t c = 0; c < vt.cols; ++c) vt.at(j, c) /= out.s[static_cast<std::size_t>(j)];
+                out.u = std::move(side);
+                out.vt = std::move(vt);
+            }
+            return out;
+        }
+    }
+    const Svd d = svd(a);
+    out.u = leftColumns(d.u, r);
+    out.vt = topRows(d.vt, r);
+    out.s.assign(d.s.begin(), d.s.begin() + r);
+    return out;
 }
 
 Matrix leftColumns(const Matrix& a, std::int64_t count) {
@@ -172,6 +325,7 @@ std::vector<Matrix> taskVectorMatrices(const MergeProblem& problem, std::size_t 
     if (bad >= 0)
         throw InvalidArgument(who + ": tensor " + pt.name + " of model " + std::to_string(bad.load() + 1) +
                               " (or the base) holds a value that is not a finite number: an SVD needs finite task vectors");
+    problem.release(tensor);  // read once: its pages need not stay resident
     return taus;
 }
 

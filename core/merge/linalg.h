@@ -12,6 +12,18 @@
 
 namespace ms::core::merge::linalg {
 
+// While alive, the BLAS runs single-threaded (OpenBLAS, found at run time; other BLAS are left
+// as they are): for loops that already spread independent matrices over every core, where a
+// threaded BLAS inside each worker oversubscribes the cores (its spinning threads halve the
+// speed). Nested and concurrent scopes share one setting; the last one out restores the count.
+class SerialBlas {
+public:
+    SerialBlas();
+    ~SerialBlas();
+    SerialBlas(const SerialBlas&) = delete;
+    SerialBlas& operator=(const SerialBlas&) = delete;
+};
+
 struct Matrix {
     std::int64_t rows = 0, cols = 0;
     std::vector<double> v;  // row-major
@@ -41,8 +53,18 @@ void multiplyInto(const Matrix& a, const Matrix& b, Matrix& c);
 Matrix gram(const Matrix& a);
 // The best rank-r approximation U[:, :r]·diag(s[:r])·Vt[:r, :] of a decomposed matrix.
 Matrix truncated(const Svd& d, std::int64_t r);
-// The nearest matrix with orthonormal columns (or rows), U·Vt of A's thin SVD (the polar factor).
+// The nearest matrix with orthonormal columns (or rows), U·Vt of A's thin SVD (the polar factor),
+// and A's singular values (descending): through the eigendecomposition of AᵀA (or AAᵀ) when A is
+// well conditioned (s_min ≥ 1e-4·s_max), else through the SVD.
+struct Polar {
+    Matrix q;
+    std::vector<double> s;
+};
+Polar polarDecomposition(const Matrix& a);
 Matrix polar(const Matrix& a);
+// The top r singular triplets (U rows × r, s r, Vt r × cols), through the eigendecomposition of
+// the smaller Gram matrix when the r-th singular value stands above 1e-4·s_max, else the SVD.
+Svd topSingular(const Matrix& a, std::int64_t r);
 // The first `count` columns (rows) of a matrix.
 Matrix leftColumns(const Matrix& a, std::int64_t count);
 Matrix topRows(const Matrix& a, std::int64_t count);

@@ -62,6 +62,11 @@ void MergeProblem::forEachChunkOf(std::size_t ti, const ChunkFn& fn, const Cance
     });
 }
 
+void MergeProblem::release(std::size_t ti) const {
+    m_base->release(m_plan.merged[ti].name);
+    for (const auto* e : m_experts) e->release(m_plan.merged[ti].name);
+}
+
 void MergeProblem::forEachChunk(const ChunkFn& fn, ProgressSink& progress, const CancelToken* cancel,
                                 const std::string& stage) const {
     std::uint64_t done = 0;
@@ -70,8 +75,7 @@ void MergeProblem::forEachChunk(const ChunkFn& fn, ProgressSink& progress, const
         forEachChunkOf(ti, fn, cancel);
         // A streaming pass does not come back to this tensor: drop its mapped pages (they stay
         // in the page cache), so that resident memory does not grow with the model size.
-        m_base->release(m_plan.merged[ti].name);
-        for (const auto* e : m_experts) e->release(m_plan.merged[ti].name);
+        release(ti);
         done += m_plan.merged[ti].numel;
         progress.report(stage, done, m_plan.mergedElements);
     }

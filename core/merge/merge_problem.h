@@ -52,6 +52,9 @@ public:
     void forEachChunk(const ChunkFn& fn, ProgressSink& progress = nullProgress(),
                       const CancelToken* cancel = nullptr, const std::string& stage = "reading") const;
     void forEachChunkOf(std::size_t tensor, const ChunkFn& fn, const CancelToken* cancel = nullptr) const;
+    // Drops the inputs' mapped pages of one tensor (they stay in the page cache): a pass that is
+    // done with a tensor calls it so that resident memory does not grow with the model.
+    void release(std::size_t tensor) const;
 
     // Elements per chunk (rounded to whole rows).
     static constexpr std::size_t kChunkElements = 1 << 16;

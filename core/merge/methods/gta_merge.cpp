@@ -363,6 +363,7 @@ public:
                 for (std::size_t t = 0; t < T; ++t)
                     for (std::size_t i = 0; i < c.n; ++i) taus[t][c.begin + i] = c.experts[t][i] - c.base[i];
             }, cancel);
+            problem.release(ti);
             std::vector<float> a(pt.numel), scratch;
             std::vector<std::uint32_t> order;
             std::vector<std::uint8_t> rowKeep;

@@ -164,6 +164,7 @@ public:
                 std::lock_guard<std::mutex> lock(m);
                 for (std::size_t x = 0; x < g.size(); ++x) gram[x] += g[x];
             }, cancel);
+            problem.release(ti);
             if (filterWise) {
                 auto& tv = p->perVector[ti];
                 for (std::uint64_t v = 0; v < vectors; ++v) tv.push_back(static_cast<float>(ratio(gram.data() + v * N * N, N)));

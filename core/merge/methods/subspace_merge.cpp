@@ -51,10 +51,12 @@ Matrix scaled(Matrix m, double f) {
 }
 
 Matrix isoC(const std::vector<Matrix>& taus) {
-    const linalg::Svd d = linalg::svd(linalg::sumOf(taus));
+    // mean(s)·U·Vᵀ is the polar factor of Σ τ times its mean singular value: no cut, so the
+    // eigendecomposition route (linalg::polarDecomposition) gives it without a full SVD.
+    const linalg::Polar d = linalg::polarDecomposition(linalg::sumOf(taus));
     if (d.s.empty()) return Matrix(taus[0].rows, taus[0].cols);
     const double mean = std::accumulate(d.s.begin(), d.s.end(), 0.0) / static_cast<double>(d.s.size());
-    return scaled(linalg::multiply(d.u, d.vt), mean);
+    return scaled(d.q, mean);
 }
 
 // Places columns [0, n) of `from` at column `at` of `to` (and the matching rows / values).
@@ -80,8 +82,9 @@ std::pair<std::int64_t, std::int64_t> isoCtsSizes(std::int64_t k, std::size_t ta
 Matrix isoCts(const std::vector<Matrix>& taus, double fraction) {
     const std::int64_t rows = taus[0].rows, cols = taus[0].cols, k = std::min(rows, cols);
     const auto [common, per] = isoCtsSizes(k, taus.size(), fraction);
-    const linalg::Svd all = linalg::svd(linalg::sumOf(taus));
-    const Matrix uc = linalg::leftColumns(all.u, common), vc = linalg::topRows(all.vt, common);
+    const linalg::Svd all = linalg::topSingular(linalg::sumOf(taus), common);
+    const Matrix& uc = all.u;
+    const Matrix& vc = all.vt;
     Matrix cu(rows, k), cv(k, cols);
     std::vector<double> cs(static_cast<std::size_t>(k), 0.0);
     // Each task vector out of the common subspace: τ − Uc·(Ucᵀ·τ) (Ucᵀ applied first: the
@@ -93,7 +96,7 @@ Matrix isoCts(const std::vector<Matrix>& taus, double fraction) {
         Matrix specific = taus[t];
         const Matrix inCommon = linalg::multiply(uc, linalg::multiply(ucT, taus[t]));
         for (std::size_t i = 0; i < specific.v.size(); ++i) specific.v[i] -= inCommon.v[i];
-        const linalg::Svd d = linalg::svd(specific);
+        const linalg::Svd d = linalg::topSingular(specific, per);
         const std::int64_t at = static_cast<std::int64_t>(t) * per;
         placeColumns(cu, at, d.u, per);
         placeRows(cv, at, d.vt, per);
@@ -113,7 +116,7 @@ Matrix tsvM(const std::vector<Matrix>& taus) {
     Matrix su(rows, k), sv(k, cols);
     std::vector<double> ss(static_cast<std::size_t>(k), 0.0);
     for (std::size_t t = 0; t < taus.size(); ++t) {
-        const linalg::Svd d = linalg::svd(taus[t]);
+        const linalg::Svd d = linalg::topSingular(taus[t], r);
         const std::int64_t at = static_cast<std::int64_t>(t) * r;
         placeColumns(su, at, d.u, r);
         placeRows(sv, at, d.vt, r);
@@ -137,7 +140,7 @@ Matrix cart(const std::vector<Matrix>& taus, double rankRatio) {
     for (const Matrix& tau : taus) {
         Matrix centred = tau;
         for (std::size_t i = 0; i < centred.v.size(); ++i) centred.v[i] -= avg.v[i];
-        const Matrix low = linalg::truncated(linalg::svd(centred), r);
+        const Matrix low = linalg::truncated(linalg::topSingular(centred, r), r);
         for (std::size_t i = 0; i < out.v.size(); ++i) out.v[i] += low.v[i];
     }
     return out;
@@ -230,6 +233,7 @@ public:
         if (m_kind == Subspace::Cart)  // the attention and MLP matrices: those inside a transformer block
             std::erase_if(matrices, [&](std::size_t ti) { return tensors[ti].block < 0; });
         std::atomic<std::uint64_t> done{0};
+        const linalg::SerialBlas serial;  // the matrices are spread over the cores already
         parallelEach(matrices.size(), [&](unsigned, std::size_t j) {
             if (cancel) cancel->throwIfCancelled();
             const std::size_t ti = matrices[j];
