@@ -144,6 +144,15 @@ at::Tensor statisticImagesOf(const eval::TaskSuite& s, std::size_t task, int cou
     throw std::runtime_error("no images");
 }
 
+// A hook that keeps the mean xᵀx of `module`'s inputs (computed here, independently of RegMean's).
+model::LinearInputFn gramHook(const std::string& module, at::Tensor& gram) {
+    return [&gram, module](const std::string& m, const at::Tensor& x) {
+        if (m != module) return;
+        const at::Tensor flat = x.reshape({-1, x.size(-1)}).to(at::kDouble);
+        gram = at::matmul(flat.t(), flat) / static_cast<double>(flat.size(0));
+    };
+}
+
 // With α = 1 RegMean's W_m solves min Σ_t ‖X_t W_mᵀ − X_t W_tᵀ‖²: Σ_t G_t (W_mᵀ − W_tᵀ) = 0, with
 // the Gram matrices recomputed here from the experts' own forwards. Every other tensor is the mean.
 TEST(RegMean, EachLinearLayerSolvesItsLeastSquaresProblem) {
@@ -156,11 +165,7 @@ TEST(RegMean, EachLinearLayerSolvesItsLeastSquaresProblem) {
         at::Tensor residual, scale;
         for (std::size_t t = 0; t < s.tasks.size(); ++t) {
             at::Tensor gram;
-            const model::LinearInputFn hook = [&](const std::string& m, const at::Tensor& x) {
-                if (m != module) return;
-                const at::Tensor flat = x.reshape({-1, x.size(-1)}).to(at::kDouble);
-                gram = at::matmul(flat.t(), flat) / static_cast<double>(flat.size(0));
-            };
+            const model::LinearInputFn hook = gramHook(module, gram);
             model::ForwardOptions o;
             o.linearInputs = &hook;
             model::vitForward(s.config(), s.experts[t], statisticImagesOf(s, t, 12), o);
@@ -203,11 +208,7 @@ TEST(RegMean, PlusTakesTheFirstBlocksStatisticsOnTheMergedEmbeddings) {
     at::Tensor residual, scale;
     for (std::size_t t = 0; t < s.tasks.size(); ++t) {
         at::Tensor gram;
-        const model::LinearInputFn hook = [&](const std::string& m, const at::Tensor& x) {
-            if (m != module) return;
-            const at::Tensor flat = x.reshape({-1, x.size(-1)}).to(at::kDouble);
-            gram = at::matmul(flat.t(), flat) / static_cast<double>(flat.size(0));
-        };
+        const model::LinearInputFn hook = gramHook(module, gram);
         model::vitBlock(s.config(), s.experts[t], 0, model::vitEmbed(s.config(), r.merged, statisticImagesOf(s, t, 10)), &hook);
         const at::Tensor wt = s.experts[t].at(module + ".weight").to(at::kDouble).t();
         const at::Tensor term = at::matmul(gram, r.merged.at(module + ".weight").to(at::kDouble).t() - wt);
