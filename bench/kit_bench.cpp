@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
+#include "bench/regmean_row.h"
 #include "core/eval/kit_suite.h"
 #include "core/merge/merge_engine.h"
 #include "core/model/param_io.h"
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
     for (const auto& g : suite.groups(&eval::SuiteTask::probe)) (void)g, floor += ours * static_cast<double>(g.set->count) / n;
     std::printf("  %-34s %9.2f s      floor %7.2f s (forward over the probe sets)   ratio %5.2f\n", "proxy, one sweep point", point, floor,
                 point / floor);
+    bench::regmeanRow(suite, 32);
     std::uintmax_t cacheBytes = 0;
     for (const auto& f : fs::recursive_directory_iterator(cache)) if (f.is_regular_file()) cacheBytes += f.file_size();
     std::printf("  %-34s %9.2f s  (5 checkpoints, 4x32 + 4x32 JPEGs decoded, 4 expert scores)\n", "kit load", load);

@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "bench/bench_util.h"
+#include "bench/regmean_row.h"
 #include "core/io/cache_paths.h"
 #include "core/session/suite_loader.h"
 #include "core/eval/kit_suite.h"
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
         engine.applyToMemory(-1, buffers);
     });
     bench::report("apply (λ change)", bytes, apply, memcpyFloor);
+    bench::regmeanRow(suite, 256);
 
     model::ParamMap merged = suite.base;
     const auto& planned = engine.problem().plan().merged;

@@ -19,6 +19,8 @@ std::string cacheHome() {
 
 std::string featureCacheDir() { return cacheHome() + "/mergescope/features"; }
 
+std::string statisticsCacheDir() { return cacheHome() + "/mergescope/statistics"; }
+
 std::string demoKitDir(std::uint64_t seed) {
     if (const char* d = env("MS_KIT_DIR")) return d;
     return cacheHome() + "/mergescope/demo-kit-seed" + std::to_string(seed);

