@@ -362,14 +362,15 @@ std::vector<TaskImages> statisticImages(const eval::TaskSuite& s, int examples, 
     return out;
 }
 
-// Running means of xᵀx per linear module over every token seen (FusionBench's regmean hook),
-// in float64.
+// Running sums of xᵀx per linear module over every token seen (FusionBench's regmean hook), in
+// float32 as the reference keeps them (a ViT-B fc2's is 3072 × 3072: float64 would double the
+// memory of T experts' statistics and the products' time); the solve is in float64.
 struct Grams {
     std::map<std::string, at::Tensor> sum;
     std::map<std::string, std::int64_t> rows;
     model::LinearInputFn hook() {
         return [this](const std::string& module, const at::Tensor& input) {
-            const at::Tensor x = input.reshape({-1, input.size(-1)}).to(at::kDouble);
+            const at::Tensor x = input.reshape({-1, input.size(-1)}).to(at::kFloat);
             const at::Tensor xtx = at::matmul(x.transpose(0, 1), x);
             auto it = sum.find(module);
             if (it == sum.end()) sum.emplace(module, xtx);
@@ -377,7 +378,7 @@ struct Grams {
             rows[module] += x.size(0);
         };
     }
-    at::Tensor mean(const std::string& module) const { return sum.at(module) / static_cast<double>(rows.at(module)); }
+    at::Tensor mean(const std::string& module) const { return sum.at(module).to(at::kDouble) / static_cast<double>(rows.at(module)); }
 };
 
 // Per-expert statistics (RegMean's Gram matrices, Fisher's diagonal) cached on disk by content:
@@ -391,7 +392,7 @@ std::string statisticsKey(const std::string& what, const eval::TaskSuite& s, std
     std::string norm;  // the pixels' normalisation changes the encoder's inputs
     for (float m : images.set->mean) norm += merge::paramValueText(m) + ",";
     for (float d : images.set->std) norm += merge::paramValueText(d) + ",";
-    return what + "|v1|" + s.tasks[t].expertHash + "|" + io::hashBytes(pixels.data(), pixels.size()) + "|" + norm + "|" + knobs;
+    return what + "|v2|" + s.tasks[t].expertHash + "|" + io::hashBytes(pixels.data(), pixels.size()) + "|" + norm + "|" + knobs;
 }
 
 std::optional<ParamMap> loadStatistics(const std::string& key) {
@@ -491,7 +492,7 @@ LearnedResult regMean(const eval::TaskSuite& s, const merge::MethodArgs& a, bool
             const std::string key = statisticsKey("regmean", s, t, images[t], "");
             if (const auto cached = loadStatistics(key)) {
                 for (const auto& [module, g] : *cached) {
-                    grams[t].sum[module] = g.to(at::kDouble);
+                    grams[t].sum[module] = g.to(at::kFloat);
                     grams[t].rows[module] = 1;  // stored as the mean
                 }
             } else {
@@ -503,7 +504,7 @@ LearnedResult regMean(const eval::TaskSuite& s, const merge::MethodArgs& a, bool
                     model::vitForward(s.config(), s.experts[t], x, o);
                 }
                 ParamMap means;
-                for (const auto& [module, g] : grams[t].sum) means[module] = grams[t].mean(module);
+                for (const auto& [module, g] : grams[t].sum) means[module] = grams[t].mean(module).to(at::kFloat);
                 storeStatistics(key, means);
             }
             progress.report(who + ": statistics", t + 1, T);
