@@ -266,14 +266,23 @@ void outliersPerTensor(const std::vector<float>& a, double density, double gamma
 // mergekit's della_magprune(): along dim 1 (a 1-D tensor is one row), rank |τ| (ascending, ties
 // by index), p_i = (density − ε) + 2ε·(rank − 1)/(n1 − 1), keep with probability p_i.
 void dellaKeep(const std::vector<float>& a, const PlannedTensor& t, std::size_t task, double density, double eps,
-               std::uint64_t seed, std::vector<std::uint64_t>& bits, const std::string& who) {
+               std::uint64_t seed, std::vector<std::uint64_t>& bits) {
     const std::uint64_t n = a.size();
-    const std::uint64_t s1 = t.shape.size() >= 2 ? static_cast<std::uint64_t>(t.shape[1]) : n;
+    std::uint64_t s1 = t.shape.size() >= 2 ? static_cast<std::uint64_t>(t.shape[1]) : n;
     const std::uint64_t s0 = t.shape.size() >= 2 ? static_cast<std::uint64_t>(t.shape[0]) : 1;
-    if (s1 < 2)
-        throw InvalidArgument(who + ": tensor " + t.name + " has " + std::to_string(s1) +
-                              " entries along its second axis; DELLA ranks along it (mergekit fails here too: exclude the tensor)");
-    const std::uint64_t rest = n / (s0 * s1);
+    std::uint64_t rest = (s0 != 0 && s1 != 0) ? n / (s0 * s1) : 0;
+    if (s1 < 2) {
+        // One entry along the second axis (a ViT's class token [1, 1, D], an [N, 1] weight):
+        // mergekit's ranks are 0/0 there and it stops. Here each first-axis slice is ranked as one
+        // row; a slice of a single entry keeps it with probability `density`.
+        s1 = s0 ? n / s0 : 0;
+        rest = 1;
+    }
+    if (s1 < 2) {
+        for (std::uint64_t i = 0; i < n; ++i)
+            if (dareKeep(seed, task, t.nameHash, i, density)) setBit(bits, i);
+        return;
+    }
     std::vector<std::uint32_t> order(s1);
     for (std::uint64_t i0 = 0; i0 < s0; ++i0)
         for (std::uint64_t r = 0; r < rest; ++r) {
@@ -418,7 +427,7 @@ public:
                             throw InvalidArgument(m_info.name + ": density ± epsilon must lie inside (0, 1) (tensor " + pt.name +
                                                   ", model " + std::to_string(t + 1) + ": " + paramValueText(density) + " ± " +
                                                   paramValueText(eps) + ")");
-                        dellaKeep(a, pt, t, density, eps, static_cast<std::uint64_t>(args.number("seed")), out.bits, m_info.name);
+                        dellaKeep(a, pt, t, density, eps, static_cast<std::uint64_t>(args.number("seed")), out.bits);
                         break;
                     }
                     case Sparsify::None: break;

@@ -293,6 +293,43 @@ TEST(SubspaceMethods, WudiTakesAdamStepsOnTheInterferenceLoss) {
     EXPECT_NEAR(none[1], 1.0f, 1e-6);
 }
 
+// DELLA ranks along the second axis; where it has one entry (a class token [1, 1, D], an [N, 1]
+// weight) mergekit stops, MergeScope ranks each first-axis slice: the merge runs, each tensor's
+// L1 norm kept (one model, weight 1, rescale on).
+TEST(Della, RunsOnClassTokensAndColumnWeightsKeepingTheL1Norm) {
+    test::TempDir tmp;
+    const std::vector<io::TensorToWrite> specs = {{"blocks.0.col.weight", io::DType::F32, {16, 1}}, {"cls_token", io::DType::F32, {1, 1, 32}}};
+    const auto write = [&](const std::string& file, float scale) {
+        io::writeSafetensors(tmp.path(file), specs, [&](std::size_t i, std::byte* d) {
+            const std::size_t n = i == 0 ? 16 : 32;
+            std::vector<float> v(n);
+            for (std::size_t j = 0; j < n; ++j) v[j] = scale * static_cast<float>((j * 7 + 3) % 11) / 10.0f;
+            std::memcpy(d, v.data(), n * sizeof(float));
+        }, {});
+    };
+    write("base.safetensors", 0.0f);
+    write("a.safetensors", 1.0f);
+    MergeSpec s;
+    s.method = "della_linear";
+    s.base = tmp.path("base.safetensors");
+    s.models = {{tmp.path("a.safetensors"), "a", {}, ""}};
+    s.params = {{"density", 0.5}, {"epsilon", 0.2}};
+    const auto merged = MergeEngine(s).applyToMemory(-1);
+    for (std::size_t i = 0; i < merged.size(); ++i) {
+        const std::size_t n = merged[i].size();
+        double before = 0, after = 0;
+        std::size_t kept = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            before += ((j * 7 + 3) % 11) / 10.0;
+            after += std::fabs(merged[i][j]);
+            kept += merged[i][j] != 0.0f;
+        }
+        EXPECT_NEAR(after, before, 1e-4 * before) << i;
+        EXPECT_GT(kept, 0u);
+        EXPECT_LT(kept, n);
+    }
+}
+
 // PCB's order statistics are exact over a model of many chunks on several threads (radix
 // selection streamed): the merge equals a direct computation with full sorts, on 2 × 150,001
 // random entries per task.
