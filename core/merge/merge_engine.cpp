@@ -204,15 +204,7 @@ void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, 
     std::string key = m_preparedKey + "|task=" + std::to_string(task) + "|w=";
     if (m_method->info().has("weight"))
         for (double w : m_args.perModelNumbers("weight")) key += paramValueText(w) + ",";
-    for (const auto& r : m_args.rules())
-        if (r.param == "weight") {
-            key += '|';
-            key += std::to_string(r.model);
-            key += ':';
-            key += r.filter;
-            key += '=';
-            for (double v : r.values) key += paramValueText(v) + ",";
-        }
+    key += m_args.rulesText("weight");
     if (key != m_deltaKey) {
         m_delta.resize(merged.size());  // capacity is kept: no fresh pages to fault in
         m_deltaKey.clear();

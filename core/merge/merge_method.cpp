@@ -41,10 +41,16 @@ ParamSpec choiceParam(const std::string& name, const std::string& def, std::vect
 }
 
 ParamSpec lambdaParam() {
-    return numberParam("lambda", 1.0, -10, 10, "global scale λ of the merged task vector (negative values negate tasks)");
+    ParamSpec p = numberParam("lambda", 1.0, -10, 10, "global scale λ of the merged task vector (negative values negate tasks)");
+    p.perTensor = true;  // resolved per tensor by the engine (Coefficients::lambda)
+    return p;
 }
 
-ParamSpec weightParam() { return numberParam("weight", 1.0, -10, 10, "per-model weight w_t", true); }
+ParamSpec weightParam() {
+    ParamSpec p = numberParam("weight", 1.0, -10, 10, "per-model weight w_t", true);
+    p.perTensor = true;  // resolved per tensor by the engine (Coefficients::weights)
+    return p;
+}
 
 ParamSpec densityParam(double def, bool affectsPrepare, const std::string& help) {
     return numberParam("density", def, 1e-6, 1, help, true, affectsPrepare);

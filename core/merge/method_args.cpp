@@ -146,15 +146,27 @@ bool MethodArgs::hasRules(const std::string& name) const {
     return false;
 }
 
+std::string MethodArgs::rulesText(const std::string& name) const {
+    std::string text;
+    for (const auto& r : m_rules)
+        if (r.param == name) {
+            text += "rule" + std::to_string(r.model) + ":" + r.filter + "=";
+            for (double v : r.values) text += paramValueText(v) + ",";
+            text += ";";
+        }
+    return text;
+}
+
 void MethodArgs::setRules(std::vector<TensorRule> rules) {
     for (const auto& r : rules) {
         const ParamSpec* s = m_info ? m_info->find(r.param) : nullptr;
         if (!s)
             throw InvalidArgument("method '" + (m_info ? m_info->name : std::string("?")) + "' has no parameter '" + r.param +
                                   "' (its parameters: " + (m_info ? validNames(*m_info) : std::string("(none)")) + ")");
-        if (s->kind == ParamKind::Choice)
+        if (!s->perTensor)
             throw InvalidArgument("parameter '" + r.param + "' of '" + m_info->name +
-                                  "' is a choice: it takes one value, not a filter list or gradient");
+                                  "' takes one value for the whole merge" + (s->perModel ? " (per model)" : "") +
+                                  ", not a filter list or gradient");
         if (r.model >= 0 && !s->perModel)
             throw InvalidArgument("parameter '" + r.param + "' of '" + m_info->name +
                                   "' applies to the whole merge, not to one model");
@@ -193,12 +205,7 @@ std::string MethodArgs::prepareKey() const {
                 key += paramValueText(number(p.name, static_cast<int>(i))) + ",";
         }
         key += ";";
-        for (const auto& r : m_rules)
-            if (r.param == p.name) {
-                key += "rule" + std::to_string(r.model) + ":" + r.filter + "=";
-                for (double v : r.values) key += paramValueText(v) + ",";
-                key += ";";
-            }
+        key += rulesText(p.name);
     }
     return key;
 }

@@ -44,6 +44,8 @@ public:
     void setRules(std::vector<TensorRule> rules);
     const std::vector<TensorRule>& rules() const { return m_rules; }
     bool hasRules(const std::string& name) const;
+    // The rules of one parameter as text (for keys that must change when they do).
+    std::string rulesText(const std::string& name) const;
     std::string choice(const std::string& name) const;
     std::vector<double> perModelNumbers(const std::string& name) const;
     std::size_t modelCount() const { return m_modelCount; }

@@ -24,6 +24,9 @@ struct ParamSpec {
     std::string help;
     bool perModel = false;       // may be set per model (recipes: models[i].parameters)
     bool affectsPrepare = false;  // changing it redoes the λ-independent preparation
+    // The method reads it tensor by tensor (MethodArgs::numberFor), so a recipe's filter list or
+    // gradient can vary it; every other parameter takes one value (per model) for the whole merge.
+    bool perTensor = false;
 };
 
 enum class LearnedAlgorithm {

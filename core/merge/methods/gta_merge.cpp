@@ -336,6 +336,8 @@ public:
                                                 "per tensor, mergekit's L1 rescale)",
                                                 true));
         if (m_config.consensus) m_info.params.push_back(disjointParam(m_config.defaultDisjoint));
+        for (auto& p : m_info.params)  // read per (task, tensor) in prepare and apply
+            if (p.name == "density" || p.name == "gamma" || p.name == "epsilon") p.perTensor = true;
     }
 
     const MethodInfo& info() const override { return m_info; }
@@ -347,8 +349,8 @@ public:
         p->mergekit = sp == Sparsify::Della || (m_info.has("convention") && args.choice("convention") == "mergekit");
         const bool rescale = sp != Sparsify::None && args.choice("rescale") == "true";
         if (sp == Sparsify::Magnitude && !p->mergekit) {
-            if (args.hasRules("density") && args.choice("topk_scope") == "global")
-                throw InvalidArgument(m_info.name + ": a per-tensor density needs topk_scope per_tensor or convention mergekit");
+            if (args.hasRules("density"))  // the official thresholds take one density per model
+                throw InvalidArgument(m_info.name + ": a density that varies by tensor (filter list or gradient) needs convention mergekit");
             p->topk = selectTopK(problem, args.perModelNumbers("density"),
                                  args.choice("topk_scope") == "per_tensor" ? TopKScope::PerTensor : TopKScope::Global,
                                  progress, cancel);

@@ -99,6 +99,15 @@ TEST(MergekitProperties, TiesKeepsExactlyFloorKnAndRefusesAnEmptyTensor) {
         EXPECT_LE(changed, static_cast<std::size_t>(0.3 * static_cast<double>(t.numel))) << t.name;
         EXPECT_GE(changed + 2, static_cast<std::size_t>(0.3 * static_cast<double>(t.numel))) << t.name << " (τ = 0 entries stay)";
     }
+    // The official convention's thresholds take one density per model: a per-tensor one is refused.
+    MergeSpec official = parseRecipe("merge_method: ties\n" + head + "parameters: {weight: 1.0, convention: official, density: [0.2, 0.5]}\n",
+                                     test::fixture("mergekit"), "r");
+    try {
+        MergeEngine(official).applyToMemory(-1);
+        ADD_FAILURE() << "per-tensor density with the official thresholds merged";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("needs convention mergekit"), std::string::npos) << e.what();
+    }
     MergeEngine empty(parseRecipe("merge_method: ties\n" + head + "parameters: {weight: 1.0, density: 0.01}\n", test::fixture("mergekit"), "r"));
     try {
         empty.applyToMemory(-1);

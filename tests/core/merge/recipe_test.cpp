@@ -141,6 +141,14 @@ TEST(Recipe, ErrorsNameTheRecipeAndTheField) {
     EXPECT_NE(errorOf("merge_method: ties\nmodels:\n  - model: a\nparameters: {normalize: maybe}\n").find("takes true or false"),
               std::string::npos);
     EXPECT_NE(errorOf("merge_method: ties\nslices: []\nmodels: []\n").find("'slices'"), std::string::npos);
+    // Only parameters a method reads tensor by tensor take filter lists or gradients; the others
+    // are refused rather than silently taking one value.
+    EXPECT_NE(errorOf("merge_method: iso_cts\nmodels:\n  - model: a\nparameters: {common_fraction: [0.5, 0.9]}\n")
+                  .find("'common_fraction' of 'iso_cts' takes one value for the whole merge"),
+              std::string::npos);
+    EXPECT_NE(errorOf("merge_method: pcb\nmodels:\n  - model: a\nparameters: {density: [{filter: mlp, value: 0.2}, {value: 0.1}]}\n")
+                  .find("takes one value for the whole merge (per model)"),
+              std::string::npos);
     EXPECT_NE(errorOf("merge_method: ties\nmodels: []\ndtype: int4\n").find("unknown dtype 'int4'"), std::string::npos);
     EXPECT_THROW(loadRecipe("/nonexistent/recipe.yaml"), IoError);
 }
