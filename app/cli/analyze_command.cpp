@@ -152,7 +152,7 @@ void addAnalyzeCommand(CLI::App& app, int& exitCode) {
     cmd->add_flag("--per-tensor", a->perTensor, "also print one row per tensor");
     cmd->add_flag("--spectra", a->spectra,
                   "also the spectra of the weight matrices: effective rank of each task vector and of their sum per block, "
-                  "and how far the sum is from isotropic (one float64 SVD per task and matrix)");
+                  "and how far the sum is from isotropic (per task and matrix the eigenvalues of its Gram matrix, in float64)");
     cmd->add_flag("--json", a->json, "print JSON (tasks, all, blocks, tensors, ties_mask_overlap, tall_mask_overlap)");
     a->open.addTo(*cmd);
     cmd->callback([a, &exitCode] { exitCode = runAnalyze(*a); });

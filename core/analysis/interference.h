@@ -44,7 +44,7 @@ struct InterferenceReport {
 // The spectra of the weight matrices (2-D merged tensors): per matrix the singular values of
 // Σ_t τ_t (what Iso-C flattens to their mean) and the effective rank (Roy & Vetterli 2007,
 // exp of the entropy of the normalised singular values) of each τ_t and of Σ_t τ_t; per block
-// the mean effective ranks over its matrices. One float64 SVD (values only) per task and matrix.
+// the mean effective ranks over its matrices. Per task and matrix the eigenvalues of its Gram matrix (float64; linalg::singularValues).
 struct MatrixSpectrum {
     std::string name;
     int block = -1;

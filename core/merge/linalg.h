@@ -40,7 +40,8 @@ struct Svd {
     std::vector<double> s;
 };
 Svd svd(const Matrix& a);
-// The singular values alone (descending; dgesdd without vectors: several times cheaper).
+// The singular values alone (descending), from the eigenvalues of the smaller Gram matrix: the
+// small ones to ≈ 1e-8·s_max absolute (for spectra and effective ranks, not for cuts).
 std::vector<double> singularValues(const Matrix& a);
 // Roy & Vetterli's effective rank exp(−Σ p_i log p_i), p_i = s_i / Σ s (0 for a zero matrix).
 double effectiveRank(const std::vector<double>& singularValues);
