@@ -60,7 +60,8 @@ NewKitDialog::NewKitDialog(QWidget* parent) : QDialog(parent) {
     m_base = new QLineEdit(this);
     m_base->setPlaceholderText(tr("the pretrained checkpoint (safetensors, .pt/.bin, HDF5, or a Hugging Face folder)"));
     m_layout = new QComboBox(this);
-    m_layout->addItems({QStringLiteral("auto"), QStringLiteral("timm"), QStringLiteral("hf_clip"), QStringLiteral("hf_dinov2")});
+    m_layout->addItems({QStringLiteral("auto"), QStringLiteral("timm"), QStringLiteral("hf_clip"), QStringLiteral("hf_dinov2"), QStringLiteral("open_clip"),
+                        QStringLiteral("torchvision")});
     m_preprocess = new QComboBox(this);
     m_preprocess->addItems({QStringLiteral("clip"), QStringLiteral("imagenet"), QStringLiteral("none")});
     form->addRow(tr("Kit file"), pathField(m_file, this, [this] {

@@ -35,7 +35,7 @@ public:
     void setKitFile(const QString& path);
     void setName(const QString& name);
     void setBase(const QString& path);
-    void setLayout(const QString& layout);          // auto, timm, hf_clip, hf_dinov2
+    void setLayout(const QString& layout);          // auto, timm, hf_clip, hf_dinov2, open_clip, torchvision
     void setPreprocess(const QString& preset);      // clip, imagenet, none
     int addTask(const QString& name = {});          // a row; returns its index
     void setCell(int row, Column column, const QString& value);

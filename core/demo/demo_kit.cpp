@@ -44,7 +44,8 @@ bool sameBudget(const TrainBudget& a, const TrainBudget& b) {
 bool sameConfig(const kit::VitConfig& a, const kit::VitConfig& b) {
     return a.imageSize == b.imageSize && a.channels == b.channels && a.patchSize == b.patchSize && a.width == b.width &&
            a.depth == b.depth && a.heads == b.heads && a.mlpRatio == b.mlpRatio && a.activation == b.activation &&
-           a.layerScale == b.layerScale && a.patchBias == b.patchBias && a.preNorm == b.preNorm && a.eps == b.eps;
+           a.layerScale == b.layerScale && a.patchBias == b.patchBias && a.preNorm == b.preNorm && a.eps == b.eps &&
+           a.projection == b.projection;
 }
 
 bool isLegacyManifest(const std::string& path) {

@@ -96,13 +96,16 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
         const at::Tensor* text = findAny(file, {"text", "zeroshot_weights", "text_embeddings", "classifier", "weight", "head.text"});
         if (!text && file.size() == 1) text = &file.begin()->second;
         if (!text) throw FormatError(t.head.file, where + "no text embeddings (a tensor named text or zeroshot_weights, [classes, dim])");
-        const at::Tensor* proj = findAny(file, {"visual_projection.weight", "projection", "head.projection"});
-        if (!proj) proj = findSuffix(base.others, "visual_projection.weight");
-        if (!proj) proj = findSuffix(expert.others, "visual_projection.weight");
+        // An encoder that holds its projection (open_clip) applies each model's own; else the text
+        // file's, the base's or the expert's, fixed.
+        const at::Tensor own = c.projection > 0 ? base.params.at("proj") : at::Tensor();
+        const at::Tensor* proj = own.defined() ? &own : findAny(file, {"visual_projection.weight", "projection", "head.projection"});
+        if (!proj && base.projection.defined()) proj = &base.projection;
+        if (!proj && expert.projection.defined()) proj = &expert.projection;
         if (!proj)
-            throw FormatError(base.found.prefix.empty() ? t.head.file : t.head.file, where +
+            throw FormatError(t.head.file, where +
                               "a zero-shot head needs CLIP's visual projection [dim, width]: neither the text file nor the base "
-                              "has visual_projection.weight");
+                              "has one (Hugging Face visual_projection.weight, open_clip visual.proj)");
         if (proj->dim() != 2 || proj->size(1) != D)
             throw FormatError(t.head.file, "visual_projection.weight", where + "shape " + shape(*proj) + ", expected [dim, " + std::to_string(D) + "]");
         if (text->dim() != 2 || text->size(1) != proj->size(0))
@@ -113,8 +116,8 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
         h.config.kind = model::HeadKind::ZeroShot;
         h.config.outputs = static_cast<int>(text->size(0));
         h.params = {{"head.text", text->clone()},
-                    {"head.projection", proj->clone()},
                     {"head.logit_scale", scale ? scale->reshape({1}).clone() : at::full({1}, std::log(100.0), at::kFloat)}};
+        if (!own.defined()) h.params["head.projection"] = proj->clone();
     } else {
         model::ParamMap given;
         std::string from;

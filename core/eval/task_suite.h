@@ -36,7 +36,7 @@ struct KitInfo {
     std::string manifestText;  // the kit file as read (stored in experiments)
     std::string baseFile;      // absolute or as given
     std::string baseHash;      // XXH3-128 of the base file
-    std::string layout;        // the weights' layout as found (timm, hf_clip, hf_dinov2)
+    std::string layout;        // the weights' layout as found (timm, hf_clip, hf_dinov2, open_clip, torchvision)
     std::string basePrefix;    // the prefix of the encoder's names in the base file ("" for most)
     kit::VitConfig config;
 };

@@ -111,7 +111,7 @@ HeadSpec readHead(const YAML::Node& n, const std::string& dir, const std::string
 
 const std::vector<std::string>& architectureKeys() {
     static const std::vector<std::string> keys = {"image_size", "channels", "patch_size", "width",      "depth",   "heads",
-                                                  "mlp_ratio",  "activation", "layer_scale", "patch_bias", "pre_norm", "eps"};
+                                                  "mlp_ratio",  "activation", "layer_scale", "patch_bias", "pre_norm", "eps", "projection"};
     return keys;
 }
 
@@ -135,6 +135,7 @@ void applyArchitecture(kit::VitConfig& c, const std::map<std::string, std::strin
             else if (k == "patch_bias") c.patchBias = toBool(v);
             else if (k == "pre_norm") c.preNorm = toBool(v);
             else if (k == "eps") c.eps = std::stod(v);
+            else if (k == "projection") c.projection = std::stoi(v);
         } catch (const std::exception& e) {
             throw InvalidArgument(where + "architecture." + k + ": bad value '" + v + "' (" + e.what() + ")");
         }
@@ -215,7 +216,7 @@ KitFile readKitFile(const std::string& path) {
         k.base = resolve(k.dir, scalar(y["base"], path, "base "));
         if (y["layout"]) {
             k.layout = scalar(y["layout"], path, "layout ");
-            static const std::vector<std::string> layouts = {"auto", "timm", "hf_clip", "hf_dinov2"};
+            static const std::vector<std::string> layouts = {"auto", "timm", "hf_clip", "hf_dinov2", "open_clip", "torchvision"};
             if (std::find(layouts.begin(), layouts.end(), k.layout) == layouts.end())
                 throw FormatError(path, "layout: unknown '" + k.layout + "' (" + joinKeys(layouts) + ")");
         }

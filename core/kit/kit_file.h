@@ -61,7 +61,7 @@ struct KitFile {
     std::string text;  // as read
     std::string name;
     std::string base;           // absolute
-    std::string layout = "auto";  // auto | timm | hf_clip | hf_dinov2
+    std::string layout = "auto";  // auto | timm | hf_clip | hf_dinov2 | open_clip | torchvision
     std::map<std::string, std::string> architecture;  // given fields (image_size, width, ...), as text
     std::string preprocessPreset = "clip";            // clip | imagenet | none | custom
     std::optional<data::Preprocess> preprocessCustom;

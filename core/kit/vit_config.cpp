@@ -10,6 +10,7 @@ void VitConfig::validate() const {
     if (channels <= 0 || width <= 0 || depth < 0 || heads <= 0) bad("sizes must be positive");
     if (width % heads != 0) bad("width must be divisible by the number of heads");
     if (mlpRatio <= 0) bad("mlp ratio must be positive");
+    if (projection < 0) bad("the projection's size must be positive (0: none)");
 }
 
 std::string activationName(Activation a) { return a == Activation::Gelu ? "gelu" : "quick_gelu"; }

@@ -21,6 +21,7 @@ struct VitConfig {
     bool patchBias = true;    // CLIP's patch embedding has no bias
     bool preNorm = false;     // a LayerNorm after the embeddings (CLIP's pre_layrnorm; timm norm_pre)
     double eps = 1e-6;        // LayerNorm epsilon (timm/DINOv2 1e-6, CLIP 1e-5)
+    int projection = 0;       // CLIP's visual projection inside the encoder (open_clip `proj`): its output size; 0: none
 
     int grid() const { return imageSize / patchSize; }
     int tokens() const { return grid() * grid() + 1; }

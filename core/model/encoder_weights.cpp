@@ -23,11 +23,14 @@ struct Marker {
     VitLayout layout;
     const char* patch;
     const char* root;  // what the layout's rules put before the names after the marker's prefix
+    const char* companion = nullptr;  // must also be under the prefix (a patch name alone is too common)
 };
 const Marker kMarkers[] = {
     {VitLayout::HfClip, "embeddings.patch_embedding.weight", "vision_model."},
     {VitLayout::HfDinov2, "embeddings.patch_embeddings.projection.weight", ""},
     {VitLayout::Timm, "patch_embed.proj.weight", ""},
+    {VitLayout::OpenClip, "conv1.weight", "", "class_embedding"},
+    {VitLayout::Torchvision, "conv_proj.weight", "", "class_token"},
 };
 
 std::string someNames(const std::vector<std::string>& names) {
@@ -72,6 +75,7 @@ FoundLayout findLayoutInNames(const std::vector<std::string>& names, const std::
     const bool any = hint.empty() || hint == "auto";
     const VitLayout wanted = any ? VitLayout::Timm : parseLayout(hint);
     std::vector<FoundLayout> found;
+    const std::set<std::string> all(names.begin(), names.end());
     for (const auto& name : names)
         for (const auto& m : kMarkers) {
             if (!any && m.layout != wanted) continue;
@@ -79,14 +83,16 @@ FoundLayout findLayoutInNames(const std::vector<std::string>& names, const std::
             if (name.size() >= patch.size() && name.ends_with(patch)) {
                 const std::string prefix = name.substr(0, name.size() - patch.size());
                 if (!prefix.empty() && prefix.back() != '.') continue;
+                if (m.companion && !all.count(prefix + m.companion)) continue;
                 found.push_back({m.layout, prefix});
-                break;  // timm's marker is never a suffix of the others: one layout per name
+                break;  // no marker is a suffix of another: one layout per name
             }
         }
     if (found.empty())
         throw FormatError(file, "no encoder of a known layout here (looked for " +
-                                    std::string(any ? "timm patch_embed.proj.weight, hf_clip embeddings.patch_embedding.weight or "
-                                                      "hf_dinov2 embeddings.patch_embeddings.projection.weight"
+                                    std::string(any ? "timm patch_embed.proj.weight, hf_clip embeddings.patch_embedding.weight, "
+                                                      "hf_dinov2 embeddings.patch_embeddings.projection.weight, open_clip conv1.weight "
+                                                      "beside class_embedding or torchvision conv_proj.weight beside class_token"
                                                     : "the patch embedding of layout " + hint) +
                                     " under any prefix); the file has: " + someNames(names));
     // The shortest prefix: the outermost model (a wrapped copy of a second encoder is unusual).
@@ -136,6 +142,15 @@ VitConfig inferConfig(const ParamMap& p, VitLayout layout, const std::string& fi
             blocks = "encoder.layer.", fc1 = "encoder.layer.0.mlp.fc1.weight", ls = "encoder.layer.0.layer_scale1.lambda1";
             patchBias = "embeddings.patch_embeddings.projection.bias";
             break;
+        case VitLayout::OpenClip:
+            patch = "conv1.weight", pos = "positional_embedding", blocks = "transformer.resblocks.";
+            fc1 = "transformer.resblocks.0.mlp.c_fc.weight", ls = "transformer.resblocks.0.ls_1.gamma", norm_pre = "ln_pre.weight";
+            patchBias = "conv1.bias";
+            break;
+        case VitLayout::Torchvision:
+            patch = "conv_proj.weight", pos = "encoder.pos_embedding", blocks = "encoder.layers.encoder_layer_";
+            fc1 = "encoder.layers.encoder_layer_0.mlp.0.weight", patchBias = "conv_proj.bias";
+            break;
     }
     const at::Tensor* w = find(p, patch);
     if (!w || w->dim() != 4 || w->size(2) != w->size(3))
@@ -159,16 +174,46 @@ VitConfig inferConfig(const ParamMap& p, VitLayout layout, const std::string& fi
         throw FormatError(file, fc1, "the first block's MLP is missing");
     }
     c.mlpRatio = static_cast<double>(f1->size(0)) / c.width;
-    if (c.width % 64 != 0)
-        throw FormatError(file, "width " + std::to_string(c.width) + " is not a multiple of 64: state `heads` in the kit's architecture");
-    c.heads = c.width / 64;
+    c.heads = c.width % 64 == 0 ? c.width / 64 : 0;  // 0: unknown, a config or the kit must say
     c.layerScale = !ls.empty() && find(p, ls);
     c.patchBias = find(p, patchBias) != nullptr;
     c.preNorm = !norm_pre.empty() && find(p, norm_pre);
-    c.activation = layout == VitLayout::HfClip ? Activation::QuickGelu : Activation::Gelu;
-    c.eps = layout == VitLayout::HfClip ? 1e-5 : 1e-6;
+    if (layout == VitLayout::OpenClip)
+        if (const at::Tensor* proj = find(p, "proj"); proj && proj->dim() == 2 && proj->size(0) == c.width)
+            c.projection = static_cast<int>(proj->size(1));
+    // CLIP's layouts: OpenAI's QuickGELU (open_clip's own LAION models use GELU: their
+    // open_clip_config.json or the kit's `activation` says so) and LayerNorm epsilon 1e-5.
+    const bool clip = layout == VitLayout::HfClip || layout == VitLayout::OpenClip;
+    c.activation = clip ? Activation::QuickGelu : Activation::Gelu;
+    c.eps = clip ? 1e-5 : 1e-6;
     return c;
 }
+
+namespace {
+void applyOpenClipConfig(VitConfig& c, const nlohmann::json& model, const std::string& path) {
+    try {
+        if (model.contains("quick_gelu") && model["quick_gelu"].is_boolean())
+            c.activation = model["quick_gelu"].get<bool>() ? Activation::QuickGelu : Activation::Gelu;
+        else if (model.contains("vision_cfg"))
+            c.activation = Activation::Gelu;  // open_clip's default when the config does not ask for QuickGELU
+        if (!model.contains("vision_cfg") || !model["vision_cfg"].is_object()) return;
+        const nlohmann::json& v = model["vision_cfg"];
+        if (v.contains("timm_model_name") && v["timm_model_name"].is_string())
+            return;  // a timm trunk: its own layout and conventions
+        if (v.contains("width") && v["width"].is_number_integer()) c.width = v["width"];
+        if (v.contains("layers") && v["layers"].is_number_integer()) c.depth = v["layers"];
+        if (v.contains("patch_size") && v["patch_size"].is_number_integer()) c.patchSize = v["patch_size"];
+        if (v.contains("mlp_ratio") && v["mlp_ratio"].is_number()) c.mlpRatio = v["mlp_ratio"];
+        const int headWidth = v.contains("head_width") && v["head_width"].is_number_integer() ? v["head_width"].get<int>() : 64;
+        if (headWidth <= 0 || c.width % headWidth != 0)
+            throw FormatError(path, "vision_cfg.head_width " + std::to_string(headWidth) + " does not divide the width " + std::to_string(c.width));
+        c.heads = c.width / headWidth;
+        if (v.value("attentional_pool", false)) throw FormatError(path, "attentional pooling (vision_cfg.attentional_pool) is not supported");
+    } catch (const nlohmann::json::exception& e) {
+        throw FormatError(path, std::string("bad field: ") + e.what());
+    }
+}
+}  // namespace
 
 void applyHfConfig(VitConfig& c, const std::string& path) {
     nlohmann::json j;
@@ -178,6 +223,11 @@ void applyHfConfig(VitConfig& c, const std::string& path) {
         j = nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(path, std::string("not valid JSON: ") + e.what());
+    }
+    // open_clip's open_clip_config.json: {"model_cfg": {"quick_gelu": ..., "vision_cfg": {...}}}.
+    if (j.is_object() && j.contains("model_cfg") && j["model_cfg"].is_object()) {
+        applyOpenClipConfig(c, j["model_cfg"], path);
+        return;
     }
     if (j.contains("vision_config") && j["vision_config"].is_object()) j = j["vision_config"];
     if (!j.is_object()) throw FormatError(path, "a config.json is a JSON object");
@@ -209,8 +259,10 @@ void applyHfConfig(VitConfig& c, const std::string& path) {
 std::string configJsonFor(const std::string& checkpoint) {
     std::error_code ec;
     const fs::path p(checkpoint);
-    const fs::path c = fs::is_directory(p, ec) ? p / "config.json" : p.parent_path() / "config.json";
-    return fs::exists(c, ec) ? c.string() : std::string();
+    const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
+    for (const char* name : {"config.json", "open_clip_config.json"})
+        if (fs::exists(dir / name, ec)) return (dir / name).string();
+    return {};
 }
 
 Encoder loadEncoder(const std::string& file, const std::string& layoutHint, const std::map<std::string, std::string>& fields,
@@ -231,6 +283,8 @@ Encoder loadEncoder(const std::string& file, const std::string& layoutHint, cons
         }
         try {
             kit::applyArchitecture(e.config, fields, "");
+            if (e.config.heads == 0)
+                throw FormatError(file, "width " + std::to_string(e.config.width) + " is not a multiple of 64: state `heads` in the kit's architecture");
             e.config.validate();
         } catch (const InvalidArgument& err) {
             throw FormatError(file, err.what());
@@ -245,8 +299,13 @@ Encoder loadEncoder(const std::string& file, const std::string& layoutHint, cons
         if (problems.size() > 6) s += "; ... (" + std::to_string(problems.size()) + " problems)";
         throw FormatError(file, (config ? "not the base's architecture: " : "the encoder does not fit its architecture: ") + s);
     }
-    // A head of its own: timm head.*, or a Hugging Face classifier.*.
-    for (const char* root : {"head.", "classifier."}) {
+    // CLIP's visual projection [P, D] beside the encoder (Hugging Face visual_projection.weight):
+    // zero-shot heads apply the base's. open_clip keeps it in the encoder (canonical `proj`),
+    // merged like the rest and applied per model.
+    for (const auto& [n, t] : e.others)
+        if ((n == "visual_projection.weight" || n.ends_with(".visual_projection.weight")) && t.dim() == 2) e.projection = t;
+    // A head of its own: timm head.*, a Hugging Face classifier.*, torchvision's heads.head.*.
+    for (const char* root : {"head.", "classifier.", "heads.head."}) {
         const at::Tensor* w = find(stripped, std::string(root) + "weight");
         const at::Tensor* b = find(stripped, std::string(root) + "bias");
         if (w && b && e.head.empty()) e.head = {{"head.weight", *w}, {"head.bias", *b}};

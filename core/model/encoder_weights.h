@@ -34,22 +34,26 @@ ParamMap stripPrefix(const ParamMap& raw, const FoundLayout& found, ParamMap* ot
 // inverse of stripPrefix + toCanonical (learned merges hand their tensors back to the engine so).
 ParamMap toFileNames(const ParamMap& canonical, const FoundLayout& found, const VitConfig& config);
 
-// The architecture the shapes imply (heads: width / 64, the ViT convention; activation and
+// The architecture the shapes imply (heads: width / 64, the ViT convention, 0 when 64 does not divide the width; activation and
 // epsilon the layout's: CLIP quick_gelu and 1e-5, others gelu and 1e-6). Throws FormatError.
 VitConfig inferConfig(const ParamMap& stripped, VitLayout layout, const std::string& file);
 
 // Applies a Hugging Face config.json (CLIPVisionConfig, CLIPConfig's vision_config, Dinov2Config):
 // hidden_size, num_hidden_layers, num_attention_heads, intermediate_size or mlp_ratio,
-// patch_size, image_size, num_channels, hidden_act, layer_norm_eps. Throws FormatError.
+// patch_size, image_size, num_channels, hidden_act, layer_norm_eps; or open_clip's
+// open_clip_config.json (model_cfg.quick_gelu, vision_cfg.width/layers/patch_size/mlp_ratio/
+// head_width). Throws FormatError.
 void applyHfConfig(VitConfig& config, const std::string& configJson);
-// config.json beside a checkpoint file (or inside a model folder); empty when there is none.
+// config.json (else open_clip_config.json) beside a checkpoint file (or inside a model folder);
+// empty when there is none.
 std::string configJsonFor(const std::string& checkpoint);
 
 struct Encoder {
     FoundLayout found;
     VitConfig config;
     ParamMap params;              // canonical encoder tensors
-    ParamMap head;                // head.weight / head.bias found in the checkpoint (timm head.*, HF classifier.*)
+    ParamMap head;                // head.weight / head.bias found in the checkpoint (timm head.*, HF classifier.*, torchvision heads.head.*)
+    at::Tensor projection;        // CLIP's visual projection [P, D] beside the encoder (HF visual_projection.weight); undefined otherwise
     ParamMap others;              // everything the encoder does not use (outside the prefix, or unused names under it)
     std::vector<std::string> unused;  // names inside the prefix the encoder does not use
 };

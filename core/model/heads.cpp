@@ -44,6 +44,7 @@ void requestHeadBlocks(ForwardOptions& o, const HeadConfig& h, int depth) {
 }
 
 at::Tensor headTokens(const HeadConfig& h, const VitFeatures& f, int depth) {
+    if (h.kind == HeadKind::ZeroShot && f.embedding.defined()) return f.embedding.unsqueeze(1);  // [N, 1, P]
     if (h.layers.empty()) return f.tokens;
     std::vector<at::Tensor> parts;
     for (int b : headBlocks(h, depth)) {
@@ -79,10 +80,13 @@ ParamMap initHead(const HeadConfig& h, int width, std::uint64_t seed) {
 at::Tensor headForward(const HeadConfig& h, const ParamMap& params, const at::Tensor& tokens, bool training, int height, int width) {
     if (h.kind == HeadKind::ZeroShot) {
         const auto text = params.find("head.text"), proj = params.find("head.projection"), scale = params.find("head.logit_scale");
-        if (text == params.end() || proj == params.end() || scale == params.end())
-            throw InvalidArgument("zero-shot head: head.text / head.projection / head.logit_scale missing");
-        const at::Tensor z = at::linear(tokens.select(1, 0), proj->second);
-        const at::Tensor zn = z / z.norm(2, {1}, true).clamp_min(1e-12);
+        const auto weight = params.find("head.weight"), bias = params.find("head.bias");
+        // Without head.projection the encoder projected already (headTokens passed its embedding).
+        const at::Tensor z = proj == params.end() ? tokens.select(1, 0) : at::linear(tokens.select(1, 0), proj->second);
+        const at::Tensor zn = h.normalize ? z / z.norm(2, {1}, true).clamp_min(1e-12) : z;
+        if (weight != params.end() && bias != params.end()) return at::linear(zn, weight->second, bias->second);  // a ClassificationHead
+        if (text == params.end() || scale == params.end())
+            throw InvalidArgument("zero-shot head: head.text / head.logit_scale (or head.weight / head.bias) missing");
         const at::Tensor tn = text->second / text->second.norm(2, {1}, true).clamp_min(1e-12);
         return at::matmul(zn, tn.t()) * scale->second.exp();
     }

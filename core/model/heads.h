@@ -5,7 +5,11 @@
 //   zeroshot:   CLIP's zero-shot classifier: z = head.projection · (class token), logits =
 //               exp(head.logit_scale) · normalize(z) · normalize(head.text)ᵀ; head.text [K, P] (one
 //               text embedding per class), head.projection [P, D] (the base's visual projection),
-//               head.logit_scale [1] (log of the scale, as CLIP stores it).
+//               head.logit_scale [1] (log of the scale, as CLIP stores it). Without head.projection
+//               the encoder holds the projection (open_clip) and headTokens passes its embedding.
+//               The task-vectors release's ClassificationHead form: head.weight [K, P] and
+//               head.bias [K] instead of text and scale, logits = head.weight · normalize(z) + head.bias
+//               (`normalize` false: z as it is).
 //   dense:      per patch token, head.weight [K·p·p, D] gives a p×p block of K outputs; blocks are
 //               put back in place (pixel shuffle): [N, K, H, W]. Segmentation: K classes
 //               (per-pixel logits); regression: K channels (per-pixel values).
@@ -37,6 +41,7 @@ struct HeadConfig {
     Pooling pooling = Pooling::ClassToken;  // classifier only
     int patchSize = 4;                     // dense only: the encoder's patch size
     std::vector<int> layers;                // blocks read (negative: from the end); empty: the final tokens
+    bool normalize = true;                  // zero-shot only: L2-normalise the image embedding first
 };
 
 std::string headKindName(HeadKind k);

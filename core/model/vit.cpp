@@ -40,6 +40,7 @@ std::vector<ParamShape> vitParamShapes(const VitConfig& c) {
     }
     s.push_back({"norm.weight", {D}});
     s.push_back({"norm.bias", {D}});
+    if (c.projection > 0) s.push_back({"proj", {c.projection, D}});
     return s;
 }
 
@@ -184,6 +185,7 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
         }
     }
     out.tokens = layerNorm(x, p, "norm", c.eps);
+    if (c.projection > 0) out.embedding = at::linear(out.tokens.select(1, 0), param(p, "proj"));
     return out;
 }
 

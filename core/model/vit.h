@@ -7,7 +7,8 @@
 // bias [D]}, norm_pre.{weight,bias} (preNorm), blocks.N.{norm1,norm2}.{weight,bias},
 // blocks.N.attn.qkv.{weight [3D,D], bias}, blocks.N.attn.proj.{weight,bias},
 // blocks.N.mlp.fc1.{weight [H,D], bias}, blocks.N.mlp.fc2.{weight [D,H], bias},
-// blocks.N.ls1.gamma / ls2.gamma [D] (layerScale), norm.{weight,bias}.
+// blocks.N.ls1.gamma / ls2.gamma [D] (layerScale), norm.{weight,bias}, proj [P, D] (CLIP's visual
+// projection where the checkpoint keeps it in the encoder: open_clip; config.projection = P).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -65,6 +66,7 @@ struct VitFeatures {
     at::Tensor tokens;               // [N, T, D]: class token then patch tokens, final LayerNorm
     std::vector<at::Tensor> blocks;  // the requested intermediate blocks' outputs, [N, T, D]
     std::vector<int> blockIndices;   // which block each of `blocks` is (ascending)
+    at::Tensor embedding;            // [N, P]: proj · (final class token), when the encoder has a projection
     int height = 0, width = 0;       // of the input images (the patch grid covers them, padded)
 };
 

@@ -71,6 +71,57 @@ std::vector<Rule> rulesFor(VitLayout layout) {
                 {"norm.weight", "layernorm.weight"},
                 {"norm.bias", "layernorm.bias"}};
     }
+    if (layout == VitLayout::OpenClip) {
+        // OpenAI CLIP / open_clip's VisionTransformer (the `visual` tower): the fused in_proj of
+        // torch.nn.MultiheadAttention is timm's qkv (rows q, k, v); `proj` [D, P] is the visual
+        // projection, not part of the encoder (zero-shot heads read it).
+        const std::string L = "transformer.resblocks.{N}.";
+        return {{"cls_token", "class_embedding"},
+                {"pos_embed", "positional_embedding"},
+                {"patch_embed.proj.weight", "conv1.weight"},
+                {"norm_pre.weight", "ln_pre.weight"},
+                {"norm_pre.bias", "ln_pre.bias"},
+                {"blocks.{N}.norm1.weight", L + "ln_1.weight"},
+                {"blocks.{N}.norm1.bias", L + "ln_1.bias"},
+                {"blocks.{N}.attn.qkv.weight", L + "attn.in_proj_weight"},
+                {"blocks.{N}.attn.qkv.bias", L + "attn.in_proj_bias"},
+                {"blocks.{N}.attn.proj.weight", L + "attn.out_proj.weight"},
+                {"blocks.{N}.attn.proj.bias", L + "attn.out_proj.bias"},
+                {"blocks.{N}.ls1.gamma", L + "ls_1.gamma"},
+                {"blocks.{N}.norm2.weight", L + "ln_2.weight"},
+                {"blocks.{N}.norm2.bias", L + "ln_2.bias"},
+                {"blocks.{N}.mlp.fc1.weight", L + "mlp.c_fc.weight"},
+                {"blocks.{N}.mlp.fc1.bias", L + "mlp.c_fc.bias"},
+                {"blocks.{N}.mlp.fc2.weight", L + "mlp.c_proj.weight"},
+                {"blocks.{N}.mlp.fc2.bias", L + "mlp.c_proj.bias"},
+                {"blocks.{N}.ls2.gamma", L + "ls_2.gamma"},
+                {"norm.weight", "ln_post.weight"},
+                {"norm.bias", "ln_post.bias"},
+                {"proj", "proj"}};
+    }
+    if (layout == VitLayout::Torchvision) {
+        // torchvision.models.VisionTransformer: MLPBlock is a Sequential (Linear, GELU, Dropout,
+        // Linear, Dropout), so its linears are mlp.0 and mlp.3; heads.head is the classifier.
+        const std::string L = "encoder.layers.encoder_layer_{N}.";
+        return {{"cls_token", "class_token"},
+                {"pos_embed", "encoder.pos_embedding"},
+                {"patch_embed.proj.weight", "conv_proj.weight"},
+                {"patch_embed.proj.bias", "conv_proj.bias"},
+                {"blocks.{N}.norm1.weight", L + "ln_1.weight"},
+                {"blocks.{N}.norm1.bias", L + "ln_1.bias"},
+                {"blocks.{N}.attn.qkv.weight", L + "self_attention.in_proj_weight"},
+                {"blocks.{N}.attn.qkv.bias", L + "self_attention.in_proj_bias"},
+                {"blocks.{N}.attn.proj.weight", L + "self_attention.out_proj.weight"},
+                {"blocks.{N}.attn.proj.bias", L + "self_attention.out_proj.bias"},
+                {"blocks.{N}.norm2.weight", L + "ln_2.weight"},
+                {"blocks.{N}.norm2.bias", L + "ln_2.bias"},
+                {"blocks.{N}.mlp.fc1.weight", L + "mlp.0.weight"},
+                {"blocks.{N}.mlp.fc1.bias", L + "mlp.0.bias"},
+                {"blocks.{N}.mlp.fc2.weight", L + "mlp.3.weight"},
+                {"blocks.{N}.mlp.fc2.bias", L + "mlp.3.bias"},
+                {"norm.weight", "encoder.ln.weight"},
+                {"norm.bias", "encoder.ln.bias"}};
+    }
     return {};
 }
 
@@ -81,15 +132,22 @@ std::string expand(const std::string& pattern, int block) {
 }
 
 // The canonical tensor's external shape where they differ.
+// CLIP's layouts keep the class embedding [D] and the position embeddings [T, D] unbatched.
+bool clipShapes(VitLayout layout) { return layout == VitLayout::HfClip || layout == VitLayout::OpenClip; }
+
 at::Tensor toExternalShape(const std::string& canonical, const at::Tensor& t, VitLayout layout) {
-    if (layout == VitLayout::HfClip && canonical == "cls_token") return t.reshape({t.size(-1)});
-    if (layout == VitLayout::HfClip && canonical == "pos_embed") return t.reshape({t.size(1), t.size(2)});
+    if (clipShapes(layout) && canonical == "cls_token") return t.reshape({t.size(-1)});
+    if (clipShapes(layout) && canonical == "pos_embed") return t.reshape({t.size(1), t.size(2)});
+    if (layout == VitLayout::OpenClip && canonical == "proj") return t.t();  // open_clip keeps x @ proj: [D, P]
     return t;
 }
 
 at::Tensor toCanonicalShape(const std::string& canonical, const at::Tensor& t, VitLayout layout) {
-    if (layout == VitLayout::HfClip && canonical == "cls_token") return t.reshape({1, 1, t.size(-1)});
-    if (layout == VitLayout::HfClip && canonical == "pos_embed") return t.reshape({1, t.size(0), t.size(1)});
+    // Only tensors of the external rank are reshaped: a misshaped one stays as it is for
+    // checkParams to name.
+    if (clipShapes(layout) && canonical == "cls_token" && t.dim() == 1) return t.reshape({1, 1, t.size(0)});
+    if (clipShapes(layout) && canonical == "pos_embed" && t.dim() == 2) return t.reshape({1, t.size(0), t.size(1)});
+    if (layout == VitLayout::OpenClip && canonical == "proj" && t.dim() == 2) return t.t();
     return t;
 }
 
@@ -97,6 +155,7 @@ bool wanted(const std::string& canonical, const VitConfig& c) {
     if (canonical.starts_with("norm_pre.")) return c.preNorm;
     if (canonical == "patch_embed.proj.bias") return c.patchBias;
     if (canonical.find(".ls") != std::string::npos) return c.layerScale;
+    if (canonical == "proj") return c.projection > 0;
     return true;
 }
 
@@ -107,14 +166,25 @@ std::string layoutName(VitLayout layout) {
         case VitLayout::Timm: return "timm";
         case VitLayout::HfClip: return "hf_clip";
         case VitLayout::HfDinov2: return "hf_dinov2";
+        case VitLayout::OpenClip: return "open_clip";
+        case VitLayout::Torchvision: return "torchvision";
     }
     return "?";
 }
 
+const std::vector<VitLayout>& allLayouts() {
+    static const std::vector<VitLayout> all = {VitLayout::Timm, VitLayout::HfClip, VitLayout::HfDinov2, VitLayout::OpenClip,
+                                               VitLayout::Torchvision};
+    return all;
+}
+
 VitLayout parseLayout(const std::string& name) {
-    for (VitLayout l : {VitLayout::Timm, VitLayout::HfClip, VitLayout::HfDinov2})
+    std::string known;
+    for (VitLayout l : allLayouts()) {
         if (layoutName(l) == name) return l;
-    throw InvalidArgument("unknown weight layout '" + name + "' (timm, hf_clip, hf_dinov2)");
+        known += (known.empty() ? "" : ", ") + layoutName(l);
+    }
+    throw InvalidArgument("unknown weight layout '" + name + "' (" + known + ")");
 }
 
 VitLayout detectLayout(const std::vector<std::string>& names) {
@@ -122,6 +192,9 @@ VitLayout detectLayout(const std::vector<std::string>& names) {
         if (n.find("self_attn.q_proj") != std::string::npos && n.find("vision_model.") != std::string::npos)
             return VitLayout::HfClip;
         if (n.find("attention.attention.query") != std::string::npos) return VitLayout::HfDinov2;
+        if (n.find("resblocks.") != std::string::npos && n.find("attn.in_proj_weight") != std::string::npos) return VitLayout::OpenClip;
+        if (n.find("encoder_layer_") != std::string::npos && n.find("self_attention.in_proj_weight") != std::string::npos)
+            return VitLayout::Torchvision;
     }
     return VitLayout::Timm;
 }

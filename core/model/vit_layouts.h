@@ -6,6 +6,13 @@
 //                 pre_layrnorm → norm_pre; post_layernorm → norm; no patch bias)
 //   hf_dinov2     encoder.layer.N.attention.attention.query, ...     (q/k/v fused; layer_scale*.lambda1
 //                 → ls*.gamma; mask_token unused)
+//   open_clip     transformer.resblocks.N.attn.in_proj_weight, ...   (OpenAI CLIP and open_clip's own ViT,
+//                 the `visual` tower: in_proj is qkv; class_embedding/positional_embedding as hf_clip;
+//                 ln_pre → norm_pre; ln_post → norm; mlp.c_fc/c_proj → fc1/fc2; ls_1/ls_2 → ls1/ls2;
+//                 `proj` [D, P] is the visual projection, outside the encoder)
+//   torchvision   encoder.layers.encoder_layer_N.self_attention.in_proj_weight, ... (in_proj is qkv;
+//                 conv_proj → patch_embed; class_token; encoder.pos_embedding; mlp.0/mlp.3 → fc1/fc2;
+//                 encoder.ln → norm; heads.head is the classifier)
 #pragma once
 
 #include <string>
@@ -15,10 +22,11 @@
 
 namespace ms::core::model {
 
-enum class VitLayout { Timm, HfClip, HfDinov2 };
+enum class VitLayout { Timm, HfClip, HfDinov2, OpenClip, Torchvision };
 
 std::string layoutName(VitLayout layout);
 VitLayout parseLayout(const std::string& name);  // throws InvalidArgument listing the layouts
+const std::vector<VitLayout>& allLayouts();
 // Guesses the layout from characteristic names; Timm when nothing else fits.
 VitLayout detectLayout(const std::vector<std::string>& names);
 
