@@ -135,7 +135,8 @@ at::Tensor vitEmbed(const VitConfig& c, const ParamMap& p, const at::Tensor& ima
     return x;
 }
 
-at::Tensor vitBlock(const VitConfig& c, const ParamMap& p, int b, const at::Tensor& xIn, const LinearInputFn* linearInputs) {
+at::Tensor vitBlock(const VitConfig& c, const ParamMap& p, int b, const at::Tensor& xIn, const LinearInputFn* linearInputs,
+                    const at::Tensor& attentionMask) {
     const std::int64_t N = xIn.size(0), T = xIn.size(1), D = c.width, Hh = c.heads, dh = D / Hh;
     const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
     const std::string pre = "blocks." + std::to_string(b) + ".";
@@ -148,7 +149,9 @@ at::Tensor vitBlock(const VitConfig& c, const ParamMap& p, int b, const at::Tens
     const at::Tensor qkv = at::linear(h, param(p, pre + "attn.qkv.weight"), param(p, pre + "attn.qkv.bias"))
                                .reshape({N, T, 3, Hh, dh})
                                .permute({2, 0, 3, 1, 4});  // [3, N, H, T, dh]
-    const at::Tensor attn = at::softmax(at::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale, -1);
+    at::Tensor logits = at::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale;
+    if (attentionMask.defined()) logits = logits + attentionMask;
+    const at::Tensor attn = at::softmax(logits, -1);
     h = at::matmul(attn, qkv[2]).transpose(1, 2).reshape({N, T, D});
     seen("attn.proj", h);
     h = at::linear(h, param(p, pre + "attn.proj.weight"), param(p, pre + "attn.proj.bias"));

@@ -81,8 +81,9 @@ VitFeatures vitForward(const VitConfig& config, const ParamMap& params, const at
 // the tokens entering block 0 (patch embedding, class token, position embeddings, norm_pre) and
 // one block. vitForward(...).tokens = LayerNorm_norm(block_{B−1}(... block_0(vitEmbed(x)))).
 at::Tensor vitEmbed(const VitConfig& config, const ParamMap& params, const at::Tensor& images);
+// `attentionMask`: added to the attention logits ([T, T]; CLIP's text tower passes its causal mask).
 at::Tensor vitBlock(const VitConfig& config, const ParamMap& params, int block, const at::Tensor& x,
-                    const LinearInputFn* linearInputs = nullptr);
+                    const LinearInputFn* linearInputs = nullptr, const at::Tensor& attentionMask = {});
 
 // Position embeddings [1, 1 + g0², D] resized to a g×g (or gridHeight × gridWidth) grid (class token kept).
 at::Tensor resizePosEmbed(const at::Tensor& pos, int grid);
