@@ -32,8 +32,9 @@ void OpenFlags::addTo(CLI::App& cmd) {
                    "PyTorch checkpoints: dotted path of the weights inside the file "
                    "(default: detect state_dict, model, module, ...)");
     cmd.add_option("--pickle-allow", pickleAllow,
-                   "PyTorch checkpoints: read this extra pickle global (module.name) as an inert "
-                   "placeholder instead of refusing the file; nothing is ever executed");
+                   "PyTorch checkpoints: read this extra pickle global (module.name, or a "
+                   "module.* glob, or *) as an inert placeholder instead of refusing the file; "
+                   "nothing is ever executed");
 }
 
 core::io::OpenOptions OpenFlags::options() const {

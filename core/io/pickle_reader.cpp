@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <set>
 #include <unordered_map>
 
 #include "core/errors.h"
@@ -49,7 +50,11 @@ constexpr const char* kInertGlobals[] = {
     "numpy.dtype",           "numpy.core.multiarray.scalar",
     "numpy.core.multiarray._reconstruct", "numpy.ndarray",
     "torch.serialization._get_layout", "builtins.slice",
+    "builtins.object",  // the base class copyreg._reconstructor names
 };
+// Read as placeholders without any option: PyTorch's own module classes, which a pickled
+// nn.Module names (Linear, Conv2d, LayerNorm, Sequential, MultiheadAttention, ...).
+constexpr const char* kDefaultPlaceholderPatterns[] = {"torch.nn.modules.*"};
 // Globals with a hand-written meaning (see Impl::call).
 constexpr const char* kCallableGlobals[] = {
     "collections.OrderedDict",           "torch._utils._rebuild_tensor_v2",
@@ -58,6 +63,8 @@ constexpr const char* kCallableGlobals[] = {
     "torch.Size",                        "builtins.set",
     "builtins.frozenset",                "_codecs.encode",
     "torch.nn.parameter.Parameter",      "builtins.bytearray",
+    "copyreg._reconstructor",            "copyreg.__newobj__",
+    "copyreg.__newobj_ex__",
 };
 // Globals known and refused with a specific reason.
 struct Unsupported {
@@ -74,9 +81,32 @@ constexpr Unsupported kUnsupported[] = {
 };
 
 std::string normaliseModule(std::string module) {
-    // Python 2 era pickles name builtins "__builtin__".
+    // Protocols 0-2 write Python 2's module names ("__builtin__", "copy_reg").
     if (module == "__builtin__") return "builtins";
+    if (module == "copy_reg") return "copyreg";
     return module;
+}
+
+std::string joined(const std::set<std::string>& names, const std::string& before,
+                   const std::string& separator, const std::string& after) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : separator) + before + n + after;
+    return out;
+}
+
+// The one error for every global outside the allow list, and the two ways to accept them.
+std::string refusalMessage(const std::set<std::string>& refused) {
+    const bool one = refused.size() == 1;
+    return std::string("pickle: refused global") + (one ? " " : "s ") +
+           joined(refused, "'", ", ", "'") +
+           ": the file names " + (one ? "a class or function" : "classes or functions") +
+           " outside the allow list (only what state dicts and PyTorch's own modules use is "
+           "read by default; nothing in a checkpoint is ever executed). If you trust this "
+           "file, read " + (one ? "it" : "them") +
+           " as inert placeholders: on the command line " +
+           joined(refused, "--pickle-allow ", " ", "") +
+           " (repeatable; 'module.*' globs and '*' work), or in a kit file pickle_allow: [" +
+           joined(refused, "", ", ", "") + "]";
 }
 
 }  // namespace
@@ -88,6 +118,8 @@ struct Unpickler::Impl {
     std::vector<Ref> stack;
     std::vector<std::size_t> marks;
     std::unordered_map<std::uint64_t, Ref> memo;
+    std::set<std::string> refused;           // globals outside the allow list, read so far
+    std::set<std::string> instanceClasses;   // classes instantiated as placeholders
     const std::byte* data = nullptr;
     std::size_t size = 0;
     std::size_t pos = 0;
@@ -183,13 +215,11 @@ struct Unpickler::Impl {
         for (const auto& s : kDTypeGlobals) known |= fv == s.name;
         for (const auto* s : kCallableGlobals) known |= fv == s;
         for (const auto* s : kInertGlobals) known |= fv == s;
-        if (known) return makeText(Kind::Global, full);
-        for (const auto& g : options.inertGlobals)
-            if (g == "*" || g == full) return makeText(Kind::Global, full);
-        fail("refused global '" + full +
-             "': only the globals that state dicts use are read (nothing in a checkpoint is "
-             "ever executed); if you trust this file's structure, --pickle-allow " + full +
-             " reads it as an inert placeholder");
+        for (const auto* p : kDefaultPlaceholderPatterns) known |= globalPatternMatches(p, full);
+        for (const auto& g : options.inertGlobals) known |= globalPatternMatches(g, full);
+        // Refused, but read on as a placeholder so that the error can list every such global.
+        if (!known) refused.insert(full);
+        return makeText(Kind::Global, full);
     }
 
     static bool isCallable(std::string_view name) {
@@ -259,10 +289,26 @@ struct Unpickler::Impl {
         return t;
     }
 
+    // A placeholder object of class `cls`; nothing of the class is ever run.
+    Ref instance(const Object& cls, std::vector<Ref> args) {
+        if (cls.kind != Kind::Global) fail("instantiation of a non-global object");
+        Ref o = makeText(Kind::Instance, cls.text);
+        o->items = std::move(args);
+        instanceClasses.insert(cls.text);
+        return o;
+    }
+
     Ref call(const Object& callable, const std::vector<Ref>& args) {
         const std::string& f = callable.text;
         if (callable.kind != Kind::Global) fail("call of a non-global object");
-        if (!isCallable(f)) return makeText(Kind::Opaque, f);  // inert: never executed
+        if (!isCallable(f)) return instance(callable, args);  // inert: never executed
+        if (f == "copyreg._reconstructor" || f == "copyreg.__newobj__" ||
+            f == "copyreg.__newobj_ex__") {
+            // _reconstructor(cls, base, state) for protocols 0-1; __newobj__(cls, *args) and
+            // __newobj_ex__(cls, args, kwargs) when a __reduce_ex__ returns them.
+            if (args.empty()) fail(f + ": expects a class");
+            return instance(*args[0], std::vector<Ref>(args.begin() + 1, args.end()));
+        }
         if (f == "collections.OrderedDict") {
             Ref d = make(Kind::Dict);
             if (!args.empty() && (args[0]->kind == Kind::List || args[0]->kind == Kind::Tuple))
@@ -343,27 +389,45 @@ struct Unpickler::Impl {
         return s;
     }
 
+    static void putEntry(std::vector<std::pair<Ref, Ref>>& entries, Ref key, Ref value) {
+        // A repeated key replaces its value, as in Python.
+        auto it = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
+            return e.first->kind == key->kind &&
+                   ((e.first->kind == Kind::String && e.first->text == key->text) ||
+                    (e.first->kind == Kind::Int && e.first->integer == key->integer));
+        });
+        if (it != entries.end() && (key->kind == Kind::String || key->kind == Kind::Int))
+            it->second = value;
+        else
+            entries.emplace_back(key, value);
+    }
+
     void setItems(Ref target, const std::vector<Ref>& kv) {
         if (kv.size() % 2) fail("SETITEMS with an odd number of items");
-        if (target->kind == Kind::Opaque) return;
+        if (target->kind == Kind::Opaque || target->kind == Kind::Instance) return;
         if (target->kind != Kind::Dict) fail("SETITEM on a non-dict");
-        for (std::size_t i = 0; i < kv.size(); i += 2) {
-            auto& entries = target->entries;
-            // A repeated key replaces its value, as in Python.
-            auto it = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
-                return e.first->kind == kv[i]->kind &&
-                       ((e.first->kind == Kind::String && e.first->text == kv[i]->text) ||
-                        (e.first->kind == Kind::Int && e.first->integer == kv[i]->integer));
-            });
-            if (it != entries.end() && (kv[i]->kind == Kind::String || kv[i]->kind == Kind::Int))
-                it->second = kv[i + 1];
-            else
-                entries.emplace_back(kv[i], kv[i + 1]);
+        for (std::size_t i = 0; i < kv.size(); i += 2) putEntry(target->entries, kv[i], kv[i + 1]);
+    }
+
+    // BUILD: an Instance keeps its state as attributes, as object.__setstate__ would set them
+    // (a dict, or a (dict or None, slot dict) tuple). Any other target ignores it: nothing's
+    // __setstate__ runs.
+    void build(Ref target, const Object& state) {
+        if (target->kind != Kind::Instance) return;
+        auto merge = [&](const Object& d) {
+            if (d.kind != Kind::Dict) return;
+            for (const auto& [k, v] : d.entries) putEntry(target->entries, k, v);
+        };
+        if (state.kind == Kind::Dict) {
+            merge(state);
+        } else if (state.kind == Kind::Tuple && state.items.size() == 2) {
+            merge(*state.items[0]);
+            merge(*state.items[1]);
         }
     }
 
     void appendItems(Ref target, const std::vector<Ref>& items) {
-        if (target->kind == Kind::Opaque) return;
+        if (target->kind == Kind::Opaque || target->kind == Kind::Instance) return;
         if (target->kind != Kind::List && target->kind != Kind::Set)
             fail("APPEND on a non-list");
         target->items.insert(target->items.end(), items.begin(), items.end());
@@ -379,6 +443,7 @@ struct Unpickler::Impl {
     }
 
     Ref run();
+    Ref interpret();
 };
 
 Unpickler::Unpickler(std::string path, UnpicklerOptions options)
@@ -393,10 +458,28 @@ Ref Unpickler::load(const std::byte* data, std::size_t size) {
     m_impl->data = data;
     m_impl->size = size;
     m_impl->pos = 0;
+    m_impl->refused.clear();
+    m_impl->instanceClasses.clear();
     return m_impl->run();
 }
 
+std::vector<std::string> Unpickler::placeholderClasses() const {
+    return {m_impl->instanceClasses.begin(), m_impl->instanceClasses.end()};
+}
+
 Ref Unpickler::Impl::run() {
+    Ref root = nullptr;
+    try {
+        root = interpret();
+    } catch (const FormatError&) {
+        // A refused global is the first thing to fix (and may be why the rest failed).
+        if (refused.empty()) throw;
+    }
+    if (!refused.empty()) throw FormatError(path, refusalMessage(refused));
+    return root;
+}
+
+Ref Unpickler::Impl::interpret() {
     for (;;) {
         opPos = pos;
         if (pos >= size) fail("ends without a STOP opcode (truncated?)");
@@ -574,9 +657,9 @@ Ref Unpickler::Impl::run() {
                 push(call(*cls, args->items));
                 break;
             }
-            case 'b': {  // BUILD: object state is ignored; nothing's __setstate__ runs.
-                (void)pop();
-                (void)top();
+            case 'b': {  // BUILD
+                Ref state = pop();
+                build(top(), *state);
                 break;
             }
             case 'Q': push(persistentLoad(pop())); break;  // BINPERSID
@@ -623,7 +706,17 @@ std::vector<std::string> allowedGlobals() {
     for (const auto& s : kStorageTypes) out.emplace_back(s.name);
     for (const auto& s : kDTypeGlobals) out.emplace_back(s.name);
     for (const auto* s : kInertGlobals) out.emplace_back(s);
+    for (const auto* s : kDefaultPlaceholderPatterns) out.emplace_back(s);
     return out;
+}
+
+bool globalPatternMatches(std::string_view pattern, std::string_view name) {
+    if (pattern == "*") return true;
+    if (pattern.size() > 2 && pattern.ends_with(".*")) {
+        const std::string_view prefix = pattern.substr(0, pattern.size() - 1);  // keeps the dot
+        return name.size() > prefix.size() && name.starts_with(prefix);
+    }
+    return pattern == name;
 }
 
 }  // namespace ms::core::io::pickle

@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/io/mapped_file.h"
 #include "core/io/pickle_reader.h"
+#include "core/io/pickled_module.h"
 #include "core/io/zip_archive.h"
 
 namespace ms::core::io {
@@ -33,6 +34,10 @@ bool holdsTensors(const Object* o, int depth, std::set<const Object*>& seen) {
         for (const auto& [k, v] : o->entries)
             if (holdsTensors(v, depth + 1, seen)) return true;
     }
+    if (pickle::isModule(o)) {
+        for (const char* dict : {"_parameters", "_buffers", "_modules"})
+            if (holdsTensors(pickle::attribute(o, dict), depth + 1, seen)) return true;
+    }
     return false;
 }
 
@@ -48,6 +53,7 @@ std::string keyText(const Object* k) {
 }
 
 const Object* lookup(const Object* dict, const std::string& key) {
+    if (pickle::isModule(dict)) return pickle::moduleMember(dict, key);
     if (!dict || dict->kind != Kind::Dict) return nullptr;
     for (const auto& [k, v] : dict->entries)
         if (keyText(k) == key) return v;
@@ -104,6 +110,7 @@ public:
         m_unpickler = std::make_unique<pickle::Unpickler>(m_path, pickle::UnpicklerOptions{options.inertGlobals});
         const Object* root = m_unpickler->load(pkl.data(), pkl.size());
         const Object* weights = chooseWeights(root, options.key);
+        describeModule(weights);
         flatten(weights, "", 0);
         if (m_tensors.empty()) throw FormatError(m_path, "the checkpoint holds no tensors");
     }
@@ -179,14 +186,18 @@ private:
             m_metadata["pytorch.state_dict_key"] = key;
             return cur;
         }
+        if (pickle::isModule(root)) return root;  // torch.save(module): its state_dict()
+        if (root->kind == Kind::Instance)
+            throw FormatError(m_path, "the checkpoint is a pickled '" + root->text +
+                                          "', which is neither an nn.Module nor a dict of tensors");
         if (root->kind != Kind::Dict)
-            throw FormatError(m_path, "the checkpoint is not a dict of tensors (a whole pickled "
-                                      "model?): save model.state_dict() instead");
+            throw FormatError(m_path, "the checkpoint is not a dict of tensors nor a pickled "
+                                      "nn.Module: save model.state_dict() instead");
         for (const auto& [k, v] : root->entries)
             if (v->kind == Kind::Tensor) return root;
         for (const auto& name : kStateDictKeys) {
             const Object* v = lookup(root, name);
-            if (v && v->kind == Kind::Dict && holdsTensors(v)) {
+            if (v && (v->kind == Kind::Dict || pickle::isModule(v)) && holdsTensors(v)) {
                 m_metadata["pytorch.state_dict_key"] = name;
                 for (const auto& [k, val] : root->entries) {
                     const std::string s = scalarText(val);
@@ -205,11 +216,49 @@ private:
         return out.empty() ? "(none)" : out;
     }
 
+    // What the chosen pickled module is: its class, its scalar attributes (hyper-parameters
+    // such as a head's `normalize`), and every class the pickle instantiated as a placeholder.
+    void describeModule(const Object* weights) {
+        const auto classes = m_unpickler->placeholderClasses();
+        if (!classes.empty()) {
+            std::string list;
+            for (const auto& c : classes) list += (list.empty() ? "" : ",") + c;
+            m_metadata["pickle.classes"] = list;
+        }
+        if (!pickle::isModule(weights)) return;
+        m_metadata["pickle.class"] = weights->text;
+        for (const auto& [k, v] : weights->entries) {
+            if (k->kind != Kind::String) continue;
+            const std::string s = scalarText(v);
+            if (!s.empty()) m_metadata["pickle.attr." + k->text] = s;
+        }
+    }
+
+    // module.state_dict()'s entries; a tensor shared by two modules is listed under both names,
+    // as state_dict() lists it.
+    void flattenModule(const Object* module, const std::string& prefix) {
+        pickle::forEachStateEntry(m_path, module, prefix.empty() ? "" : prefix + ".", kMaxDepth,
+                                  [&](const std::string& name, const Object* v) {
+                                      if (v->kind == Kind::Tensor) return addTensorEntry(name, v);
+                                      throw FormatError(
+                                          m_path, name,
+                                          "the module holds a value that is not a tensor the "
+                                          "reader understands" +
+                                              (v->kind == Kind::Instance
+                                                   ? " (a placeholder '" + v->text + "')"
+                                                   : std::string()));
+                                  });
+    }
+
     void flatten(const Object* o, const std::string& prefix, int depth) {
         if (depth > kMaxDepth) throw FormatError(m_path, "checkpoint nesting is too deep");
         if (!m_seen.insert(o).second) return;
         if (o->kind == Kind::Tensor) {
             addTensorEntry(prefix.empty() ? "tensor" : prefix, o);
+            return;
+        }
+        if (pickle::isModule(o)) {
+            flattenModule(o, prefix);
             return;
         }
         if (o->kind == Kind::Dict) {

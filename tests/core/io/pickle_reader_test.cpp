@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/errors.h"
 
@@ -22,6 +24,17 @@ constexpr const char* kOsSystem = "800263706f7369780a73797374656d0a7100580400000
 constexpr const char* kEval = "8002635f5f6275696c74696e5f5f0a6576616c0a71002e";
 // pickle.dumps(os.system, protocol=4): STACK_GLOBAL
 constexpr const char* kStackGlobal = "80049514000000000000008c05706f736978948c0673797374656d9493942e";
+// Made with pickle.dumps(obj, protocol=p) for classes of a module "pkg.mod":
+// Plain() with a = 1, name = "x", protocol 1: copy_reg._reconstructor(Plain, object, None), BUILD
+constexpr const char* kReconstructor = "63636f70795f7265670a5f7265636f6e7374727563746f720a71002863706b672e6d6f640a506c61696e0a7101635f5f6275696c74696e5f5f0a6f626a6563740a71024e7471035271047d71052858010000006171064b0158040000006e616d657107580100000078710875622e";
+// Slotted() (__slots__ = ("s",), s = 2), protocol 2: BUILD with the state (None, {"s": 2})
+constexpr const char* kSlots = "800263706b672e6d6f640a536c6f747465640a7100298171014e7d710258010000007371034b0273867104622e";
+// WithNewArgs() (__getnewargs_ex__ -> ((7,), {"k": 8}), b = 3), protocol 4: NEWOBJ_EX, BUILD
+constexpr const char* kNewObjEx = "80049534000000000000008c07706b672e6d6f64948c0b576974684e6577417267739493944b0785947d948c016b944b087392947d948c0162944b0373622e";
+// MyDict(k=1) (a dict subclass), protocol 2: NEWOBJ, then SETITEM on the instance
+constexpr const char* kDictSubclass = "800263706b672e6d6f640a4d79446963740a71002981710158010000006b71024b01732e";
+// [Other(), Evil(), Plain(), Other()], Evil reducing to os.system("true"), protocol 2
+constexpr const char* kThreeGlobals = "80025d71002863706b672e6d6f640a4f746865720a71012981710263706f7369780a73797374656d0a7103580400000074727565710485710552710663706b672e6d6f640a506c61696e0a7107298171087d710928580100000061710a4b0158040000006e616d65710b580100000078710c756268012981710d652e";
 // GLOBAL torch._utils _rebuild_qtensor, STOP
 constexpr const char* kQTensor = "800263746f7263682e5f7574696c730a5f72656275696c645f7174656e736f720a2e";
 // l = []; l.append(l)
@@ -94,8 +107,88 @@ TEST(Unpickler, InertGlobalsAreNeverCalled) {
     o.inertGlobals = {"posix.system"};
     Unpickler u("t", o);
     Ref r = parse(u, fromHex(kOsSystem));
-    EXPECT_EQ(r->kind, Kind::Opaque);  // REDUCE made a placeholder; nothing ran
+    EXPECT_EQ(r->kind, Kind::Instance);  // REDUCE made a placeholder; nothing ran
     EXPECT_EQ(r->text, "posix.system");
+    ASSERT_EQ(r->items.size(), 1u);  // the arguments, kept as data
+    EXPECT_EQ(r->items[0]->text, "echo");
+    EXPECT_EQ(u.placeholderClasses(), std::vector<std::string>{"posix.system"});
+}
+
+TEST(Unpickler, ARefusalListsEveryGlobalOutsideTheAllowList) {
+    const std::string m = errorOfHex(kThreeGlobals);
+    EXPECT_NE(m.find("refused globals 'pkg.mod.Other', 'pkg.mod.Plain', 'posix.system'"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("--pickle-allow pkg.mod.Other --pickle-allow pkg.mod.Plain "
+                     "--pickle-allow posix.system"), std::string::npos) << m;
+    EXPECT_NE(m.find("pickle_allow: [pkg.mod.Other, pkg.mod.Plain, posix.system]"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("test.pkl"), std::string::npos) << m;
+    // Allowing some leaves the others listed.
+    UnpicklerOptions o;
+    o.inertGlobals = {"pkg.mod.*"};
+    const std::string m2 = errorOfHex(kThreeGlobals, o);
+    EXPECT_NE(m2.find("refused global 'posix.system':"), std::string::npos) << m2;
+    EXPECT_EQ(m2.find("pkg.mod"), std::string::npos) << m2;
+}
+
+TEST(Unpickler, AllowPatternsAreExactNamesModuleGlobsOrAll) {
+    EXPECT_TRUE(globalPatternMatches("*", "posix.system"));
+    EXPECT_TRUE(globalPatternMatches("open_clip.*", "open_clip.model.CLIP"));
+    EXPECT_TRUE(globalPatternMatches("open_clip.model.*", "open_clip.model.CLIP"));
+    EXPECT_FALSE(globalPatternMatches("open_clip.*", "open_clipx.CLIP"));
+    EXPECT_FALSE(globalPatternMatches("open_clip.*", "open_clip"));
+    EXPECT_TRUE(globalPatternMatches("src.heads.ClassificationHead", "src.heads.ClassificationHead"));
+    EXPECT_FALSE(globalPatternMatches("src.heads.Classification", "src.heads.ClassificationHead"));
+    EXPECT_FALSE(globalPatternMatches(".*", "a.b"));
+    const auto allowed = allowedGlobals();
+    EXPECT_NE(std::find(allowed.begin(), allowed.end(), "torch.nn.modules.*"), allowed.end());
+}
+
+TEST(Unpickler, InstancesKeepTheirClassAndBuildState) {
+    UnpicklerOptions o;
+    o.inertGlobals = {"pkg.mod.*"};
+    {  // protocol 1: copyreg._reconstructor(cls, object, None), then BUILD with __dict__
+        Unpickler u("t", o);
+        Ref r = parse(u, fromHex(kReconstructor));
+        ASSERT_EQ(r->kind, Kind::Instance);
+        EXPECT_EQ(r->text, "pkg.mod.Plain");
+        ASSERT_EQ(r->entries.size(), 2u);
+        EXPECT_EQ(r->entries[0].first->text, "a");
+        EXPECT_EQ(r->entries[0].second->integer, 1);
+        EXPECT_EQ(r->entries[1].second->text, "x");
+    }
+    {  // BUILD with a (None, slots) tuple
+        Unpickler u("t", o);
+        Ref r = parse(u, fromHex(kSlots));
+        ASSERT_EQ(r->kind, Kind::Instance);
+        ASSERT_EQ(r->entries.size(), 1u);
+        EXPECT_EQ(r->entries[0].first->text, "s");
+        EXPECT_EQ(r->entries[0].second->integer, 2);
+    }
+    {  // NEWOBJ_EX: the arguments are data, BUILD the state
+        Unpickler u("t", o);
+        Ref r = parse(u, fromHex(kNewObjEx));
+        ASSERT_EQ(r->kind, Kind::Instance);
+        EXPECT_EQ(r->text, "pkg.mod.WithNewArgs");
+        ASSERT_EQ(r->items.size(), 1u);
+        EXPECT_EQ(r->items[0]->integer, 7);
+        ASSERT_EQ(r->entries.size(), 1u);
+        EXPECT_EQ(r->entries[0].second->integer, 3);
+    }
+    {  // SETITEM on an instance of a dict subclass is a no-op
+        Unpickler u("t", o);
+        Ref r = parse(u, fromHex(kDictSubclass));
+        ASSERT_EQ(r->kind, Kind::Instance);
+        EXPECT_TRUE(r->entries.empty());
+    }
+}
+
+TEST(Unpickler, BuildOnAnythingButAnInstanceIsIgnored) {
+    // {} then BUILD with {"a": 1}: the dict stays empty (nothing's __setstate__ runs).
+    Unpickler u("t");
+    Ref r = parse(u, fromHex("80027d7d58010000006171004b0173622e"));
+    ASSERT_EQ(r->kind, Kind::Dict);
+    EXPECT_TRUE(r->entries.empty());
 }
 
 TEST(Unpickler, KnownButUnsupportedGlobalsSayWhy) {
