@@ -1,6 +1,6 @@
 // CLIP's tokenizer against an independent Python implementation of OpenAI's
 // (tests/fixtures/text/make_tokenizer_fixtures.py): a reduced vocabulary in both file formats,
-// ids compared exactly for ~280 class names chosen to reach every cleaning step.
+// ids compared exactly for ~400 class names chosen to reach every cleaning step.
 #include "core/text/clip_tokenizer.h"
 
 #include <gtest/gtest.h>
