@@ -14,6 +14,7 @@ pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)  # JPEG decod
 find_package(PNG REQUIRED)                        # PNG decoding (kit images, 16-bit target maps)
 find_package(LAPACK REQUIRED)                     # SVDs of the subspace merge methods (iso_c, iso_cts, tsv_m)
 find_package(BLAS REQUIRED)                       # their matrix products
+find_package(ICU REQUIRED COMPONENTS uc i18n)     # CLIP tokenizer: \p{L}/\p{N} regex, NFC/NFKC, full lower-casing
 
 if(MS_BUILD_GUI)
   # Qt6 must come before QCustomPlotQt6 (its config looks Qt up).

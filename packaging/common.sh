@@ -11,7 +11,7 @@ MS_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libtorch-dev libopenblas0-pthread
   libhdf5-dev hdf5-tools zlib1g-dev libturbojpeg0-dev libpng-dev liblapack-dev libblas-dev
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libxxhash-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libxxhash-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang python3-h5py python3-numpy python3-pil
   xvfb xauth dataset-fashion-mnist
