@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "core/eval/downstream.h"
 #include "core/eval/task_batches.h"
+#include "core/eval/zero_shot_heads.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/jobs/parallel.h"
@@ -59,6 +60,7 @@ std::string describe(const ResolvedHead& h) {
         case model::HeadKind::Dense: s = "dense, " + n + (h.config.outputs == 1 ? " channel" : " outputs") + " per pixel"; break;
         case model::HeadKind::DenseProbe: s = "dense probe, " + n + (h.config.outputs == 1 ? " channel" : " outputs") + " per pixel"; break;
     }
+    if (!h.description.empty()) s += ", " + h.description;
     if (!h.config.layers.empty()) {
         std::string l;
         for (int b : h.config.layers) l += (l.empty() ? "" : ", ") + std::to_string(b);
@@ -69,7 +71,36 @@ std::string describe(const ResolvedHead& h) {
 }
 
 // The task's head from its file, the expert's own tensors, or none; checked against the width.
-ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const model::Encoder& expert) {
+// Checks the head against what the kit says of the task (classes, value channels).
+ResolvedHead finishHead(const TaskEntry& t, ResolvedHead h) {
+    const std::string where = "task " + t.name + ": ";
+    const int values = kit::valueChannels(t.type);  // regression and depth 1, normals 3
+    if (t.classes > 0 && !h.params.empty() && !values && h.config.outputs != t.classes)
+        throw FormatError(t.head.file.empty() ? t.expert : t.head.file,
+                          where + "the head has " + std::to_string(h.config.outputs) + " outputs, the kit says " + std::to_string(t.classes) + " classes");
+    if (h.params.empty()) h.config.outputs = values ? values : t.classes;  // labels may still tell (below)
+    if (values && !h.params.empty() && h.config.outputs != values)
+        throw FormatError(t.head.file.empty() ? t.expert : t.head.file, where + "a " + taskTypeName(t.type) + " head has " + std::to_string(values) +
+                                                                            " output" + (values > 1 ? "s" : "") + " per pixel, this one " +
+                                                                            std::to_string(h.config.outputs));
+    return h;
+}
+
+// The projection a zero-shot head applies: none when the encoder holds its own (open_clip: each
+// model's), else the given file's, the base's or the expert's (fixed).
+const at::Tensor* zeroShotProjection(const model::ParamMap& file, const model::Encoder& base, const model::Encoder& expert) {
+    if (base.config.projection > 0) return nullptr;
+    const at::Tensor* proj = findAny(file, {"visual_projection.weight", "projection", "head.projection"});
+    if (!proj && base.projection.defined()) proj = &base.projection;
+    if (!proj && expert.projection.defined()) proj = &expert.projection;
+    return proj;
+}
+
+int projectedWidth(const at::Tensor* proj, const model::Encoder& base) {
+    return proj ? static_cast<int>(proj->size(0)) : base.config.projection;
+}
+
+ResolvedHead resolveHead(const KitFile& k, const TaskEntry& t, const model::Encoder& base, const model::Encoder& expert, const io::OpenOptions& open) {
     const kit::VitConfig& c = base.config;
     const std::int64_t D = c.width, p2 = static_cast<std::int64_t>(c.patchSize) * c.patchSize;
     const bool dense = kit::isDense(t.type);
@@ -92,40 +123,66 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
     const std::int64_t in = D * static_cast<std::int64_t>(std::max<std::size_t>(1, h.config.layers.size()));
     if (t.head.kind == "zeroshot") {
         if (dense) throw FormatError(t.head.file, where + "a zero-shot head classifies images, the task is " + taskTypeName(t.type));
-        const model::ParamMap file = model::loadParams(*io::openCheckpoint(t.head.file));
-        const at::Tensor* text = findAny(file, {"text", "zeroshot_weights", "text_embeddings", "classifier", "weight", "head.text"});
-        if (!text && file.size() == 1) text = &file.begin()->second;
-        if (!text) throw FormatError(t.head.file, where + "no text embeddings (a tensor named text or zeroshot_weights, [classes, dim])");
-        // An encoder that holds its projection (open_clip) applies each model's own; else the text
-        // file's, the base's or the expert's, fixed.
-        const at::Tensor own = c.projection > 0 ? base.params.at("proj") : at::Tensor();
-        const at::Tensor* proj = own.defined() ? &own : findAny(file, {"visual_projection.weight", "projection", "head.projection"});
-        if (!proj && base.projection.defined()) proj = &base.projection;
-        if (!proj && expert.projection.defined()) proj = &expert.projection;
-        if (!proj)
-            throw FormatError(t.head.file, where +
+        model::ParamMap file;
+        at::Tensor textEmbeddings;
+        std::string textFile = t.head.file;
+        if (t.head.fromClassNames()) {
+            const ClassNameHead names = classNameHead(k, t.head, open);
+            textEmbeddings = names.text;
+            textFile = k.path;
+            h.description = "from " + std::to_string(t.head.classNames.size()) + " class names (" + names.source + (names.cached ? ", cached" : "") + ")";
+        } else {
+            file = model::loadParams(*io::openCheckpoint(t.head.file, open));
+            const at::Tensor* text = findAny(file, {"text", "zeroshot_weights", "text_embeddings", "classifier", "weight", "head.text"});
+            if (!text && file.size() == 1) text = &file.begin()->second;
+            if (!text) throw FormatError(t.head.file, where + "no text embeddings (a tensor named text or zeroshot_weights, [classes, dim])");
+            textEmbeddings = *text;
+        }
+        const at::Tensor* proj = zeroShotProjection(file, base, expert);
+        if (!proj && base.config.projection == 0)
+            throw FormatError(textFile, where +
                               "a zero-shot head needs CLIP's visual projection [dim, width]: neither the text file nor the base "
                               "has one (Hugging Face visual_projection.weight, open_clip visual.proj)");
-        if (proj->dim() != 2 || proj->size(1) != D)
-            throw FormatError(t.head.file, "visual_projection.weight", where + "shape " + shape(*proj) + ", expected [dim, " + std::to_string(D) + "]");
-        if (text->dim() != 2 || text->size(1) != proj->size(0))
-            throw FormatError(t.head.file, where + "text embeddings of shape " + shape(*text) + ", expected [classes, " +
-                                               std::to_string(proj->size(0)) + "] (the projection's output)");
+        if (proj && (proj->dim() != 2 || proj->size(1) != D))
+            throw FormatError(textFile, "visual_projection.weight", where + "shape " + shape(*proj) + ", expected [dim, " + std::to_string(D) + "]");
+        const int P = projectedWidth(proj, base);
+        if (textEmbeddings.dim() != 2 || textEmbeddings.size(1) != P)
+            throw FormatError(textFile, where + "text embeddings of shape " + shape(textEmbeddings) + ", expected [classes, " + std::to_string(P) +
+                                            "] (the projection's output)");
         const at::Tensor* scale = findAny(file, {"logit_scale", "head.logit_scale"});
         if (!scale) scale = findSuffix(base.others, "logit_scale");
         h.config.kind = model::HeadKind::ZeroShot;
-        h.config.outputs = static_cast<int>(text->size(0));
-        h.params = {{"head.text", text->clone()},
+        h.config.outputs = static_cast<int>(textEmbeddings.size(0));
+        h.params = {{"head.text", textEmbeddings.clone()},
                     {"head.logit_scale", scale ? scale->reshape({1}).clone() : at::full({1}, std::log(100.0), at::kFloat)}};
-        if (!own.defined()) h.params["head.projection"] = proj->clone();
+        if (proj) h.params["head.projection"] = proj->clone();
     } else {
         model::ParamMap given;
         std::string from;
         if (!t.head.file.empty()) {
-            const model::ParamMap file = model::loadParams(*io::openCheckpoint(t.head.file));
+            const auto source = io::openCheckpoint(t.head.file, open);
+            const model::ParamMap file = model::loadParams(*source);
             const at::Tensor* w = findAny(file, {"weight", "head.weight", "classifier.weight", "conv_seg.weight"});
             const at::Tensor* b = findAny(file, {"bias", "head.bias", "classifier.bias", "conv_seg.bias"});
             if (!w) throw FormatError(t.head.file, where + "no head weight (a tensor named weight or head.weight)");
+            // The task-vectors release's ClassificationHead, a pickled module: a linear map of the
+            // (normalised) image embedding, [classes, P] on the projection's output.
+            const auto& meta = source->metadata();
+            const bool pickledHead = meta.count("pickle.class") && meta.at("pickle.class").ends_with("ClassificationHead");
+            const at::Tensor* proj = dense || !pickledHead ? nullptr : zeroShotProjection({}, base, expert);
+            const int P = dense || !pickledHead ? 0 : projectedWidth(proj, base);
+            if (P > 0 && w->dim() == 2 && w->size(1) == P && h.config.layers.empty()) {
+                const auto normalize = meta.find("pickle.attr.normalize");
+                h.config.kind = model::HeadKind::ZeroShot;
+                h.config.normalize = normalize == meta.end() || normalize->second == "true" || normalize->second == "True";
+                h.config.outputs = static_cast<int>(w->size(0));
+                h.params = {{"head.weight", w->clone()}, {"head.bias", b ? b->clone() : at::zeros({w->size(0)}, at::kFloat)}};
+                if (proj) h.params["head.projection"] = proj->clone();
+                const auto cls = meta.find("pickle.class");
+                h.description = std::string("a classification head on the ") + (h.config.normalize ? "normalised " : "") + "image embedding" +
+                                (cls != meta.end() ? " (" + cls->second + ")" : "");
+                return finishHead(t, h);
+            }
             given["head.weight"] = w->dim() == 4 && w->size(2) == 1 && w->size(3) == 1 ? w->flatten(1) : *w;  // a 1×1 convolution
             given["head.bias"] = b ? *b : at::zeros({w->size(0)}, at::kFloat);
             for (const char* stat : {"weight", "bias", "running_mean", "running_var"}) {  // a probe's batch norm (mmseg: bn.*)
@@ -170,16 +227,7 @@ ResolvedHead resolveHead(const TaskEntry& t, const model::Encoder& base, const m
             }
         }
     }
-    const int values = kit::valueChannels(t.type);  // regression and depth 1, normals 3
-    if (t.classes > 0 && !h.params.empty() && !values && h.config.outputs != t.classes)
-        throw FormatError(t.head.file.empty() ? t.expert : t.head.file,
-                          where + "the head has " + std::to_string(h.config.outputs) + " outputs, the kit says " + std::to_string(t.classes) + " classes");
-    if (h.params.empty()) h.config.outputs = values ? values : t.classes;  // labels may still tell (below)
-    if (values && !h.params.empty() && h.config.outputs != values)
-        throw FormatError(t.head.file.empty() ? t.expert : t.head.file, where + "a " + taskTypeName(t.type) + " head has " + std::to_string(values) +
-                                                                            " output" + (values > 1 ? "s" : "") + " per pixel, this one " +
-                                                                            std::to_string(h.config.outputs));
-    return h;
+    return finishHead(t, h);
 }
 
 struct Sources {
@@ -365,9 +413,10 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
     eval::TaskSuite s;
     s.options = options;
     progress.report("loading the base", 0, 1);
-    const model::Encoder base = model::loadEncoder(k.base, k.layout, k.architecture);
+    const io::OpenOptions open = kitOpenOptions(k);
+    const model::Encoder base = model::loadEncoder(k.base, k.layout, k.architecture, nullptr, open);
     s.kit = {k.path, k.dir, k.name, k.text, k.base, io::hashFile(k.base), model::layoutName(base.found.layout), base.found.prefix,
-             base.config};
+             base.config, k.pickleAllow};
     s.base = base.params;
     const data::Preprocess pre = kitPreprocess(k, base.config.channels, base.config.imageSize);
     checkPreprocess(pre, base.config, k.path);
@@ -379,8 +428,8 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
         if (cancel) cancel->throwIfCancelled();
         const TaskEntry& t = k.tasks[i];
         progress.report("loading experts", i, k.tasks.size());
-        model::Encoder e = model::loadEncoder(t.expert, k.layout, k.architecture, &base.config);
-        heads.push_back(resolveHead(t, base, e));
+        model::Encoder e = model::loadEncoder(t.expert, k.layout, k.architecture, &base.config, open);
+        heads.push_back(resolveHead(k, t, base, e, open));
         sources.push_back(lists.of(t));
         TaskReport r;
         std::vector<std::string> problems;
@@ -496,7 +545,7 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
     std::optional<model::Encoder> base;
     try {
         progress.report("checking the base", 0, 1);
-        base = model::loadEncoder(k.base, k.layout, k.architecture);
+        base = model::loadEncoder(k.base, k.layout, k.architecture, nullptr, kitOpenOptions(k));
         r.layout = model::layoutName(base->found.layout);
         r.prefix = base->found.prefix;
         r.architecture = architectureText(base->config);
@@ -521,7 +570,7 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
         std::optional<model::Encoder> expert;
         try {
             if (!fs::exists(t.expert)) throw IoError(t.expert, "task " + t.name + ": the expert file is missing");
-            if (base) expert = model::loadEncoder(t.expert, k.layout, k.architecture, &base->config);
+            if (base) expert = model::loadEncoder(t.expert, k.layout, k.architecture, &base->config, kitOpenOptions(k));
         } catch (const Error& e) {
             r.problems.push_back(e.what());
         }
@@ -529,7 +578,7 @@ KitReport checkKit(const std::string& kitFile, const CheckOptions& options, Prog
         bool headOk = false;
         try {
             if (base && expert) {
-                head = resolveHead(t, *base, *expert);
+                head = resolveHead(k, t, *base, *expert, kitOpenOptions(k));
                 headOk = true;
             }
         } catch (const Error& e) {

@@ -158,7 +158,7 @@ std::vector<DensePrediction> densePredictions(const TaskSuite& suite, const std:
 model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap& params, const data::ImageSet& set,
                              const model::ForwardOptions& options, const CancelToken* cancel, int batch) {
     at::NoGradGuard noGrad;
-    std::vector<at::Tensor> tokens;
+    std::vector<at::Tensor> tokens, embeddings;
     std::vector<std::vector<at::Tensor>> blocks(options.keepBlocks.size());
     std::vector<int> indices;
     int height = 0, width = 0;
@@ -166,6 +166,7 @@ model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap
         if (cancel) cancel->throwIfCancelled();
         model::VitFeatures f = model::vitForward(config, params, imagesToTensor(set, idx), options);
         tokens.push_back(f.tokens);
+        if (f.embedding.defined()) embeddings.push_back(f.embedding);
         for (std::size_t k = 0; k < f.blocks.size(); ++k) blocks[k].push_back(f.blocks[k]);
         indices = f.blockIndices;
         height = f.height;
@@ -176,6 +177,7 @@ model::VitFeatures encodeSet(const kit::VitConfig& config, const model::ParamMap
     out.height = height;
     out.width = width;
     out.tokens = tokens.size() == 1 ? tokens[0] : at::cat(tokens);
+    if (!embeddings.empty()) out.embedding = embeddings.size() == 1 ? embeddings[0] : at::cat(embeddings);
     for (auto& b : blocks) out.blocks.push_back(b.size() == 1 ? b[0] : at::cat(b));
     return out;
 }

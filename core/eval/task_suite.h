@@ -39,6 +39,7 @@ struct KitInfo {
     std::string layout;        // the weights' layout as found (timm, hf_clip, hf_dinov2, open_clip, torchvision)
     std::string basePrefix;    // the prefix of the encoder's names in the base file ("" for most)
     kit::VitConfig config;
+    std::vector<std::string> pickleAllow;  // the kit's: how its PyTorch files are opened
 };
 
 struct SuiteTask {

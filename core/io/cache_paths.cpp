@@ -20,6 +20,7 @@ std::string cacheHome() {
 std::string featureCacheDir() { return cacheHome() + "/mergescope/features"; }
 
 std::string statisticsCacheDir() { return cacheHome() + "/mergescope/statistics"; }
+std::string headCacheDir() { return cacheHome() + "/mergescope/heads"; }
 
 std::string demoKitDir(std::uint64_t seed) {
     if (const char* d = env("MS_KIT_DIR")) return d;

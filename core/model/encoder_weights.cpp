@@ -266,8 +266,8 @@ std::string configJsonFor(const std::string& checkpoint) {
 }
 
 Encoder loadEncoder(const std::string& file, const std::string& layoutHint, const std::map<std::string, std::string>& fields,
-                    const VitConfig* config) {
-    ParamMap raw = loadParams(*io::openCheckpoint(file));
+                    const VitConfig* config, const io::OpenOptions& open) {
+    ParamMap raw = loadParams(*io::openCheckpoint(file, open));
     Encoder e;
     e.found = findLayout(raw, layoutHint, file);
     ParamMap stripped = stripPrefix(raw, e.found, &e.others);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/source_factory.h"
 #include "core/model/vit.h"
 #include "core/model/vit_layouts.h"
 
@@ -63,6 +64,6 @@ struct Encoder {
 // else it is found (shapes, config.json, `fields`). Mismatches throw FormatError naming the
 // file and the tensors.
 Encoder loadEncoder(const std::string& file, const std::string& layoutHint, const std::map<std::string, std::string>& fields,
-                    const VitConfig* config = nullptr);
+                    const VitConfig* config = nullptr, const io::OpenOptions& open = {});
 
 }  // namespace ms::core::model

@@ -29,6 +29,7 @@ sweep::KitBinding kitBinding(const eval::TaskSuite& suite) {
     b.inputs.push_back({"base", "", suite.kit.baseFile, suite.kit.baseHash});
     for (const auto& t : suite.tasks) b.inputs.push_back({"expert", t.task.name, t.expertFile, t.expertHash});
     b.basePrefix = suite.kit.basePrefix;
+    b.pickleAllow = suite.kit.pickleAllow;
     return b;
 }
 
@@ -38,7 +39,8 @@ sweep::KitBinding kitBinding(const std::string& kitPath) {
     b.inputs.push_back({"base", "", f.base, io::hashFile(f.base)});
     for (const auto& t : f.tasks) b.inputs.push_back({"expert", t.name, t.expert, io::hashFile(t.expert)});
     std::vector<std::string> names;
-    const auto source = io::openCheckpoint(f.base);  // alive for the loop (a temporary would not be)
+    b.pickleAllow = f.pickleAllow;
+    const auto source = io::openCheckpoint(f.base, kit::kitOpenOptions(f));  // alive for the loop (a temporary would not be)
     for (const auto& t : source->tensors()) names.push_back(t.name);
     b.basePrefix = model::findLayoutInNames(names, f.layout, f.base).prefix;
     return b;

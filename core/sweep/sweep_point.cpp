@@ -61,6 +61,9 @@ merge::MergeSpec pointSpec(const SweepSpec& spec, const std::vector<std::string>
 
 void bindToKit(merge::MergeSpec& spec, const KitBinding& kit) {
     bindToInputs(spec, kit.inputs);
+    for (const auto& g : kit.pickleAllow)
+        if (std::find(spec.open.torch.inertGlobals.begin(), spec.open.torch.inertGlobals.end(), g) == spec.open.torch.inertGlobals.end())
+            spec.open.torch.inertGlobals.push_back(g);
     if (kit.basePrefix.empty() || !spec.filter.include.empty()) return;
     spec.filter.include.push_back(kit::prefixPattern(kit.basePrefix));
 }

@@ -26,6 +26,7 @@ void bindToInputs(merge::MergeSpec& spec, const std::vector<InputRecord>& inputs
 struct KitBinding {
     std::vector<InputRecord> inputs;
     std::string basePrefix;
+    std::vector<std::string> pickleAllow;  // the kit's pickle_allow: how its PyTorch files are opened
 };
 // bindToInputs, and when the base keeps its encoder under a prefix (a CLIPModel's vision_model.)
 // merges only that part: the rest (text tower, projection) is copied from the base.

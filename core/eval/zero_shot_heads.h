@@ -1,0 +1,35 @@
+// Zero-shot heads a kit asks for by class names (`head: {classes, templates}`): the class-name
+// embeddings [classes, P] from CLIP's text tower (the kit's `text_tower`, else the base) and its
+// byte-level BPE vocabulary (the kit's `vocabulary`, else found beside the text tower: HF
+// vocab.json + merges.txt, or open_clip's bpe_simple_vocab_16e6.txt.gz), cached by the hashes of
+// the text tower's file and the vocabulary, the class names and the templates.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "core/io/source_factory.h"
+#include "core/kit/kit_file.h"
+
+namespace ms::core::eval {
+
+struct ClassNameHead {
+    at::Tensor text;         // [classes, P], each row unit-norm
+    std::string source;      // "text tower of FILE, VOCABULARY, N templates (openai)"
+    bool cached = false;     // read from the cache rather than computed
+};
+
+// The templates a head spec names or lists.
+const std::vector<std::string>& headTemplates(const kit::HeadSpec& head);
+
+// Throws FormatError / IoError naming the file at fault (no text tower, no vocabulary, ...).
+ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open = {});
+
+// The vocabulary a kit's heads from class names use: its `vocabulary`, else a folder beside the
+// text tower (or its tokenizer/ sub-folder) holding vocab.json + merges.txt or a *.txt.gz (open_clip's
+// bpe_simple_vocab_16e6.txt.gz). Throws FormatError naming where it looked.
+std::string findVocabulary(const kit::KitFile& kit, const std::string& textTowerFile);
+
+}  // namespace ms::core::eval
