@@ -10,6 +10,7 @@
 
 #include "core/store/sweep_points.h"
 #include "core/errors.h"
+#include "core/kit/metrics.h"
 #include "core/sweep/sweep_point.h"
 
 namespace ms::cli {
@@ -108,6 +109,58 @@ void printRelations(std::ostream& out, const SweepRecord& s) {
     }
 }
 
+// Whether task t's primary metric (the one its downstream value is) is better higher; true when
+// the file does not say (files before 0.2).
+std::string primaryMetric(const PointRecord& p, std::size_t t) {
+    for (const auto& [name, values] : p.metrics)
+        if (t < values.size() && values[t] == p.metric[t]) return name;
+    return "";
+}
+
+bool higherIsBetter(const PointRecord& p, std::size_t t) {
+    try {
+        const std::string name = primaryMetric(p, t);
+        return name.empty() || core::kit::higherIsBetter(core::kit::parseMetric(name));
+    } catch (const core::Error&) {
+        return true;
+    }
+}
+
+// The CLIP benchmark tables' view of one point: per task the merged model's absolute metric, the
+// expert's (absolute / normalized) and the normalized performance, and their averages.
+void printBenchmarkTable(std::ostream& out, const SweepRecord& s, std::size_t i, double number, const std::string& label) {
+    const PointRecord& p = s.points[i];
+    if (!p.hasDownstream() || p.metric.size() != s.tasks.size()) return;
+    out << "  " << label << " (#" << fmt("%.0f", number) << "):\n";
+    out << "    task                  merged     expert  normalized\n";
+    double sumMerged = 0, sumExpert = 0, sumNormalized = 0;
+    int n = 0, nExpert = 0;
+    for (std::size_t t = 0; t < s.tasks.size(); ++t) {
+        const double merged = p.metric[t], normalized = p.normalized[t];
+        // normalized = merged / expert (expert / merged where lower is better)
+        const double expert = !std::isfinite(normalized) || normalized == 0 ? NAN
+                              : higherIsBetter(p, t)                       ? merged / normalized
+                                                                           : merged * normalized;
+        out << "    " << shortName(s.tasks[t], 20) << std::string(std::max<int>(0, 20 - static_cast<int>(shortName(s.tasks[t], 20).size())), ' ')
+            << " " << fmt("%9.4f", merged) << " " << fmt("%10.4f", expert) << " " << fmt("%10.1f", 100.0 * normalized) << " %\n";
+        if (std::isfinite(merged) && std::isfinite(normalized)) {
+            sumMerged += merged;
+            sumNormalized += normalized;
+            ++n;
+        }
+        if (std::isfinite(expert)) {
+            sumExpert += expert;
+            ++nExpert;
+        }
+    }
+    // Absolute averages only where every task reports the same metric (the CLIP tables' accuracy).
+    bool oneMetric = true;
+    for (std::size_t t = 1; t < s.tasks.size(); ++t) oneMetric &= primaryMetric(p, t) == primaryMetric(p, 0);
+    if (n > 0)
+        out << "    average              " << fmt("%9.4f", oneMetric ? sumMerged / n : NAN) << " "
+            << fmt("%10.4f", oneMetric && nExpert ? sumExpert / nExpert : NAN) << " " << fmt("%10.1f", 100.0 * sumNormalized / n) << " %\n";
+}
+
 }  // namespace
 
 void printSweepReport(std::ostream& out, const SweepRecord& s, DownstreamAggregate against) {
@@ -161,6 +214,14 @@ void printSweepReport(std::ostream& out, const SweepRecord& s, DownstreamAggrega
         out << marks << "\n";
     }
     textPlot(out, s, order);
+    if (!summaries.empty()) {
+        const auto& q = summaries.front();
+        if (q.proxyBest >= 0)
+            printBenchmarkTable(out, s, static_cast<std::size_t>(q.proxyBest), number[static_cast<std::size_t>(q.proxyBest)], "the proxy's pick");
+        if (q.downstreamBest >= 0 && q.downstreamBest != q.proxyBest)
+            printBenchmarkTable(out, s, static_cast<std::size_t>(q.downstreamBest), number[static_cast<std::size_t>(q.downstreamBest)],
+                                "the best downstream point");
+    }
     for (const auto& q : summaries)
         out << "  " << q.proxy << " against " << (q.downstream == DownstreamAggregate::DeltaMtl ? "ΔMTL" : "mean normalized performance")
             << ": Spearman " << fmt("%.3f", q.spearman) << ", Kendall " << fmt("%.3f", q.kendall)
@@ -215,7 +276,15 @@ void printJsonReport(std::ostream& out, const core::store::Experiment& e, Downst
             }
             if (p.hasDownstream()) {
                 nlohmann::ordered_json d;
-                d["mean"] = num(p.downstreamMean());
+                d["mean"] = num(p.downstreamMean());  // normalized: merged / expert, the CLIP benchmark tables' convention
+                double absolute = 0;
+                int scored = 0;
+                bool oneMetric = true;
+                for (std::size_t t = 0; t < p.metric.size(); ++t) {
+                    oneMetric &= primaryMetric(p, t) == primaryMetric(p, 0);
+                    if (std::isfinite(p.metric[t])) absolute += p.metric[t], ++scored;
+                }
+                d["absolute_mean"] = num(scored && oneMetric ? absolute / scored : NAN);  // null when the tasks' metrics differ
                 d["delta_mtl"] = num(p.deltaMtl());  // LibMTL's, a fraction; null in files before 0.2
                 d["per_task"] = nlohmann::ordered_json::object();
                 d["metric"] = nlohmann::ordered_json::object();

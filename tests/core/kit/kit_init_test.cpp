@@ -112,5 +112,32 @@ TEST(KitInit, AClipWithItsTextTowerGetsZeroShotHeadsFromTheClassFolders) {
     EXPECT_NE(bad.err.find("no expert is named b"), std::string::npos) << bad.err;
 }
 
+// The CLIP benchmark tables' numbers: absolute and normalized accuracy (merged / expert) per task
+// and on average, at the proxy's pick and at the best point.
+TEST(Report, AbsoluteAndNormalizedAccuracyPerTaskAndOnAverage) {
+    TempDir dir;
+    const std::string kit = fixture("kits/clip_names/kit.yaml");
+    const auto r = runCli({"sweep", "--kit", kit, "--out", dir.path("exp.h5"), "--grid", "lambda=0,0.5,1", "--downstream", "frozen", "--probe-size",
+                           "8", "--no-feature-cache"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    const auto text = runCli({"report", dir.path("exp.h5")});
+    ASSERT_EQ(text.exitCode, 0) << text.err;
+    EXPECT_NE(text.out.find("the proxy's pick (#"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("merged     expert  normalized"), std::string::npos) << text.out;
+    const auto json = nlohmann::json::parse(runCli({"report", dir.path("exp.h5"), "--json"}).out);
+    const auto check = nlohmann::json::parse(runCli({"kit", "check", kit, "--json"}).out);
+    for (const auto& p : json["sweeps"][0]["points"]) {
+        const auto& d = p["downstream"];
+        double sum = 0;
+        for (const auto& t : check["tasks"]) {
+            const std::string name = t["name"];
+            const double merged = d["metric"][name], normalized = d["per_task"][name], expert = t["expert_score"];
+            EXPECT_NEAR(normalized, merged / expert, 1e-9) << name;  // normalized accuracy: merged / expert
+            sum += merged;
+        }
+        EXPECT_NEAR(d["absolute_mean"].get<double>(), sum / 2, 1e-9);
+    }
+}
+
 }  // namespace
 }  // namespace ms::test
