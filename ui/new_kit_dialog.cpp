@@ -34,7 +34,7 @@ QString absolute(const QString& p) { return p.trimmed().isEmpty() ? QString() : 
 
 const QStringList kTypes = {QStringLiteral("classification"), QStringLiteral("segmentation"), QStringLiteral("regression")};
 const QStringList kHeadKinds = {QStringLiteral("auto"), QStringLiteral("linear"), QStringLiteral("zeroshot"), QStringLiteral("dense"),
-                                 QStringLiteral("dense_patch"), QStringLiteral("dense_probe")};
+                                 QStringLiteral("dense_patch"), QStringLiteral("dense_probe"), QStringLiteral("classes")};
 
 QWidget* pathField(QLineEdit* edit, QWidget* parent, const std::function<void()>& browse) {
     auto* w = new QWidget(parent);
@@ -75,6 +75,10 @@ NewKitDialog::NewKitDialog(QWidget* parent) : QDialog(parent) {
                      if (!f.isEmpty()) m_base->setText(f);
                  }));
     form->addRow(tr("Weight layout"), m_layout);
+    m_pickleAllow = new QLineEdit(this);
+    m_pickleAllow->setObjectName(QStringLiteral("kitPickleAllow"));
+    m_pickleAllow->setPlaceholderText(tr("classes of whole pickled modules to read (never run), comma-separated: src.*, open_clip.*"));
+    form->addRow(tr("Pickle allow"), m_pickleAllow);
     form->addRow(tr("Preprocessing"), m_preprocess);
     top->addLayout(form);
 
@@ -147,7 +151,7 @@ NewKitDialog::NewKitDialog(QWidget* parent) : QDialog(parent) {
     m_debounce->setSingleShot(true);
     m_debounce->setInterval(600);
     connect(m_debounce, &QTimer::timeout, this, [this] { check(false); });
-    for (QLineEdit* e : {m_file, m_name, m_base}) connect(e, &QLineEdit::textChanged, this, &NewKitDialog::scheduleCheck);
+    for (QLineEdit* e : {m_file, m_name, m_base, m_pickleAllow}) connect(e, &QLineEdit::textChanged, this, &NewKitDialog::scheduleCheck);
     for (QComboBox* c : {m_layout, m_preprocess}) connect(c, &QComboBox::currentTextChanged, this, &NewKitDialog::scheduleCheck);
     connect(m_tasks, &QTableWidget::cellChanged, this, &NewKitDialog::scheduleCheck);
     resize(1280, 760);
@@ -219,6 +223,8 @@ core::kit::KitFile NewKitDialog::kit() const {
     k.base = absolute(m_base->text()).toStdString();
     k.layout = m_layout->currentText().toStdString();
     k.preprocessPreset = m_preprocess->currentText().toStdString();
+    for (const QString& g : m_pickleAllow->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (!g.trimmed().isEmpty()) k.pickleAllow.push_back(g.trimmed().toStdString());
     for (int r = 0; r < m_tasks->rowCount(); ++r) {
         core::kit::TaskEntry t;
         t.name = cell(r, Name).toStdString();
@@ -228,8 +234,21 @@ core::kit::KitFile NewKitDialog::kit() const {
         t.eval = absolute(cell(r, Eval)).toStdString();
         t.targets = absolute(cell(r, Targets)).toStdString();
         t.evalTargets = absolute(cell(r, EvalTargets)).toStdString();
-        t.head.file = absolute(cell(r, Head)).toStdString();
-        if (cell(r, HeadKind) != QStringLiteral("auto")) t.head.kind = cell(r, HeadKind).toStdString();
+        if (cell(r, HeadKind) == QStringLiteral("classes")) {
+            // A zero-shot head from the class names in the Head cell's file (OpenAI's templates);
+            // an unreadable file is kept so that the check names it.
+            t.head.kind = "zeroshot";
+            t.head.classesFile = absolute(cell(r, Head)).toStdString();
+            t.head.templateSet = "openai";
+            try {
+                t.head.classNames = core::kit::readClassNames(t.head.classesFile);
+            } catch (const core::Error&) {
+                t.head.classNames = {""};
+            }
+        } else {
+            t.head.file = absolute(cell(r, Head)).toStdString();
+            if (cell(r, HeadKind) != QStringLiteral("auto")) t.head.kind = cell(r, HeadKind).toStdString();
+        }
         t.dataset = t.images;
         k.tasks.push_back(std::move(t));
     }

@@ -68,6 +68,7 @@ private:
 
     QLineEdit *m_file, *m_name, *m_base;
     QComboBox *m_layout, *m_preprocess;
+    QLineEdit* m_pickleAllow = nullptr;
     QTableWidget* m_tasks;
     QPlainTextEdit* m_checks;
     QLabel* m_status;

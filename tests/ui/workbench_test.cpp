@@ -509,6 +509,32 @@ private slots:
         QVERIFY2(ui::saveScreenshot(w, shotPath(QStringLiteral("workbench_user_kit")), 1600, 1000, &error), qPrintable(error));
     }
 
+    // A CLIP with its text tower: heads from class-name files, chosen in the dialog.
+    void newKitDialogMakesZeroShotHeadsFromClassNames() {
+        QTemporaryDir tmp;
+        const QString fx = QStringLiteral(MS_FIXTURES_DIR "/kits/");
+        using D = ui::NewKitDialog;
+        D d;
+        d.setKitFile(tmp.filePath(QStringLiteral("names.yaml")));
+        d.setBase(fx + QStringLiteral("clip_names/open_clip/model.safetensors"));
+        d.setPreprocess(QStringLiteral("clip"));
+        const int r = d.addTask(QStringLiteral("circles"));
+        d.setCell(r, D::Expert, fx + QStringLiteral("clip_names/circles-simple.safetensors"));
+        d.setCell(r, D::Images, fx + QStringLiteral("clip_tiny/train"));
+        d.setCell(r, D::Eval, fx + QStringLiteral("clip_tiny/test.csv"));
+        d.setCell(r, D::Head, fx + QStringLiteral("clip_names/classes.txt"));
+        d.setCell(r, D::HeadKind, QStringLiteral("classes"));
+        d.check(true);
+        QTRY_VERIFY_WITH_TIMEOUT(!d.checking(), 60000);
+        QVERIFY2(d.report().ok(), d.report().problems.empty() ? "" : d.report().problems.front().c_str());
+        QVERIFY2(d.report().tasks[0].head.find("from 5 class names") != std::string::npos, d.report().tasks[0].head.c_str());
+        QString error;
+        QVERIFY2(d.save(&error), qPrintable(error));
+        const auto kit = core::kit::readKitFile(d.kitFile().toStdString());
+        QCOMPARE(kit.tasks[0].head.classNames.size(), 5u);
+        QCOMPARE(QString::fromStdString(kit.tasks[0].head.classesFile), fx + QStringLiteral("clip_names/classes.txt"));
+    }
+
     void firstStartOffersTheDemoKit() {
         qputenv("MS_KIT_DIR", QDir::temp().filePath(QStringLiteral("no-such-kit-%1").arg(QCoreApplication::applicationPid())).toUtf8());
         ui::MainWindow w;
