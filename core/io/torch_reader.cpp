@@ -232,6 +232,27 @@ private:
             const std::string s = scalarText(v);
             if (!s.empty()) m_metadata["pickle.attr." + k->text] = s;
         }
+        describeSubmodules(weights, "", 0);
+    }
+
+    // The architecture a pickled module states, for what the weights' shapes cannot tell (the
+    // number of attention heads, the activation's class, LayerNorm's ε): each submodule's class
+    // as pickle.module.PATH, and its num_heads / eps / approximate as pickle.attr.PATH.NAME.
+    void describeSubmodules(const Object* module, const std::string& prefix, int depth) {
+        if (depth > kMaxDepth) return;
+        const Object* children = pickle::attribute(module, "_modules");
+        if (!children || children->kind != Kind::Dict) return;
+        for (const auto& [k, child] : children->entries) {
+            if (k->kind != Kind::String || child->kind != Kind::Instance) continue;
+            const std::string path = prefix + k->text;
+            m_metadata["pickle.module." + path] = child->text;
+            for (const char* name : {"num_heads", "eps", "approximate"})
+                if (const Object* v = pickle::attribute(child, name)) {
+                    const std::string s = scalarText(v);
+                    if (!s.empty()) m_metadata["pickle.attr." + path + "." + name] = s;
+                }
+            describeSubmodules(child, path + ".", depth + 1);
+        }
     }
 
     // module.state_dict()'s entries; a tensor shared by two modules is listed under both names,

@@ -3,9 +3,9 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "core/errors.h"
+#include "core/model/encoder_weights.h"
 #include "core/model/vit_layouts.h"
 #include "core/text/clip_tokenizer.h"
 
@@ -18,17 +18,6 @@ const at::Tensor* find(const ParamMap& p, const std::string& name) {
     return it == p.end() ? nullptr : &it->second;
 }
 
-int countBlocks(const ParamMap& p, const std::string& before) {
-    std::set<int> seen;
-    for (const auto& [name, t] : p) {
-        if (!name.starts_with(before)) continue;
-        const std::string rest = name.substr(before.size());
-        const auto dot = rest.find('.');
-        if (dot == std::string::npos || dot == 0 || rest.substr(0, dot).find_first_not_of("0123456789") != std::string::npos) continue;
-        seen.insert(std::stoi(rest.substr(0, dot)));
-    }
-    return seen.empty() ? 0 : *seen.rbegin() + 1;
-}
 
 // Heads and activation of the text tower from a config.json (CLIPConfig's text_config) or an
 // open_clip_config.json (model_cfg.text_cfg, model_cfg.quick_gelu).

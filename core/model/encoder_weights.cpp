@@ -51,6 +51,9 @@ const at::Tensor* find(const ParamMap& p, const std::string& name) {
     return it == p.end() ? nullptr : &it->second;
 }
 
+
+}  // namespace
+
 int countBlocks(const ParamMap& p, const std::string& before) {
     std::set<int> seen;
     for (const auto& [name, t] : p) {
@@ -62,8 +65,6 @@ int countBlocks(const ParamMap& p, const std::string& before) {
     }
     return seen.empty() ? 0 : *seen.rbegin() + 1;
 }
-
-}  // namespace
 
 FoundLayout findLayout(const ParamMap& raw, const std::string& hint, const std::string& file) {
     std::vector<std::string> names;
@@ -215,6 +216,38 @@ void applyOpenClipConfig(VitConfig& c, const nlohmann::json& model, const std::s
 }
 }  // namespace
 
+void applyPickledArchitecture(VitConfig& c, const io::Metadata& meta, const FoundLayout& found, const std::string& file) {
+    std::string block, attention, activation, norm;
+    switch (found.layout) {
+        case VitLayout::OpenClip: block = "transformer.resblocks.0.", attention = "attn", activation = "mlp.gelu", norm = "ln_1"; break;
+        case VitLayout::Torchvision: block = "encoder.layers.encoder_layer_0.", attention = "self_attention", activation = "mlp.1", norm = "ln_1"; break;
+        case VitLayout::Timm: block = "blocks.0.", attention = "attn", activation = "mlp.act", norm = "norm1"; break;
+        default: return;  // Hugging Face models keep a config object, not read here
+    }
+    const std::string at = found.prefix + block;
+    const auto get = [&](const std::string& key) -> const std::string* {
+        const auto it = meta.find(key);
+        return it == meta.end() ? nullptr : &it->second;
+    };
+    try {
+        if (const std::string* heads = get("pickle.attr." + at + attention + ".num_heads")) c.heads = std::stoi(*heads);
+        if (const std::string* eps = get("pickle.attr." + at + norm + ".eps")) c.eps = std::stod(*eps);
+    } catch (const std::exception&) {
+        throw FormatError(file, "the pickled module's num_heads / eps are not numbers");
+    }
+    if (const std::string* act = get("pickle.module." + at + activation)) {
+        if (act->ends_with("QuickGELU")) c.activation = Activation::QuickGelu;
+        else if (act->ends_with(".GELU")) {
+            const std::string* approx = get("pickle.attr." + at + activation + ".approximate");
+            if (approx && *approx != "none")
+                throw FormatError(file, "the pickled module's GELU uses approximate='" + *approx + "': only the exact GELU and QuickGELU are supported");
+            c.activation = Activation::Gelu;
+        } else {
+            throw FormatError(file, "the pickled module's activation " + *act + " is not supported (GELU, QuickGELU)");
+        }
+    }
+}
+
 void applyHfConfig(VitConfig& c, const std::string& path) {
     nlohmann::json j;
     try {
@@ -267,7 +300,8 @@ std::string configJsonFor(const std::string& checkpoint) {
 
 Encoder loadEncoder(const std::string& file, const std::string& layoutHint, const std::map<std::string, std::string>& fields,
                     const VitConfig* config, const io::OpenOptions& open) {
-    ParamMap raw = loadParams(*io::openCheckpoint(file, open));
+    const auto source = io::openCheckpoint(file, open);
+    ParamMap raw = loadParams(*source);
     Encoder e;
     e.found = findLayout(raw, layoutHint, file);
     ParamMap stripped = stripPrefix(raw, e.found, &e.others);
@@ -275,6 +309,7 @@ Encoder loadEncoder(const std::string& file, const std::string& layoutHint, cons
         e.config = *config;
     } else {
         e.config = inferConfig(stripped, e.found.layout, file);
+        applyPickledArchitecture(e.config, source->metadata(), e.found, file);
         const VitConfig fromShapes = e.config;
         if (const std::string cj = configJsonFor(file); !cj.empty()) {
             applyHfConfig(e.config, cj);

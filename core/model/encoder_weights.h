@@ -35,9 +35,18 @@ ParamMap stripPrefix(const ParamMap& raw, const FoundLayout& found, ParamMap* ot
 // inverse of stripPrefix + toCanonical (learned merges hand their tensors back to the engine so).
 ParamMap toFileNames(const ParamMap& canonical, const FoundLayout& found, const VitConfig& config);
 
+// How many blocks `before`N.* holds (the largest N + 1; 0 when none).
+int countBlocks(const ParamMap& params, const std::string& before);
+
 // The architecture the shapes imply (heads: width / 64, the ViT convention, 0 when 64 does not divide the width; activation and
 // epsilon the layout's: CLIP quick_gelu and 1e-5, others gelu and 1e-6). Throws FormatError.
 VitConfig inferConfig(const ParamMap& stripped, VitLayout layout, const std::string& file);
+
+// What a whole pickled module (torch.save(module), read by the restricted unpickler) states of its
+// architecture, from the source's pickle.module.* / pickle.attr.* metadata: attention heads,
+// LayerNorm ε and the activation's class (QuickGELU or GELU) of its first block. Throws
+// FormatError naming `file` for an activation the encoder does not run.
+void applyPickledArchitecture(VitConfig& config, const io::Metadata& metadata, const FoundLayout& found, const std::string& file);
 
 // Applies a Hugging Face config.json (CLIPVisionConfig, CLIPConfig's vision_config, Dinov2Config):
 // hidden_size, num_hidden_layers, num_attention_heads, intermediate_size or mlp_ratio,

@@ -59,6 +59,8 @@ TEST(KitInit, TaskVectorsPicklesMakeAKitThatKitCheckAccepts) {
     const auto r = runCli(d.init(kAllow));
     ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("layout open_clip under 'model.visual.'"), std::string::npos) << r.out;
+    // The pickled module states what the shapes cannot: 4 heads of 16 (not 64 wide), exact GELU.
+    EXPECT_NE(r.out.find("depth 2, 4 heads, mlp ×4.00, gelu"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("OK: no problems found"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("src.heads.ClassificationHead"), std::string::npos) << r.out;  // the head, read as the module it is
     const core::kit::KitFile k = core::kit::readKitFile(d.dir.path("kit/kit.yaml"));

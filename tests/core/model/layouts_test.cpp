@@ -93,6 +93,19 @@ TEST(OpenClipLayout, AnyPrefixAndOpenClipConfigChooseTheActivation) {
     EXPECT_THROW(loadEncoder((dir / "w0.safetensors").string(), "auto", {}), FormatError);
 }
 
+TEST(OpenClipLayout, AWholePickledImageEncoderStatesItsHeadsAndActivation) {
+    io::OpenOptions open;
+    open.torch.inertGlobals = {"src.*", "open_clip.*", "torchvision.*"};
+    const Encoder e = loadEncoder(test::fixture("io/modules/image_encoder.pt"), "auto", {}, nullptr, open);
+    EXPECT_EQ(e.found.layout, VitLayout::OpenClip);
+    EXPECT_EQ(e.found.prefix, "model.visual.");
+    EXPECT_EQ(e.config.heads, 4);  // the shapes alone would say 64 / 64 = 1
+    EXPECT_EQ(e.config.activation, Activation::Gelu);
+    EXPECT_DOUBLE_EQ(e.config.eps, 1e-5);
+    EXPECT_EQ(e.config.projection, 32);
+    EXPECT_THROW(loadEncoder(test::fixture("io/modules/image_encoder.pt"), "auto", {}), FormatError);  // not allowed
+}
+
 TEST(TorchvisionLayout, ReproducesTorchvisionsVisionTransformerAndItsHead) {
     const ParamMap all = fixture("layout_torchvision.safetensors");
     const Encoder e = loadEncoder(test::fixture("model/layout_torchvision.safetensors"), "auto", {{"heads", "2"}});
