@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     ms::cli::addMethodsCommand(app, exitCode);
     ms::cli::addAnalyzeCommand(app, exitCode);
     ms::cli::addReportCommand(app, exitCode);
+    ms::cli::addCacheCommand(app, exitCode);
     ms::cli::addGatherCommand(app, exitCode);
 #ifdef MS_HAVE_MODEL
     ms::cli::addDemoCommand(app, exitCode);

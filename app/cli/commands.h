@@ -14,6 +14,7 @@ void addMethodsCommand(CLI::App& app, int& exitCode);
 void addAnalyzeCommand(CLI::App& app, int& exitCode);
 void addReportCommand(CLI::App& app, int& exitCode);
 void addGatherCommand(CLI::App& app, int& exitCode);  // gather the shards of a sweep
+void addCacheCommand(CLI::App& app, int& exitCode);   // cache info | clear
 void addDemoCommand(CLI::App& app, int& exitCode);   // only with MS_HAVE_MODEL
 void addSweepCommands(CLI::App& app, int& exitCode);  // sweep, relations; only with MS_HAVE_MODEL
 void addKitCommand(CLI::App& app, int& exitCode);     // kit check; only with MS_HAVE_MODEL

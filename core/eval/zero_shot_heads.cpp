@@ -4,6 +4,7 @@
 
 #include "core/errors.h"
 #include "core/io/cache_paths.h"
+#include "core/io/cache_store.h"
 #include "core/io/content_hash.h"
 #include "core/model/clip_text.h"
 #include "core/model/encoder_weights.h"
@@ -66,6 +67,7 @@ ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, 
             if (it != source->metadata().end() && it->second == key) {
                 out.text = model::loadParams(*source).at("text");
                 out.cached = true;
+                io::touchCacheEntry(file);
                 return out;
             }
         } catch (const std::exception&) {
@@ -82,6 +84,7 @@ ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, 
     fs::create_directories(io::headCacheDir(), ec);
     try {
         model::writeParams(file, {{"text", out.text}}, {{"mergescope.zeroshot", key}});
+        io::enforceCacheCap(io::headCacheDir());
     } catch (const std::exception&) {
         // a read-only cache: the head is still made, only not kept
     }

@@ -15,6 +15,7 @@
 
 #include "core/errors.h"
 #include "core/io/cache_paths.h"
+#include "core/io/cache_store.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/model/param_io.h"
@@ -402,6 +403,7 @@ std::optional<ParamMap> loadStatistics(const std::string& key) {
     try {
         const auto source = io::openCheckpoint(file);
         if (source->metadata().count("mergescope.statistics") == 0 || source->metadata().at("mergescope.statistics") != key) return std::nullopt;
+        io::touchCacheEntry(file);
         return model::loadParams(*source);
     } catch (const std::exception&) {
         return std::nullopt;  // damaged: recomputed and replaced
@@ -414,6 +416,7 @@ void storeStatistics(const std::string& key, const ParamMap& stats) {
         std::filesystem::create_directories(io::statisticsCacheDir());
         model::writeParams(io::statisticsCacheDir() + "/" + io::hashBytes(key.data(), key.size()) + ".safetensors", stats,
                            {{"mergescope.statistics", key}});
+        io::enforceCacheCap(io::statisticsCacheDir());
     } catch (const std::exception&) {
         // read-only or full cache directory: only time is lost
     }

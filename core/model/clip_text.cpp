@@ -96,7 +96,9 @@ ClipTextTower findTextTower(const ParamMap& raw, const std::string& file, const 
     if (!emb || emb->dim() != 2) throw FormatError(file, root + (hf ? "embeddings.token_embedding.weight" : "token_embedding.weight"), "the token embedding must be [vocabulary, width]");
     c.width = static_cast<int>(emb->size(1));
     c.depth = countBlocks(renamed, blocks);
-    if (c.depth == 0 || !f1) throw FormatError(file, "the text tower has no transformer blocks (" + root + (hf ? "encoder.layers" : "transformer.resblocks") + ".N)");
+    if (c.depth == 0 || !f1)
+        throw FormatError(file, "the text tower has no transformer blocks (" + root + (hf ? "encoder.layers" : "transformer.resblocks") +
+                                    ".N): the task-vectors release deletes them from its encoders; give a full CLIP checkpoint as the kit's `text_tower`");
     c.mlpRatio = static_cast<double>(f1->size(0)) / c.width;
     c.heads = c.width % 64 == 0 ? c.width / 64 : 0;
     c.activation = Activation::QuickGelu;

@@ -326,6 +326,21 @@ Encoder loadEncoder(const std::string& file, const std::string& layoutHint, cons
         }
     }
     e.params = toCanonical(stripped, e.found.layout, e.config, &e.unused);
+    // Parts of a block (or an attention pool) the encoder does not run would be silently dropped:
+    // refused instead (open_clip's scale_attn / scale_fc / qk_norm options, CoCa's attn_pool).
+    {
+        std::string extra;
+        int count = 0;
+        for (const auto& n : e.unused) {
+            const bool inBlocks = (e.found.layout == VitLayout::OpenClip && (n.starts_with("transformer.resblocks.") || n.starts_with("attn_pool"))) ||
+                                  (e.found.layout == VitLayout::Torchvision && n.starts_with("encoder.layers."));
+            if (!inBlocks) continue;
+            if (count++ < 4) extra += (extra.empty() ? "" : ", ") + e.found.prefix + n;
+        }
+        if (count > 0)
+            throw FormatError(file, "the encoder has parts this ViT does not run (" + extra + (count > 4 ? ", ..." : "") +
+                                        "): not supported (open_clip's scale_attn / scale_fc / qk_norm, attentional pooling)");
+    }
     for (const auto& n : e.unused) e.others[n] = stripped.at(n);
     const auto problems = checkParams(e.config, e.params);
     if (!problems.empty()) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/errors.h"
+#include "core/io/cache_store.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/model/heads.h"
@@ -194,6 +195,7 @@ TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::cachedFeatures(const model
             LayerFeatures out;
             for (std::size_t l = 0; l <= m_blocks.size() + m_normBlocks.size(); ++l) out.push_back(stored.at("layer." + std::to_string(l)));
             ++m_cacheHits;
+            io::touchCacheEntry(file);
             return out;
         } catch (const std::exception&) {
             // A damaged cache entry is recomputed and replaced.
@@ -205,6 +207,7 @@ TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::cachedFeatures(const model
         model::ParamMap toStore;
         for (std::size_t l = 0; l < out.size(); ++l) toStore["layer." + std::to_string(l)] = out[l];
         model::writeParams(file, toStore, {{"mergescope.features", key}});
+        io::enforceCacheCap(m_cacheDir);
     } catch (const Error&) {
         // The cache is an optimisation: a read-only or full cache directory only costs time.
     }

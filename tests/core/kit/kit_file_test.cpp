@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
 #include "core/errors.h"
 #include "tests/test_support.h"
@@ -75,6 +76,75 @@ TEST(KitFile, ReadsFieldsDefaultsAndResolvesPaths) {
     EXPECT_EQ(again.tasks[0].head.file, k.tasks[0].head.file);
     EXPECT_EQ(again.tasks[1].targets, k.tasks[1].targets);
     EXPECT_EQ(again.tasks[1].classes, 21);
+}
+
+// Heads from class names: a file (one a line, or a JSON list) or a YAML list; a named template set
+// or a list with {}; round trip through the YAML writer; pickle_allow, text_tower, vocabulary.
+TEST(KitFile, HeadsFromClassNamesAndPickleAllow) {
+    test::TempDir dir;
+    std::ofstream(dir.path("names.txt")) << "  tench \n\ngoldfish\r\ngreat white shark\n";
+    std::ofstream(dir.path("names.json")) << R"(["a", "b, c", "d"])";
+    const std::string kit = write(dir, R"(kit: 1
+base: b.pt
+pickle_allow: [src.*, open_clip.*]
+text_tower: clip/model.safetensors
+vocabulary: clip
+tasks:
+  - {name: a, expert: a.pt, images: i, head: {classes: names.txt}}
+  - {name: b, expert: b.pt, images: i, head: {classes: names.json, templates: simple}}
+  - {name: c, expert: c.pt, images: i, head: {classes: [x, y], templates: ["a {} photo", "{}!"]}}
+)");
+    const KitFile k = readKitFile(kit);
+    EXPECT_EQ(k.pickleAllow, (std::vector<std::string>{"src.*", "open_clip.*"}));
+    EXPECT_EQ(k.textTower, dir.path("clip/model.safetensors"));
+    EXPECT_EQ(k.vocabulary, dir.path("clip"));
+    EXPECT_EQ(k.tasks[0].head.classNames, (std::vector<std::string>{"tench", "goldfish", "great white shark"}));
+    EXPECT_EQ(k.tasks[0].head.templateSet, "openai");
+    EXPECT_EQ(k.tasks[0].head.kind, "zeroshot");
+    EXPECT_EQ(k.tasks[1].head.classNames, (std::vector<std::string>{"a", "b, c", "d"}));
+    EXPECT_EQ(k.tasks[1].head.templateSet, "simple");
+    EXPECT_EQ(k.tasks[2].head.templates, (std::vector<std::string>{"a {} photo", "{}!"}));
+    // Written and read back: the same.
+    std::ofstream(dir.path("again.yaml")) << kitFileYaml(k, dir.dir().string());
+    const KitFile again = readKitFile(dir.path("again.yaml"));
+    EXPECT_EQ(again.pickleAllow, k.pickleAllow);
+    EXPECT_EQ(again.textTower, k.textTower);
+    for (std::size_t t = 0; t < 3; ++t) {
+        EXPECT_EQ(again.tasks[t].head.classNames, k.tasks[t].head.classNames);
+        EXPECT_EQ(again.tasks[t].head.templates, k.tasks[t].head.templates);
+        EXPECT_EQ(again.tasks[t].head.templateSet, k.tasks[t].head.templateSet);
+    }
+    // Mistakes are named.
+    const auto refused = [&](const std::string& head, const std::string& needle) {
+        const std::string e = errorOf(write(dir, "kit: 1\nbase: b.pt\ntasks:\n  - {name: a, expert: a.pt, images: i, head: " + head + "}\n"));
+        EXPECT_NE(e.find(needle), std::string::npos) << head << " → " << e;
+    };
+    refused("{classes: [x], templates: fancy}", "fancy");
+    refused("{classes: [x], templates: [\"no placeholder\"]}", "{}");
+    refused("{classes: [x], text: t.safetensors}", "not both");
+    refused("{templates: simple, file: h.pt}", "templates go with `classes`");
+    refused("{classes: []}", "no class names");
+    try {
+        readKitFile(write(dir, "kit: 1\nbase: b.pt\ntasks:\n  - {name: a, expert: a.pt, images: i, head: {classes: missing.txt}}\n"));
+        FAIL();
+    } catch (const IoError& e) {
+        EXPECT_NE(std::string(e.what()).find("missing.txt"), std::string::npos);
+    }
+}
+
+// The 8-task CLIP kits of docs/kits/clip8 read as kit files, with every class-name file.
+TEST(KitFile, TheClip8KitsOfTheDocsRead) {
+    const KitFile hf = readKitFile(std::string(MS_SOURCE_DIR) + "/docs/kits/clip8/kit-fusionbench.yaml");
+    ASSERT_EQ(hf.tasks.size(), 8u);
+    const std::map<std::string, std::size_t> classes = {{"sun397", 397}, {"cars", 196}, {"resisc45", 45}, {"eurosat", 10},
+                                                        {"svhn", 10},    {"gtsrb", 43}, {"mnist", 10},    {"dtd", 47}};
+    for (const auto& t : hf.tasks) {
+        EXPECT_EQ(t.head.classNames.size(), classes.at(t.name)) << t.name;
+        EXPECT_FALSE(t.head.templates.empty()) << t.name;
+    }
+    const KitFile tv = readKitFile(std::string(MS_SOURCE_DIR) + "/docs/kits/clip8/kit-task-vectors.yaml");
+    EXPECT_EQ(tv.tasks.size(), 8u);
+    EXPECT_EQ(tv.pickleAllow, (std::vector<std::string>{"src.*", "open_clip.*", "torchvision.*"}));
 }
 
 TEST(KitFile, MistakesAreNamedWithTheirField) {

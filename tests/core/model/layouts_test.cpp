@@ -91,6 +91,19 @@ TEST(OpenClipLayout, AnyPrefixAndOpenClipConfigChooseTheActivation) {
     EXPECT_EQ(gelu.config.heads, 2);
     std::ofstream(dir / "open_clip_config.json") << R"({"model_cfg": {"vision_cfg": {"width": 16, "head_width": 5}}})";
     EXPECT_THROW(loadEncoder((dir / "w0.safetensors").string(), "auto", {}), FormatError);
+    // A block part the encoder does not run (open_clip's scale_attn LayerNorm) is refused by name, not dropped.
+    fs::remove(dir / "open_clip_config.json");
+    ParamMap extra;
+    for (const auto& [n, t] : raw)
+        if (n.starts_with("visual.")) extra[n] = t;
+    extra["visual.transformer.resblocks.1.ln_attn.weight"] = at::ones({16});
+    writeParams((dir / "extra.safetensors").string(), extra, {});
+    try {
+        loadEncoder((dir / "extra.safetensors").string(), "auto", {{"heads", "2"}});
+        FAIL();
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("visual.transformer.resblocks.1.ln_attn.weight"), std::string::npos) << e.what();
+    }
 }
 
 TEST(OpenClipLayout, AWholePickledImageEncoderStatesItsHeadsAndActivation) {
