@@ -3,11 +3,13 @@
 #include <algorithm>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <set>
 
 #include "core/errors.h"
+#include "core/model/precision.h"
 
 namespace ms::core::model {
 
@@ -166,7 +168,37 @@ at::Tensor vitBlock(const VitConfig& c, const ParamMap& p, int b, const at::Tens
     return x + h;
 }
 
+namespace {
+VitFeatures forward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options);
+
+// bf16 only for plain inference: nothing trains through it and no hook reads its inputs.
+bool inBf16(const ParamMap& p, const ForwardOptions& options) {
+    if (encoderPrecision() != Precision::Bf16 || options.linearInputs || at::GradMode::is_enabled()) return false;
+    for (const auto& [name, t] : p)
+        if (t.requires_grad()) return false;
+    return true;
+}
+}  // namespace
+
 VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options) {
+    if (!inBf16(p, options)) return forward(c, p, images, options);
+    ParamMap half;
+    for (const auto& [name, t] : p) half[name] = t.is_floating_point() ? t.to(at::kBFloat16) : t;
+    std::vector<Adapter> adapters;
+    ForwardOptions o = options;
+    if (options.adapters) {
+        for (const Adapter& a : *options.adapters) adapters.push_back({a.down.to(at::kBFloat16), a.up.to(at::kBFloat16)});
+        o.adapters = &adapters;
+    }
+    VitFeatures f = forward(c, half, images.to(at::kBFloat16), o);
+    f.tokens = f.tokens.to(at::kFloat);
+    for (auto& b : f.blocks) b = b.to(at::kFloat);
+    if (f.embedding.defined()) f.embedding = f.embedding.to(at::kFloat);
+    return f;
+}
+
+namespace {
+VitFeatures forward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options) {
     at::Tensor x = vitEmbed(c, p, images);
     VitFeatures out;
     out.height = static_cast<int>(images.size(2));
@@ -191,5 +223,6 @@ VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& 
     if (c.projection > 0) out.embedding = at::linear(out.tokens.select(1, 0), param(p, "proj"));
     return out;
 }
+}  // namespace
 
 }  // namespace ms::core::model

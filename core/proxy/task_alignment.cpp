@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/io/cache_store.h"
+#include "core/model/precision.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/model/heads.h"
@@ -188,6 +189,7 @@ TaskAlignmentProxy::LayerFeatures TaskAlignmentProxy::cachedFeatures(const model
     for (int b : m_blocks) key += "," + std::to_string(b);
     if (!m_normBlocks.empty()) key += "|normed";
     for (int b : m_normBlocks) key += "," + std::to_string(b);
+    if (model::encoderPrecision() == model::Precision::Bf16) key += "|bf16";  // features kept at the precision used
     const std::string file = m_cacheDir + "/" + io::hashBytes(key.data(), key.size()) + ".safetensors";
     if (fs::exists(file)) {
         try {

@@ -8,6 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -25,6 +28,41 @@ std::vector<std::string> sweepArgs(const std::string& out, std::vector<std::stri
                                   "200", "--eval-limit", "200", "--no-feature-cache"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
+}
+
+// bf16 forwards rank a 16-point sweep as fp32 ones do (issue 22's criterion: Kendall τ ≥ 0.95);
+// the regret of the bf16 pick under fp32's scores is printed for docs/perf.md.
+TEST(SweepCli, Bf16ProxyRanksSixteenPointsAsFp32Does) {
+    TempDir tmp;
+    std::map<std::string, std::map<double, double>> proxy;
+    for (const std::string p : {"fp32", "bf16"}) {
+        const auto r = runCli({"sweep", "--kit", reducedKit().dir, "--out", tmp.path(p + ".h5"), "--probe-size", "16", "--no-feature-cache",
+                               "--grid", "lambda=0:1.5:16", "--precision", p});
+        ASSERT_EQ(r.exitCode, 0) << r.err;
+        const auto j = nlohmann::json::parse(runCli({"report", tmp.path(p + ".h5"), "--json"}).out);
+        for (const auto& point : j["sweeps"][0]["points"]) proxy[p][point["params"]["lambda"].get<double>()] = point["proxy"]["mean"].get<double>();
+    }
+    const auto& a = proxy["fp32"];
+    const auto& b = proxy["bf16"];
+    ASSERT_EQ(a.size(), 16u);
+    ASSERT_EQ(b.size(), 16u);
+    int concordant = 0, discordant = 0;
+    for (auto i = a.begin(); i != a.end(); ++i)
+        for (auto j = std::next(i); j != a.end(); ++j) {
+            const double s = (i->second - j->second) * (b.at(i->first) - b.at(j->first));
+            concordant += s > 0;
+            discordant += s < 0;
+        }
+    const double tau = static_cast<double>(concordant - discordant) / std::max(1, concordant + discordant);
+    const auto best = [](const std::map<double, double>& m) {
+        return std::max_element(m.begin(), m.end(), [](const auto& x, const auto& y) { return x.second < y.second; })->first;
+    };
+    const double regret = a.at(best(a)) - a.at(best(b));
+    std::printf("bf16 vs fp32 over 16 points: Kendall tau %.3f, regret of the bf16 pick under fp32 %.5f\n", tau, regret);
+    EXPECT_GE(tau, 0.95);
+    EXPECT_GE(regret, 0.0);
+    EXPECT_NE(a, b) << "bf16 forwards ran (the scores differ in their last digits)";
+    EXPECT_EQ(runCli({"sweep", "--kit", reducedKit().dir, "--out", tmp.path("x.h5"), "--precision", "fp16", "--grid", "lambda=1"}).exitCode, 2);
 }
 
 TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
