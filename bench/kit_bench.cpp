@@ -18,6 +18,7 @@
 #include "core/eval/kit_suite.h"
 #include "core/merge/merge_engine.h"
 #include "core/model/param_io.h"
+#include "core/model/precision.h"
 #include "core/proxy/task_alignment.h"
 #include "core/session/suite_loader.h"
 #include "core/session/sweep_runner.h"
@@ -74,8 +75,15 @@ int main(int argc, char** argv) {
     const double ours = bench::bestSeconds(3, [&] { bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>()); });
     const double theirs = torch["seconds"].get<double>();
     const double n = static_cast<double>(batch.count);
-    std::printf("  %-34s %9.2f img/s  python3-torch %7.2f img/s   time ratio %5.2f (target <= 1.10)\n", "encoder forward, batch 32",
+    std::printf("  %-34s %9.2f img/s  python3-torch %7.2f img/s   time ratio %5.2f (target <= 1.10)\n", "encoder forward fp32, batch 32",
                 n / ours, n / theirs, ours / theirs);
+    // The same forward in bfloat16 (--precision bf16), against fp32's in this run.
+    model::setEncoderPrecision(model::Precision::Bf16);
+    bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>());
+    const double half = bench::bestSeconds(3, [&] { bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>()); });
+    model::setEncoderPrecision(model::Precision::Fp32);
+    std::printf("  %-34s %9.2f img/s  fp32 %7.2f img/s            ratio %5.2f (target >= 1.6)\n", "encoder forward bf16, batch 32", n / half,
+                n / ours, ours / half);
 
     const std::string cache = (fs::temp_directory_path() / "mergescope-vitb32-features").string();
     fs::remove_all(cache);
@@ -105,10 +113,32 @@ int main(int argc, char** argv) {
     for (const auto& g : suite.groups(&eval::SuiteTask::probe)) (void)g, floor += ours * static_cast<double>(g.set->count) / n;
     std::printf("  %-34s %9.2f s      floor %7.2f s (forward over the probe sets)   ratio %5.2f\n", "proxy, one sweep point", point, floor,
                 point / floor);
+    {
+        // The same point with bf16 forwards (its own expert features, cached apart).
+        model::setEncoderPrecision(model::Precision::Bf16);
+        const proxy::TaskAlignmentProxy halfProxy(suite, {proxy::parseProxyVariant("task-alignment")}, cache);
+        const double halfPoint = bench::bestSeconds(3, [&] {
+            lambda = lambda == 0.3 ? 0.4 : 0.3;
+            merge::MergeSpec s = engine.spec();
+            s.params = {{"lambda", lambda}};
+            engine.update(s);
+            engine.prepare();
+            engine.applyToMemory(-1, buffers);
+            model::ParamMap views;
+            for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(buffers[i].data(), planned[i].shape);
+            bench::sink(halfProxy.score(eval::toEncoder(suite, views)).begin()->second[0]);
+        });
+        model::setEncoderPrecision(model::Precision::Fp32);
+        std::printf("  %-34s %9.2f s      fp32 %7.2f s                        ratio %5.2f (target <= 5 s)\n", "proxy, one sweep point bf16",
+                    halfPoint, point, point / halfPoint);
+    }
     bench::regmeanRow(suite, 32);
     std::uintmax_t cacheBytes = 0;
     for (const auto& f : fs::recursive_directory_iterator(cache)) if (f.is_regular_file()) cacheBytes += f.file_size();
-    std::printf("  %-34s %9.2f s  (5 checkpoints, 4x32 + 4x32 JPEGs decoded, 4 expert scores)\n", "kit load", load);
+    std::printf("  %-34s %9.2f s  (5 checkpoints, 4x32 + 4x32 JPEGs decoded, 4 expert scores)\n", "kit load cold", load);
+    t0 = std::chrono::steady_clock::now();
+    bench::sink(static_cast<double>(eval::loadKitSuite(dir + "/kit.yaml", so).tasks.size()));
+    std::printf("  %-34s %9.2f s  (the same load again: files in the page cache; target <= 3 s)\n", "kit load warm", since(t0));
     std::printf("  %-34s %9.2f s  (expert and base features of the probe sets, cached)\n", "proxy setup", proxySetup);
     std::printf("  %-34s %9.1f MiB\n", "feature cache", static_cast<double>(cacheBytes) / (1 << 20));
     std::printf("  peak RSS %.0f MiB\n", bench::peakRssMiB());

@@ -101,7 +101,13 @@ const at::Tensor& param(const ParamMap& p, const std::string& name) {
 }
 
 at::Tensor layerNorm(const at::Tensor& x, const ParamMap& p, const std::string& prefix, double eps) {
-    return at::layer_norm(x, {x.size(-1)}, param(p, prefix + ".weight"), param(p, prefix + ".bias"), eps);
+    const at::Tensor& w = param(p, prefix + ".weight");
+    const at::Tensor& b = param(p, prefix + ".bias");
+    // LibTorch 1.13's CPU LayerNorm is 12× slower in bfloat16 than in float32: bf16 forwards
+    // normalise in float32 (also the more accurate; mixed-precision training does the same).
+    if (x.scalar_type() == at::kBFloat16)
+        return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps).to(at::kBFloat16);
+    return at::layer_norm(x, {x.size(-1)}, w, b, eps);
 }
 
 at::Tensor activate(const at::Tensor& x, Activation a) {
