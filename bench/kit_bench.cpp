@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     const auto torch = nlohmann::json::parse(torchJson);
+    // A cache of the bench's own: the first load is cold (no expert scores, heads or features kept).
+    const fs::path cacheHome = fs::temp_directory_path() / "mergescope-bench-cache";
+    fs::remove_all(cacheHome);
+    ::setenv("XDG_CACHE_HOME", cacheHome.c_str(), 1);
     bench::header("a ViT-B/32 kit at 224 px, HF CLIP layout, 4 experts x 32 JPEGs (" + std::to_string(at::get_num_threads()) +
                   " LibTorch threads)");
     eval::SuiteOptions so;
@@ -138,10 +142,12 @@ int main(int argc, char** argv) {
     std::printf("  %-34s %9.2f s  (5 checkpoints, 4x32 + 4x32 JPEGs decoded, 4 expert scores)\n", "kit load cold", load);
     t0 = std::chrono::steady_clock::now();
     bench::sink(static_cast<double>(eval::loadKitSuite(dir + "/kit.yaml", so).tasks.size()));
-    std::printf("  %-34s %9.2f s  (the same load again: files in the page cache; target <= 3 s)\n", "kit load warm", since(t0));
+    std::printf("  %-34s %9.2f s  (the same load again: expert scores from the cache, files in the page cache; target <= 3 s)\n",
+                "kit load warm", since(t0));
     std::printf("  %-34s %9.2f s  (expert and base features of the probe sets, cached)\n", "proxy setup", proxySetup);
     std::printf("  %-34s %9.1f MiB\n", "feature cache", static_cast<double>(cacheBytes) / (1 << 20));
     std::printf("  peak RSS %.0f MiB\n", bench::peakRssMiB());
     fs::remove_all(cache);
+    fs::remove_all(cacheHome);
     return 0;
 }

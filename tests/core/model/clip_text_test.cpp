@@ -121,6 +121,17 @@ TEST(ClipNamesKit, HeadsFromClassNamesScoreWhatPyTorchComputesAndAreCached) {
         EXPECT_LT((logits - matrix(e["logits"])).abs().max().item<float>(), 2e-3) << "logits scaled by 100";
         EXPECT_NEAR(task.expertScore, e["accuracy"].get<double>(), 1e-6);
     }
+    // The experts' scores are kept by content and read back by the next load.
+    EXPECT_EQ(std::distance(fs::directory_iterator(io::scoreCacheDir()), fs::directory_iterator()), 2);
+    for (const auto& f : fs::directory_iterator(io::scoreCacheDir())) {
+        std::ifstream in(f.path());
+        const auto j = nlohmann::json::parse(in);
+        EXPECT_TRUE(j["scores"]["accuracy"].is_number());
+        std::ofstream(f.path(), std::ios::trunc) << R"({"scores": {"accuracy": 0.875}})";  // what a cached score says is taken
+    }
+    EXPECT_DOUBLE_EQ(session::loadSuite(kit, options).tasks[0].expertScore, 0.875);
+    for (const auto& f : fs::directory_iterator(io::scoreCacheDir())) std::ofstream(f.path(), std::ios::trunc) << "junk";
+    EXPECT_NEAR(session::loadSuite(kit, options).tasks[0].expertScore, expected()["tasks"][0]["accuracy"].get<double>(), 1e-6);  // damaged: measured again
     // Made once, then read from the cache (by the hashes of the tower, vocabulary, names, templates).
     EXPECT_EQ(std::distance(fs::directory_iterator(io::headCacheDir()), fs::directory_iterator()), 2);
     eval::CheckOptions check;
