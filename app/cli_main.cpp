@@ -4,6 +4,7 @@
 
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
+#include "core/jobs/parallel.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"MergeScope " MS_VERSION
@@ -12,6 +13,11 @@ int main(int argc, char** argv) {
                  "mergescope-cli"};
     app.set_version_flag("--version", "mergescope-cli " MS_VERSION);
     app.require_subcommand(1);
+    app.fallthrough();  // --threads also after the subcommand
+    app.add_option_function<unsigned>(
+           "--threads", [](const unsigned& n) { ms::core::useThreads(n); },
+           "threads for the merge, the proxy and sweeps: core's loops and OpenBLAS's pool (default: the machine's)")
+        ->check(CLI::Range(1u, 1024u));
     ms::cli::setCommandLine(argc, argv);
     int exitCode = ms::cli::kExitOk;
     ms::cli::addInspectCommand(app, exitCode);

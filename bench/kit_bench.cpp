@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <cstdio>
+#include <thread>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@
 #include "core/eval/kit_suite.h"
 #include "core/merge/merge_engine.h"
 #include "core/model/param_io.h"
+#include "core/jobs/parallel.h"
 #include "core/model/precision.h"
 #include "core/proxy/task_alignment.h"
 #include "core/session/suite_loader.h"
@@ -81,6 +83,13 @@ int main(int argc, char** argv) {
     const double n = static_cast<double>(batch.count);
     std::printf("  %-34s %9.2f img/s  python3-torch %7.2f img/s   time ratio %5.2f (target <= 1.10)\n", "encoder forward fp32, batch 32",
                 n / ours, n / theirs, ours / theirs);
+    // Threads (--threads N): the same forward with OpenBLAS's pool at 1 and at 2 threads.
+    for (unsigned threads : {1u, 2u}) {
+        core::useThreads(threads);
+        const double t = bench::bestSeconds(3, [&] { bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>()); });
+        std::printf("  %-34s %9.2f img/s\n", ("encoder forward fp32, " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : "")).c_str(), n / t);
+    }
+    core::useThreads(std::thread::hardware_concurrency());
     // The same forward in bfloat16 (--precision bf16), against fp32's in this run.
     model::setEncoderPrecision(model::Precision::Bf16);
     bench::sink(eval::encodeSet(suite.config(), suite.base, batch).tokens.sum().item<double>());

@@ -1,5 +1,7 @@
 #include "core/jobs/parallel.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -10,7 +12,12 @@
 
 namespace ms::core {
 
+namespace {
+std::atomic<unsigned> g_threads{0};
+}  // namespace
+
 unsigned workerThreads() {
+    if (const unsigned set = g_threads.load()) return set;
     static const unsigned n = [] {
         if (const char* env = std::getenv("MS_THREADS")) {
             const int v = std::atoi(env);
@@ -19,6 +26,13 @@ unsigned workerThreads() {
         return std::max(1u, std::thread::hardware_concurrency());
     }();
     return n;
+}
+
+void useThreads(unsigned n) {
+    if (n == 0) return;
+    g_threads.store(n);
+    using Set = void (*)(int);
+    if (auto set = reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(static_cast<int>(n));
 }
 
 void parallelFor(std::size_t n, std::size_t minPerThread,

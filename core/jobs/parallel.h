@@ -7,8 +7,11 @@
 
 namespace ms::core {
 
-// Number of worker threads core uses (MS_THREADS overrides; default: hardware threads).
+// Number of worker threads core uses (useThreads, else MS_THREADS, else the hardware threads).
 unsigned workerThreads();
+// --threads N: core's loops and OpenBLAS's pool (the merge, the proxy's and LibTorch's float32
+// matrix products) use N threads from now on. 0 leaves the defaults.
+void useThreads(unsigned n);
 
 // Calls fn(thread, begin, end) on disjoint ranges covering [0, n), in parallel when n is at least
 // `minPerThread` per thread. `thread` is in [0, workerThreads()). Exceptions from any range are

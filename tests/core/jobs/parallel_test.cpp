@@ -48,3 +48,21 @@ TEST(ParallelEach, TheFirstErrorStopsTheHandOutAndIsRethrown) {
 
 }  // namespace
 }  // namespace ms::core
+
+namespace ms::core {
+namespace {
+
+// --threads N: core's loops take N threads (each index handed to one of them).
+TEST(Parallel, UseThreadsSetsTheWorkerCount) {
+    const unsigned before = workerThreads();
+    useThreads(3);
+    EXPECT_EQ(workerThreads(), 3u);
+    parallelEach(30, [&](unsigned thread, std::size_t) { EXPECT_LT(thread, 3u); });
+    useThreads(0);  // leaves it as it is
+    EXPECT_EQ(workerThreads(), 3u);
+    useThreads(before);
+    EXPECT_EQ(workerThreads(), before);
+}
+
+}  // namespace
+}  // namespace ms::core
