@@ -110,27 +110,9 @@ int main(int argc, char** argv) {
     std::vector<std::vector<float>> buffers;
     double lambda = 0.3;
     const auto& planned = engine.problem().plan().merged;
-    const double point = bench::bestSeconds(3, [&] {
-        lambda = lambda == 0.3 ? 0.4 : 0.3;
-        merge::MergeSpec s = engine.spec();
-        s.params = {{"lambda", lambda}};
-        engine.update(s);
-        engine.prepare();
-        engine.applyToMemory(-1, buffers);
-        model::ParamMap views;
-        for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(buffers[i].data(), planned[i].shape);
-        const model::ParamMap merged = eval::toEncoder(suite, views);
-        bench::sink(proxy.score(merged).begin()->second[0]);
-    });
-    double floor = 0;
-    for (const auto& g : suite.groups(&eval::SuiteTask::probe)) (void)g, floor += ours * static_cast<double>(g.set->count) / n;
-    std::printf("  %-34s %9.2f s      floor %7.2f s (forward over the probe sets)   ratio %5.2f\n", "proxy, one sweep point", point, floor,
-                point / floor);
-    {
-        // The same point with bf16 forwards (its own expert features, cached apart).
-        model::setEncoderPrecision(model::Precision::Bf16);
-        const proxy::TaskAlignmentProxy halfProxy(suite, {proxy::parseProxyVariant("task-alignment")}, cache);
-        const double halfPoint = bench::bestSeconds(3, [&] {
+    // Seconds per sweep point (best of 3): task arithmetic at a new λ, mapped, scored by `p`.
+    const auto pointSeconds = [&](const proxy::TaskAlignmentProxy& p) {
+        return bench::bestSeconds(3, [&] {
             lambda = lambda == 0.3 ? 0.4 : 0.3;
             merge::MergeSpec s = engine.spec();
             s.params = {{"lambda", lambda}};
@@ -139,8 +121,19 @@ int main(int argc, char** argv) {
             engine.applyToMemory(-1, buffers);
             model::ParamMap views;
             for (std::size_t i = 0; i < planned.size(); ++i) views[planned[i].name] = model::viewFloats(buffers[i].data(), planned[i].shape);
-            bench::sink(halfProxy.score(eval::toEncoder(suite, views)).begin()->second[0]);
+            bench::sink(p.score(eval::toEncoder(suite, views)).begin()->second[0]);
         });
+    };
+    const double point = pointSeconds(proxy);
+    double floor = 0;
+    for (const auto& g : suite.groups(&eval::SuiteTask::probe)) (void)g, floor += ours * static_cast<double>(g.set->count) / n;
+    std::printf("  %-34s %9.2f s      floor %7.2f s (forward over the probe sets)   ratio %5.2f\n", "proxy, one sweep point", point, floor,
+                point / floor);
+    {
+        // The same point with bf16 forwards (its own expert features, cached apart).
+        model::setEncoderPrecision(model::Precision::Bf16);
+        const proxy::TaskAlignmentProxy halfProxy(suite, {proxy::parseProxyVariant("task-alignment")}, cache);
+        const double halfPoint = pointSeconds(halfProxy);
         model::setEncoderPrecision(model::Precision::Fp32);
         std::printf("  %-34s %9.2f s      fp32 %7.2f s                        ratio %5.2f (target <= 5 s)\n", "proxy, one sweep point bf16",
                     halfPoint, point, point / halfPoint);

@@ -70,13 +70,13 @@ void addKitCommand(CLI::App& app, int& exitCode) {
                       "also refuse what keeps this downstream mode from scoring (head-realign, repr-realign need labelled images)");
     auto device = std::make_shared<std::string>("auto");
     check->add_option("--device", *device, "where the expert scores run: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
-    auto precision = std::make_shared<std::string>("fp32");
+    auto precision = std::make_shared<std::string>();
     check->add_option("--precision", *precision, "encoder forwards of the expert scores: fp32 (default), bf16 or auto (as sweep)")
         ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
     check->callback([a, device, precision, &exitCode] {
         exitCode = runGuarded([&] {
             core::model::resolveDevice(*device);
-            core::model::setEncoderPrecision(core::model::parsePrecision(*precision));
+            if (!precision->empty()) core::model::setEncoderPrecision(core::model::parsePrecision(*precision));
             a->options.scores = !a->noScores;
             return runCheck(a->kit, a->options, a->json);
         });

@@ -39,7 +39,7 @@ namespace {
 
 struct SweepArgs {
     std::string kit, out, method = "task_arithmetic", taskWeights, downstream = "none", featureCache;
-    std::string shard, slurm, partition, time, device = "auto", precision = "fp32";
+    std::string shard, slurm, partition, time, device = "auto", precision;
     int shards = 0, gpusPerTask = 0, cpusPerTask = 0;
     std::vector<std::string> grids, sets, proxies;
     std::string lambdaBlocks;
@@ -83,8 +83,8 @@ void addCommonOptions(CLI::App* c, SweepArgs& a) {
         ->check(waitSeconds());
     c->add_option("--device", a.device, "where encoders run: auto, cpu, cuda or cuda:N (default auto; this version: the CPU)");
     c->add_option("--precision", a.precision,
-                  "encoder forwards in fp32 (default), bf16 (bfloat16 weights and activations, float32 features back; training "
-                  "stays float32) or auto (bf16 where it is faster here); merged weights are never affected")
+                  "encoder forwards in fp32 (default, or the kit's `precision:`), bf16 (bfloat16 weights and activations, float32 "
+                  "features back; training stays float32) or auto (bf16 where it is faster here); merged weights are never affected")
         ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
     c->add_option("--shard", a.shard,
                   "compute shard I of N (I from 1): a contiguous 1/N of the plan, into --out; `gather` joins the parts "
@@ -291,8 +291,9 @@ core::sweep::SweepOptions sweepOptionsOf(const SweepArgs& a, core::sweep::SweepS
 int runSweepCommand(SweepArgs& a, core::sweep::SweepSpec spec) {
     namespace fs = std::filesystem;
     if (const auto d = core::model::resolveDevice(a.device); !d.note.empty()) std::cerr << "device " << d.note << "\n";
-    if (const auto p = core::model::setEncoderPrecision(core::model::parsePrecision(a.precision)); !p.note.empty())
-        std::cerr << "precision " << p.note << "\n";
+    if (!a.precision.empty())
+        if (const auto p = core::model::setEncoderPrecision(core::model::parsePrecision(a.precision)); !p.note.empty())
+            std::cerr << "precision " << p.note << "\n";
     if (!a.slurm.empty()) {
         spec.seed = a.seed;
         return writeSlurmScript(a, spec);

@@ -357,7 +357,8 @@ void checkPreprocess(const data::Preprocess& p, const kit::VitConfig& c, const s
 std::string architectureText(const kit::VitConfig& c) {
     return "ViT " + std::to_string(c.imageSize) + " px, patch " + std::to_string(c.patchSize) + ", width " + std::to_string(c.width) +
            ", depth " + std::to_string(c.depth) + ", " + std::to_string(c.heads) + " heads, mlp ×" +
-           std::to_string(c.mlpRatio).substr(0, 4) + ", " + kit::activationName(c.activation) + ", " + std::to_string(c.channels) + " channels";
+           std::to_string(c.mlpRatio).substr(0, 4) + ", " + kit::activationName(c.activation) + ", " + std::to_string(c.channels) + " channels" +
+           (c.projection > 0 ? ", projection " + std::to_string(c.projection) : "");
 }
 
 std::uint64_t datasetSeed(std::uint64_t seed, const std::string& key) {
@@ -482,6 +483,7 @@ void storeScores(const std::string& key, const std::vector<std::pair<kit::Metric
 eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOptions& options, ProgressSink& progress,
                              const CancelToken* cancel) {
     const KitFile k = readKitFile(kitFile);
+    if (!k.precision.empty()) model::setEncoderPrecisionFromKit(model::parsePrecision(k.precision));
     eval::TaskSuite s;
     s.options = options;
     progress.report("loading the base", 0, 1);

@@ -283,7 +283,7 @@ KitFile readKitFile(const std::string& path) {
             throw FormatError(path, "this is the demo kit's own manifest, not a kit file: give its folder (or `mergescope-cli demo export` writes it as a kit file)");
         if (!y["kit"]) throw FormatError(path, "no `kit: 1` line: not a kit file");
         static const std::vector<std::string> top = {"kit", "name", "base", "layout", "architecture", "preprocess", "tasks",
-                                                     "pickle_allow", "text_tower", "vocabulary"};
+                                                     "pickle_allow", "text_tower", "vocabulary", "precision"};
         checkKeys(y, top, path, "");
         if (y["kit"].as<std::string>() != std::to_string(kKitSchema))
             throw FormatError(path, "kit schema " + y["kit"].as<std::string>() + " is not supported (this MergeScope reads kit: 1)");
@@ -295,6 +295,11 @@ KitFile readKitFile(const std::string& path) {
             else if (a.IsSequence())
                 for (const auto& v : a) k.pickleAllow.push_back(scalar(v, path, "pickle_allow "));
             else throw FormatError(path, "pickle_allow: a class name (module.Name, module.* or *) or a list of them");
+        }
+        if (y["precision"]) {
+            k.precision = scalar(y["precision"], path, "precision ");
+            if (k.precision != "fp32" && k.precision != "bf16" && k.precision != "auto")
+                throw FormatError(path, "precision: '" + k.precision + "' is not fp32, bf16 or auto");
         }
         if (y["text_tower"]) k.textTower = resolve(k.dir, scalar(y["text_tower"], path, "text_tower "));
         if (y["vocabulary"]) k.vocabulary = resolve(k.dir, scalar(y["vocabulary"], path, "vocabulary "));
@@ -420,6 +425,7 @@ std::string kitFileYaml(const KitFile& k, const std::string& dir) {
     y << YAML::Key << "base" << YAML::Value << relativeTo(k.base, dir);
     y << YAML::Key << "layout" << YAML::Value << k.layout;
     if (!k.pickleAllow.empty()) y << YAML::Key << "pickle_allow" << YAML::Value << YAML::Flow << k.pickleAllow;
+    if (!k.precision.empty()) y << YAML::Key << "precision" << YAML::Value << k.precision;
     if (!k.textTower.empty()) y << YAML::Key << "text_tower" << YAML::Value << relativeTo(k.textTower, dir);
     if (!k.vocabulary.empty()) y << YAML::Key << "vocabulary" << YAML::Value << relativeTo(k.vocabulary, dir);
     if (!k.architecture.empty()) {

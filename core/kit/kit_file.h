@@ -81,6 +81,8 @@ struct KitFile {
     // Zero-shot heads from class names: the checkpoint holding CLIP's text tower (default: the
     // base) and the tokenizer's vocabulary (default: found beside it).
     std::string textTower, vocabulary;  // absolute; empty: default
+    // Encoder forwards: fp32 | bf16 | auto (--precision overrides); empty: fp32.
+    std::string precision;
 
     const TaskEntry& task(const std::string& name) const;
 };

@@ -13,6 +13,7 @@ namespace ms::core::model {
 
 namespace {
 std::atomic<Precision> g_precision{Precision::Fp32};
+std::atomic<bool> g_chosen{false};  // by the command line
 
 double secondsOf(const at::Tensor& a, const at::Tensor& b) {
     (void)at::matmul(a, b);  // warm-up
@@ -63,7 +64,15 @@ PrecisionChoice setEncoderPrecision(Precision p) {
         c.note = buf;
     }
     g_precision.store(c.precision);
+    g_chosen.store(true);
     return c;
+}
+
+void setEncoderPrecisionFromKit(Precision p) {
+    if (g_chosen.load()) return;
+    const bool chosen = false;
+    setEncoderPrecision(p);
+    g_chosen.store(chosen);
 }
 
 Precision encoderPrecision() { return g_precision.load(); }

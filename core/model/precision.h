@@ -22,6 +22,8 @@ struct PrecisionChoice {
     std::string note;
 };
 PrecisionChoice setEncoderPrecision(Precision p);
+// A kit's `precision:` field: taken unless the command line chose one (setEncoderPrecision).
+void setEncoderPrecisionFromKit(Precision p);
 Precision encoderPrecision();  // Fp32 or Bf16
 
 // bf16 over fp32 matrix-product speed on this CPU (measured once, a few ms).

@@ -528,6 +528,8 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!d.checking(), 60000);
         QVERIFY2(d.report().ok(), d.report().problems.empty() ? "" : d.report().problems.front().c_str());
         QVERIFY2(d.report().tasks[0].head.find("from 5 class names") != std::string::npos, d.report().tasks[0].head.c_str());
+        d.resize(1280, 760);
+        QVERIFY(d.grab().save(shotPath(QStringLiteral("new_kit_dialog_class_names"))));
         QString error;
         QVERIFY2(d.save(&error), qPrintable(error));
         const auto kit = core::kit::readKitFile(d.kitFile().toStdString());

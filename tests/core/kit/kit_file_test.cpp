@@ -124,6 +124,8 @@ tasks:
     refused("{classes: [x], text: t.safetensors}", "not both");
     refused("{templates: simple, file: h.pt}", "templates go with `classes`");
     refused("{classes: []}", "no class names");
+    EXPECT_NE(errorOf(write(dir, "kit: 1\nbase: b.pt\nprecision: fp16\ntasks:\n  - {name: a, expert: a.pt, images: i}\n")).find("fp16"), std::string::npos);
+    EXPECT_EQ(readKitFile(write(dir, "kit: 1\nbase: b.pt\nprecision: bf16\ntasks:\n  - {name: a, expert: a.pt, images: i}\n")).precision, "bf16");
     try {
         readKitFile(write(dir, "kit: 1\nbase: b.pt\ntasks:\n  - {name: a, expert: a.pt, images: i, head: {classes: missing.txt}}\n"));
         FAIL();

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <cmath>
+#include <iterator>
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -63,6 +65,28 @@ TEST(SweepCli, Bf16ProxyRanksSixteenPointsAsFp32Does) {
     EXPECT_GE(regret, 0.0);
     EXPECT_NE(a, b) << "bf16 forwards ran (the scores differ in their last digits)";
     EXPECT_EQ(runCli({"sweep", "--kit", reducedKit().dir, "--out", tmp.path("x.h5"), "--precision", "fp16", "--grid", "lambda=1"}).exitCode, 2);
+    // A kit's `precision: bf16` is taken when the command line says nothing.
+    const std::string kitText = [] {
+        std::ifstream in(reducedKit().dir + "/kit.yaml");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
+    const std::string bf16Kit = reducedKit().dir + "/kit-bf16-" + std::to_string(::getpid()) + ".yaml";
+    std::ofstream(bf16Kit) << kitText << "precision: bf16\n";
+    const auto k = runCli({"sweep", "--kit", bf16Kit, "--out", tmp.path("kit.h5"), "--probe-size", "16", "--no-feature-cache", "--grid",
+                           "lambda=0.1,0.2"});
+    std::filesystem::remove(bf16Kit);
+    ASSERT_EQ(k.exitCode, 0) << k.err;
+    const auto kj = nlohmann::json::parse(runCli({"report", tmp.path("kit.h5"), "--json"}).out);
+    for (const auto& point : kj["sweeps"][0]["points"]) {
+        const double lambda = point["params"]["lambda"].get<double>();
+        const auto near = [&](const std::map<double, double>& m) {
+            for (const auto& [l, v] : m)
+                if (std::abs(l - lambda) < 1e-9) return v;
+            return std::nan("");
+        };
+        EXPECT_DOUBLE_EQ(point["proxy"]["mean"].get<double>(), near(b)) << lambda;
+        EXPECT_NE(point["proxy"]["mean"].get<double>(), near(a)) << lambda;
+    }
 }
 
 TEST(SweepCli, SweepThenReportAsTextJsonAndCsv) {
