@@ -483,7 +483,9 @@ void storeScores(const std::string& key, const std::vector<std::pair<kit::Metric
 eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOptions& options, ProgressSink& progress,
                              const CancelToken* cancel) {
     const KitFile k = readKitFile(kitFile);
-    if (!k.precision.empty()) model::setEncoderPrecisionFromKit(model::parsePrecision(k.precision));
+    // The kit's precision (fp32 without one: a kit opened after a bf16 one is not run in bf16),
+    // unless the command line chose.
+    model::setEncoderPrecisionFromKit(k.precision.empty() ? model::Precision::Fp32 : model::parsePrecision(k.precision));
     eval::TaskSuite s;
     s.options = options;
     progress.report("loading the base", 0, 1);
