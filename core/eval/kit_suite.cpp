@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/data/image_cache.h"
 #include "core/data/image_list.h"
 #include "core/errors.h"
 #include "core/eval/downstream.h"
@@ -526,7 +527,9 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
         s.experts.push_back(std::move(e.params));
         s.tasks.push_back(std::move(st));
     }
-    // Decoding: once per data set (probe, re-alignment) and eval source; targets per task.
+    // Decoding: once per data set (probe, re-alignment) and eval source, through the decoded-image
+    // cache (by content); targets per task.
+    const std::string imageCache = io::imageCacheDir();
     struct Drawn {
         std::shared_ptr<const data::ImageSet> probe, realign;
         std::vector<std::size_t> realignIdx;
@@ -550,12 +553,12 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
         const auto& L = src.images;
         if (fresh) {
             const auto probeIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.probeSize, seed);
-            it->second.probe = std::make_shared<data::ImageSet>(data::loadImages(L, probeIdx, pre, t.dataset + "/probe", progress, cancel));
+            it->second.probe = std::make_shared<data::ImageSet>(data::loadImagesCached(L, probeIdx, pre, t.dataset + "/probe", imageCache, progress, cancel));
             auto realignIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.realignSamples, seed + 1, probeIdx);
             if (realignIdx.empty()) realignIdx = eval::drawBalanced(L.labels, L.classes(), L.count(), options.realignSamples, seed + 1);
             it->second.realignIdx = realignIdx;
             if (realignNeeded[t.dataset])
-                it->second.realign = std::make_shared<data::ImageSet>(data::loadImages(L, realignIdx, pre, t.dataset + "/realign", progress, cancel));
+                it->second.realign = std::make_shared<data::ImageSet>(data::loadImagesCached(L, realignIdx, pre, t.dataset + "/realign", imageCache, progress, cancel));
             it->second.images = t.images;
         } else if (it->second.images != t.images) {
             throw FormatError(k.path, "task " + t.name + ": dataset '" + t.dataset + "' is shared with a task that names other images");
@@ -576,7 +579,7 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
             if (freshEval) {
                 const auto& E = *src.eval;
                 e->second.second = eval::drawBalanced(E.labels, E.classes(), E.count(), options.evalLimit, seed + 2);
-                e->second.first = std::make_shared<data::ImageSet>(data::loadImages(E, e->second.second, pre, t.dataset + "/eval", progress, cancel));
+                e->second.first = std::make_shared<data::ImageSet>(data::loadImagesCached(E, e->second.second, pre, t.dataset + "/eval", imageCache, progress, cancel));
             }
             st.eval = e->second.first;
             std::vector<std::size_t> all(static_cast<std::size_t>(st.eval->count));

@@ -22,6 +22,7 @@ std::string featureCacheDir() { return cacheHome() + "/mergescope/features"; }
 std::string statisticsCacheDir() { return cacheHome() + "/mergescope/statistics"; }
 std::string headCacheDir() { return cacheHome() + "/mergescope/heads"; }
 std::string scoreCacheDir() { return cacheHome() + "/mergescope/scores"; }
+std::string imageCacheDir() { return cacheHome() + "/mergescope/images"; }
 
 std::string demoKitDir(std::uint64_t seed) {
     if (const char* d = env("MS_KIT_DIR")) return d;

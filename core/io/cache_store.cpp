@@ -36,7 +36,7 @@ std::vector<Entry> entries(const std::string& dir) {
 }  // namespace
 
 const std::vector<std::string>& cacheKinds() {
-    static const std::vector<std::string> kinds = {"features", "statistics", "heads", "scores"};
+    static const std::vector<std::string> kinds = {"features", "statistics", "heads", "scores", "images"};
     return kinds;
 }
 
@@ -45,7 +45,8 @@ std::string cacheDir(const std::string& kind) {
     if (kind == "statistics") return statisticsCacheDir();
     if (kind == "heads") return headCacheDir();
     if (kind == "scores") return scoreCacheDir();
-    throw InvalidArgument("unknown cache '" + kind + "' (features, statistics, heads, scores, all)");
+    if (kind == "images") return imageCacheDir();
+    throw InvalidArgument("unknown cache '" + kind + "' (features, statistics, heads, scores, images, all)");
 }
 
 std::vector<CacheUsage> cacheUsage() {

@@ -10,7 +10,7 @@
 namespace ms::core::io {
 
 struct CacheUsage {
-    std::string kind;  // features | statistics | heads | scores
+    std::string kind;  // features | statistics | heads | scores | images
     std::string dir;
     std::uint64_t bytes = 0;
     std::size_t files = 0;

@@ -46,7 +46,7 @@ TEST_F(CacheHome, UsageCapAndClear) {
     entry("heads", "new", 1000, 100);
     entry("statistics", "s", 500, 10);
     const auto usage = cacheUsage();
-    ASSERT_EQ(usage.size(), 4u);  // features, statistics, heads, scores
+    ASSERT_EQ(usage.size(), 5u);  // features, statistics, heads, scores, images
     EXPECT_EQ(usage[2].kind, "heads");
     EXPECT_EQ(usage[2].files, 3u);
     EXPECT_EQ(usage[2].bytes, 3000u);
