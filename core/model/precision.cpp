@@ -53,7 +53,9 @@ double bf16Speedup() {
     return speedup;
 }
 
-PrecisionChoice setEncoderPrecision(Precision p) {
+namespace {
+// Resolves `auto` and makes the choice current; `chosen`: the command line made it.
+PrecisionChoice apply(Precision p, bool chosen) {
     PrecisionChoice c;
     c.precision = p;
     if (p == Precision::Auto) {
@@ -64,15 +66,15 @@ PrecisionChoice setEncoderPrecision(Precision p) {
         c.note = buf;
     }
     g_precision.store(c.precision);
-    g_chosen.store(true);
+    g_chosen.store(chosen);
     return c;
 }
+}  // namespace
+
+PrecisionChoice setEncoderPrecision(Precision p) { return apply(p, true); }
 
 void setEncoderPrecisionFromKit(Precision p) {
-    if (g_chosen.load()) return;
-    const bool chosen = false;
-    setEncoderPrecision(p);
-    g_chosen.store(chosen);
+    if (!g_chosen.load()) apply(p, false);
 }
 
 Precision encoderPrecision() { return g_precision.load(); }
