@@ -21,30 +21,48 @@ const std::vector<std::string>& headTemplates(const kit::HeadSpec& head) {
 
 namespace {
 
-std::string vocabularyHash(const std::string& vocabulary) {
+// The files ClipTokenizer::load reads for `path` (its rules): vocab.json + merges.txt, or one
+// open_clip .txt.gz; empty when a folder holds neither.
+std::vector<fs::path> vocabularyFiles(const fs::path& path) {
     std::error_code ec;
-    if (fs::is_directory(vocabulary, ec))
-        return io::combineHashes({io::hashFile((fs::path(vocabulary) / "vocab.json").string()),
-                                  io::hashFile((fs::path(vocabulary) / "merges.txt").string())});
-    return io::hashFile(vocabulary);
+    if (!fs::is_directory(path, ec)) {
+        const std::string name = path.filename().string();
+        if (name.ends_with(".json")) return {path, path.parent_path() / "merges.txt"};
+        if (name.ends_with("merges.txt")) return {path.parent_path() / "vocab.json", path};
+        return {path};
+    }
+    if (fs::exists(path / "vocab.json", ec) && fs::exists(path / "merges.txt", ec)) return {path / "vocab.json", path / "merges.txt"};
+    if (fs::exists(path / "bpe_simple_vocab_16e6.txt.gz", ec)) return {path / "bpe_simple_vocab_16e6.txt.gz"};
+    std::vector<fs::path> gz;
+    for (const auto& e : fs::directory_iterator(path, ec))
+        if (e.path().filename().string().ends_with(".txt.gz")) gz.push_back(e.path());
+    return gz.size() == 1 ? gz : std::vector<fs::path>{};
+}
+
+std::string vocabularyHash(const std::string& vocabulary) {
+    std::vector<std::string> hashes;
+    for (const auto& f : vocabularyFiles(vocabulary)) hashes.push_back(io::hashFile(f.string()));
+    return io::combineHashes(hashes);
 }
 
 }  // namespace
 
 std::string findVocabulary(const kit::KitFile& kit, const std::string& towerFile) {
-    if (!kit.vocabulary.empty()) return kit.vocabulary;
+    if (!kit.vocabulary.empty()) {
+        if (vocabularyFiles(kit.vocabulary).empty())
+            throw FormatError(kit.path, "vocabulary: " + kit.vocabulary +
+                                            " holds no CLIP tokenizer (vocab.json + merges.txt, bpe_simple_vocab_16e6.txt.gz, or one *.txt.gz)");
+        return kit.vocabulary;
+    }
     std::error_code ec;
     const fs::path p(towerFile);
     const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
-    for (const fs::path& d : {dir, dir / "tokenizer"}) {
-        if (fs::exists(d / "vocab.json", ec) && fs::exists(d / "merges.txt", ec)) return d.string();
-        for (const auto& e : fs::directory_iterator(d, ec))
-            if (e.path().string().ends_with(".txt.gz")) return e.path().string();
-    }
+    for (const fs::path& d : {dir, dir / "tokenizer"})
+        if (fs::is_directory(d, ec) && !vocabularyFiles(d).empty()) return d.string();
     throw FormatError(kit.path.empty() ? towerFile : kit.path,
                       "a zero-shot head from class names needs CLIP's tokenizer vocabulary: none beside " + towerFile +
-                          " (looked for vocab.json + merges.txt, or open_clip's bpe_simple_vocab_16e6.txt.gz, there and in tokenizer/); "
-                          "name it with the kit's `vocabulary:` field");
+                          " (looked for vocab.json + merges.txt, open_clip's bpe_simple_vocab_16e6.txt.gz or one *.txt.gz, there and "
+                          "in tokenizer/); name it with the kit's `vocabulary:` field");
 }
 
 ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open) {

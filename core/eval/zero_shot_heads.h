@@ -28,8 +28,9 @@ const std::vector<std::string>& headTemplates(const kit::HeadSpec& head);
 ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open = {});
 
 // The vocabulary a kit's heads from class names use: its `vocabulary`, else a folder beside the
-// text tower (or its tokenizer/ sub-folder) holding vocab.json + merges.txt or a *.txt.gz (open_clip's
-// bpe_simple_vocab_16e6.txt.gz). Throws FormatError naming where it looked.
+// text tower (or its tokenizer/ sub-folder) holding vocab.json + merges.txt, open_clip's
+// bpe_simple_vocab_16e6.txt.gz or one *.txt.gz (ClipTokenizer::load's rules). Throws FormatError
+// naming where it looked, or the kit's `vocabulary` when it holds none.
 std::string findVocabulary(const kit::KitFile& kit, const std::string& textTowerFile);
 
 }  // namespace ms::core::eval

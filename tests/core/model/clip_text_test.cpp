@@ -146,5 +146,31 @@ TEST(ClipNamesKit, HeadsFromClassNamesScoreWhatPyTorchComputesAndAreCached) {
     EXPECT_EQ(remade.tasks[0].head.find("cached"), std::string::npos) << remade.tasks[0].head;
 }
 
+// Regression: a kit's `vocabulary:` naming a folder with open_clip's .txt.gz was hashed as if it
+// held vocab.json + merges.txt (an I/O error); and a folder with no tokenizer is named.
+TEST(ClipNamesKit, AKitsVocabularyFieldMayNameEitherKindOfFolder) {
+    FreshCache cache;
+    test::TempDir tmp;
+    const std::string fx = test::fixture("kits/clip_names/");
+    fs::create_directories(tmp.path("empty"));
+    for (const std::string& vocabulary : std::vector<std::string>{fx + "open_clip", fx + "hf", fx + "hf/vocab.json", tmp.path("empty")}) {
+        SCOPED_TRACE(vocabulary);
+        std::ofstream(tmp.path("kit.yaml")) << "kit: 1\nbase: " << fx << "open_clip/model.safetensors\nvocabulary: " << vocabulary
+                                             << "\npreprocess: {resize: 32, crop: 32, channels: 3}\ntasks:\n  - {name: a, expert: " << fx
+                                             << "circles-simple.safetensors, images: " << test::fixture("kits/clip_tiny/train")
+                                             << ", head: {classes: " << fx << "classes.txt, templates: simple}}\n";
+        eval::CheckOptions check;
+        check.scores = false;
+        const eval::KitReport r = eval::checkKit(tmp.path("kit.yaml"), check);
+        if (vocabulary == tmp.path("empty")) {
+            ASSERT_FALSE(r.ok());
+            EXPECT_NE(r.problems.front().find("holds no CLIP tokenizer"), std::string::npos) << r.problems.front();
+        } else {
+            ASSERT_TRUE(r.ok()) << r.problems.front();
+            EXPECT_NE(r.tasks[0].head.find("from 5 class names"), std::string::npos) << r.tasks[0].head;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ms::core::model
