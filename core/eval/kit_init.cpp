@@ -8,10 +8,8 @@
 #include "core/errors.h"
 #include "core/eval/zero_shot_heads.h"
 #include "core/io/atomic_file.h"
-#include "core/io/source_factory.h"
 #include "core/model/clip_text.h"
 #include "core/model/encoder_weights.h"
-#include "core/model/param_io.h"
 
 namespace ms::core::eval {
 
@@ -80,8 +78,7 @@ KitInitOutcome initKit(const KitInitRequest& r) {
     // Can the base make zero-shot heads from class names?
     std::string textProblem;
     try {
-        const model::ParamMap raw = model::loadParams(*io::openCheckpoint(k.base, open));
-        (void)model::findTextTower(raw, k.base, model::configJsonFor(k.base));
+        (void)model::findTextTower(base.others, k.base, model::configJsonFor(k.base));  // the tensors outside the encoder
         (void)findVocabulary(k, k.base);
     } catch (const Error& e) {
         textProblem = e.what();

@@ -133,7 +133,7 @@ ResolvedHead resolveHead(const KitFile& k, const TaskEntry& t, const model::Enco
         at::Tensor textEmbeddings;
         std::string textFile = t.head.file;
         if (t.head.fromClassNames()) {
-            const ClassNameHead names = classNameHead(k, t.head, open);
+            const ClassNameHead names = classNameHead(k, t.head, open, &base.others);
             textEmbeddings = names.text;
             textFile = k.path;
             h.description = "from " + std::to_string(t.head.classNames.size()) + " class names (" + names.source + (names.cached ? ", cached" : "") + ")";

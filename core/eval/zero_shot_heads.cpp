@@ -65,7 +65,7 @@ std::string findVocabulary(const kit::KitFile& kit, const std::string& towerFile
                           "in tokenizer/); name it with the kit's `vocabulary:` field");
 }
 
-ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open) {
+ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open, const model::ParamMap* baseOthers) {
     const std::string tower = kit.textTower.empty() ? kit.base : kit.textTower;
     const std::string vocabulary = findVocabulary(kit, tower);
     const std::vector<std::string>& templates = headTemplates(head);
@@ -92,8 +92,9 @@ ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, 
             // damaged: made again and replaced
         }
     }
-    const model::ParamMap raw = model::loadParams(*io::openCheckpoint(tower, open));
-    const model::ClipTextTower textTower = model::findTextTower(raw, tower, model::configJsonFor(tower));
+    const bool fromBase = baseOthers && kit.textTower.empty();
+    const model::ParamMap raw = fromBase ? model::ParamMap() : model::loadParams(*io::openCheckpoint(tower, open));
+    const model::ClipTextTower textTower = model::findTextTower(fromBase ? *baseOthers : raw, tower, model::configJsonFor(tower));
     const text::ClipTokenizer tokenizer = text::ClipTokenizer::load(vocabulary);
     if (tokenizer.vocabularySize() != static_cast<std::size_t>(textTower.params.at("token_embedding").size(0)))
         throw FormatError(vocabulary, "the vocabulary has " + std::to_string(tokenizer.vocabularySize()) + " tokens, the text tower of " + tower +

@@ -12,6 +12,7 @@
 
 #include "core/io/source_factory.h"
 #include "core/kit/kit_file.h"
+#include "core/model/vit.h"
 
 namespace ms::core::eval {
 
@@ -25,7 +26,10 @@ struct ClassNameHead {
 const std::vector<std::string>& headTemplates(const kit::HeadSpec& head);
 
 // Throws FormatError / IoError naming the file at fault (no text tower, no vocabulary, ...).
-ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open = {});
+// `baseOthers`: the base's tensors outside its encoder (model::Encoder::others), where the text
+// tower is when the kit names no `text_tower`: the base file is then not read a second time.
+ClassNameHead classNameHead(const kit::KitFile& kit, const kit::HeadSpec& head, const io::OpenOptions& open = {},
+                            const model::ParamMap* baseOthers = nullptr);
 
 // The vocabulary a kit's heads from class names use: its `vocabulary`, else a folder beside the
 // text tower (or its tokenizer/ sub-folder) holding vocab.json + merges.txt, open_clip's
