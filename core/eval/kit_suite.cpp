@@ -607,6 +607,7 @@ eval::TaskSuite loadKitSuite(const std::string& kitFile, const eval::SuiteOption
                 st.expertScores = *cached;
             } else {
                 st.expertScores = eval::scoresOnEval(s, i, s.experts[i], cancel);
+                model::releaseResident(s.experts[i]);  // one expert resident at a time
                 storeScores(key, st.expertScores);
             }
         }

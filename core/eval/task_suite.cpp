@@ -104,8 +104,10 @@ model::ParamMap toEncoder(const TaskSuite& suite, const model::ParamMap& merged)
             if (auto it = out.find(n); it != out.end()) it->second = t;
         return out;
     }
+    // In the base's form: q/k/v as views of the merge's buffers where the base holds them apart.
+    const model::QkvForm form = out.count("blocks.0.attn.qkv.weight") ? model::QkvForm::Fused : model::QkvForm::Parts;
     const model::ParamMap canonical =
-        model::toCanonical(model::stripPrefix(merged, {layout, suite.kit.basePrefix}), layout, suite.config());
+        model::toCanonical(model::stripPrefix(merged, {layout, suite.kit.basePrefix}), layout, suite.config(), nullptr, form);
     for (const auto& [n, t] : canonical)
         if (auto it = out.find(n); it != out.end()) it->second = t;
     return out;

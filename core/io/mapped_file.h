@@ -1,5 +1,6 @@
 // A read-only memory map of a whole file. Tensor views point into it and keep it alive through
-// a shared_ptr, so reading a checkpoint never copies tensor bytes.
+// a shared_ptr, so reading a checkpoint never copies tensor bytes. A file opened again while its
+// mapping lives gets the same mapping (one set of resident pages per file and process).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,10 @@ public:
     // Tell the kernel the pages of [offset, offset+len) are no longer needed (after a streaming
     // pass), which keeps resident memory flat while merging files larger than RAM.
     void release(std::uint64_t offset, std::uint64_t len) const;
+    // The same for bytes given by address (a tensor viewing a checkpoint): drops the whole pages
+    // of [data, data+len) when they lie in a live mapping; false (and nothing done) otherwise, so
+    // it is safe to call on any memory.
+    static bool releaseMapped(const void* data, std::uint64_t len);
 
 private:
     MappedFile() = default;

@@ -455,7 +455,10 @@ void regmeanMerge(const std::vector<ParamMap>& experts, const std::vector<Grams>
     const std::string suffix = ".weight";
     for (const auto& n : names) {
         const bool isWeight = n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
-        const std::string module = isWeight ? n.substr(0, n.size() - suffix.size()) : std::string();
+        std::string module = isWeight ? n.substr(0, n.size() - suffix.size()) : std::string();
+        // q, k and v held apart (QkvForm::Parts) all read the fused projection's input.
+        for (const char* part : {"attn.q", "attn.k", "attn.v"})
+            if (module.ends_with(part)) module = module.substr(0, module.size() - 6) + "attn.qkv";
         if (isWeight && grams.front().sum.count(module)) {
             std::vector<at::Tensor> g, w;
             for (std::size_t t = 0; t < experts.size(); ++t) {

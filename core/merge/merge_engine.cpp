@@ -196,6 +196,7 @@ void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, 
         for (std::size_t i = 0; i < merged.size(); ++i) {
             out[i].resize(merged[i].numel);
             applyTensor(i, task, out[i].data(), cancel);
+            m_problem->release(i);
             done += merged[i].numel;
             progress.report("merging", done, m_problem->plan().mergedElements);
         }
@@ -216,6 +217,7 @@ void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, 
             m_problem->forEachChunkOf(i, [&](unsigned, const ChunkView& c) {
                 m_method->apply(*m_problem, m_prepared.get(), m_args, k, c, m_delta[i].data() + c.begin);
             }, cancel);
+            m_problem->release(i);  // read once: N experts' pages are never resident together
         }
         m_deltaKey = key;
         ++m_deltaComputations;
@@ -230,6 +232,7 @@ void MergeEngine::applyToMemory(int task, std::vector<std::vector<float>>& out, 
         parallelFor(merged[i].numel, 1 << 16, [&](unsigned, std::size_t b, std::size_t e) {
             axpyStream(base + b, delta + b, lambda, dst + b, e - b);
         });
+        m_problem->release(i);
         done += merged[i].numel;
         progress.report("merging", done, m_problem->plan().mergedElements);
     }

@@ -325,7 +325,8 @@ Encoder loadEncoder(const std::string& file, const std::string& layoutHint, cons
             throw FormatError(file, err.what());
         }
     }
-    e.params = toCanonical(stripped, e.found.layout, e.config, &e.unused);
+    // q/k/v stored apart stay apart: views of the file, not a fused copy (a quarter of ViT-B).
+    e.params = toCanonical(stripped, e.found.layout, e.config, &e.unused, QkvForm::Parts);
     // Parts of a block (or an attention pool) the encoder does not run would be silently dropped:
     // refused instead (open_clip's scale_attn / scale_fc / qk_norm options, CoCa's attn_pool).
     {

@@ -1,5 +1,7 @@
 #include "core/model/param_io.h"
 
+#include "core/io/mapped_file.h"
+
 namespace ms::core::model {
 
 ParamMap loadParams(const io::TensorSource& source, const std::string& stripPrefix) {
@@ -11,12 +13,27 @@ ParamMap loadParams(const io::TensorSource& source, const std::string& stripPref
             if (name.rfind(stripPrefix, 0) != 0) continue;
             name = name.substr(stripPrefix.size());
         }
-        at::Tensor dst = at::empty(std::vector<std::int64_t>(t.shape.begin(), t.shape.end()), at::kFloat);
+        const std::vector<std::int64_t> shape(t.shape.begin(), t.shape.end());
         const io::TensorData d = source.load(t.name);
+        if (t.dtype == io::DType::F32 && t.numel > 0 && d.size() == t.numel * sizeof(float) &&
+            reinterpret_cast<std::uintptr_t>(d.data()) % alignof(float) == 0) {
+            // The tensor keeps the bytes' owner (the mapping) alive; never written.
+            auto keep = std::make_shared<io::TensorData>(d);
+            out[name] = at::from_blob(const_cast<std::byte*>(d.data()), shape, [keep](void*) mutable { keep.reset(); },
+                                      at::TensorOptions().dtype(at::kFloat));
+            continue;
+        }
+        at::Tensor dst = at::empty(shape, at::kFloat);
         io::toFloat32(t.dtype, d.data(), dst.data_ptr<float>(), t.numel);
         out[name] = dst;
     }
     return out;
+}
+
+void releaseResident(const ParamMap& params) {
+    for (const auto& [name, t] : params)
+        if (t.defined() && t.numel() > 0 && t.is_contiguous() && t.device().is_cpu())
+            io::MappedFile::releaseMapped(t.data_ptr(), static_cast<std::uint64_t>(t.nbytes()));
 }
 
 std::vector<at::Tensor> makeTrainable(ParamMap& params) {

@@ -13,6 +13,30 @@
 
 namespace ms::core::model {
 
+std::string qkvPartName(const std::string& fused, char part) {
+    const std::string key = "attn.qkv.";
+    const auto at = fused.rfind(key);
+    if (at == std::string::npos) return fused;
+    return fused.substr(0, at) + "attn." + part + "." + fused.substr(at + key.size());
+}
+
+ParamMap fusedQkv(const ParamMap& params) {
+    ParamMap out;
+    std::set<std::string> parts;
+    for (const auto& [name, t] : params) {
+        const auto at = name.rfind("attn.q.");
+        if (at == std::string::npos) continue;
+        const std::string fused = name.substr(0, at) + "attn.qkv." + name.substr(at + 7);
+        const std::string k = qkvPartName(fused, 'k'), v = qkvPartName(fused, 'v');
+        if (!params.count(k) || !params.count(v)) continue;
+        out[fused] = at::cat({t, params.at(k), params.at(v)}, 0);
+        parts.insert({name, k, v});
+    }
+    for (const auto& [name, t] : params)
+        if (!parts.count(name)) out[name] = t;
+    return out;
+}
+
 std::vector<ParamShape> vitParamShapes(const VitConfig& c) {
     c.validate();
     const std::int64_t D = c.width, H = c.mlpWidth(), T = c.tokens(), P = c.patchSize;
@@ -65,9 +89,26 @@ ParamMap initVit(const VitConfig& c, std::uint64_t seed) {
 std::vector<std::string> checkParams(const VitConfig& c, const ParamMap& params) {
     std::vector<std::string> problems;
     std::set<std::string> expected;
+    const auto wrongShape = [&](const std::string& name, const at::Tensor& t, const std::vector<std::int64_t>& shape) {
+        if (t.sizes().vec() != shape)
+            problems.push_back(name + ": shape " + std::string(at::str(t.sizes())) + ", expected " + std::string(at::str(at::IntArrayRef(shape))));
+    };
     for (const auto& p : vitParamShapes(c)) {
         expected.insert(p.name);
         const auto it = params.find(p.name);
+        if (const std::string q = qkvPartName(p.name, 'q'); it == params.end() && q != p.name && params.count(q)) {
+            // Held as its three parts (QkvForm::Parts): each a third of the fused rows.
+            std::vector<std::int64_t> third = p.shape;
+            third[0] /= 3;
+            for (char part : {'q', 'k', 'v'}) {
+                const std::string name = qkvPartName(p.name, part);
+                expected.insert(name);
+                const auto pit = params.find(name);
+                if (pit == params.end()) problems.push_back(name + ": missing");
+                else wrongShape(name, pit->second, third);
+            }
+            continue;
+        }
         if (it == params.end()) {
             problems.push_back(p.name + ": missing");
         } else if (it->second.sizes().vec() != p.shape) {
@@ -154,7 +195,17 @@ at::Tensor vitBlock(const VitConfig& c, const ParamMap& p, int b, const at::Tens
     at::Tensor x = xIn;
     at::Tensor h = layerNorm(x, p, pre + "norm1", c.eps);
     seen("attn.qkv", h);
-    const at::Tensor qkv = at::linear(h, param(p, pre + "attn.qkv.weight"), param(p, pre + "attn.qkv.bias"))
+    at::Tensor qkvWeight, qkvBias;
+    if (const auto fused = p.find(pre + "attn.qkv.weight"); fused != p.end()) {
+        qkvWeight = fused->second, qkvBias = param(p, pre + "attn.qkv.bias");
+    } else {
+        // Held as its three parts (QkvForm::Parts): fused for this block only (3·D² floats,
+        // freed after it), so the product — and every bit of the result — is the fused one's.
+        const auto part = [&](char c, const char* what) { return param(p, pre + "attn." + c + "." + what); };
+        qkvWeight = at::cat({part('q', "weight"), part('k', "weight"), part('v', "weight")}, 0);
+        qkvBias = at::cat({part('q', "bias"), part('k', "bias"), part('v', "bias")}, 0);
+    }
+    const at::Tensor qkv = at::linear(h, qkvWeight, qkvBias)
                                .reshape({N, T, 3, Hh, dh})
                                .permute({2, 0, 3, 1, 4});  // [3, N, H, T, dh]
     at::Tensor logits = at::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale;

@@ -5,7 +5,8 @@
 //
 // Canonical names: cls_token [1,1,D], pos_embed [1,T,D], patch_embed.proj.{weight [D,C,p,p],
 // bias [D]}, norm_pre.{weight,bias} (preNorm), blocks.N.{norm1,norm2}.{weight,bias},
-// blocks.N.attn.qkv.{weight [3D,D], bias}, blocks.N.attn.proj.{weight,bias},
+// blocks.N.attn.qkv.{weight [3D,D], bias} (or its parts blocks.N.attn.{q,k,v}.{weight [D,D], bias}),
+// blocks.N.attn.proj.{weight,bias},
 // blocks.N.mlp.fc1.{weight [H,D], bias}, blocks.N.mlp.fc2.{weight [D,H], bias},
 // blocks.N.ls1.gamma / ls2.gamma [D] (layerScale), norm.{weight,bias}, proj [P, D] (CLIP's visual
 // projection where the checkpoint keeps it in the encoder: open_clip; config.projection = P).
@@ -39,6 +40,12 @@ struct ParamShape {
 
 // Every parameter the config needs, in a fixed order.
 std::vector<ParamShape> vitParamShapes(const VitConfig& config);
+// blocks.N.attn.qkv.weight → blocks.N.attn.q.weight (part 'q', 'k' or 'v'; the same for .bias):
+// the fused projection held as its three parts ([D, D] and [D] each), as Hugging Face layouts
+// store it (toCanonical's QkvForm::Parts). Any other name comes back unchanged.
+std::string qkvPartName(const std::string& fusedName, char part);
+// The same parameters with every q/k/v held apart fused into attn.qkv.* (copies); the rest as is.
+ParamMap fusedQkv(const ParamMap& params);
 
 // Fresh weights: N(0, 0.02) truncated at ±2σ for matrices and embeddings, zero biases, unit
 // LayerNorm weights, layer scale 1e-5·1 ... deterministic for a seed.

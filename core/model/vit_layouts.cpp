@@ -199,7 +199,7 @@ VitLayout detectLayout(const std::vector<std::string>& names) {
     return VitLayout::Timm;
 }
 
-ParamMap toCanonical(const ParamMap& external, VitLayout layout, const VitConfig& config, std::vector<std::string>* unused) {
+ParamMap toCanonical(const ParamMap& external, VitLayout layout, const VitConfig& config, std::vector<std::string>* unused, QkvForm form) {
     if (layout == VitLayout::Timm) {
         ParamMap out;
         std::set<std::string> needed;
@@ -224,6 +224,7 @@ ParamMap toCanonical(const ParamMap& external, VitLayout layout, const VitConfig
             if (it == external.end()) continue;  // reported as missing by checkParams
             used.insert(ext);
             if (r.part == Part::Whole) out[canonical] = toCanonicalShape(canonical, it->second, layout);
+            else if (form == QkvForm::Parts) out[qkvPartName(canonical, "qkv"[static_cast<int>(r.part) - 1])] = it->second;
             else parts[canonical].push_back(it->second);
         }
         for (auto& [canonical, qkv] : parts)
@@ -244,7 +245,12 @@ ParamMap fromCanonical(const ParamMap& canonical, VitLayout layout, const VitCon
             const bool perBlock = r.canonical.find("{N}") != std::string::npos;
             if ((b < 0) == perBlock) continue;
             const std::string name = expand(r.canonical, b);
-            const auto it = canonical.find(name);
+            auto it = canonical.find(name);
+            if (it == canonical.end() && r.part != Part::Whole) {  // held as its three parts
+                if ((it = canonical.find(qkvPartName(name, "qkv"[static_cast<int>(r.part) - 1]))) != canonical.end())
+                    out[expand(r.external, b)] = it->second;
+                continue;
+            }
             if (it == canonical.end()) continue;
             at::Tensor t = it->second;
             if (r.part != Part::Whole) {

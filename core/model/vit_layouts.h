@@ -30,11 +30,17 @@ const std::vector<VitLayout>& allLayouts();
 // Guesses the layout from characteristic names; Timm when nothing else fits.
 VitLayout detectLayout(const std::vector<std::string>& names);
 
+// How a layout that stores q, k and v apart (Hugging Face CLIP and DINOv2) comes into the
+// canonical names: fused into blocks.N.attn.qkv.* (a copy, [3D, D]) or kept as its three parts
+// blocks.N.attn.{q,k,v}.* (views of what was read: no copy; vitForward, checkParams and
+// fromCanonical take either form).
+enum class QkvForm { Fused, Parts };
+
 // External names → canonical. Tensors the layout does not use (heads, buffers, text towers)
 // are listed in `unused` (when given). Shapes are checked later by checkParams.
 ParamMap toCanonical(const ParamMap& external, VitLayout layout, const VitConfig& config,
-                     std::vector<std::string>* unused = nullptr);
-// Canonical → the layout's names and shapes (for exporting and round-trip tests).
+                     std::vector<std::string>* unused = nullptr, QkvForm qkv = QkvForm::Fused);
+// Canonical (either QkvForm) → the layout's names and shapes (for exporting and round-trip tests).
 ParamMap fromCanonical(const ParamMap& canonical, VitLayout layout, const VitConfig& config);
 
 }  // namespace ms::core::model

@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
+#include "core/io/mapped_file.h"
 #include "core/io/safetensors_header.h"
 #include "core/io/source_factory.h"
 #include "tests/test_support.h"
@@ -49,6 +52,35 @@ TEST(LargeFile, LoadingATensorMapsItWithoutCopying) {
     EXPECT_TRUE(d.isView());
     EXPECT_EQ(d.size(), static_cast<std::size_t>(kElements) * 4);
     EXPECT_LT(after - before, 16 * 1024) << "resident memory grew by " << (after - before) << " KiB";
+}
+
+// The kit's suite and the merge engine open the same checkpoints: one mapping per file, so its
+// pages are resident once. A pass over a tensor can drop its pages by address (releaseMapped);
+// memory that is not a mapped file's is never touched.
+TEST(LargeFile, AFileOpenedTwiceIsMappedOnceAndItsPagesCanBeDroppedByAddress) {
+    test::TempDir tmp;
+    const std::string path = makeSparseCheckpoint(tmp);
+    const auto a = openCheckpoint(path), b = openCheckpoint(path);
+    const auto da = a->load("big"), db = b->load("big");
+    EXPECT_EQ(da.data(), db.data());
+    constexpr std::size_t kTouch = 64u << 20;  // 64 MiB of the tensor read
+    const long before = residentKb();
+    long sum = 0;
+    for (std::size_t i = 0; i < kTouch; i += 4096) sum += std::to_integer<long>(da.data()[i]);
+    EXPECT_EQ(sum, 0);
+    const long touched = residentKb();
+    EXPECT_GT(touched - before, 48 * 1024) << "reading 64 MiB of the mapping made " << (touched - before) << " KiB resident";
+    EXPECT_TRUE(MappedFile::releaseMapped(da.data(), kTouch));
+    const long released = residentKb();
+    EXPECT_LT(released - before, 8 * 1024) << "still " << (released - before) << " KiB resident after release";
+    EXPECT_EQ(da.data()[kTouch / 2], std::byte{0});  // read back from the page cache
+    std::vector<float> owned(1 << 20, 1.5f);
+    EXPECT_FALSE(MappedFile::releaseMapped(owned.data(), owned.size() * sizeof(float)));
+    EXPECT_EQ(owned[12345], 1.5f);
+    // A file replaced on disk (a new inode) gets a mapping of its own.
+    test::TempDir tmp2;
+    std::filesystem::rename(makeSparseCheckpoint(tmp2), path);
+    EXPECT_NE(openCheckpoint(path)->load("big").data(), da.data());
 }
 
 TEST(LargeFile, CliInspectAndHashStayFarBelowTheFileSize) {

@@ -90,6 +90,31 @@ TEST_P(VitLayouts, MappedCheckpointReproducesTheLayoutsOwnForward) {
         ASSERT_TRUE(c.params.count(n)) << n;
         EXPECT_TRUE(at::equal(t, c.params.at(n))) << n;
     }
+    // q, k and v kept apart (QkvForm::Parts, how loadEncoder holds them: views, no fused copy):
+    // checked as the fused form is, the same forward to the bit, the same names and values back,
+    // and fusedQkv gives the fused form again.
+    const ParamMap parts = toCanonical(c.params, layout, c.config, nullptr, QkvForm::Parts);
+    EXPECT_FALSE(parts.count("blocks.0.attn.qkv.weight"));
+    ASSERT_TRUE(parts.count("blocks.0.attn.k.bias"));
+    EXPECT_EQ(parts.at("blocks.0.attn.k.bias").data_ptr(), c.params.at(layout == VitLayout::HfClip ? "vision_model.encoder.layers.0.self_attn.k_proj.bias"
+                                                                                                  : "encoder.layer.0.attention.attention.key.bias").data_ptr());
+    EXPECT_TRUE(checkParams(c.config, parts).empty());
+    EXPECT_TRUE(at::equal(vitForward(c.config, parts, c.input).tokens, tokens));
+    const ParamMap partsBack = fromCanonical(parts, layout, c.config);
+    EXPECT_EQ(partsBack.size(), back.size());
+    for (const auto& [n, t] : partsBack) EXPECT_TRUE(at::equal(t, back.at(n))) << n;
+    const ParamMap fused = fusedQkv(parts);
+    EXPECT_EQ(fused.size(), canonical.size());
+    for (const auto& [n, t] : fused) EXPECT_TRUE(canonical.count(n) && at::equal(t, canonical.at(n))) << n;
+    // A part missing or of the wrong shape is named.
+    ParamMap broken = parts;
+    broken.erase("blocks.1.attn.v.weight");
+    broken["blocks.0.attn.q.bias"] = at::zeros({3});
+    const auto problems = checkParams(c.config, broken);
+    std::string all;
+    for (const auto& p : problems) all += p + "; ";
+    EXPECT_NE(all.find("blocks.1.attn.v.weight: missing"), std::string::npos) << all;
+    EXPECT_NE(all.find("blocks.0.attn.q.bias: shape"), std::string::npos) << all;
 }
 
 INSTANTIATE_TEST_SUITE_P(HuggingFace, VitLayouts, ::testing::Values("hf_clip", "hf_dinov2"));
@@ -106,6 +131,27 @@ TEST(VitLayouts, TimmIsTheCanonicalLayout) {
     EXPECT_EQ(unused, std::vector<std::string>{"head.weight"});
     EXPECT_EQ(parseLayout("hf_dinov2"), VitLayout::HfDinov2);
     EXPECT_THROW(parseLayout("keras"), InvalidArgument);
+}
+
+// float32 tensors of a checkpoint are views of its mapped pages (no copy), and keep the mapping
+// alive after the source is gone; other dtypes are converted into tensors of their own.
+TEST(Vit, LoadedFloat32TensorsViewTheMappedFile) {
+    const std::string file = test::fixture("model/layout_hf_clip.safetensors");
+    const void* mapped = nullptr;
+    ParamMap p;
+    {
+        const auto src = io::openCheckpoint(file);
+        mapped = src->load("vision_model.encoder.layers.0.mlp.fc1.weight").data();
+        p = loadParams(*src);
+    }
+    const at::Tensor& w = p.at("vision_model.encoder.layers.0.mlp.fc1.weight");
+    EXPECT_EQ(static_cast<const void*>(w.data_ptr()), mapped);
+    const auto again = io::openCheckpoint(file);  // the same mapping, still alive through the tensor
+    EXPECT_EQ(again->load("vision_model.encoder.layers.0.mlp.fc1.weight").data(), mapped);
+    const std::vector<float> values = again->loadFloat32("vision_model.encoder.layers.0.mlp.fc1.weight");
+    EXPECT_TRUE(at::equal(w, at::from_blob(const_cast<float*>(values.data()), w.sizes(), at::kFloat)));
+    releaseResident(p);  // drops pages only; the values are read back on use
+    EXPECT_TRUE(at::equal(w, at::from_blob(const_cast<float*>(values.data()), w.sizes(), at::kFloat)));
 }
 
 TEST(Vit, GradientsReachEverySuppliedParameter) {
