@@ -11,6 +11,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
+#include <QActionGroup>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -162,6 +163,36 @@ void MainWindow::buildMenus() {
     view->addAction(tr("&Previous plot"), this, &MainWindow::previousPlot)->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_PageUp));
     view->addSeparator();
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+
+    // Encoder precision: a preference kept across sessions (Workbench::setEncoderPrecision).
+    QMenu* settingsMenu = menuBar()->addMenu(tr("&Settings"));
+    QMenu* precision = settingsMenu->addMenu(tr("Encoder &precision"));
+    precision->setObjectName(QStringLiteral("menuPrecision"));
+    precision->setToolTipsVisible(true);
+    auto* group = new QActionGroup(precision);
+    const QString saved = QSettings().value(QStringLiteral("encoderPrecision"), QStringLiteral("kit")).toString();
+    const std::pair<QString, QString> choices[] = {
+        {QStringLiteral("kit"), tr("As the &kit says (fp32 unless it has precision:)")},
+        {QStringLiteral("fp32"), tr("&fp32")},
+        {QStringLiteral("bf16"), tr("&bf16 (bfloat16 forwards: faster on CPUs with AVX-512 BF16 and on GPUs)")},
+        {QStringLiteral("auto"), tr("&auto (bf16 where it is faster here)")}};
+    for (const auto& [key, label] : choices) {
+        QAction* a = precision->addAction(label);
+        a->setObjectName(QStringLiteral("actionPrecision_") + key);
+        a->setCheckable(true);
+        a->setChecked(key == saved);
+        a->setData(key);
+        a->setToolTip(tr("encoder forwards of the proxy, scores and features; merged weights on disk are never affected; reopens the kit"));
+        group->addAction(a);
+        connect(a, &QAction::triggered, this, [this, key, group] {
+            if (m_workbench->setEncoderPrecision(key)) {
+                QSettings().setValue(QStringLiteral("encoderPrecision"), key);
+            } else {
+                for (QAction* other : group->actions()) other->setChecked(other->data().toString() == m_workbench->encoderPrecision());
+            }
+        });
+    }
+    if (saved != QStringLiteral("kit")) m_workbench->setEncoderPrecision(saved, false);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* about = help->addAction(tr("&About MergeScope"), this, &MainWindow::showAbout);

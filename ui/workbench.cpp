@@ -14,6 +14,7 @@
 #include "core/io/cache_paths.h"
 #include "core/io/writer_lock.h"
 #include "core/merge/merge_engine.h"
+#include "core/model/precision.h"
 #include "core/store/experiment_store.h"
 #include "core/store/sweep_points.h"
 #include "ui/worker.h"
@@ -55,6 +56,26 @@ void Workbench::runJob(const QString& name, std::function<void(core::ProgressSin
 }
 
 // ---- kit ----------------------------------------------------------------------------------
+
+bool Workbench::setEncoderPrecision(const QString& choice, bool reopen) {
+    if (sweepRunning()) {
+        emit message(QStringLiteral("warning"), tr("encoder precision: not changed while a sweep runs (its points would mix precisions)"));
+        return false;
+    }
+    QString note;
+    try {
+        if (choice == QStringLiteral("kit")) core::model::clearEncoderPrecisionChoice();
+        else note = QString::fromStdString(core::model::setEncoderPrecision(core::model::parsePrecision(choice.toStdString())).note);
+    } catch (const std::exception& e) {
+        emit message(QStringLiteral("error"), tr("encoder precision: %1").arg(QString::fromUtf8(e.what())));
+        return false;
+    }
+    m_precision = choice;
+    emit message(QStringLiteral("info"), tr("encoder precision: %1%2").arg(choice == QStringLiteral("kit") ? tr("as the kit says") : choice,
+                                                                           note.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(note)));
+    if (reopen && m_session) openKit(QString::fromStdString(m_session->kitDir()));
+    return true;
+}
 
 void Workbench::openKit(const QString& dir) {
     auto result = std::make_shared<std::shared_ptr<KitSession>>();
@@ -266,8 +287,11 @@ void Workbench::requestLive(const core::merge::MergeSpec& settings) {
         // Latest wins: the newest value waits in the one pending slot and runs next. A running
         // preview is cancelled only when it is slow (a preparation): cancelling every quick one
         // at each new value starves a continuous drag on a loaded machine (no update at all).
+        // A preview that has shown its estimate is only refining it: stale now. One that is still
+        // on its estimate gets the estimate's time (a drag shows an estimate about every second).
         m_livePending = settings;
-        if (m_liveClock.elapsed() > kLiveCancelAfterMs) m_liveWorker->cancel();
+        const qint64 patience = kLiveCancelAfterMs + static_cast<qint64>(2000 * m_options.liveEstimateSeconds);
+        if (m_liveEstimated || m_liveClock.elapsed() > patience) m_liveWorker->cancel();
         return;
     }
     startLive(settings);
@@ -275,17 +299,35 @@ void Workbench::requestLive(const core::merge::MergeSpec& settings) {
 
 void Workbench::startLive(const core::merge::MergeSpec& settings) {
     m_liveClock.start();
+    m_liveEstimated = false;
     auto session = m_session;
     auto result = std::make_shared<core::session::LiveResult>();
+    QPointer<Workbench> self(this);
+    const auto onEstimate = [self](const core::session::LiveResult& e) {
+        // From the worker's thread: the estimate goes to the GUI thread as a queued call.
+        QMetaObject::invokeMethod(
+            self.data(),
+            [self, e] {
+                if (!self) return;
+                self->m_liveEstimated = true;
+                emit self->liveEstimate(QVector<double>(e.perTask.begin(), e.perTask.end()),
+                                        QVector<double>(e.perTaskError.begin(), e.perTaskError.end()), e.mean, e.meanError, e.images,
+                                        e.imagesTotal, e.mergeSeconds + e.proxySeconds);
+            },
+            Qt::QueuedConnection);
+    };
     m_liveWorker = Worker::start(
         tr("live preview"),
-        [session, settings, result](core::ProgressSink&, const core::CancelToken& c) { *result = session->live(settings, &c); }, this,
-        &m_pool);
+        [session, settings, result, onEstimate](core::ProgressSink&, const core::CancelToken& c) {
+            *result = session->live(settings, &c, onEstimate);
+        },
+        this, &m_pool);
     connect(m_liveWorker, &Worker::finished, this, [this, result](bool ok, const QString& msg) {
         m_liveWorker = nullptr;
+        m_liveEstimated = false;
         if (ok) {
             emit liveResult(QVector<double>(result->perTask.begin(), result->perTask.end()), result->mean, result->min,
-                            result->mergeSeconds + result->proxySeconds);
+                            result->mergeSeconds + result->proxySeconds, result->estimateSeconds);
             emit livePreview(result->dense);
         } else if (msg != QStringLiteral("cancelled")) {
             emit message(QStringLiteral("error"), tr("live preview: %1").arg(msg));

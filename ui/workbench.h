@@ -68,6 +68,13 @@ public:
     void resumeSweeps();
     void cancelSweeps();  // stops the running sweep and drops the queue
 
+    // Encoder precision (the workbench's preference, kept in QSettings "encoderPrecision"): "kit"
+    // (the kit's `precision:`, fp32 without one), "fp32", "bf16" or "auto". Process-wide, so it is
+    // refused (false, a message says why) while a sweep runs; an open kit is reopened under it
+    // (its expert scores and features are kept per precision). `note`: auto's measurement.
+    bool setEncoderPrecision(const QString& choice, bool reopen = true);
+    QString encoderPrecision() const { return m_precision; }
+
     // Interactive preview
     void requestLive(const core::merge::MergeSpec& settings);
     bool liveBusy() const { return m_liveWorker != nullptr; }
@@ -89,7 +96,12 @@ signals:
     void idle();
     void experimentChanged();  // a new, opened or grown experiment
     void queueChanged();
-    void liveResult(const QVector<double>& perTask, double mean, double min, double seconds);
+    // The live score on every live probe image; estimateSeconds: when its first estimate came (0: none).
+    void liveResult(const QVector<double>& perTask, double mean, double min, double seconds, double estimateSeconds);
+    // A first estimate from `images` of `total` probe images per data set, with standard errors
+    // (SessionOptions::liveEstimateSeconds), before liveResult for the same value.
+    void liveEstimate(const QVector<double>& perTask, const QVector<double>& errors, double mean, double meanError, int images,
+                      int total, double seconds);
     // The dense tasks' predictions on one eval image with the live merge (after liveResult).
     void livePreview(std::vector<core::session::DensePreview> previews);
     void interferenceReady();
@@ -107,6 +119,7 @@ private:
     QString autosavePath() const;
 
     QThreadPool m_pool;
+    QString m_precision = QStringLiteral("kit");
     core::session::SessionOptions m_options;
     std::shared_ptr<core::session::KitSession> m_session;
     core::store::Experiment m_experiment;
@@ -119,6 +132,7 @@ private:
     Worker* m_liveWorker = nullptr;
     std::optional<core::merge::MergeSpec> m_livePending;
     QElapsedTimer m_liveClock;                       // since the running preview started
+    bool m_liveEstimated = false;                    // the running preview has shown its estimate (it is refining)
     static constexpr qint64 kLiveCancelAfterMs = 250;  // a preview running longer is cancelled for a newer value
     std::optional<core::analysis::InterferenceReport> m_interference;
     std::optional<core::analysis::SpectrumReport> m_spectra;

@@ -77,6 +77,11 @@ void setEncoderPrecisionFromKit(Precision p) {
     if (!g_chosen.load()) apply(p, false);
 }
 
+void clearEncoderPrecisionChoice() {
+    g_chosen.store(false);
+    g_precision.store(Precision::Fp32);
+}
+
 Precision encoderPrecision() { return g_precision.load(); }
 
 }  // namespace ms::core::model

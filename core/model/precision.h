@@ -24,6 +24,8 @@ struct PrecisionChoice {
 PrecisionChoice setEncoderPrecision(Precision p);
 // A kit's `precision:` field: taken unless the command line chose one (setEncoderPrecision).
 void setEncoderPrecisionFromKit(Precision p);
+// Forgets setEncoderPrecision's choice: the next kit's `precision:` (fp32 without one) decides.
+void clearEncoderPrecisionChoice();
 Precision encoderPrecision();  // Fp32 or Bf16
 
 // bf16 over fp32 matrix-product speed on this CPU (measured once, a few ms).
