@@ -87,6 +87,12 @@ double linearCka(const at::Tensor& x0, const at::Tensor& y0) {
     return hsic / (nx * ny);
 }
 
+// Mean token cosine of a and b [n, T, D], image by image: [n] float64 (featureSimilarity's tokens-cosine
+// is the mean of these).
+at::Tensor imageCosine(const at::Tensor& a, const at::Tensor& b) {
+    return at::cosine_similarity(a.to(at::kDouble), b.to(at::kDouble), 2, 1e-12).mean(1);
+}
+
 double featureSimilarity(const at::Tensor& a, const at::Tensor& b, Features features, Similarity similarity) {
     const at::Tensor ra = rows(a, features), rb = rows(b, features);
     if (similarity == Similarity::LinearCka) return linearCka(ra, rb);
@@ -129,8 +135,10 @@ TaskAlignmentProxy::TaskAlignmentProxy(const eval::TaskSuite& suite, std::vector
         progress.report("expert features", t, T);
         const auto& task = suite.tasks[t];
         m_expert.push_back(cachedFeatures(suite.experts[t], task.expertHash, *task.probe, cancel));
+        model::releaseResident(suite.experts[t]);  // one expert resident at a time
         if (!baseFeatures.count(task.probe.get()))
             baseFeatures[task.probe.get()] = cachedFeatures(suite.base, suite.kit.baseHash, *task.probe, cancel);
+        m_baseImage.push_back(imageCosine(baseFeatures[task.probe.get()][0], m_expert[t][0]));
     }
     progress.report("expert features", T, T);
     for (const auto& v : m_variants) {
@@ -262,6 +270,65 @@ ProxyScores TaskAlignmentProxy::scorePerTask(const std::vector<const model::Para
 
 ProxyScores TaskAlignmentProxy::score(const model::ParamMap& merged, const CancelToken* cancel) const {
     return scorePerTask(std::vector<const model::ParamMap*>(m_suite.tasks.size(), &merged), cancel);
+}
+
+std::vector<at::Tensor> TaskAlignmentProxy::imageGains(const std::vector<const model::ParamMap*>& merged, std::int64_t first,
+                                                       std::int64_t count, const CancelToken* cancel) const {
+    const std::size_t T = m_suite.tasks.size();
+    if (merged.size() != T) throw InvalidArgument("proxy: one merged encoder per task expected");
+    if (m_baseImage.size() != T) throw InvalidArgument("proxy: the staged estimate needs the task-alignment variant");
+    std::map<std::pair<const model::ParamMap*, const data::ImageSet*>, at::Tensor> done;  // final tokens of the images
+    std::vector<at::Tensor> out;
+    for (std::size_t t = 0; t < T; ++t) {
+        const data::ImageSet& probe = *m_suite.tasks[t].probe;
+        const std::int64_t begin = std::min<std::int64_t>(first, probe.count), end = std::min<std::int64_t>(first + count, probe.count);
+        if (end <= begin) {
+            out.push_back(at::empty({0}, at::kDouble));
+            continue;
+        }
+        const auto key = std::make_pair(merged[t], &probe);
+        auto it = done.find(key);
+        if (it == done.end()) {
+            std::vector<std::size_t> idx;
+            for (std::int64_t i = begin; i < end; ++i) idx.push_back(static_cast<std::size_t>(i));
+            const data::ImageSet part = begin == 0 && end == probe.count ? probe : probe.subset(idx, probe.name);
+            model::ForwardOptions options;  // final tokens only
+            it = done.emplace(key, eval::encodeSet(m_suite.config(), *merged[t], part, options, cancel).tokens).first;
+        }
+        const at::Tensor mergedCos = imageCosine(it->second, m_expert[t][0].narrow(0, begin, end - begin));
+        out.push_back(mergedCos - m_baseImage[t].narrow(0, begin, end - begin));
+    }
+    return out;
+}
+
+TaskAlignmentProxy::Estimate TaskAlignmentProxy::estimate(const std::vector<at::Tensor>& gains) const {
+    const std::size_t T = m_suite.tasks.size();
+    if (gains.size() != T || m_baseImage.size() != T) throw InvalidArgument("proxy: one set of gains per task expected");
+    const auto a0 = m_baseAlignment.find("task-alignment");
+    Estimate e;
+    for (std::size_t t = 0; t < T; ++t) {
+        const std::int64_t n = gains[t].numel(), N = m_baseImage[t].numel();
+        const double gap = 1.0 - (a0 != m_baseAlignment.end() ? a0->second[t] : m_baseImage[t].mean().item<double>());
+        e.images.push_back(n);
+        e.total.push_back(N);
+        if (std::fabs(gap) < 1e-12) {  // the expert is the base (normalise's convention)
+            e.value.push_back(1.0);
+            e.error.push_back(0.0);
+            continue;
+        }
+        if (n == 0) {
+            e.value.push_back(std::nan(""));
+            e.error.push_back(std::nan(""));
+            continue;
+        }
+        e.value.push_back(gains[t].mean().item<double>() / gap);
+        if (n >= N) e.error.push_back(0.0);
+        else if (n < 2) e.error.push_back(std::nan(""));
+        else
+            e.error.push_back(gains[t].std(/*unbiased=*/true).item<double>() / std::sqrt(static_cast<double>(n)) *
+                              std::sqrt(1.0 - static_cast<double>(n) / static_cast<double>(N)) / std::fabs(gap));
+    }
+    return e;
 }
 
 }  // namespace ms::core::proxy

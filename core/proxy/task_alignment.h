@@ -63,6 +63,25 @@ public:
     // Raw alignment A_t(θ) of each variant (before normalisation).
     ProxyScores rawAlignment(const std::vector<const model::ParamMap*>& merged, const CancelToken* cancel = nullptr) const;
     const ProxyScores& baseAlignment() const { return m_baseAlignment; }
+
+    // The live slider's staged score of the default variant (task-alignment: mean token cosine of
+    // the final features; the proxy must have it). Per task t and probe image i, the gain
+    // d_i = a_i(θ) − a_i(θ0): the merged encoder's and the base's mean token cosine to the expert
+    // on image i. Over the whole probe set, mean(d)/(1 − A_t(θ0)) is score()'s Â_t (the same
+    // numbers, summed in another order); over the first n of N images it is an unbiased estimate
+    // of it, paired with the base (whose features are cached), so its spread is the spread of
+    // the gains, not of the alignments.
+    // Gains of probe images [first, first + count) of each task's probe set (fewer where the set
+    // is shorter; one forward per distinct encoder and probe set).
+    std::vector<at::Tensor> imageGains(const std::vector<const model::ParamMap*>& merged, std::int64_t first, std::int64_t count,
+                                       const CancelToken* cancel = nullptr) const;
+    struct Estimate {
+        std::vector<double> value;  // Â_t from the gains given
+        std::vector<double> error;  // its standard error: sd(d)/√n · √(1 − n/N) / (1 − A_t(θ0)); 0 with every image, NaN with one
+        std::vector<std::int64_t> images, total;  // n and N per task
+    };
+    // From each task's gains of its first n images (n ≤ N).
+    Estimate estimate(const std::vector<at::Tensor>& gains) const;
     int cacheHits() const { return m_cacheHits; }
 
 private:
@@ -81,6 +100,7 @@ private:
     at::Tensor variantFeatures(const LayerFeatures& f, const ProxyVariant& v, std::size_t task) const;
     std::string m_cacheDir;
     std::vector<LayerFeatures> m_expert;  // per task, on the task's probe set
+    std::vector<at::Tensor> m_baseImage;  // per task: the base's mean token cosine to the expert, image by image [N] (float64)
     std::vector<model::ParamMap> m_taskVectors;  // per task, for weight-space alignment
     ProxyScores m_baseAlignment;
     int m_cacheHits = 0;

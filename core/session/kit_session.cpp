@@ -1,6 +1,8 @@
 #include "core/session/kit_session.h"
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <filesystem>
 #include <cmath>
 #include <cstdio>
@@ -50,6 +52,7 @@ struct KitSession::Impl {
     std::unique_ptr<proxy::TaskAlignmentProxy> liveProxy;
     std::unique_ptr<merge::MergeEngine> liveEngine;
     std::unique_ptr<PointScorer> liveScorer;  // the sweep's "score point", on the live probe sets
+    double liveImageSeconds = 0;  // measured: seconds per probe image of the live forward
 };
 
 KitSession::KitSession(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -118,7 +121,7 @@ merge::MergeSpec KitSession::bind(const merge::MergeSpec& settings) const {
     return spec;
 }
 
-LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken* cancel) {
+LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken* cancel, const std::function<void(const LiveResult&)>& onEstimate) {
     Impl& m = *m_impl;
     const merge::MethodInfo& info = merge::findMethod(settings.method).info();
     if (info.needsKit) throw InvalidArgument(info.name + " learns from the kit's data: queue it as a sweep; it is not previewed live");
@@ -128,17 +131,62 @@ LiveResult KitSession::live(const merge::MergeSpec& settings, const CancelToken*
         m.liveEngine = std::make_unique<merge::MergeEngine>(spec);
         m.liveScorer = std::make_unique<PointScorer>(m.suite, *m.liveEngine, m.liveProxy.get());
     }
-    eval::DownstreamOptions noDownstream;
-    noDownstream.mode = eval::DownstreamMode::None;
-    const store::PointRecord point = m.liveScorer->score(spec, noDownstream, [](const std::string&) {}, nullProgress(), cancel);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto since = [](std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
+    const double mergeSeconds = m.liveScorer->merge(spec, nullProgress(), cancel);
+    const auto& encoders = m.liveScorer->perTask();
+    // The images one stage forwards per probe image index: one per distinct (encoder, probe set).
+    std::set<std::pair<const model::ParamMap*, const data::ImageSet*>> forwards;
+    std::int64_t largest = 0;
+    for (std::size_t t = 0; t < m.liveSuite.tasks.size(); ++t) {
+        forwards.insert({encoders[t], m.liveSuite.tasks[t].probe.get()});
+        largest = std::max<std::int64_t>(largest, m.liveSuite.tasks[t].probe->count);
+    }
+    const auto perIndex = static_cast<double>(std::max<std::size_t>(forwards.size(), 1));
+    std::int64_t first = largest;  // images of the first stage (all: no estimate)
+    if (onEstimate && m.options.liveEstimateSeconds > 0) {
+        // As many as the time left after the merge allows at the measured speed (4 the first time).
+        std::int64_t n = 4;
+        if (m.liveImageSeconds > 0)
+            n = static_cast<std::int64_t>((m.options.liveEstimateSeconds - mergeSeconds) / (m.liveImageSeconds * perIndex));
+        first = std::clamp<std::int64_t>(n, 2, largest);
+    }
+    const auto stageStart = std::chrono::steady_clock::now();
+    std::vector<at::Tensor> gains = m.liveProxy->imageGains(encoders, 0, first, cancel);
+    const auto measure = [&](std::chrono::steady_clock::time_point start, std::int64_t images) {
+        if (images > 0) m.liveImageSeconds = since(start) / (static_cast<double>(images) * perIndex);
+    };
+    measure(stageStart, first);
+    const auto summarise = [&](const proxy::TaskAlignmentProxy::Estimate& e, LiveResult& r) {
+        r.perTask = e.value;
+        r.perTaskError = e.error;
+        double sum = 0, err = 0;
+        r.min = r.perTask.empty() ? 0 : r.perTask.front();
+        for (std::size_t t = 0; t < r.perTask.size(); ++t) sum += r.perTask[t], err += r.perTaskError[t], r.min = std::fmin(r.min, r.perTask[t]);
+        r.mean = r.perTask.empty() ? 0 : sum / static_cast<double>(r.perTask.size());
+        r.meanError = r.perTask.empty() ? 0 : err / static_cast<double>(r.perTask.size());
+        r.mergeSeconds = mergeSeconds;
+        r.imagesTotal = static_cast<int>(largest);
+    };
     LiveResult out;
-    out.mergeSeconds = point.mergeSeconds;
-    out.perTask = point.proxy.at("task-alignment");
-    out.proxySeconds = point.proxySeconds;
-    double sum = 0;
-    out.min = out.perTask.empty() ? 0 : out.perTask.front();
-    for (double v : out.perTask) sum += v, out.min = std::fmin(out.min, v);
-    out.mean = out.perTask.empty() ? 0 : sum / static_cast<double>(out.perTask.size());
+    if (first < largest) {
+        LiveResult early;
+        summarise(m.liveProxy->estimate(gains), early);
+        early.estimate = true;
+        early.images = static_cast<int>(first);
+        early.proxySeconds = since(t0) - mergeSeconds;
+        onEstimate(early);
+        out.estimateSeconds = since(t0);
+        const auto restStart = std::chrono::steady_clock::now();
+        const auto rest = m.liveProxy->imageGains(encoders, first, largest - first, cancel);
+        measure(restStart, largest - first);
+        for (std::size_t t = 0; t < gains.size(); ++t) gains[t] = at::cat({gains[t], rest[t]});
+    }
+    summarise(m.liveProxy->estimate(gains), out);
+    out.images = static_cast<int>(largest);
+    out.proxySeconds = since(t0) - mergeSeconds;
     if (m.options.densePreview) {
         const auto t0 = std::chrono::steady_clock::now();
         for (auto& d : eval::densePredictions(m.suite, m.liveScorer->perTask())) {

@@ -23,6 +23,10 @@ namespace ms::core::session {
 struct SessionOptions {
     int probeSize = 128;        // probe images per data set (sweeps)
     int liveProbeSize = 32;     // probe images per data set for the interactive slider
+    // The slider's first estimate: from as many of those images as fit in this many seconds
+    // (merge included; at least 2 per set), shown with its standard error, then refined to all
+    // of them unless a newer value arrives. 0: no estimate, the full score only.
+    double liveEstimateSeconds = 1.0;
     bool densePreview = true;   // the slider also shows each dense task's prediction on one eval image
     int realignSamples = 1000;  // labelled images per task for re-alignment
     int evalLimit = 0;          // eval images per task (0: the whole test split)
@@ -52,6 +56,15 @@ struct LiveResult {
     std::vector<double> perTask;  // normalised task alignment Â_t
     double mean = 0, min = 0;
     double mergeSeconds = 0, proxySeconds = 0;
+    // An estimate from the first `images` of `imagesTotal` probe images per data set (the largest
+    // set's counts): perTaskError is each Â_t's standard error (NaN from a single image), and
+    // meanError bounds the mean's (the tasks' errors added, as if fully correlated: tasks may
+    // share probe images). The full score has estimate false and errors 0.
+    bool estimate = false;
+    int images = 0, imagesTotal = 0;
+    std::vector<double> perTaskError;
+    double meanError = 0;
+    double estimateSeconds = 0;  // the full score: when its estimate came (0: none was made)
     std::vector<DensePreview> dense;  // SessionOptions::densePreview: every dense task with a head and an eval set
     double previewSeconds = 0;
 };
@@ -96,7 +109,11 @@ public:
     // The interactive path: merges (prepare cached between calls with the same λ-independent
     // settings) and scores the default proxy on the small live probe sets. One caller at a time.
     // Methods that learn from data (needsKit) are refused: they are swept, not previewed.
-    LiveResult live(const merge::MergeSpec& settings, const CancelToken* cancel = nullptr);
+    // `onEstimate` (from the calling thread, before the refinement) hears the first estimate when
+    // SessionOptions::liveEstimateSeconds leaves images for a refinement; cancelling after it
+    // stops the refinement (the estimate stands).
+    LiveResult live(const merge::MergeSpec& settings, const CancelToken* cancel = nullptr,
+                    const std::function<void(const LiveResult&)>& onEstimate = {});
 
     // Runs a sweep into the experiment file `path` as its one writer (session::SweepRun::runInto:
     // the lock, the file read under it, else `fresh`, every point committed before the next);

@@ -137,9 +137,10 @@ void DensePreviews::paintEvent(QPaintEvent*) {
 
 AlignmentBars::AlignmentBars(QWidget* parent) : QWidget(parent) { setMinimumHeight(60); }
 
-void AlignmentBars::setValues(const QStringList& tasks, const QVector<double>& values) {
+void AlignmentBars::setValues(const QStringList& tasks, const QVector<double>& values, const QVector<double>& errors) {
     m_tasks = tasks;
     m_values = values;
+    m_errors = errors;
     setMinimumHeight(std::max(60, sizeHint().height()));  // every task's bar stays visible
     updateGeometry();
     update();
@@ -166,12 +167,23 @@ void AlignmentBars::paintEvent(QPaintEvent*) {
         if (t >= m_values.size() || !std::isfinite(m_values[t])) continue;
         const double v = m_values[t];
         const double x0 = xOf(0), x1 = xOf(v);
+        const bool estimate = t < m_errors.size();
+        QColor fill = taskColor(t);
+        if (estimate) fill.setAlpha(140);  // an estimate is drawn lighter, with its ±2 SE whisker
         p.setPen(Qt::NoPen);
-        p.setBrush(taskColor(t));
+        p.setBrush(fill);
         p.drawRoundedRect(QRectF(std::min(x0, x1), y + 3, std::abs(x1 - x0) + 1, rowH - 10), 2, 2);
-        p.setPen(palette().color(QPalette::WindowText));
+        if (estimate && std::isfinite(m_errors[t]) && m_errors[t] > 0) {
+            const double lo = xOf(v - 2 * m_errors[t]), hi = xOf(v + 2 * m_errors[t]), mid = y + (rowH - 4) / 2.0;
+            p.setPen(QPen(palette().color(QPalette::WindowText), 1.2));
+            p.drawLine(QPointF(lo, mid), QPointF(hi, mid));
+            p.drawLine(QPointF(lo, mid - 4), QPointF(lo, mid + 4));
+            p.drawLine(QPointF(hi, mid - 4), QPointF(hi, mid + 4));
+        }
+        p.setPen(palette().color(estimate ? QPalette::PlaceholderText : QPalette::WindowText));
         p.setFont(font());
-        p.drawText(QRect(barX + barW + 6, y, valueW, rowH - 4), Qt::AlignLeft | Qt::AlignVCenter, QString::number(v, 'f', 3));
+        p.drawText(QRect(barX + barW + 6, y, valueW, rowH - 4), Qt::AlignLeft | Qt::AlignVCenter,
+                   (estimate ? QStringLiteral("≈") : QString()) + QString::number(v, 'f', 3));
     }
 }
 
@@ -228,15 +240,31 @@ LivePanel::LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* par
         request();
     });
     followStrategy();
-    connect(m_workbench, &Workbench::liveResult, this, [this](const QVector<double>& perTask, double mean, double min, double seconds) {
-        ++m_updates;
-        m_bars->setValues(m_workbench->taskNames(), perTask);
-        m_readout->setText(tr("task alignment Â: mean <b>%1</b>, min %2 — %3 ms on %4 probe images per data set")
-                               .arg(mean, 0, 'f', 3)
-                               .arg(min, 0, 'f', 3)
-                               .arg(seconds * 1000.0, 0, 'f', 0)
-                               .arg(m_workbench->sessionOptions().liveProbeSize));
-    });
+    connect(m_workbench, &Workbench::liveEstimate, this,
+            [this](const QVector<double>& perTask, const QVector<double>& errors, double mean, double meanError, int images, int total,
+                   double seconds) {
+                ++m_estimates;
+                m_bars->setValues(m_workbench->taskNames(), perTask, errors);
+                m_readout->setText(tr("task alignment Â ≈ mean <b>%1</b> ± %2 from the first %3 of %4 probe images per data set "
+                                      "(%5 s) — refining…")
+                                       .arg(mean, 0, 'f', 3)
+                                       .arg(std::isfinite(meanError) ? QString::number(meanError, 'f', 3) : QStringLiteral("?"))
+                                       .arg(images)
+                                       .arg(total)
+                                       .arg(seconds, 0, 'f', 1));
+            });
+    connect(m_workbench, &Workbench::liveResult, this,
+            [this](const QVector<double>& perTask, double mean, double min, double seconds, double estimateSeconds) {
+                ++m_updates;
+                m_bars->setValues(m_workbench->taskNames(), perTask);
+                QString text = tr("task alignment Â: mean <b>%1</b>, min %2 — %3 ms on %4 probe images per data set")
+                                   .arg(mean, 0, 'f', 3)
+                                   .arg(min, 0, 'f', 3)
+                                   .arg(seconds * 1000.0, 0, 'f', 0)
+                                   .arg(m_workbench->sessionOptions().liveProbeSize);
+                if (estimateSeconds > 0) text += tr(" (first estimate at %1 s)").arg(estimateSeconds, 0, 'f', 1);
+                m_readout->setText(text);
+            });
 }
 
 void LivePanel::followStrategy() {

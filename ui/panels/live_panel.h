@@ -48,7 +48,9 @@ class AlignmentBars : public QWidget {
     Q_OBJECT
 public:
     explicit AlignmentBars(QWidget* parent = nullptr);
-    void setValues(const QStringList& tasks, const QVector<double>& values);
+    // `errors`: an estimate's standard errors (whiskers at ±2 SE, values marked ≈); none: exact.
+    void setValues(const QStringList& tasks, const QVector<double>& values, const QVector<double>& errors = {});
+    bool showsEstimate() const { return !m_errors.isEmpty(); }
     QSize sizeHint() const override;
 
 protected:
@@ -56,7 +58,7 @@ protected:
 
 private:
     QStringList m_tasks;
-    QVector<double> m_values;
+    QVector<double> m_values, m_errors;
 };
 
 class LivePanel : public QWidget {
@@ -64,7 +66,8 @@ class LivePanel : public QWidget {
 public:
     LivePanel(Workbench* workbench, StrategyPanel* strategy, QWidget* parent = nullptr);
     QSlider* lambdaSlider() const { return m_slider; }
-    int updates() const { return m_updates; }
+    int updates() const { return m_updates; }      // full scores shown
+    int estimates() const { return m_estimates; }  // first estimates shown
 
 public slots:
     void request();
@@ -78,7 +81,7 @@ private:
     QLabel* m_readout;
     AlignmentBars* m_bars;
     DensePreviews* m_dense;
-    int m_updates = 0;
+    int m_updates = 0, m_estimates = 0;
 };
 
 }  // namespace ms::ui

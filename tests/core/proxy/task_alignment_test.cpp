@@ -155,3 +155,60 @@ TEST(TaskAlignment, ExpertFeaturesAreCachedOnDisk) {
 
 }  // namespace
 }  // namespace ms::core::proxy
+
+namespace ms::core::proxy {
+namespace {
+
+// The live slider's staged score: the gains of every probe image give score()'s Â_t (summed in
+// another order); the first n images and the rest, joined, give the same; an estimate's value and
+// standard error are the mean of the gains over the gap and sd/√n·√(1 − n/N) over the gap,
+// computed here from the gains in plain doubles.
+TEST(TaskAlignment, StagedEstimateIsTheScoreWithAllImagesAndAMeanWithStandardErrorBefore) {
+    const eval::TaskSuite& suite = test::reducedSuite();
+    const TaskAlignmentProxy proxy(suite, {parseProxyVariant("task-alignment")}, "");
+    const std::size_t T = suite.tasks.size();
+    // A merge between base and experts: the mean of the experts.
+    model::ParamMap merged;
+    for (const auto& [n, b] : suite.base) {
+        at::Tensor sum = at::zeros_like(b);
+        for (const auto& e : suite.experts) sum = sum + e.at(n);
+        merged[n] = sum / static_cast<double>(T);
+    }
+    const std::vector<const model::ParamMap*> enc(T, &merged);
+    const auto full = proxy.score(merged).at("task-alignment");
+    const auto all = proxy.estimate(proxy.imageGains(enc, 0, 1 << 20));
+    const std::int64_t n = 5;
+    const auto head = proxy.imageGains(enc, 0, n), rest = proxy.imageGains(enc, n, 1 << 20);
+    std::vector<at::Tensor> joined;
+    for (std::size_t t = 0; t < T; ++t) joined.push_back(at::cat({head[t], rest[t]}));
+    const auto staged = proxy.estimate(joined);
+    const auto early = proxy.estimate(head);
+    for (std::size_t t = 0; t < T; ++t) {
+        SCOPED_TRACE(t);
+        const std::int64_t N = suite.tasks[t].probe->count;
+        ASSERT_GT(N, n);
+        EXPECT_NEAR(all.value[t], full[t], 1e-9);
+        EXPECT_EQ(all.error[t], 0.0);
+        EXPECT_EQ(all.images[t], N);
+        EXPECT_NEAR(staged.value[t], full[t], 1e-6);  // the first n images were a forward of their own
+        EXPECT_EQ(rest[t].numel(), N - n);
+        // The estimate from the first n, by hand.
+        ASSERT_EQ(head[t].numel(), n);
+        const double gap = 1.0 - proxy.baseAlignment().at("task-alignment")[t];
+        double mean = 0, ss = 0;
+        for (std::int64_t i = 0; i < n; ++i) mean += head[t][i].item<double>() / n;
+        for (std::int64_t i = 0; i < n; ++i) ss += std::pow(head[t][i].item<double>() - mean, 2);
+        EXPECT_NEAR(early.value[t], mean / gap, 1e-12);
+        EXPECT_NEAR(early.error[t], std::sqrt(ss / (n - 1)) / std::sqrt(double(n)) * std::sqrt(1.0 - double(n) / N) / std::fabs(gap), 1e-12);
+        EXPECT_GT(early.error[t], 0.0);
+        EXPECT_EQ(early.images[t], n);
+        EXPECT_EQ(early.total[t], N);
+    }
+    // One image has no spread to estimate; none is no estimate.
+    const auto one = proxy.estimate(proxy.imageGains(enc, 0, 1));
+    EXPECT_TRUE(std::isnan(one.error[0]));
+    EXPECT_TRUE(std::isfinite(one.value[0]));
+}
+
+}  // namespace
+}  // namespace ms::core::proxy

@@ -145,6 +145,48 @@ TEST(LivePreview, DenseTasksShowTheMergesPredictionBesideTheTruth) {
     EXPECT_EQ(normals.channels, 3);
 }
 
+// The slider's staged score: with the estimate's time budget spent before it starts, the first
+// estimate comes from 2 images per probe set with standard errors, then the full score, which is
+// the same as a live call without an estimate (and as the sweep's proxy on those images).
+TEST(LivePreview, AnEstimateFromFewImagesComesFirstThenTheFullScore) {
+    core::session::SessionOptions so = smallSession();
+    so.liveEstimateSeconds = 1e-9;  // always the smallest estimate, so a tiny model has one
+    so.densePreview = false;
+    const auto session = core::session::KitSession::open(reducedKit().dir, so);
+    core::merge::MergeSpec spec;
+    spec.method = "task_arithmetic";
+    spec.params["lambda"] = 0.7;
+    std::vector<core::session::LiveResult> estimates;
+    const auto record = [&](const core::session::LiveResult& e) { estimates.push_back(e); };
+    session->live(spec, nullptr, record);  // the first: 4 images, no speed measured yet
+    ASSERT_EQ(estimates.size(), 1u);
+    EXPECT_EQ(estimates[0].images, 4);
+    estimates.clear();
+    spec.params["lambda"] = 0.4;
+    const auto staged = session->live(spec, nullptr, record);
+    ASSERT_EQ(estimates.size(), 1u);
+    const auto& e = estimates[0];
+    EXPECT_TRUE(e.estimate);
+    EXPECT_EQ(e.images, 2);
+    EXPECT_EQ(e.imagesTotal, so.liveProbeSize);
+    ASSERT_EQ(e.perTaskError.size(), e.perTask.size());
+    for (double err : e.perTaskError) EXPECT_TRUE(std::isfinite(err) && err > 0) << err;
+    EXPECT_GT(e.meanError, 0);
+    EXPECT_FALSE(staged.estimate);
+    EXPECT_EQ(staged.images, so.liveProbeSize);
+    EXPECT_GT(staged.estimateSeconds, 0);
+    for (double err : staged.perTaskError) EXPECT_EQ(err, 0.0);
+    const auto plain = session->live(spec);  // no estimate asked for: one stage
+    EXPECT_EQ(plain.estimateSeconds, 0);
+    ASSERT_EQ(plain.perTask.size(), staged.perTask.size());
+    for (std::size_t t = 0; t < plain.perTask.size(); ++t) {
+        EXPECT_NEAR(staged.perTask[t], plain.perTask[t], 1e-6);
+        // The estimate is an estimate: within 6 standard errors of the full score (a loose bound
+        // that a wrong gap or a wrong image offset breaks).
+        EXPECT_LT(std::fabs(e.perTask[t] - plain.perTask[t]), 6 * e.perTaskError[t] + 1e-9) << t;
+    }
+}
+
 TEST(SweepPoint, BadExperimentArgumentsAndChangedInputsAreRefused) {
     TempDir tmp;
     const std::string exp = tmp.path("exp.h5");
