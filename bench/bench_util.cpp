@@ -1,11 +1,38 @@
 #include "bench/bench_util.h"
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 
 namespace ms::bench {
+
+ChildRun runChild(const std::string& program, const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+        std::vector<std::string> copy = args;
+        std::string path = program;
+        std::vector<char*> argv = {path.data()};
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
+        execv(path.c_str(), argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage u {};
+    wait4(pid, &status, 0, &u);
+    ChildRun r;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.peakMiB = static_cast<double>(u.ru_maxrss) / 1024.0;
+    r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return r;
+}
 
 double bestSeconds(int reps, const std::function<void()>& fn) {
     double best = 1e300;

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ms::bench {
 
@@ -17,6 +19,16 @@ void header(const std::string& title);
 
 // Peak resident set size of this process so far, in MiB.
 double peakRssMiB();
+
+// A program run as a child process: its wall time and peak RSS (wait4's ru_maxrss), with `env`
+// set in the child and its output discarded; ok false when it did not exit 0.
+struct ChildRun {
+    double seconds = 0;
+    double peakMiB = 0;
+    bool ok = false;
+};
+ChildRun runChild(const std::string& program, const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // Keeps a value alive so the compiler cannot drop the work that made it.
 void sink(double v);

@@ -5,10 +5,15 @@
 //               same weights on the same batch (CLIP's vision tower as Hugging Face computes it)
 //   proxy       seconds per sweep point (task arithmetic at a new λ, merged weights through the
 //               layout, task-alignment proxy)  vs  the bare forward passes over the probe sets
-// and the kit's load time (5 checkpoints, decoding, expert scores), the feature cache's size and
-// the peak RSS. Usage: bench_kit [DIR] (default $TMPDIR/mergescope-vitb32-kit; made if missing).
+// and the kit's load time (5 checkpoints, decoding, expert scores), the feature cache's size, the
+// live slider (KitSession::live: time to the first estimate and to the full score over a λ sweep,
+// and how far the estimate lies from the full score), and the peak RSS of `mergescope-cli sweep`
+// on the kit from a cold cache (load, proxy setup, 2 points) as a child process.
+// Usage: bench_kit [DIR] (default $TMPDIR/mergescope-vitb32-kit; made if missing).
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <thread>
 #include <filesystem>
@@ -22,6 +27,7 @@
 #include "core/jobs/parallel.h"
 #include "core/model/precision.h"
 #include "core/proxy/task_alignment.h"
+#include "core/session/kit_session.h"
 #include "core/session/suite_loader.h"
 #include "core/session/sweep_runner.h"
 
@@ -148,7 +154,65 @@ int main(int argc, char** argv) {
                 "kit load warm", since(t0));
     std::printf("  %-34s %9.2f s  (expert and base features of the probe sets, cached)\n", "proxy setup", proxySetup);
     std::printf("  %-34s %9.1f MiB\n", "feature cache", static_cast<double>(cacheBytes) / (1 << 20));
-    std::printf("  peak RSS %.0f MiB\n", bench::peakRssMiB());
+    // The live slider (the workbench's KitSession::live) over a λ sweep: the first estimate from as
+    // many probe images as fit in its 1 s budget (4 per set the first time), then the full 32.
+    for (const model::Precision precision : {model::Precision::Fp32, model::Precision::Bf16}) {
+        model::setEncoderPrecision(precision);
+        session::SessionOptions lo;
+        lo.probeSize = lo.liveProbeSize = lo.evalLimit = lo.realignSamples = 32;
+        lo.featureCache = cache;
+        lo.densePreview = false;
+        const auto ks = session::KitSession::open(dir + "/kit.yaml", lo);
+        merge::MergeSpec s;
+        s.method = "task_arithmetic";
+        double firstSum = 0, fullSum = 0, absSum = 0, absMax = 0;
+        int points = 0, pairs = 0, within = 0, imagesMin = 1 << 30, imagesMax = 0;
+        for (int i = 0; i < 9; ++i) {
+            s.params["lambda"] = 0.1 * (i + 1);
+            session::LiveResult early;
+            double earlyAt = 0;
+            t0 = std::chrono::steady_clock::now();
+            const session::LiveResult full = ks->live(s, nullptr, [&](const session::LiveResult& e) { early = e, earlyAt = since(t0); });
+            const double fullAt = since(t0);
+            if (!early.estimate) continue;
+            ++points;
+            firstSum += earlyAt, fullSum += fullAt;
+            imagesMin = std::min(imagesMin, early.images), imagesMax = std::max(imagesMax, early.images);
+            for (std::size_t t = 0; t < full.perTask.size(); ++t) {
+                const double d = std::fabs(early.perTask[t] - full.perTask[t]);
+                absSum += d, absMax = std::max(absMax, d), ++pairs;
+                within += d <= 2 * early.perTaskError[t];
+            }
+        }
+        const std::string label = "live slider " + model::precisionName(precision);
+        if (points == 0) {
+            std::printf("  %-34s no estimate: the full score fits in the estimate's budget\n", label.c_str());
+        } else {
+            std::printf("  %-34s first estimate %5.2f s (%d-%d of 32 images per set), full score %5.2f s; mean |estimate - full| %.4f "
+                        "(max %.4f), within 2 SE %.0f%% (%d lambda points x %zu tasks)\n",
+                        label.c_str(), firstSum / points, imagesMin, imagesMax, fullSum / points, absSum / pairs, absMax,
+                        100.0 * within / pairs, points, suite.tasks.size());
+        }
+    }
+    model::setEncoderPrecision(model::Precision::Fp32);
+    // The product's peak: mergescope-cli sweep on the kit from a cold cache (the kit, the proxy's
+    // features, 2 points), a child process so this bench's own copies do not count.
+    {
+        const fs::path coldCache = fs::temp_directory_path() / "mergescope-bench-rss-cache";
+        const fs::path out = fs::temp_directory_path() / "mergescope-bench-rss.h5";
+        fs::remove_all(coldCache);
+        fs::remove(out);
+        const bench::ChildRun r = bench::runChild(MS_CLI_PATH,
+                                                  {"sweep", "--kit", dir + "/kit.yaml", "--out", out.string(), "--probe-size", "32",
+                                                   "--eval-limit", "32", "--grid", "lambda=0.2,0.4"},
+                                                  {{"XDG_CACHE_HOME", coldCache.string()}});
+        std::printf("  peak RSS %.0f MiB  (mergescope-cli sweep from a cold cache: kit load, proxy setup, 2 points, %.1f s%s; target <= 1536)\n",
+                    r.peakMiB, r.seconds, r.ok ? "" : ", FAILED");
+        fs::remove_all(coldCache);
+        fs::remove(out);
+    }
+    std::printf("  bench process peak RSS %.0f MiB  (this bench: two suites, both precisions' proxies, RegMean's Gram statistics)\n",
+                bench::peakRssMiB());
     fs::remove_all(cache);
     fs::remove_all(cacheHome);
     return 0;

@@ -81,33 +81,10 @@ void writeModel(const std::string& path, const std::vector<io::TensorToWrite>& s
     }, {});
 }
 
-struct ChildRun {
-    double seconds;
-    double peakMiB;
-};
-
-ChildRun runCli(const std::vector<std::string>& args, const std::string& threads) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const pid_t pid = fork();
-    if (pid == 0) {
-        setenv("MS_THREADS", threads.c_str(), 1);
-        std::vector<char*> argv;
-        std::string cli = MS_CLI_PATH;
-        argv.push_back(cli.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        freopen("/dev/null", "w", stderr);
-        freopen("/dev/null", "w", stdout);
-        execv(cli.c_str(), argv.data());
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage u {};
-    wait4(pid, &status, 0, &u);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::fprintf(stderr, "mergescope-cli failed\n");
-    return {s, static_cast<double>(u.ru_maxrss) / 1024.0};
+bench::ChildRun runCli(const std::vector<std::string>& args, const std::string& threads) {
+    const bench::ChildRun r = bench::runChild(MS_CLI_PATH, args, {{"MS_THREADS", threads}});
+    if (!r.ok) std::fprintf(stderr, "mergescope-cli failed\n");
+    return r;
 }
 
 }  // namespace
@@ -183,7 +160,7 @@ int main(int argc, char** argv) {
                 args.push_back("density=0.2");
             }
             runCli(args, threads);  // warm
-            const ChildRun r = runCli(args, threads);
+            const bench::ChildRun r = runCli(args, threads);
             char name[96];
             std::snprintf(name, sizeof name, "%s, %s thread(s) (peak RSS %.0f MiB)", method, threads, r.peakMiB);
             bench::report(name, 6 * bytes, r.seconds, ioFloor);
