@@ -3,12 +3,14 @@
 #include <algorithm>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <set>
 
 #include "core/errors.h"
+#include "core/jobs/parallel.h"
 #include "core/model/precision.h"
 
 namespace ms::core::model {
@@ -235,10 +237,30 @@ bool inBf16(const ParamMap& p, const ForwardOptions& options) {
         if (t.requires_grad()) return false;
     return true;
 }
+
+// bf16 matrix products run on oneDNN, on LibTorch's intra-op (OpenMP) pool, not on OpenBLAS's:
+// for a bf16 forward that pool gets the threads the process was given (--threads; OpenBLAS is
+// idle meanwhile, so nothing is oversubscribed), then the caller's setting comes back. OpenMP
+// keeps the setting per thread: concurrent forwards on other threads are not affected.
+class IntraOpThreads {
+public:
+    explicit IntraOpThreads(int n) : m_before(at::get_num_threads()) {
+        if (n > 0 && n != m_before) at::set_num_threads(n);
+    }
+    ~IntraOpThreads() {
+        if (at::get_num_threads() != m_before) at::set_num_threads(m_before);
+    }
+    IntraOpThreads(const IntraOpThreads&) = delete;
+    IntraOpThreads& operator=(const IntraOpThreads&) = delete;
+
+private:
+    int m_before;
+};
 }  // namespace
 
 VitFeatures vitForward(const VitConfig& c, const ParamMap& p, const at::Tensor& images, const ForwardOptions& options) {
     if (!inBf16(p, options)) return forward(c, p, images, options);
+    const IntraOpThreads threads(static_cast<int>(workerThreads()));
     ParamMap half;
     for (const auto& [name, t] : p) half[name] = t.is_floating_point() ? t.to(at::kBFloat16) : t;
     std::vector<Adapter> adapters;
