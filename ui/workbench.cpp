@@ -302,17 +302,16 @@ void Workbench::startLive(const core::merge::MergeSpec& settings) {
     m_liveEstimated = false;
     auto session = m_session;
     auto result = std::make_shared<core::session::LiveResult>();
-    QPointer<Workbench> self(this);
-    const auto onEstimate = [self](const core::session::LiveResult& e) {
-        // From the worker's thread: the estimate goes to the GUI thread as a queued call.
+    // From the worker's thread: the estimate reaches the GUI thread as a queued call (dropped by Qt
+    // if the workbench is gone; its destructor waits for the pool anyway).
+    const auto onEstimate = [this](const core::session::LiveResult& e) {
         QMetaObject::invokeMethod(
-            self.data(),
-            [self, e] {
-                if (!self) return;
-                self->m_liveEstimated = true;
-                emit self->liveEstimate(QVector<double>(e.perTask.begin(), e.perTask.end()),
-                                        QVector<double>(e.perTaskError.begin(), e.perTaskError.end()), e.mean, e.meanError, e.images,
-                                        e.imagesTotal, e.mergeSeconds + e.proxySeconds);
+            this,
+            [this, e] {
+                m_liveEstimated = true;
+                emit liveEstimate(QVector<double>(e.perTask.begin(), e.perTask.end()),
+                                  QVector<double>(e.perTaskError.begin(), e.perTaskError.end()), e.mean, e.meanError, e.images,
+                                  e.imagesTotal, e.mergeSeconds + e.proxySeconds);
             },
             Qt::QueuedConnection);
     };

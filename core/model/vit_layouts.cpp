@@ -11,6 +11,7 @@ namespace {
 // One rule: canonical name pattern with {N} for the block index, external name pattern, and
 // how to convert (plain rename, or one of the q/k/v parts of a fused tensor).
 enum class Part { Whole, Q, K, V };
+char letterOf(Part p) { return p == Part::Q ? 'q' : p == Part::K ? 'k' : 'v'; }  // QkvForm::Parts' names
 struct Rule {
     std::string canonical;
     std::string external;
@@ -224,7 +225,7 @@ ParamMap toCanonical(const ParamMap& external, VitLayout layout, const VitConfig
             if (it == external.end()) continue;  // reported as missing by checkParams
             used.insert(ext);
             if (r.part == Part::Whole) out[canonical] = toCanonicalShape(canonical, it->second, layout);
-            else if (form == QkvForm::Parts) out[qkvPartName(canonical, "qkv"[static_cast<int>(r.part) - 1])] = it->second;
+            else if (form == QkvForm::Parts) out[qkvPartName(canonical, letterOf(r.part))] = it->second;
             else parts[canonical].push_back(it->second);
         }
         for (auto& [canonical, qkv] : parts)
@@ -247,7 +248,7 @@ ParamMap fromCanonical(const ParamMap& canonical, VitLayout layout, const VitCon
             const std::string name = expand(r.canonical, b);
             auto it = canonical.find(name);
             if (it == canonical.end() && r.part != Part::Whole) {  // held as its three parts
-                if ((it = canonical.find(qkvPartName(name, "qkv"[static_cast<int>(r.part) - 1]))) != canonical.end())
+                if ((it = canonical.find(qkvPartName(name, letterOf(r.part)))) != canonical.end())
                     out[expand(r.external, b)] = it->second;
                 continue;
             }

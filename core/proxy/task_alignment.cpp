@@ -289,11 +289,15 @@ std::vector<at::Tensor> TaskAlignmentProxy::imageGains(const std::vector<const m
         const auto key = std::make_pair(merged[t], &probe);
         auto it = done.find(key);
         if (it == done.end()) {
-            std::vector<std::size_t> idx;
-            for (std::int64_t i = begin; i < end; ++i) idx.push_back(static_cast<std::size_t>(i));
-            const data::ImageSet part = begin == 0 && end == probe.count ? probe : probe.subset(idx, probe.name);
+            const bool whole = begin == 0 && end == probe.count;  // the set itself, not a copy of it
+            data::ImageSet part;
+            if (!whole) {
+                std::vector<std::size_t> idx;
+                for (std::int64_t i = begin; i < end; ++i) idx.push_back(static_cast<std::size_t>(i));
+                part = probe.subset(idx, probe.name);
+            }
             model::ForwardOptions options;  // final tokens only
-            it = done.emplace(key, eval::encodeSet(m_suite.config(), *merged[t], part, options, cancel).tokens).first;
+            it = done.emplace(key, eval::encodeSet(m_suite.config(), *merged[t], whole ? probe : part, options, cancel).tokens).first;
         }
         const at::Tensor mergedCos = imageCosine(it->second, m_expert[t][0].narrow(0, begin, end - begin));
         out.push_back(mergedCos - m_baseImage[t].narrow(0, begin, end - begin));
